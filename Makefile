@@ -1,0 +1,40 @@
+# PGXS build of the segment extension.
+#
+#   make && make install        build and install (needs pg_config in PATH)
+#   make installcheck           pg_regress against a running server
+#   scripts/test.sh             everything, on a throwaway cluster (README)
+
+EXTENSION = segment
+MODULE_big = segment
+EXTVERSION = 0.1
+
+OBJS = \
+	src/segment.o \
+	src/audience_codec.o \
+	src/audience_bitmap.o \
+	src/audience_io.o \
+	src/audience_ops.o \
+	src/audience_agg.o
+
+# The install script is assembled from one file per feature, in this order.
+SQL_PARTS = \
+	src/sql/00_header.sql \
+	src/sql/10_audience.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DOCS = $(wildcard doc/*.md)
+
+REGRESS = audience_io audience_ops audience_agg audience_bad_input
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lroaring
+
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@

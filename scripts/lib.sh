@@ -1,0 +1,94 @@
+# Shared shell functions of scripts/demo.sh and scripts/test.sh.
+# Source it; it does nothing by itself.
+
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PGXS_DIR=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
+# PostgreSQL refuses to run as root; the Debian package's postgres user runs
+# the throwaway clusters (override with SEGMENT_PG_USER).
+PG_USER=${SEGMENT_PG_USER:-postgres}
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# Installs the Debian packages the build, the demo and the tests need.
+# Idempotent: apt runs only when something is missing.
+install_deps() {
+    local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libroaring-dev
+        postgresql-$PG_MAJOR-cron libipc-run-perl make gcc
+        clang libclang-rt-14-dev valgrind"
+    local missing=()
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "need root to install: ${missing[*]}" >&2
+            return 1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    # Debian's postgresql-common may start a default cluster; we never use it.
+    if [ -d /etc/postgresql/$PG_MAJOR/main ] && command -v pg_ctlcluster >/dev/null; then
+        pg_ctlcluster $PG_MAJOR main stop >/dev/null 2>&1 || true
+    fi
+    id "$PG_USER" >/dev/null 2>&1 || useradd --system --create-home "$PG_USER"
+}
+
+# Builds and installs the extension into the system PostgreSQL.
+build_install() {
+    log "building and installing the extension"
+    make -s PG_CONFIG=$PG_BIN/pg_config ${SEGMENT_CFLAGS:+PG_CFLAGS="$SEGMENT_CFLAGS"} >/dev/null
+    make -s PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+}
+
+# Runs a command as the unprivileged PostgreSQL user.
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u "$PG_USER" -- env PATH="$PG_BIN:$PATH" "$@"
+    else
+        env PATH="$PG_BIN:$PATH" "$@"
+    fi
+}
+
+# A work directory the unprivileged user owns; removed by the caller's trap.
+make_workdir() {
+    local d
+    d=$(mktemp -d /tmp/segment.XXXXXX)
+    chmod 755 "$d"
+    [ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$d"
+    echo "$d"
+}
+
+# Picks a free TCP port on loopback.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 20000))
+        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+    done
+}
+
+# Starts a throwaway cluster in $1 on port $2 (pg_cron preloaded).
+start_cluster() {
+    local dir=$1 port=$2
+    as_pg initdb -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+max_worker_processes = 16
+fsync = off
+CONF
+    as_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+    local dir=$1
+    [ -f "$dir/data/postmaster.pid" ] && as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+    return 0
+}

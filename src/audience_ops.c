@@ -1,0 +1,300 @@
+/*
+ * audience_ops.c
+ *		Set operators and scalar functions of the audience type.
+ *
+ * Questions that only need the headers or one container (cardinality,
+ * membership of one id, min, max, emptiness) are answered from the stored
+ * bytes by audience_codec.c without decoding the set, which is what makes
+ * them cheap on multi-megabyte audiences.
+ */
+#include "postgres.h"
+
+#include "audience.h"
+#include "audience_codec.h"
+#include "common/hashfn.h"
+#include "utils/builtins.h"
+
+/* Decodes both arguments of a binary operator. */
+#define DECODE2() \
+	AudienceSet *x = audience_set_from(PG_GETARG_AUDIENCE_P(0)); \
+	AudienceSet *y = audience_set_from(PG_GETARG_AUDIENCE_P(1))
+
+/* Applies an in-place CRoaring operation and returns the left operand. */
+#define INPLACE_OP(fn) \
+	do { \
+		DECODE2(); \
+		fn(x->bm, y->bm); \
+		audience_set_free(y); \
+		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(x)); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(audience_union);
+Datum
+audience_union(PG_FUNCTION_ARGS)
+{
+	INPLACE_OP(roaring_bitmap_or_inplace);
+}
+
+PG_FUNCTION_INFO_V1(audience_intersect);
+Datum
+audience_intersect(PG_FUNCTION_ARGS)
+{
+	INPLACE_OP(roaring_bitmap_and_inplace);
+}
+
+PG_FUNCTION_INFO_V1(audience_except);
+Datum
+audience_except(PG_FUNCTION_ARGS)
+{
+	INPLACE_OP(roaring_bitmap_andnot_inplace);
+}
+
+PG_FUNCTION_INFO_V1(audience_xor);
+Datum
+audience_xor(PG_FUNCTION_ARGS)
+{
+	INPLACE_OP(roaring_bitmap_xor_inplace);
+}
+
+/* Answers a yes/no question about two decoded sets. */
+#define PREDICATE_OP(expr) \
+	do { \
+		DECODE2(); \
+		bool		r = (expr); \
+		audience_set_free(x); \
+		audience_set_free(y); \
+		PG_RETURN_BOOL(r); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(audience_contains_audience);
+Datum
+audience_contains_audience(PG_FUNCTION_ARGS)
+{
+	PREDICATE_OP(roaring_bitmap_is_subset(y->bm, x->bm));
+}
+
+PG_FUNCTION_INFO_V1(audience_contained_by);
+Datum
+audience_contained_by(PG_FUNCTION_ARGS)
+{
+	PREDICATE_OP(roaring_bitmap_is_subset(x->bm, y->bm));
+}
+
+PG_FUNCTION_INFO_V1(audience_overlaps);
+Datum
+audience_overlaps(PG_FUNCTION_ARGS)
+{
+	PREDICATE_OP(roaring_bitmap_intersect(x->bm, y->bm));
+}
+
+/* Stored values are canonical, so equal sets have equal bytes. */
+static bool
+AudienceBytesEqual(Audience *a, Audience *b)
+{
+	return AUDIENCE_NBYTES(a) == AUDIENCE_NBYTES(b) &&
+		memcmp(AUDIENCE_BYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(a)) == 0;
+}
+
+PG_FUNCTION_INFO_V1(audience_eq);
+Datum
+audience_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(AudienceBytesEqual(PG_GETARG_AUDIENCE_P(0), PG_GETARG_AUDIENCE_P(1)));
+}
+
+PG_FUNCTION_INFO_V1(audience_ne);
+Datum
+audience_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!AudienceBytesEqual(PG_GETARG_AUDIENCE_P(0), PG_GETARG_AUDIENCE_P(1)));
+}
+
+/* Hash support for GROUP BY / DISTINCT / hash joins on audiences. */
+PG_FUNCTION_INFO_V1(audience_hash);
+Datum
+audience_hash(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+
+	PG_RETURN_DATUM(hash_any(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
+}
+
+/* a @> id, answered from the stored bytes. */
+PG_FUNCTION_INFO_V1(audience_contains_int4);
+Datum
+audience_contains_int4(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	int32		id = PG_GETARG_INT32(1);
+
+	if (id < 0)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+}
+
+/* id <@ a, the commutator of a @> id. */
+PG_FUNCTION_INFO_V1(audience_int4_contained_by);
+Datum
+audience_int4_contained_by(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+	Audience   *a = PG_GETARG_AUDIENCE_P(1);
+
+	if (id < 0)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+}
+
+PG_FUNCTION_INFO_V1(audience_contains_int8);
+Datum
+audience_contains_int8(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	int64		id = PG_GETARG_INT64(1);
+
+	if (id < 0 || id > PG_UINT32_MAX)
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+}
+
+PG_FUNCTION_INFO_V1(audience_cardinality);
+Datum
+audience_cardinality(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+
+	PG_RETURN_INT64((int64) audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
+}
+
+PG_FUNCTION_INFO_V1(audience_is_empty);
+Datum
+audience_is_empty(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+
+	PG_RETURN_BOOL(audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)) == 0);
+}
+
+/* min(audience): NULL for the empty audience, like min() over no rows. */
+PG_FUNCTION_INFO_V1(audience_min);
+Datum
+audience_min(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	uint32		v;
+
+	if (!audience_codec_min(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), &v))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) v);
+}
+
+PG_FUNCTION_INFO_V1(audience_max);
+Datum
+audience_max(PG_FUNCTION_ARGS)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	uint32		v;
+
+	if (!audience_codec_max(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), &v))
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) v);
+}
+
+/* range(a, lo, hi): the members between lo and hi inclusive, like BETWEEN. */
+PG_FUNCTION_INFO_V1(audience_range);
+Datum
+audience_range(PG_FUNCTION_ARGS)
+{
+	int64		lo = PG_GETARG_INT64(1);
+	int64		hi = PG_GETARG_INT64(2);
+	AudienceSet *set;
+	AudienceSet *window;
+
+	lo = Max(lo, 0);
+	hi = Min(hi, (int64) PG_UINT32_MAX);
+	if (lo > hi)
+		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(audience_set_new()));
+	set = audience_set_from(PG_GETARG_AUDIENCE_P(0));
+	window = audience_set_adopt(roaring_bitmap_from_range((uint64) lo, (uint64) hi + 1, 1));
+	roaring_bitmap_and_inplace(set->bm, window->bm);
+	audience_set_free(window);
+	PG_RETURN_AUDIENCE_P(audience_set_serialize_free(set));
+}
+
+/*
+ * jaccard(a, b) = |a & b| / |a | b|, computed without building either set.
+ * Two empty audiences are identical, so their similarity is 1.
+ */
+PG_FUNCTION_INFO_V1(audience_jaccard);
+Datum
+audience_jaccard(PG_FUNCTION_ARGS)
+{
+	DECODE2();
+	uint64		inter = roaring_bitmap_and_cardinality(x->bm, y->bm);
+	uint64		uni = roaring_bitmap_get_cardinality(x->bm) +
+		roaring_bitmap_get_cardinality(y->bm) - inter;
+
+	audience_set_free(x);
+	audience_set_free(y);
+	PG_RETURN_FLOAT8(uni == 0 ? 1.0 : (double) inter / (double) uni);
+}
+
+/* |a & b| without materializing the intersection. */
+PG_FUNCTION_INFO_V1(audience_intersect_cardinality);
+Datum
+audience_intersect_cardinality(PG_FUNCTION_ARGS)
+{
+	DECODE2();
+	uint64		r = roaring_bitmap_and_cardinality(x->bm, y->bm);
+
+	audience_set_free(x);
+	audience_set_free(y);
+	PG_RETURN_INT64((int64) r);
+}
+
+/* |a | b| without materializing the union. */
+PG_FUNCTION_INFO_V1(audience_union_cardinality);
+Datum
+audience_union_cardinality(PG_FUNCTION_ARGS)
+{
+	DECODE2();
+	uint64		r = roaring_bitmap_or_cardinality(x->bm, y->bm);
+
+	audience_set_free(x);
+	audience_set_free(y);
+	PG_RETURN_INT64((int64) r);
+}
+
+/* add(a, id) and remove(a, id): single-member edits. */
+static Datum
+EditMember(FunctionCallInfo fcinfo, bool add)
+{
+	int64		id = PG_GETARG_INT64(1);
+	AudienceSet *set;
+
+	if (id < 0 || id > PG_UINT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("audience member is out of range: " INT64_FORMAT, id),
+				 errhint("Customer ordinals are between 0 and 4294967295.")));
+	set = audience_set_from(PG_GETARG_AUDIENCE_P(0));
+	if (add)
+		roaring_bitmap_add(set->bm, (uint32) id);
+	else
+		roaring_bitmap_remove(set->bm, (uint32) id);
+	PG_RETURN_AUDIENCE_P(audience_set_serialize_free(set));
+}
+
+PG_FUNCTION_INFO_V1(audience_add);
+Datum
+audience_add(PG_FUNCTION_ARGS)
+{
+	return EditMember(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(audience_remove);
+Datum
+audience_remove(PG_FUNCTION_ARGS)
+{
+	return EditMember(fcinfo, false);
+}
