@@ -1,0 +1,18 @@
+-- Timing helpers for bench/: each figure is a median of several runs, and
+-- every benchmark compares against a baseline measured in the same run.
+CREATE SCHEMA IF NOT EXISTS bench;
+
+-- Median wall-clock milliseconds of running a query reps times in this backend.
+CREATE OR REPLACE FUNCTION bench.ms(q text, reps int DEFAULT 5) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    times float8[] := '{}';
+BEGIN
+    FOR i IN 1 .. reps LOOP
+        t0 := clock_timestamp();
+        EXECUTE q;
+        times := times || (extract(epoch FROM clock_timestamp() - t0) * 1000)::float8;
+    END LOOP;
+    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(times) t);
+END $$;
