@@ -19,7 +19,8 @@ OBJS = \
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
 	src/sql/00_header.sql \
-	src/sql/10_audience.sql
+	src/sql/10_audience.sql \
+	src/sql/20_registry.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)

@@ -29,9 +29,13 @@ SELECT cardinality(intersect_agg(a)) FROM (SELECT audience_agg(id) a FROM agg_id
 
 -- parallel plans: partial aggregates in workers, combined in the leader
 ANALYZE agg_ids;
+CREATE TABLE agg_sets AS SELECT grp, audience_agg(id) | '{1-1000}' a FROM agg_ids GROUP BY grp;
 CREATE TABLE serial_result AS
-    SELECT audience_agg(id) a, (SELECT union_agg(b) FROM (SELECT audience_agg(id) b FROM agg_ids GROUP BY grp) s) u
+    SELECT audience_agg(id) a,
+           (SELECT union_agg(a) FROM agg_sets) u,
+           (SELECT intersect_agg(a) FROM agg_sets) i
     FROM agg_ids;
+SELECT i FROM serial_result;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -39,13 +43,12 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 EXPLAIN (COSTS OFF) SELECT audience_agg(id) FROM agg_ids;
 SELECT audience_agg(id) = (SELECT a FROM serial_result) AS parallel_equal FROM agg_ids;
-CREATE TABLE agg_sets AS SELECT grp, audience_agg(id) a FROM agg_ids GROUP BY grp;
 EXPLAIN (COSTS OFF) SELECT union_agg(a), intersect_agg(a) FROM agg_sets;
 SELECT union_agg(a) = (SELECT u FROM serial_result) AS union_parallel_equal,
-       intersect_agg(a) = (SELECT intersect_agg(a) FROM agg_sets) AS inter_same
+       intersect_agg(a) = (SELECT i FROM serial_result) AS intersect_parallel_equal
 FROM agg_sets;
--- intersect across workers where one worker's part is empty of input
-SELECT intersect_agg(a) FROM (SELECT a FROM agg_sets UNION ALL SELECT '{1,2}'::audience) s;
+-- one more input narrows the intersection wherever its row is processed
+SELECT intersect_agg(a) FROM (SELECT a FROM agg_sets UNION ALL SELECT '{1,2,5000}'::audience) s;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

@@ -47,8 +47,8 @@ SELECT range('{1-10,20}', 3, 5), range('{1-10,20}', 5, 3), range('{1-10,20}', -5
 SELECT add('{1,2}', 3), add('{1,2}', 2), remove('{1-3}', 2), remove('{}', 2), add('{}', 4294967295);
 
 -- hashing: equal sets built differently group together
-SELECT count(DISTINCT a) FROM (VALUES ('{1,2,3}'::audience), (audience(ARRAY[3,2,1])), ('{1-3}'), ('{4}')) v(a);
-SELECT a, count(*) FROM (VALUES ('{1,2,3}'::audience), ('{1-3}'), ('{}'), ('{}')) v(a) GROUP BY a ORDER BY 2, 1::text;
+SELECT count(*) FROM (SELECT DISTINCT a FROM (VALUES ('{1,2,3}'::audience), (audience(ARRAY[3,2,1])), ('{1-3}'), ('{4}')) v(a)) d;
+SELECT a, count(*) FROM (VALUES ('{1,2,3}'::audience), ('{1-3}'), ('{}'), ('{}')) v(a) GROUP BY a ORDER BY a::text;
 
 -- algebra identities on random sets
 WITH s AS (

@@ -72,6 +72,15 @@ FlushPending(AggState *st)
 	st->npending = 0;
 }
 
+/* Returns the state unchanged; a state not created yet stays SQL NULL. */
+static Datum
+KeepState(FunctionCallInfo fcinfo, AggState *st)
+{
+	if (st == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(st);
+}
+
 PG_FUNCTION_INFO_V1(audience_agg_trans);
 Datum
 audience_agg_trans(PG_FUNCTION_ARGS)
@@ -81,7 +90,7 @@ audience_agg_trans(PG_FUNCTION_ARGS)
 	int32		id;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
+		return KeepState(fcinfo, st);
 	id = PG_GETARG_INT32(1);
 	if (id < 0)
 		ereport(ERROR,
@@ -105,7 +114,7 @@ audience_agg_trans_int8(PG_FUNCTION_ARGS)
 	int64		id;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
+		return KeepState(fcinfo, st);
 	id = PG_GETARG_INT64(1);
 	if (id < 0 || id > PG_UINT32_MAX)
 		ereport(ERROR,
@@ -130,7 +139,7 @@ audience_union_trans(PG_FUNCTION_ARGS)
 	AudienceSet *in;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
+		return KeepState(fcinfo, st);
 	if (st == NULL)
 		st = NewAggState(aggctx);
 	in = audience_set_from(PG_GETARG_AUDIENCE_P(1));
@@ -150,7 +159,7 @@ audience_intersect_trans(PG_FUNCTION_ARGS)
 	AudienceSet *in;
 
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(st);
+		return KeepState(fcinfo, st);
 	if (st == NULL)
 		st = NewAggState(aggctx);
 	in = audience_set_from(PG_GETARG_AUDIENCE_P(1));
@@ -184,7 +193,7 @@ CombineStates(FunctionCallInfo fcinfo, bool intersect)
 	AggState   *b = PG_ARGISNULL(1) ? NULL : (AggState *) PG_GETARG_POINTER(1);
 
 	if (b == NULL)
-		PG_RETURN_POINTER(a);
+		return KeepState(fcinfo, a);
 	if (a == NULL)
 		PG_RETURN_POINTER(CopyState(aggctx, b));
 	FlushPending(a);

@@ -47,7 +47,7 @@ END \$\$;};
 };
 
 my $out = $node->safe_psql('postgres',
-	$loop->(10000) . "\n$rss;\n" . $loop->(100000) . "\n$rss;");
+	"SET search_path = segment, public;\n" . $loop->(10000) . "\n$rss;\n" . $loop->(100000) . "\n$rss;");
 my ($before, $after) = split /\n/, $out;
 note "VmRSS after warm-up: $before kB, after 100k more operations: $after kB";
 ok($before > 0 && $after > 0, 'read resident memory of the backend');

@@ -1,0 +1,269 @@
+--------------------------------------------------------------------------
+-- Registry: the application's customer table and event sources
+--------------------------------------------------------------------------
+
+-- The customer table.  One row at most (the universe of every rule).
+CREATE TABLE @extschema@.customer_registry (
+    singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    rel           regclass NOT NULL,
+    key_column    name NOT NULL,
+    key_type      regtype NOT NULL,
+    -- 'direct': integer keys in [0, 2^32) are their own ordinals;
+    -- 'dictionary': ordinals come from @extschema@.customer_ordinals
+    ordinal_mode  text NOT NULL CHECK (ordinal_mode IN ('direct', 'dictionary')),
+    tenant_column name,
+    registered_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.customer_registry IS 'the registered customer table (see segment.register_customers)';
+
+-- Event sources usable in rules: orders, messages, clicks...
+CREATE TABLE @extschema@.sources (
+    name            text PRIMARY KEY,
+    rel             regclass NOT NULL,
+    customer_column name NOT NULL,
+    time_column     name NOT NULL,
+    registered_at   timestamptz NOT NULL DEFAULT now(),
+    CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND name NOT IN ('customer'))
+);
+COMMENT ON TABLE @extschema@.sources IS 'registered event sources (see segment.register_source)';
+
+-- Columns of a relation as "name type" for hints.
+CREATE FUNCTION @extschema@._columns_hint(rel regclass) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT 'Columns of ' || rel::text || ': ' ||
+           coalesce(string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum), '(none)') || '.'
+    FROM pg_catalog.pg_attribute
+    WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped
+$$;
+
+-- The type of a column, or an error naming the columns that exist.
+CREATE FUNCTION @extschema@._column_type(rel regclass, col name, what text) RETURNS regtype
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t regtype;
+BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT atttypid INTO t FROM pg_catalog.pg_attribute
+    WHERE attrelid = rel AND attname = col AND attnum > 0 AND NOT attisdropped;
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'column "%" does not exist in %', col, rel
+            USING ERRCODE = 'undefined_column', HINT = @extschema@._columns_hint(rel);
+    END IF;
+    RETURN t;
+END $$;
+
+-- Refuses relations rules cannot read (sequences, indexes, composite types).
+CREATE FUNCTION @extschema@._check_readable(rel regclass) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    kind "char";
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT relkind INTO kind FROM pg_catalog.pg_class WHERE oid = rel;
+    IF kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION '"%" is not a table, view, materialized view or foreign table', rel
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+END $$;
+
+-- Integer types whose values can be used directly as ordinals.
+CREATE FUNCTION @extschema@._is_integer_type(t regtype) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT t IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype)
+$$;
+
+-- The dense ordinal dictionary for non-integer keys, created with the key's type.
+CREATE SEQUENCE @extschema@.customer_ordinal_seq AS bigint MINVALUE 0 MAXVALUE 4294967295 START 0 NO CYCLE;
+
+-- Adds keys of new customers to the dictionary (statement-level, once per statement).
+CREATE FUNCTION @extschema@._dictionary_add() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
+                    SELECT DISTINCT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL
+                    ON CONFLICT (key) DO NOTHING', reg.key_column);
+    RETURN NULL;
+END $$;
+
+-- Rejects integer keys outside [0, 2^32), which cannot be ordinals.
+CREATE FUNCTION @extschema@._direct_key_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    bad text;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    EXECUTE format('SELECT n.%1$I::text FROM new_rows n WHERE n.%1$I < 0 OR n.%1$I > 4294967295 LIMIT 1',
+                   reg.key_column) INTO bad;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Drops what a previous registration installed on its customer table.
+CREATE FUNCTION @extschema@._unregister_customer_objects() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = reg.rel AND relkind IN ('r', 'p')) THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS segment_dictionary_add ON %s', reg.rel);
+        EXECUTE format('DROP TRIGGER IF EXISTS segment_dictionary_upd ON %s', reg.rel);
+        EXECUTE format('DROP TRIGGER IF EXISTS segment_key_check ON %s', reg.rel);
+        EXECUTE format('DROP TRIGGER IF EXISTS segment_key_check_upd ON %s', reg.rel);
+    END IF;
+    DROP TABLE IF EXISTS @extschema@.customer_ordinals;
+    DELETE FROM @extschema@.customer_registry;
+END $$;
+
+CREATE FUNCTION @extschema@.register_customers(rel regclass, key_column name, tenant_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    ktype regtype;
+    mode text;
+    old @extschema@.customer_registry;
+    bad text;
+    is_table boolean;
+BEGIN
+    PERFORM @extschema@._check_readable(rel);
+    ktype := @extschema@._column_type(rel, key_column, 'key column');
+    IF tenant_column IS NOT NULL THEN
+        PERFORM @extschema@._column_type(rel, tenant_column, 'tenant column');
+    END IF;
+    IF @extschema@._is_integer_type(ktype) THEN
+        mode := 'direct';
+        EXECUTE format('SELECT %1$I::text FROM %2$s WHERE %1$I < 0 OR %1$I > 4294967295 LIMIT 1', key_column, rel) INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
+                USING ERRCODE = 'numeric_value_out_of_range',
+                      DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.';
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
+                      WHERE a.amname = 'btree' AND c.opcdefault AND c.opcintype = ktype) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be a key', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Use an integer, bigint, uuid or text key column.';
+    ELSE
+        mode := 'dictionary';
+    END IF;
+
+    SELECT * INTO old FROM @extschema@.customer_registry;
+    IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column)
+       AND to_regclass('@extschema@.segments') IS NOT NULL
+       AND EXISTS (SELECT FROM @extschema@.segments) THEN
+        RAISE EXCEPTION 'cannot change the customer registration while segments exist'
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Drop the segments first, or register the same table and key again.';
+    END IF;
+    PERFORM @extschema@._unregister_customer_objects();
+
+    INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column)
+    VALUES (rel, key_column, ktype, mode, tenant_column);
+
+    SELECT relkind IN ('r', 'p') INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
+    IF mode = 'dictionary' THEN
+        EXECUTE format('CREATE TABLE @extschema@.customer_ordinals (
+                            ordinal bigint PRIMARY KEY DEFAULT nextval(''@extschema@.customer_ordinal_seq''),
+                            key %s NOT NULL UNIQUE)', ktype);
+        EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
+                        SELECT %1$I FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1 ORDER BY 1
+                        ON CONFLICT (key) DO NOTHING', key_column, rel);
+        IF is_table THEN
+            EXECUTE format('CREATE TRIGGER segment_dictionary_add AFTER INSERT ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+            EXECUTE format('CREATE TRIGGER segment_dictionary_upd AFTER UPDATE ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+        END IF;
+    ELSIF is_table AND ktype = 'bigint'::regtype THEN
+        EXECUTE format('CREATE TRIGGER segment_key_check AFTER INSERT ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+        EXECUTE format('CREATE TRIGGER segment_key_check_upd AFTER UPDATE ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'registers the customer table: the universe of every rule';
+
+CREATE FUNCTION @extschema@.unregister_customers() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('@extschema@.segments') IS NOT NULL AND EXISTS (SELECT FROM @extschema@.segments) THEN
+        RAISE EXCEPTION 'cannot unregister the customer table while segments exist'
+            USING ERRCODE = 'object_in_use', HINT = 'Drop the segments first.';
+    END IF;
+    PERFORM @extschema@._unregister_customer_objects();
+END $$;
+COMMENT ON FUNCTION @extschema@.unregister_customers() IS 'removes the customer registration and its key dictionary';
+
+CREATE FUNCTION @extschema@.register_source(name text, rel regclass, customer_column name, time_column name)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    ctype regtype;
+    ttype regtype;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]*$' OR name = 'customer' THEN
+        RAISE EXCEPTION 'invalid source name "%"', name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Source names are lower-case identifiers (letters, digits, underscores) other than "customer".';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no customer table is registered'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call segment.register_customers() first.';
+    END IF;
+    PERFORM @extschema@._check_readable(rel);
+    ctype := @extschema@._column_type(rel, customer_column, 'customer column');
+    ttype := @extschema@._column_type(rel, time_column, 'time column');
+    IF NOT (ctype = reg.key_type OR (reg.ordinal_mode = 'direct' AND @extschema@._is_integer_type(ctype))) THEN
+        RAISE EXCEPTION 'customer column "%" of % has type %, but the customer key % has type %',
+                customer_column, rel, ctype, reg.key_column, reg.key_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF ttype NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'time column "%" of % has type %, not a date or timestamp', time_column, rel, ttype
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    INSERT INTO @extschema@.sources AS s (name, rel, customer_column, time_column)
+    VALUES (register_source.name, rel, customer_column, time_column)
+    ON CONFLICT ON CONSTRAINT sources_pkey DO UPDATE
+        SET rel = excluded.rel, customer_column = excluded.customer_column,
+            time_column = excluded.time_column, registered_at = now();
+END $$;
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, name, name) IS 'registers (or re-registers) an event source usable in rules';
+
+CREATE FUNCTION @extschema@.unregister_source(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(s.name, ', ' ORDER BY s.name) FROM @extschema@.sources s) || '.',
+                                  'No source is registered.');
+    END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.unregister_source(text) IS 'removes an event source';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sources', '');
