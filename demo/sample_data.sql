@@ -6,7 +6,7 @@
 \set customers 5000
 \endif
 
-SELECT setseed(0.42);
+SELECT setseed(0.42) \g /dev/null
 
 CREATE TABLE customers (
     id            integer PRIMARY KEY,
@@ -45,7 +45,7 @@ SELECT c.id,
        CASE WHEN random() < 0.3 THEN 'store' ELSE 'online' END,
        timestamptz '2024-08-09 11:00+08' - random() * interval '700 days'
 FROM customers c,
-     generate_series(1, (CASE WHEN c.id % 5 < 2 THEN 0 ELSE 1 + (c.id * 13) % 9 END)) n;
+     generate_series(1, (CASE WHEN c.id % 7 < 3 THEN 0 ELSE 1 + (c.id * 13) % 9 END)) n;
 
 CREATE TABLE order_lines (
     order_id     bigint NOT NULL REFERENCES orders,
