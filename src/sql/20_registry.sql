@@ -27,6 +27,18 @@ CREATE TABLE @extschema@.sources (
 );
 COMMENT ON TABLE @extschema@.sources IS 'registered event sources (see segment.register_source)';
 
+-- Number of saved segments; the segments catalog arrives later in the script.
+CREATE FUNCTION @extschema@._segment_count() RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    n bigint := 0;
+BEGIN
+    IF to_regclass('@extschema@.segments') IS NOT NULL THEN
+        EXECUTE 'SELECT count(*) FROM @extschema@.segments' INTO n;
+    END IF;
+    RETURN n;
+END $$;
+
 -- Columns of a relation as "name type" for hints.
 CREATE FUNCTION @extschema@._columns_hint(rel regclass) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -115,18 +127,21 @@ CREATE FUNCTION @extschema@._unregister_customer_objects() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     reg @extschema@.customer_registry;
+    trg name;
 BEGIN
     SELECT * INTO reg FROM @extschema@.customer_registry;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_class WHERE oid = reg.rel AND relkind IN ('r', 'p')) THEN
-        EXECUTE format('DROP TRIGGER IF EXISTS segment_dictionary_add ON %s', reg.rel);
-        EXECUTE format('DROP TRIGGER IF EXISTS segment_dictionary_upd ON %s', reg.rel);
-        EXECUTE format('DROP TRIGGER IF EXISTS segment_key_check ON %s', reg.rel);
-        EXECUTE format('DROP TRIGGER IF EXISTS segment_key_check_upd ON %s', reg.rel);
+    FOR trg IN SELECT tgname FROM pg_catalog.pg_trigger
+               WHERE tgrelid = reg.rel AND tgname IN ('segment_dictionary_add', 'segment_dictionary_upd',
+                                                       'segment_key_check', 'segment_key_check_upd')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, reg.rel);
+    END LOOP;
+    IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
+        DROP TABLE @extschema@.customer_ordinals;
     END IF;
-    DROP TABLE IF EXISTS @extschema@.customer_ordinals;
     DELETE FROM @extschema@.customer_registry;
 END $$;
 
@@ -164,11 +179,20 @@ BEGIN
 
     SELECT * INTO old FROM @extschema@.customer_registry;
     IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column)
-       AND to_regclass('@extschema@.segments') IS NOT NULL
-       AND EXISTS (SELECT FROM @extschema@.segments) THEN
+       AND @extschema@._segment_count() > 0 THEN
         RAISE EXCEPTION 'cannot change the customer registration while segments exist'
             USING ERRCODE = 'object_in_use',
                   HINT = 'Drop the segments first, or register the same table and key again.';
+    END IF;
+    SELECT string_agg(format('%s (%s.%s)', s.name, s.rel, s.customer_column), ', ' ORDER BY s.name) INTO bad
+    FROM @extschema@.sources s
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = s.rel AND a.attname = s.customer_column
+    WHERE NOT (a.atttypid = ktype OR (mode = 'direct' AND @extschema@._is_integer_type(a.atttypid)));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'registered sources do not match the type % of the new customer key', ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Mismatched sources: ' || bad || '.',
+                  HINT = 'Unregister them with segment.unregister_source() first.';
     END IF;
     PERFORM @extschema@._unregister_customer_objects();
 
@@ -205,7 +229,7 @@ COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'reg
 CREATE FUNCTION @extschema@.unregister_customers() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF to_regclass('@extschema@.segments') IS NOT NULL AND EXISTS (SELECT FROM @extschema@.segments) THEN
+    IF @extschema@._segment_count() > 0 THEN
         RAISE EXCEPTION 'cannot unregister the customer table while segments exist'
             USING ERRCODE = 'object_in_use', HINT = 'Drop the segments first.';
     END IF;
