@@ -27,15 +27,14 @@ log "loading $N random ids over 0..50M"
 q -c "SELECT setseed(0.1);
       CREATE TABLE ids AS SELECT (random() * 50000000)::int AS x FROM generate_series(1, $N);
       CREATE TABLE half AS SELECT (random() * 50000000)::int AS x FROM generate_series(1, $N / 2);
-      VACUUM ANALYZE ids; VACUUM ANALYZE half;
-      SELECT pg_prewarm('ids') FROM pg_extension WHERE extname = 'pg_prewarm';"
+" -c "VACUUM ANALYZE ids" -c "VACUUM ANALYZE half"
 q -c "CREATE TABLE sets AS SELECT segment.audience_agg(x) a FROM ids UNION ALL SELECT segment.audience_agg(x) FROM half;
       CREATE TABLE two AS SELECT (SELECT segment.audience_agg(x) FROM (SELECT x FROM ids LIMIT $N / 2) s) a,
                                  (SELECT segment.audience_agg(x) FROM half) b;
       CREATE TABLE arrs AS SELECT (SELECT array_agg(DISTINCT x ORDER BY x) FROM (SELECT x FROM ids LIMIT $N / 2) s) a,
                                   (SELECT array_agg(DISTINCT x ORDER BY x) FROM half) b;
-      VACUUM ANALYZE two; VACUUM ANALYZE arrs;"
-q -c "SELECT 'audience a: ' || segment.cardinality(a) || ' members, ' || pg_column_size(a) || ' bytes stored; int4[] a: ' || pg_column_size(arrs.a) || ' bytes' FROM two, arrs"
+" -c "VACUUM ANALYZE two" -c "VACUUM ANALYZE arrs"
+q -c "SELECT 'audience a: ' || segment.cardinality(two.a) || ' members, ' || pg_column_size(two.a) || ' bytes stored; int4[] a: ' || pg_column_size(arrs.a) || ' bytes' FROM two, arrs"
 
 log "results (warm backend, median of 5; ratio = segment / baseline)"
 q <<'SQL'
