@@ -20,7 +20,7 @@ max_parallel_workers_per_gather = 0
 CONF
 as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
 cp bench/*.sql "$work/"
-q() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 q -c 'CREATE EXTENSION segment' -f "$work/bench_lib.sql"
 log "loading $N random ids over 0..50M"
