@@ -14,18 +14,21 @@ OBJS = \
 	src/audience_bitmap.o \
 	src/audience_io.o \
 	src/audience_ops.o \
-	src/audience_agg.o
+	src/audience_agg.o \
+	src/audience_campaign.o \
+	src/campaign_hash.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
 	src/sql/00_header.sql \
 	src/sql/10_audience.sql \
-	src/sql/20_registry.sql
+	src/sql/20_registry.sql \
+	src/sql/60_campaign.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry campaign
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -1,17 +1,42 @@
 /*
  * segment.c
- *		Module entry point of the segment extension.
+ *		Module entry point: the extension's settings.
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "utils/guc.h"
+
+#include "segment.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Settings are defined here as features that need them arrive. */
+char	   *segment_timezone = NULL;
+char	   *segment_tenant = NULL;
+int			segment_max_segments_per_tenant = 0;
+
+/* Declares the settings; they may be set per session, role or database. */
 void
 _PG_init(void)
 {
+	DefineCustomStringVariable("segment.timezone",
+							   "Time zone in which rule windows are calendar-aligned.",
+							   "Empty means the session's TimeZone.",
+							   &segment_timezone, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("segment.tenant",
+							   "Tenant whose customers, segments and tags are visible.",
+							   "Required when the customer table was registered with a tenant column.",
+							   &segment_tenant, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("segment.max_segments_per_tenant",
+							"Maximum number of saved segments per tenant (0 = no limit).",
+							NULL,
+							&segment_max_segments_per_tenant, 0, 0, INT_MAX,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("segment");
 }
