@@ -11,17 +11,27 @@
 #include "postgres.h"
 
 #include "audience.h"
+#include "id_chunks.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
-/* ids are collected and added in sorted batches: much cheaper than one by one */
-#define AGG_BATCH 8192
+/*
+ * audience_agg collects ids in a small buffer that is sorted and added in
+ * batches; a group that grows past SMALL_LIMIT ids switches to an IdChunks
+ * table (O(1) per id, 512 kB of directory), so small groups of a GROUP BY
+ * stay small and large builds stay fast.
+ */
+#define SMALL_LIMIT 8192
 
 typedef struct AggState
 {
 	AudienceSet *set;			/* members so far */
 	bool		seeded;			/* intersect_agg: has seen a first input */
+	MemoryContext ctx;			/* the aggregate context */
 	int			npending;
-	uint32		pending[AGG_BATCH];
+	int			capacity;
+	uint32	   *pending;		/* small mode buffer */
+	IdChunks   *chunks;			/* large mode, or NULL */
 } AggState;
 
 /* The aggregate context, or an error when called as a plain function. */
@@ -44,9 +54,25 @@ NewAggState(MemoryContext aggctx)
 
 	st->set = audience_set_new();
 	st->seeded = false;
+	st->ctx = aggctx;
 	st->npending = 0;
+	st->capacity = 0;
+	st->pending = NULL;
+	st->chunks = NULL;
 	MemoryContextSwitchTo(old);
 	return st;
+}
+
+static void *
+ChunkAlloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocZero((MemoryContext) ctx, size);
+}
+
+static void
+ChunkFree(void *ctx, void *p)
+{
+	pfree(p);
 }
 
 static int
@@ -59,17 +85,72 @@ CompareUint32(const void *a, const void *b)
 }
 
 /*
- * Adds the pending ids.  Sorting first lets add_many stay inside one
- * container for consecutive ids instead of searching for it each time.
+ * Moves pending ids into the bitmap.  Sorting first lets add_many stay
+ * inside one container for consecutive ids; the chunk table is written out
+ * in portable form and merged by CRoaring in one pass.
  */
 static void
 FlushPending(AggState *st)
 {
-	if (st->npending == 0)
+	if (st->npending > 0)
+	{
+		qsort(st->pending, st->npending, sizeof(uint32), CompareUint32);
+		roaring_bitmap_add_many(st->set->bm, st->npending, st->pending);
+		st->npending = 0;
+	}
+	if (st->chunks != NULL && st->chunks->nadded > 0)
+	{
+		size_t		size = id_chunks_portable_size(st->chunks);
+		char	   *buf = MemoryContextAllocHuge(st->ctx, size);
+		roaring_bitmap_t *part;
+
+		id_chunks_write(st->chunks, (uint8_t *) buf);
+		id_chunks_reset(st->chunks);
+		part = roaring_bitmap_portable_deserialize_safe(buf, size);
+		pfree(buf);
+		audience_check_allocated(part);
+		if (roaring_bitmap_is_empty(st->set->bm))
+		{
+			roaring_bitmap_free(st->set->bm);
+			st->set->bm = part;
+		}
+		else
+		{
+			roaring_bitmap_or_inplace(st->set->bm, part);
+			roaring_bitmap_free(part);
+		}
+	}
+}
+
+/* Adds one id in whichever mode the state is in. */
+static void
+AddId(AggState *st, uint32 id)
+{
+	if (st->chunks != NULL)
+	{
+		id_chunks_add(st->chunks, id);
 		return;
-	qsort(st->pending, st->npending, sizeof(uint32), CompareUint32);
-	roaring_bitmap_add_many(st->set->bm, st->npending, st->pending);
-	st->npending = 0;
+	}
+	if (st->npending == st->capacity)
+	{
+		if (st->capacity >= SMALL_LIMIT)
+		{
+			int			i;
+
+			st->chunks = MemoryContextAlloc(st->ctx, sizeof(IdChunks));
+			id_chunks_init(st->chunks, ChunkAlloc, ChunkFree, st->ctx);
+			for (i = 0; i < st->npending; i++)
+				id_chunks_add(st->chunks, st->pending[i]);
+			st->npending = 0;
+			id_chunks_add(st->chunks, id);
+			return;
+		}
+		st->capacity = st->capacity == 0 ? 64 : st->capacity * 2;
+		st->pending = st->pending == NULL
+			? MemoryContextAlloc(st->ctx, st->capacity * sizeof(uint32))
+			: repalloc(st->pending, st->capacity * sizeof(uint32));
+	}
+	st->pending[st->npending++] = id;
 }
 
 /* Returns the state unchanged; a state not created yet stays SQL NULL. */
@@ -99,9 +180,7 @@ audience_agg_trans(PG_FUNCTION_ARGS)
 				 errhint("Customer ordinals are between 0 and 4294967295.")));
 	if (st == NULL)
 		st = NewAggState(aggctx);
-	st->pending[st->npending++] = (uint32) id;
-	if (st->npending == AGG_BATCH)
-		FlushPending(st);
+	AddId(st, (uint32) id);
 	PG_RETURN_POINTER(st);
 }
 
@@ -123,9 +202,7 @@ audience_agg_trans_int8(PG_FUNCTION_ARGS)
 				 errhint("Customer ordinals are between 0 and 4294967295.")));
 	if (st == NULL)
 		st = NewAggState(aggctx);
-	st->pending[st->npending++] = (uint32) id;
-	if (st->npending == AGG_BATCH)
-		FlushPending(st);
+	AddId(st, (uint32) id);
 	PG_RETURN_POINTER(st);
 }
 

@@ -1,0 +1,49 @@
+/*
+ * id_chunks.h
+ *		Fast accumulation of unsorted 32-bit ids, for audience_agg.
+ *
+ * Adding random ids to a roaring bitmap one at a time costs a container
+ * search and, for array containers, a memmove per id.  Here each 64K chunk
+ * of the id space is found by direct indexing and is either an unsorted
+ * append buffer or, past 4096 entries, a plain bitset: every add is O(1).
+ * The result is written out once, in CRoaring's portable format.
+ * Pure C: memory comes from caller-supplied functions.
+ */
+#ifndef ID_CHUNKS_H
+#define ID_CHUNKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void *(*IdChunksAlloc) (void *ctx, size_t size);	/* zeroed memory */
+typedef void (*IdChunksFree) (void *ctx, void *p);
+
+typedef struct IdChunk
+{
+	uint16_t   *values;			/* append buffer, or NULL once a bitset */
+	uint64_t   *bits;			/* 1024 words, or NULL while a buffer */
+	uint32_t	nvalues;
+	uint32_t	capacity;
+} IdChunk;
+
+typedef struct IdChunks
+{
+	IdChunk    *chunks[65536];	/* NULL for untouched chunks */
+	IdChunksAlloc alloc;
+	IdChunksFree free;
+	void	   *ctx;
+	uint64_t	nadded;
+} IdChunks;
+
+extern void id_chunks_init(IdChunks *t, IdChunksAlloc alloc, IdChunksFree free, void *ctx);
+extern void id_chunks_add(IdChunks *t, uint32_t id);
+
+/* Size of the portable serialization; id_chunks_write fills exactly that. */
+extern size_t id_chunks_portable_size(IdChunks *t);
+extern void id_chunks_write(IdChunks *t, uint8_t *out);
+
+/* Frees every chunk; the table is empty and reusable afterwards. */
+extern void id_chunks_reset(IdChunks *t);
+
+#endif							/* ID_CHUNKS_H */
