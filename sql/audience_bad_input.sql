@@ -70,7 +70,7 @@ DO $$
 DECLARE f text := '/tmp/segment_regress_bad_' || pg_backend_pid();
 BEGIN
     EXECUTE format('COPY bad_bytes TO %L (FORMAT binary)', f);
-    EXECUTE format('COPY bad_dst FROM %L (FORMAT binary)', f);
+    EXECUTE format('COPY bad_dst FROM PROGRAM %L (FORMAT binary)', 'cat ' || f || ' && rm -f ' || f);
 EXCEPTION WHEN invalid_binary_representation THEN
     RAISE NOTICE 'binary COPY refused: %', SQLERRM;
 END $$;

@@ -46,7 +46,7 @@ DO $$
 DECLARE f text := '/tmp/segment_regress_bin_' || pg_backend_pid();
 BEGIN
     EXECUTE format('COPY bin_src TO %L (FORMAT binary)', f);
-    EXECUTE format('COPY bin_dst FROM %L (FORMAT binary)', f);
+    EXECUTE format('COPY bin_dst FROM PROGRAM %L (FORMAT binary)', 'cat ' || f || ' && rm -f ' || f);
 END $$;
 SELECT a FROM bin_dst;
 SELECT count(*) AS same FROM bin_src s JOIN bin_dst d ON s.a = d.a;

@@ -69,3 +69,16 @@ FROM s;
 
 -- NULL in, NULL out (STRICT)
 SELECT NULL::audience | '{1}', '{1}'::audience @> NULL::int, cardinality(NULL::audience);
+
+-- membership against stored (TOASTed) audiences: each row's own value is used
+CREATE TEMP TABLE stored_ids AS
+    SELECT k, (g::bigint * 7919 * k) % 3000000 AS id FROM generate_series(1, 3) k, generate_series(1, 200000) g;
+CREATE TEMP TABLE stored AS SELECT k, audience_agg(id) a FROM stored_ids GROUP BY k;
+SELECT k, pg_column_size(a) > 2000 AS out_of_line, cardinality(a) = (SELECT count(DISTINCT id) FROM stored_ids i WHERE i.k = s.k) AS card_ok
+FROM stored s ORDER BY k;
+SELECT k, count(*) FILTER (WHERE a @> g) = (SELECT count(DISTINCT id) FROM stored_ids i WHERE i.k = s.k AND id < 100000) AS members_ok,
+       count(*) FILTER (WHERE g <@ a) = count(*) FILTER (WHERE a @> g) AS commutator_ok
+FROM stored s, generate_series(0, 99999) g GROUP BY k ORDER BY k;
+-- alternating values in one scan
+SELECT count(*) FILTER (WHERE s.a @> g) = (SELECT count(*) FROM (SELECT DISTINCT k, id FROM stored_ids WHERE id < 3000) d) AS alternating_ok
+FROM generate_series(0, 2999) g, stored s;

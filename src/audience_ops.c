@@ -11,8 +11,53 @@
 
 #include "audience.h"
 #include "audience_codec.h"
+#include "access/detoast.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
+
+/*
+ * Membership tests like "a @> c.id" over many rows receive the same
+ * out-of-line audience on every call; detoasting megabytes per row would
+ * dominate.  The detoasted value is kept in fn_extra for the rest of the
+ * query, keyed by its TOAST pointer (TOAST values are immutable, and the
+ * query's snapshot keeps the pointed-to value from being removed).
+ */
+typedef struct DetoastCache
+{
+	bool		valid;
+	struct varatt_external ptr;
+	Audience   *value;
+} DetoastCache;
+
+static Audience *
+CachedAudienceArg(FunctionCallInfo fcinfo, int argno)
+{
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+	DetoastCache *cache;
+	struct varatt_external ptr;
+	MemoryContext old;
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
+		return DatumGetAudienceP(PointerGetDatum(raw));
+	cache = (DetoastCache *) fcinfo->flinfo->fn_extra;
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DetoastCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+	if (cache->valid && memcmp(&cache->ptr, &ptr, sizeof(ptr)) == 0)
+		return cache->value;
+	if (cache->value != NULL)
+		pfree(cache->value);
+	cache->valid = false;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cache->value = (Audience *) detoast_attr(raw);
+	MemoryContextSwitchTo(old);
+	cache->ptr = ptr;
+	cache->valid = true;
+	return cache->value;
+}
 
 /* Decodes both arguments of a binary operator. */
 #define DECODE2() \
@@ -124,7 +169,7 @@ PG_FUNCTION_INFO_V1(audience_contains_int4);
 Datum
 audience_contains_int4(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *a = CachedAudienceArg(fcinfo, 0);
 	int32		id = PG_GETARG_INT32(1);
 
 	if (id < 0)
@@ -138,7 +183,7 @@ Datum
 audience_int4_contained_by(PG_FUNCTION_ARGS)
 {
 	int32		id = PG_GETARG_INT32(0);
-	Audience   *a = PG_GETARG_AUDIENCE_P(1);
+	Audience   *a = CachedAudienceArg(fcinfo, 1);
 
 	if (id < 0)
 		PG_RETURN_BOOL(false);
@@ -149,7 +194,7 @@ PG_FUNCTION_INFO_V1(audience_contains_int8);
 Datum
 audience_contains_int8(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *a = CachedAudienceArg(fcinfo, 0);
 	int64		id = PG_GETARG_INT64(1);
 
 	if (id < 0 || id > PG_UINT32_MAX)
