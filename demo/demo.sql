@@ -41,3 +41,29 @@ FROM orders o JOIN customers c ON c.id = o.customer_id
 GROUP BY city ORDER BY city;
 SELECT cardinality(union_agg(s)) AS any_channel, cardinality(intersect_agg(s)) AS both_channels
 FROM (SELECT audience_agg(customer_id) s FROM orders GROUP BY channel) x;
+
+-- 6. Register the CRM tables (the universe of rules and the event sources)
+SELECT register_customers('customers', 'id');
+SELECT register_source('orders', 'orders', 'customer_id', 'paid_at');
+SELECT register_source('order_lines', 'order_lines', 'customer_id', 'paid_at');
+SELECT register_source('messages', 'messages', 'customer_id', 'sent_at');
+SELECT register_source('page_views', 'page_views', 'customer_id', 'viewed_at');
+SELECT name, rel, customer_column, time_column FROM sources ORDER BY name;
+
+-- 7. A campaign: chatted but never bought, minus the recently contacted,
+--    split 10% control / 90% coupon, priority over a second campaign
+SET segment.timezone = 'Asia/Shanghai';
+SELECT record_contact(sample(talked, 100, 1), 'coupon', '2024-08-07 10:00+08') AS contacted_two_days_ago FROM a;
+CREATE TEMP TABLE campaign AS
+SELECT contactable(talked - buyers, 'coupon', interval '5 days', 1, '2024-08-09 11:00+08') AS target FROM a;
+SELECT cardinality(target) AS target, cardinality(arms[1]) AS control, cardinality(arms[2]) AS coupon
+FROM campaign, LATERAL (SELECT split(target, ARRAY[10, 90], 2024) arms) s;
+SELECT cardinality(d[1]) AS win_back_campaign, cardinality(d[2]) AS store_campaign_after_dedupe
+FROM campaign, a, LATERAL (SELECT dedupe(ARRAY[target, store]) d) x;
+SELECT record_contact((split(target, ARRAY[10, 90], 2024))[2], 'coupon', '2024-08-09 11:00+08') AS sent FROM campaign;
+
+-- 8. Measure the funnel: sent -> read a message -> viewed a product
+SELECT f.* FROM campaign,
+    LATERAL funnel((split(target, ARRAY[10, 90], 2024))[2],
+                   (SELECT audience_agg(customer_id) FROM messages WHERE kind = 'read'),
+                   (SELECT audience_agg(customer_id) FROM page_views)) f;
