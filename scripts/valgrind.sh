@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 install_deps || exit 1
+make -s clean >/dev/null
 SEGMENT_CFLAGS="-O0 -g" build_install || exit 1
+make -s clean >/dev/null    # the next ordinary build starts from scratch
 work=$(make_workdir)
 port=$(free_port)
 trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
