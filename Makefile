@@ -24,13 +24,14 @@ SQL_PARTS = \
 	src/sql/00_header.sql \
 	src/sql/10_audience.sql \
 	src/sql/20_registry.sql \
+	src/sql/50_tags.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry campaign contacts
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry tags campaign contacts
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

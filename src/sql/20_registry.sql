@@ -2,6 +2,19 @@
 -- Registry: the application's customer table and event sources
 --------------------------------------------------------------------------
 
+-- The time zone of calendar days: segment.timezone, else the session's.
+CREATE FUNCTION @extschema@._zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(pg_catalog.current_setting('segment.timezone', true), ''),
+                    pg_catalog.current_setting('TimeZone'))
+$$;
+
+-- The current tenant, '' when the registry has no tenant column.
+CREATE FUNCTION @extschema@._tenant() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(pg_catalog.current_setting('segment.tenant', true), '')
+$$;
+
 -- The customer table.  One row at most (the universe of every rule).
 CREATE TABLE @extschema@.customer_registry (
     singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -122,6 +135,19 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Drops the key-typed views (they depend on the dictionary).
+CREATE FUNCTION @extschema@._drop_views() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v text;
+BEGIN
+    FOREACH v IN ARRAY ARRAY['customer_tags', 'membership'] LOOP
+        IF to_regclass('@extschema@.' || v) IS NOT NULL THEN
+            EXECUTE format('DROP VIEW @extschema@.%I', v);
+        END IF;
+    END LOOP;
+END $$;
+
 -- Drops what a previous registration installed on its customer table.
 CREATE FUNCTION @extschema@._unregister_customer_objects() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -133,6 +159,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    PERFORM @extschema@._drop_views();
     FOR trg IN SELECT tgname FROM pg_catalog.pg_trigger
                WHERE tgrelid = reg.rel AND tgname IN ('segment_dictionary_add', 'segment_dictionary_upd',
                                                        'segment_key_check', 'segment_key_check_upd')
@@ -223,7 +250,42 @@ BEGIN
                         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                         EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
     END IF;
+    IF to_regprocedure('@extschema@._rebuild_views()') IS NOT NULL THEN
+        PERFORM @extschema@._rebuild_views();
+    END IF;
 END $$;
+-- (Re)creates the views whose customer_key column has the registered key
+-- type, so BI tools can join them to the customer table.  They are
+-- ordinary views (not extension members) so pg_dump keeps their real type.
+CREATE FUNCTION @extschema@._rebuild_views() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    key_expr text;
+    key_join text := '';
+BEGIN
+    PERFORM @extschema@._drop_views();
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF reg.ordinal_mode = 'direct' THEN
+        key_expr := format('m.ordinal::%s', reg.key_type);
+    ELSE
+        key_expr := 'o.key';
+        key_join := 'JOIN @extschema@.customer_ordinals o ON o.ordinal = m.ordinal';
+    END IF;
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.customer_tags AS
+        SELECT %s AS customer_key, g.name AS group_name, t.value, m.source, m.tagged_at
+        FROM @extschema@.tag_members m
+        JOIN @extschema@.tags t ON t.id = m.tag_id AND t.enabled
+        JOIN @extschema@.tag_groups g ON g.id = t.group_id AND g.enabled
+             AND g.tenant = @extschema@._tenant()
+        %s$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
+END $$;
+
 COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'registers the customer table: the universe of every rule';
 
 CREATE FUNCTION @extschema@.unregister_customers() RETURNS void
@@ -234,6 +296,7 @@ BEGIN
             USING ERRCODE = 'object_in_use', HINT = 'Drop the segments first.';
     END IF;
     PERFORM @extschema@._unregister_customer_objects();
+    PERFORM @extschema@._rebuild_views();
 END $$;
 COMMENT ON FUNCTION @extschema@.unregister_customers() IS 'removes the customer registration and its key dictionary';
 

@@ -2,19 +2,6 @@
 -- Contact policy: who was contacted when, and who may be contacted now
 --------------------------------------------------------------------------
 
--- The time zone of calendar days: segment.timezone, else the session's.
-CREATE FUNCTION @extschema@._zone() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(nullif(pg_catalog.current_setting('segment.timezone', true), ''),
-                    pg_catalog.current_setting('TimeZone'))
-$$;
-
--- The current tenant, '' when the registry has no tenant column.
-CREATE FUNCTION @extschema@._tenant() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(pg_catalog.current_setting('segment.tenant', true), '')
-$$;
-
 -- Contacts are stored as bit-sliced day counters: for each (channel, day),
 -- slice k holds the customers contacted at least k times that day.  A day
 -- of a million contacted customers is a few bitmaps, not a million rows.

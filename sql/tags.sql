@@ -1,0 +1,83 @@
+-- Tag groups, manual tagging, import, views and the tag log.
+SET search_path = segment, public;
+\set SHOW_CONTEXT never
+
+CREATE TABLE crm_customers (id integer PRIMARY KEY, name text);
+INSERT INTO crm_customers SELECT g, 'c' || g FROM generate_series(1, 10) g;
+SELECT register_customers('crm_customers', 'id');
+
+-- groups and values (any Unicode)
+SELECT create_tag_group('退订标签');
+SELECT create_tag_group('tier', exclusive => true);
+SELECT create_tag_group('auto_only', allow_manual => false, allow_auto => true);
+SELECT add_tag('退订标签', '已退订');
+SELECT add_tag('tier', 'low'), add_tag('tier', 'mid'), add_tag('tier', 'high');
+SELECT add_tag('auto_only', 'x');
+SELECT name, exclusive, allow_manual, allow_auto, enabled, position FROM tag_groups ORDER BY position;
+
+-- manual tagging
+SELECT tag_customer('退订标签', '已退订', 3);
+SELECT tag_customer('退订标签', '已退订', 3);     -- already held: false
+SELECT tag_customer('tier', 'low', 1), tag_customer('tier', 'low', 2);
+-- exclusive: moving customer 1 to mid removes low
+SELECT tag_customer('tier', 'mid', 1);
+SELECT customer_key, group_name, value, source FROM customer_tags ORDER BY customer_key, group_name;
+SELECT untag_customer('tier', 'low', 2), untag_customer('tier', 'low', 2);
+SELECT group_name, value, ordinal, action, source FROM tag_log ORDER BY id;
+
+-- ordering
+SELECT move_tag_group('auto_only', 1);
+SELECT name, position FROM tag_groups ORDER BY position;
+SELECT move_tag('tier', 'high', 1);
+SELECT t.value, t.position FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = 'tier' ORDER BY t.position;
+
+-- disabling hides from the view, removes nothing, refuses manual tagging
+SELECT set_tag_group_enabled('退订标签', false);
+SELECT count(*) FROM customer_tags WHERE group_name = '退订标签';
+SELECT count(*) FROM tag_members m JOIN tags t ON t.id = m.tag_id WHERE t.value = '已退订';
+SELECT tag_customer('退订标签', '已退订', 4);
+SELECT set_tag_group_enabled('退订标签', true);
+SELECT set_tag_enabled('tier', 'high', false);
+SELECT tag_customer('tier', 'high', 4);
+SELECT set_tag_enabled('tier', 'high', true);
+
+-- renames keep members
+SELECT rename_tag('tier', 'mid', 'middle');
+SELECT rename_tag_group('tier', 'value tier');
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 1;
+
+-- import: group-value labels, rows checked first, nothing half-imported
+CREATE TABLE import_rows (customer_key text, label text);
+INSERT INTO import_rows VALUES ('5', '退订标签-已退订'), ('6', 'value tier-low'), ('7', '已退订'),
+                               ('8', 'nosuch-x'), ('99', 'value tier-low'), ('9', 'auto_only-x');
+SELECT * FROM import_tags('import_rows');
+SELECT count(*) FROM tag_log WHERE source = 'import';
+SELECT * FROM import_tags('import_rows', on_error => 'skip');
+SELECT customer_key, group_name, value, source FROM customer_tags WHERE source = 'import' ORDER BY customer_key;
+SELECT * FROM import_tags('import_rows', on_error => 'maybe');
+DELETE FROM import_rows WHERE label NOT IN ('退订标签-已退订', 'value tier-low') OR customer_key = '99';
+SELECT * FROM import_tags('import_rows');
+
+-- bad input
+SELECT create_tag_group('');
+SELECT create_tag_group('a-b');
+SELECT create_tag_group('value tier');
+SELECT create_tag_group('none', allow_manual => false, allow_auto => false);
+SELECT add_tag('nosuch', 'x');
+SELECT add_tag('value tier', '');
+SELECT add_tag('value tier', 'low');
+SELECT tag_customer('value tier', 'nosuch', 1);
+SELECT tag_customer('auto_only', 'x', 1);
+SELECT tag_customer('value tier', 'low', 12345);
+SELECT tag_customer('value tier', 'low', NULL::int);
+
+-- dropping a value or group logs the removals
+SELECT drop_tag('value tier', 'low');
+SELECT drop_tag_group('退订标签');
+SELECT group_name, value, action, count(*) FROM tag_log WHERE action = 'remove' GROUP BY 1, 2, 3 ORDER BY 1, 2;
+SELECT name FROM tag_groups ORDER BY position;
+
+SELECT unregister_customers();
+DROP TABLE crm_customers, import_rows;
+DELETE FROM tag_groups;
+DELETE FROM tag_log;
