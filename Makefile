@@ -17,13 +17,23 @@ OBJS = \
 	src/audience_agg.o \
 	src/id_chunks.o \
 	src/audience_campaign.o \
-	src/campaign_hash.o
+	src/campaign_hash.o \
+	src/rule_arena.o \
+	src/rule_ast.o \
+	src/rule_error.o \
+	src/rule_lexer.o \
+	src/rule_parser.o \
+	src/rule_print.o \
+	src/rule_serial.o \
+	src/rule_window.o \
+	src/rule_type.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
 	src/sql/00_header.sql \
 	src/sql/10_audience.sql \
 	src/sql/20_registry.sql \
+	src/sql/30_rule.sql \
 	src/sql/50_tags.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql
@@ -31,7 +41,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry tags campaign contacts
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window tags campaign contacts
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
