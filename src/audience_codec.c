@@ -2,16 +2,24 @@
  * audience_codec.c
  *		Validation and header-level queries of CRoaring's portable format.
  *
- * Layout (little-endian): a 32-bit cookie; either 12346 followed by a 32-bit
- * container count, or 12347 | (count - 1) << 16 followed by a bitset of run
- * flags; then a (key, cardinality - 1) pair of uint16 per container; then,
- * for cookie 12346 or for 4 or more containers, a uint32 byte offset per
- * container; then the containers: run (uint16 count, then start and
- * length - 1 pairs), array (cardinality uint16 values) or bitset (8192
- * bytes, when the cardinality exceeds 4096).
+ * Layout (RoaringFormatSpec, little-endian):
  *
- * CRoaring 0.2.66 only bounds-checks this format when deserializing, so
- * everything a client sends passes through audience_codec_check first.
+ *	cookie		uint32: 12346, then a uint32 container count n; or
+ *				12347 | (n - 1) << 16, then (n + 7) / 8 bytes of run flags
+ *	header		n pairs of uint16 (key, cardinality - 1), keys ascending
+ *	offsets		n uint32 byte offsets of the containers from the start of
+ *				the buffer; present for cookie 12346, or when n >= 4
+ *	containers	run (flagged): uint16 run count, then (start, length - 1)
+ *				uint16 pairs; array (cardinality <= 4096): the sorted uint16
+ *				values; bitset (otherwise): 8192 bytes of 64-bit LE words
+ *
+ * An empty bitmap is cookie 12346 with n = 0 (8 bytes).
+ *
+ * CRoaring 0.2.66 only bounds-checks this format when it deserializes, and
+ * then trusts header cardinalities, sort order and run shapes; so every
+ * byte a client sends passes through audience_codec_check first.  The
+ * readers use only the headers and binary searches, so that cardinality,
+ * membership, min and max never decode the set.
  */
 #include "audience_codec.h"
 
@@ -19,53 +27,86 @@
 #include <stdio.h>
 #include <string.h>
 
-#define COOKIE_NO_RUN	12346
-#define COOKIE_RUN		12347
+#define COOKIE_NO_RUN		12346
+#define COOKIE_RUN			12347
 #define NO_OFFSET_THRESHOLD 4
-#define MAX_CONTAINERS	65536
-#define ARRAY_MAX		4096
-#define BITSET_BYTES	8192
+#define MAX_CONTAINERS		65536
+#define ARRAY_MAX			4096
+#define BITSET_BYTES		8192
 
-enum ContainerKind
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+typedef enum ContainerKind
 {
 	KIND_ARRAY,
 	KIND_BITSET,
 	KIND_RUN
-};
+} ContainerKind;
 
-/* A parsed view of the headers; containers are located lazily. */
+/* The cookie and headers, read once; containers are located on demand. */
 typedef struct Layout
 {
 	const uint8_t *buf;
 	size_t		len;
 	uint32_t	n;				/* number of containers */
-	const uint8_t *runflags;	/* NULL when no run containers */
-	const uint8_t *header;		/* n (key, card - 1) pairs */
+	const uint8_t *runflags;	/* NULL for cookie 12346 */
+	const uint8_t *header;		/* n (key, cardinality - 1) pairs */
 	const uint8_t *offsets;		/* NULL when absent */
-	size_t		first;			/* byte position of the first container */
+	size_t		first;			/* byte position of container 0 */
 } Layout;
 
+/* One container, bounds-checked: data[0 .. size) lies inside the buffer. */
+typedef struct Container
+{
+	ContainerKind kind;
+	uint32_t	card;			/* as declared in the header */
+	const uint8_t *data;
+	size_t		size;
+} Container;
+
+/* The format is little-endian on any host, and nothing is aligned. */
 static inline uint16_t
 Load16(const uint8_t *p)
 {
-	uint16_t	v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
+	return (uint16_t) (p[0] | (p[1] << 8));
 }
 
+/* As Load16, for the cookie, counts and offsets. */
 static inline uint32_t
 Load32(const uint8_t *p)
 {
-	uint32_t	v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
 }
 
-static bool Fail(char *why, size_t whylen, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+/* As Load16, for bitset words. */
+static inline uint64_t
+Load64(const uint8_t *p)
+{
+	return (uint64_t) Load32(p) | ((uint64_t) Load32(p + 4) << 32);
+}
 
-/* Formats a failure reason; always returns false for tail calls. */
+/* Bits set in a bitset word, with the compiler's instruction when it has one. */
+static inline int
+PopCount64(uint64_t w)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	return __builtin_popcountll(w);
+#else
+	w = w - ((w >> 1) & UINT64_C(0x5555555555555555));
+	w = (w & UINT64_C(0x3333333333333333)) + ((w >> 2) & UINT64_C(0x3333333333333333));
+	w = (w + (w >> 4)) & UINT64_C(0x0F0F0F0F0F0F0F0F);
+	return (int) ((w * UINT64_C(0x0101010101010101)) >> 56);
+#endif
+}
+
+static bool Fail(char *why, size_t whylen, const char *fmt,...) PRINTF_LIKE(3, 4);
+
+/* Formats a failure reason; returns false so that callers can tail-call it. */
 static bool
 Fail(char *why, size_t whylen, const char *fmt,...)
 {
@@ -80,63 +121,80 @@ Fail(char *why, size_t whylen, const char *fmt,...)
 	return false;
 }
 
+/* High 16 bits shared by the values of container i. */
 static inline uint16_t
 Key(const Layout *l, uint32_t i)
 {
 	return Load16(l->header + 4 * (size_t) i);
 }
 
+/* Declared cardinality of container i, 1 to 65536. */
 static inline uint32_t
 Card(const Layout *l, uint32_t i)
 {
 	return (uint32_t) Load16(l->header + 4 * (size_t) i + 2) + 1;
 }
 
-static inline enum ContainerKind
+/*
+ * The run flag decides first, then the cardinality, as in CRoaring; so a
+ * non-run container of more than 4096 values is always read as a bitset.
+ */
+static inline ContainerKind
 Kind(const Layout *l, uint32_t i)
 {
-	if (l->runflags != NULL && (l->runflags[i / 8] >> (i % 8)) & 1)
+	if (l->runflags != NULL && ((l->runflags[i / 8] >> (i % 8)) & 1))
 		return KIND_RUN;
 	return Card(l, i) <= ARRAY_MAX ? KIND_ARRAY : KIND_BITSET;
 }
 
-/* Reads the cookie and headers, checking they fit in the buffer. */
+/* Counts (cookie 12346) or run flags (cookie 12347): sets n and the position after. */
+static bool
+ReadCookie(Layout *l, size_t *pos, char *why, size_t whylen)
+{
+	uint32_t	cookie;
+
+	if (l->len < 4)
+		return Fail(why, whylen, "truncated: %zu bytes, need at least 4 for the cookie", l->len);
+	cookie = Load32(l->buf);
+	if ((cookie & 0xFFFF) == COOKIE_RUN)
+	{
+		l->n = (cookie >> 16) + 1;
+		if ((l->len - 4) < (l->n + 7) / 8)
+			return Fail(why, whylen, "truncated: the run flags of %u containers need %u bytes, %zu left",
+						l->n, (l->n + 7) / 8, l->len - 4);
+		l->runflags = l->buf + 4;
+		*pos = 4 + (l->n + 7) / 8;
+		return true;
+	}
+	if (cookie != COOKIE_NO_RUN)
+		return Fail(why, whylen, "unknown cookie %u", cookie);
+	if (l->len < 8)
+		return Fail(why, whylen, "truncated: %zu bytes, need 8 for the container count", l->len);
+	l->n = Load32(l->buf + 4);
+	if (l->n > MAX_CONTAINERS)
+		return Fail(why, whylen, "container count %u exceeds %d", l->n, MAX_CONTAINERS);
+	*pos = 8;
+	return true;
+}
+
+/* Reads the cookie and locates the headers, checking that they fit. */
 static bool
 ReadLayout(Layout *l, const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
-	size_t		pos;
-	uint32_t	cookie;
+	size_t		pos = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->buf = buf;
 	l->len = len;
-	if (len < 4)
-		return Fail(why, whylen, "truncated: %zu bytes, need at least 4 for the cookie", len);
-	cookie = Load32(buf);
-	if ((cookie & 0xFFFF) == COOKIE_RUN)
-	{
-		l->n = (cookie >> 16) + 1;
-		l->runflags = buf + 4;
-		pos = 4 + (l->n + 7) / 8;
-	}
-	else if (cookie == COOKIE_NO_RUN)
-	{
-		if (len < 8)
-			return Fail(why, whylen, "truncated: %zu bytes, need 8 for the container count", len);
-		l->n = Load32(buf + 4);
-		if (l->n > MAX_CONTAINERS)
-			return Fail(why, whylen, "container count %u exceeds %d", l->n, MAX_CONTAINERS);
-		pos = 8;
-	}
-	else
-		return Fail(why, whylen, "unknown cookie %u", cookie);
-
-	if (pos > len || (len - pos) / 4 < l->n)
+	if (!ReadCookie(l, &pos, why, whylen))
+		return false;
+	/* n <= 65536, so none of these products overflow */
+	if ((len - pos) / 4 < l->n)
 		return Fail(why, whylen, "truncated: the header of %u containers needs %zu bytes, %zu left",
-					l->n, (size_t) l->n * 4, pos > len ? 0 : len - pos);
+					l->n, (size_t) l->n * 4, len - pos);
 	l->header = buf + pos;
 	pos += (size_t) l->n * 4;
-	if (cookie == COOKIE_NO_RUN || l->n >= NO_OFFSET_THRESHOLD)
+	if (l->runflags == NULL || l->n >= NO_OFFSET_THRESHOLD)
 	{
 		if ((len - pos) / 4 < l->n)
 			return Fail(why, whylen, "truncated: the offsets of %u containers need %zu bytes, %zu left",
@@ -148,84 +206,133 @@ ReadLayout(Layout *l, const uint8_t *buf, size_t len, char *why, size_t whylen)
 	return true;
 }
 
-/* Size in bytes of container i, given the bytes at its start. */
+/* Describes container i starting at byte pos, checking that it fits. */
 static bool
-ContainerSize(const Layout *l, uint32_t i, size_t pos, size_t *size, char *why, size_t whylen)
+ReadContainer(const Layout *l, uint32_t i, size_t pos, Container *c,
+			  char *why, size_t whylen)
 {
-	size_t		left = l->len - pos;
+	size_t		left = pos <= l->len ? l->len - pos : 0;
 
-	switch (Kind(l, i))
+	c->kind = Kind(l, i);
+	c->card = Card(l, i);
+	switch (c->kind)
 	{
 		case KIND_RUN:
 			if (left < 2)
 				return Fail(why, whylen, "truncated: run container %u has no run count", i);
-			*size = 2 + 4 * (size_t) Load16(l->buf + pos);
+			c->size = 2 + 4 * (size_t) Load16(l->buf + pos);
 			break;
 		case KIND_ARRAY:
-			*size = 2 * (size_t) Card(l, i);
+			c->size = 2 * (size_t) c->card;
 			break;
 		case KIND_BITSET:
-			*size = BITSET_BYTES;
+			c->size = BITSET_BYTES;
 			break;
 	}
-	if (*size > left)
-		return Fail(why, whylen, "truncated: container %u needs %zu bytes, %zu left", i, *size, left);
+	if (c->size > left)
+		return Fail(why, whylen, "truncated: container %u needs %zu bytes, %zu left",
+					i, c->size, left);
+	c->data = l->buf + pos;
 	return true;
 }
 
+/* Sorted and free of duplicates, as CRoaring's binary searches assume. */
 static bool
-CheckArray(const uint8_t *p, uint32_t card, uint32_t i, char *why, size_t whylen)
+CheckArray(const Container *c, uint32_t i, char *why, size_t whylen)
 {
 	uint32_t	j;
 
-	for (j = 1; j < card; j++)
-		if (Load16(p + 2 * j) <= Load16(p + 2 * (j - 1)))
-			return Fail(why, whylen, "array container %u is not strictly ascending at position %u", i, j);
+	for (j = 1; j < c->card; j++)
+	{
+		uint16_t	prev = Load16(c->data + 2 * (size_t) (j - 1));
+		uint16_t	v = Load16(c->data + 2 * (size_t) j);
+
+		if (v <= prev)
+			return Fail(why, whylen, "array container %u is not strictly ascending at position %u",
+						i, j);
+	}
 	return true;
 }
 
+/* CRoaring takes a bitset's cardinality from the header without counting. */
 static bool
-CheckBitset(const uint8_t *p, uint32_t card, uint32_t i, char *why, size_t whylen)
+CheckBitset(const Container *c, uint32_t i, char *why, size_t whylen)
 {
 	uint64_t	count = 0;
 	size_t		j;
 
 	for (j = 0; j < BITSET_BYTES; j += 8)
-		count += (uint64_t) __builtin_popcountll(Load32(p + j) | ((uint64_t) Load32(p + j + 4) << 32));
-	if (count != card)
+		count += (uint64_t) PopCount64(Load64(c->data + j));
+	if (count != c->card)
 		return Fail(why, whylen, "bitset container %u holds %llu values but its header says %u",
-					i, (unsigned long long) count, card);
+					i, (unsigned long long) count, c->card);
 	return true;
 }
 
+/*
+ * Runs must be sorted, disjoint, inside the 16-bit range and maximal: two
+ * adjacent runs are rejected because CRoaring neither merges them (not even
+ * run_optimize) nor compares them as equal to the merged run.
+ */
 static bool
-CheckRuns(const uint8_t *p, uint32_t card, uint32_t i, char *why, size_t whylen)
+CheckRuns(const Container *c, uint32_t i, char *why, size_t whylen)
 {
-	uint32_t	nruns = Load16(p);
+	uint32_t	nruns = Load16(c->data);
 	uint64_t	total = 0;
-	int64_t		prev_end = -1;
+	uint32_t	prev_end = 0;
 	uint32_t	j;
 
 	if (nruns == 0)
 		return Fail(why, whylen, "run container %u has no runs", i);
 	for (j = 0; j < nruns; j++)
 	{
-		uint32_t	start = Load16(p + 2 + 4 * j);
-		uint32_t	end = start + Load16(p + 4 + 4 * j);
+		uint32_t	start = Load16(c->data + 2 + 4 * (size_t) j);
+		uint32_t	end = start + Load16(c->data + 4 + 4 * (size_t) j);
 
 		if (end > 0xFFFF)
 			return Fail(why, whylen, "run %u of container %u runs past 65535", j, i);
-		if ((int64_t) start <= prev_end)
+		if (j > 0 && start <= prev_end)
 			return Fail(why, whylen, "runs of container %u overlap or are out of order at run %u", i, j);
+		if (j > 0 && start == prev_end + 1)
+			return Fail(why, whylen, "runs of container %u touch at run %u (adjacent runs must be merged)", i, j);
 		total += end - start + 1;
 		prev_end = end;
 	}
-	if (total != card)
+	if (total != c->card)
 		return Fail(why, whylen, "run container %u holds %llu values but its header says %u",
-					i, (unsigned long long) total, card);
+					i, (unsigned long long) total, c->card);
 	return true;
 }
 
+/* Everything about container i that does not depend on the others. */
+static bool
+CheckContainer(const Layout *l, uint32_t i, size_t pos, size_t *size,
+			   char *why, size_t whylen)
+{
+	Container	c;
+
+	if (i > 0 && Key(l, i) <= Key(l, i - 1))
+		return Fail(why, whylen, "container keys are not strictly ascending at container %u", i);
+	/* CRoaring reads containers in sequence, the readers here by offset */
+	if (l->offsets != NULL && Load32(l->offsets + 4 * (size_t) i) != pos)
+		return Fail(why, whylen, "offset of container %u is %u, expected %zu",
+					i, Load32(l->offsets + 4 * (size_t) i), pos);
+	if (!ReadContainer(l, i, pos, &c, why, whylen))
+		return false;
+	*size = c.size;
+	switch (c.kind)
+	{
+		case KIND_RUN:
+			return CheckRuns(&c, i, why, whylen);
+		case KIND_ARRAY:
+			return CheckArray(&c, i, why, whylen);
+		case KIND_BITSET:
+			return CheckBitset(&c, i, why, whylen);
+	}
+	return false;
+}
+
+/* The gate for untrusted bytes: everything CRoaring would trust is verified. */
 bool
 audience_codec_check(const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
@@ -233,36 +340,18 @@ audience_codec_check(const uint8_t *buf, size_t len, char *why, size_t whylen)
 	size_t		pos;
 	uint32_t	i;
 
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (buf == NULL && len > 0)
+		return Fail(why, whylen, "no buffer");
 	if (!ReadLayout(&l, buf, len, why, whylen))
 		return false;
 	pos = l.first;
 	for (i = 0; i < l.n; i++)
 	{
-		size_t		size;
-		const uint8_t *p;
-		bool		ok;
+		size_t		size = 0;
 
-		if (i > 0 && Key(&l, i) <= Key(&l, i - 1))
-			return Fail(why, whylen, "container keys are not strictly ascending at container %u", i);
-		if (l.offsets != NULL && Load32(l.offsets + 4 * (size_t) i) != pos)
-			return Fail(why, whylen, "offset of container %u is %u, expected %zu",
-						i, Load32(l.offsets + 4 * (size_t) i), pos);
-		if (!ContainerSize(&l, i, pos, &size, why, whylen))
-			return false;
-		p = buf + pos;
-		switch (Kind(&l, i))
-		{
-			case KIND_RUN:
-				ok = CheckRuns(p, Card(&l, i), i, why, whylen);
-				break;
-			case KIND_ARRAY:
-				ok = CheckArray(p, Card(&l, i), i, why, whylen);
-				break;
-			default:
-				ok = CheckBitset(p, Card(&l, i), i, why, whylen);
-				break;
-		}
-		if (!ok)
+		if (!CheckContainer(&l, i, pos, &size, why, whylen))
 			return false;
 		pos += size;
 	}
@@ -271,6 +360,7 @@ audience_codec_check(const uint8_t *buf, size_t len, char *why, size_t whylen)
 	return true;
 }
 
+/* Number of members, from the descriptive header alone: O(containers). */
 uint64_t
 audience_codec_cardinality(const uint8_t *buf, size_t len)
 {
@@ -285,35 +375,47 @@ audience_codec_cardinality(const uint8_t *buf, size_t len)
 	return total;
 }
 
-/* Start of container i: from the offsets, or by walking the earlier ones. */
-static const uint8_t *
-ContainerStart(const Layout *l, uint32_t i)
+/* Checked bitmaps have no empty containers, so this is a header test. */
+bool
+audience_codec_is_empty(const uint8_t *buf, size_t len)
+{
+	Layout		l;
+
+	return !ReadLayout(&l, buf, len, NULL, 0) || l.n == 0;
+}
+
+/*
+ * Locates container i by its offset, or by walking the earlier ones when the
+ * format has no offsets (fewer than 4 containers).  False only for bytes
+ * that were never checked.
+ */
+static bool
+FindContainer(const Layout *l, uint32_t i, Container *c)
 {
 	size_t		pos = l->first;
 	uint32_t	j;
 
 	if (l->offsets != NULL)
-		return l->buf + Load32(l->offsets + 4 * (size_t) i);
+		return ReadContainer(l, i, Load32(l->offsets + 4 * (size_t) i), c, NULL, 0);
 	for (j = 0; j < i; j++)
 	{
-		size_t		size = 0;
-
-		(void) ContainerSize(l, j, pos, &size, NULL, 0);
-		pos += size;
+		if (!ReadContainer(l, j, pos, c, NULL, 0))
+			return false;
+		pos += c->size;
 	}
-	return l->buf + pos;
+	return ReadContainer(l, i, pos, c, NULL, 0);
 }
 
-/* Index of the container with the given key, or -1. */
+/* Index of the container holding key, or -1. */
 static int64_t
 FindKey(const Layout *l, uint16_t key)
 {
-	int64_t		lo = 0,
-				hi = (int64_t) l->n - 1;
+	int64_t		lo = 0;
+	int64_t		hi = (int64_t) l->n - 1;
 
 	while (lo <= hi)
 	{
-		int64_t		mid = (lo + hi) / 2;
+		int64_t		mid = lo + (hi - lo) / 2;
 		uint16_t	k = Key(l, (uint32_t) mid);
 
 		if (k == key)
@@ -326,16 +428,17 @@ FindKey(const Layout *l, uint16_t key)
 	return -1;
 }
 
+/* Binary search over the sorted values of an array container. */
 static bool
-ArrayContains(const uint8_t *p, uint32_t card, uint16_t low)
+ArrayContains(const Container *c, uint16_t low)
 {
-	int64_t		lo = 0,
-				hi = (int64_t) card - 1;
+	int64_t		lo = 0;
+	int64_t		hi = (int64_t) c->card - 1;
 
 	while (lo <= hi)
 	{
-		int64_t		mid = (lo + hi) / 2;
-		uint16_t	v = Load16(p + 2 * mid);
+		int64_t		mid = lo + (hi - lo) / 2;
+		uint16_t	v = Load16(c->data + 2 * mid);
 
 		if (v == low)
 			return true;
@@ -347,17 +450,18 @@ ArrayContains(const uint8_t *p, uint32_t card, uint16_t low)
 	return false;
 }
 
+/* Binary search over the sorted, disjoint runs of a run container. */
 static bool
-RunsContain(const uint8_t *p, uint16_t low)
+RunsContain(const Container *c, uint16_t low)
 {
-	int64_t		lo = 0,
-				hi = (int64_t) Load16(p) - 1;
+	int64_t		lo = 0;
+	int64_t		hi = (int64_t) Load16(c->data) - 1;
 
 	while (lo <= hi)
 	{
-		int64_t		mid = (lo + hi) / 2;
-		uint32_t	start = Load16(p + 2 + 4 * mid);
-		uint32_t	end = start + Load16(p + 4 + 4 * mid);
+		int64_t		mid = lo + (hi - lo) / 2;
+		uint32_t	start = Load16(c->data + 2 + 4 * mid);
+		uint32_t	end = start + Load16(c->data + 4 + 4 * mid);
 
 		if (low < start)
 			hi = mid - 1;
@@ -369,77 +473,116 @@ RunsContain(const uint8_t *p, uint16_t low)
 	return false;
 }
 
+/* Membership without decoding: one search on keys, one inside the container. */
 bool
 audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x)
 {
 	Layout		l;
+	Container	c;
 	int64_t		i;
-	const uint8_t *p;
 	uint16_t	low = (uint16_t) (x & 0xFFFF);
 
 	if (!ReadLayout(&l, buf, len, NULL, 0))
 		return false;
 	i = FindKey(&l, (uint16_t) (x >> 16));
-	if (i < 0)
+	if (i < 0 || !FindContainer(&l, (uint32_t) i, &c))
 		return false;
-	p = ContainerStart(&l, (uint32_t) i);
-	switch (Kind(&l, (uint32_t) i))
+	switch (c.kind)
 	{
 		case KIND_RUN:
-			return RunsContain(p, low);
+			return RunsContain(&c, low);
 		case KIND_ARRAY:
-			return ArrayContains(p, Card(&l, (uint32_t) i), low);
-		default:
-			return (p[low / 8] >> (low % 8)) & 1;
+			return ArrayContains(&c, low);
+		case KIND_BITSET:
+			return (c.data[low / 8] >> (low % 8)) & 1;
 	}
+	return false;
 }
 
-/* Smallest (first) or largest (last) low 16 bits of container i. */
-static uint16_t
-ContainerExtreme(const Layout *l, uint32_t i, bool last)
+/* Lowest (or highest) set bit of a bitset container; false if none is set. */
+static bool
+BitsetExtreme(const Container *c, bool last, uint16_t *out)
 {
-	const uint8_t *p = ContainerStart(l, i);
 	uint32_t	j;
 
-	switch (Kind(l, i))
+	for (j = 0; j < BITSET_BYTES; j++)
 	{
-		case KIND_RUN:
-			if (!last)
-				return Load16(p + 2);
-			j = Load16(p) - 1;
-			return (uint16_t) (Load16(p + 2 + 4 * j) + Load16(p + 4 + 4 * j));
-		case KIND_ARRAY:
-			return Load16(p + 2 * (last ? Card(l, i) - 1 : 0));
-		default:
-			for (j = 0; j < 65536; j++)
-			{
-				uint32_t	bit = last ? 65535 - j : j;
+		uint32_t	byte = last ? BITSET_BYTES - 1 - j : j;
+		uint8_t		bits = c->data[byte];
+		uint32_t	b;
 
-				if ((p[bit / 8] >> (bit % 8)) & 1)
-					return (uint16_t) bit;
+		if (bits == 0)
+			continue;
+		for (b = 0; b < 8; b++)
+		{
+			uint32_t	bit = last ? 7 - b : b;
+
+			if ((bits >> bit) & 1)
+			{
+				*out = (uint16_t) (byte * 8 + bit);
+				return true;
 			}
-			return 0;
+		}
 	}
+	return false;
 }
 
+/* Lowest (or highest) 16-bit value of a container; false if it has none. */
+static bool
+ContainerExtreme(const Container *c, bool last, uint16_t *out)
+{
+	uint32_t	j;
+
+	switch (c->kind)
+	{
+		case KIND_RUN:
+			if (Load16(c->data) == 0)
+				return false;
+			if (!last)
+			{
+				*out = Load16(c->data + 2);
+				return true;
+			}
+			j = Load16(c->data) - 1;
+			*out = (uint16_t) (Load16(c->data + 2 + 4 * j) + Load16(c->data + 4 + 4 * j));
+			return true;
+		case KIND_ARRAY:
+			*out = Load16(c->data + 2 * (size_t) (last ? c->card - 1 : 0));
+			return true;
+		case KIND_BITSET:
+			return BitsetExtreme(c, last, out);
+	}
+	return false;
+}
+
+/* Shared by min and max: the extreme of the first or last container. */
+static bool
+Extreme(const uint8_t *buf, size_t len, bool last, uint32_t *out)
+{
+	Layout		l;
+	Container	c;
+	uint32_t	i;
+	uint16_t	low;
+
+	if (!ReadLayout(&l, buf, len, NULL, 0) || l.n == 0)
+		return false;
+	i = last ? l.n - 1 : 0;
+	if (!FindContainer(&l, i, &c) || !ContainerExtreme(&c, last, &low))
+		return false;
+	*out = ((uint32_t) Key(&l, i) << 16) | low;
+	return true;
+}
+
+/* Smallest member; false for the empty set. */
 bool
 audience_codec_min(const uint8_t *buf, size_t len, uint32_t *out)
 {
-	Layout		l;
-
-	if (!ReadLayout(&l, buf, len, NULL, 0) || l.n == 0)
-		return false;
-	*out = ((uint32_t) Key(&l, 0) << 16) | ContainerExtreme(&l, 0, false);
-	return true;
+	return Extreme(buf, len, false, out);
 }
 
+/* Largest member; false for the empty set. */
 bool
 audience_codec_max(const uint8_t *buf, size_t len, uint32_t *out)
 {
-	Layout		l;
-
-	if (!ReadLayout(&l, buf, len, NULL, 0) || l.n == 0)
-		return false;
-	*out = ((uint32_t) Key(&l, l.n - 1) << 16) | ContainerExtreme(&l, l.n - 1, true);
-	return true;
+	return Extreme(buf, len, true, out);
 }
