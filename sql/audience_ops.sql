@@ -84,3 +84,9 @@ FROM stored s ORDER BY k;
 -- alternating values in one scan
 SELECT count(*) FILTER (WHERE s.a @> g) = (SELECT count(*) FROM (SELECT DISTINCT k, id FROM stored_ids WHERE id < 300) d) AS alternating_ok
 FROM generate_series(0, 299) g, stored s;
+
+-- the same set encoded as runs or as an array is equal and hashes alike
+SELECT '{0-1,3-4}'::audience = '{0,1,3,4}'::audience AS eq,
+       '{0-1,3-4}'::audience <> '{0,1,3,4}'::audience AS ne,
+       audience_hash('{0-1,3-4}') = audience_hash('{0,1,3,4}') AS same_hash;
+SELECT count(*) FROM (SELECT DISTINCT a FROM (VALUES ('{0-1,3-4}'::audience), ('{0,1,3,4}'), (audience(ARRAY[4,3,1,0]))) v(a)) d;

@@ -586,3 +586,40 @@ audience_codec_max(const uint8_t *buf, size_t len, uint32_t *out)
 {
 	return Extreme(buf, len, true, out);
 }
+
+/*
+ * A hash that depends only on the set, not on how its containers are
+ * encoded (CRoaring may store the same values as a run or as an array): it
+ * mixes each container's key, cardinality and lowest and highest value.
+ * Equal sets always hash alike; the equality check itself is exact.
+ */
+uint64_t
+audience_codec_set_hash(const uint8_t *buf, size_t len)
+{
+	Layout		l;
+	Container	c;
+	uint64_t	h = UINT64_C(0x9E3779B97F4A7C15);
+	size_t		pos;
+	uint32_t	i;
+
+	if (!ReadLayout(&l, buf, len, NULL, 0))
+		return 0;
+	pos = l.first;
+	for (i = 0; i < l.n; i++)
+	{
+		uint16_t	lo = 0,
+					hi = 0;
+		uint64_t	v;
+
+		if (!ReadContainer(&l, i, pos, &c, NULL, 0))
+			break;
+		pos += c.size;
+		(void) ContainerExtreme(&c, false, &lo);
+		(void) ContainerExtreme(&c, true, &hi);
+		v = ((uint64_t) Key(&l, i) << 48) | ((uint64_t) (Card(&l, i) - 1) << 32) |
+			((uint64_t) lo << 16) | hi;
+		h ^= v + UINT64_C(0x9E3779B97F4A7C15) + (h << 6) + (h >> 2);
+		h *= UINT64_C(0xBF58476D1CE4E5B9);
+	}
+	return h ^ (h >> 31);
+}

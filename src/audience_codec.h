@@ -30,4 +30,7 @@ extern bool audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x);
 extern bool audience_codec_min(const uint8_t *buf, size_t len, uint32_t *out);
 extern bool audience_codec_max(const uint8_t *buf, size_t len, uint32_t *out);
 
+/* A hash of the set itself, equal for every encoding of the same set. */
+extern uint64_t audience_codec_set_hash(const uint8_t *buf, size_t len);
+
 #endif							/* AUDIENCE_CODEC_H */

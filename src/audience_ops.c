@@ -132,12 +132,31 @@ audience_overlaps(PG_FUNCTION_ARGS)
 	PREDICATE_OP(roaring_bitmap_intersect(x->bm, y->bm));
 }
 
-/* Stored values are canonical, so equal sets have equal bytes. */
+/*
+ * Set equality.  Equal bytes are the common case; otherwise the same set
+ * can still be encoded differently (CRoaring keeps a run container that is
+ * exactly as small as an array), so differing bytes of equal cardinality
+ * are compared as sets.
+ */
 static bool
 AudienceBytesEqual(Audience *a, Audience *b)
 {
-	return AUDIENCE_NBYTES(a) == AUDIENCE_NBYTES(b) &&
-		memcmp(AUDIENCE_BYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(a)) == 0;
+	AudienceSet *x;
+	AudienceSet *y;
+	bool		eq;
+
+	if (AUDIENCE_NBYTES(a) == AUDIENCE_NBYTES(b) &&
+		memcmp(AUDIENCE_BYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(a)) == 0)
+		return true;
+	if (audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)) !=
+		audience_codec_cardinality(AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b)))
+		return false;
+	x = audience_set_from(a);
+	y = audience_set_from(b);
+	eq = roaring_bitmap_equals(x->bm, y->bm);
+	audience_set_free(x);
+	audience_set_free(y);
+	return eq;
 }
 
 PG_FUNCTION_INFO_V1(audience_eq);
@@ -154,14 +173,14 @@ audience_ne(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(!AudienceBytesEqual(PG_GETARG_AUDIENCE_P(0), PG_GETARG_AUDIENCE_P(1)));
 }
 
-/* Hash support for GROUP BY / DISTINCT / hash joins on audiences. */
+/* Hash support for GROUP BY / DISTINCT / hash joins: encoding-independent. */
 PG_FUNCTION_INFO_V1(audience_hash);
 Datum
 audience_hash(PG_FUNCTION_ARGS)
 {
 	Audience   *a = PG_GETARG_AUDIENCE_P(0);
 
-	PG_RETURN_DATUM(hash_any(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
+	PG_RETURN_INT32((int32) audience_codec_set_hash(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
 }
 
 /* a @> id, answered from the stored bytes. */
