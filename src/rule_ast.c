@@ -18,6 +18,7 @@ typedef struct Ctx
 	RuleError  *err;
 } Ctx;
 
+/* Unit words as the printer writes them. */
 const char *
 rule_unit_name(RuleUnit unit, bool plural)
 {
@@ -31,6 +32,7 @@ rule_unit_name(RuleUnit unit, bool plural)
 	return names[unit][plural ? 1 : 0];
 }
 
+/* Aggregate names as written in rules. */
 const char *
 rule_agg_name(RuleAggKind agg)
 {
@@ -43,6 +45,7 @@ rule_agg_name(RuleAggKind agg)
 	return names[agg];
 }
 
+/* Comparison operators as the printer writes them (<> for both spellings). */
 const char *
 rule_op_name(RuleCmpOp op)
 {
@@ -64,6 +67,7 @@ corrupt(Ctx *c, const char *what)
 	return false;
 }
 
+/* Strings must exist and be valid UTF-8 (they end up in the text). */
 static bool
 check_string(Ctx *c, const char *s)
 {
@@ -74,6 +78,7 @@ check_string(Ctx *c, const char *s)
 	return true;
 }
 
+/* Identifiers are strings that cannot be empty ("" does not lex). */
 static bool
 check_ident(Ctx *c, const char *s)
 {
@@ -84,6 +89,7 @@ check_ident(Ctx *c, const char *s)
 	return true;
 }
 
+/* Window and AGO counts: whole, within RULE_MAX_WINDOW_COUNT. */
 static bool
 check_count(Ctx *c, int32_t n)
 {
@@ -99,6 +105,7 @@ check_count(Ctx *c, int32_t n)
 	return true;
 }
 
+/* A known RuleUnit value. */
 static bool
 check_unit(Ctx *c, RuleUnit unit)
 {
@@ -131,6 +138,7 @@ check_datetime(Ctx *c, const RuleMoment *m)
 	return true;
 }
 
+/* Moments; quoted ones only where the parser reads them as moments. */
 static bool
 check_moment(Ctx *c, const RuleMoment *m, bool datetime_ok)
 {
@@ -149,6 +157,7 @@ check_moment(Ctx *c, const RuleMoment *m, bool datetime_ok)
 	return corrupt(c, "A moment kind is unknown.");
 }
 
+/* BETWEEN takes two literals, the start not after the end. */
 static bool
 check_between_window(Ctx *c, const RuleWindow *w)
 {
@@ -169,6 +178,7 @@ check_between_window(Ctx *c, const RuleWindow *w)
 	return true;
 }
 
+/* Per-kind constraints of windows, as the parser enforces them. */
 static bool
 check_window(Ctx *c, const RuleWindow *w)
 {
@@ -270,6 +280,9 @@ check_filter(Ctx *c, const RuleNode *filter, int level)
 	return check_node(&fc, filter, level + 1);
 }
 
+/*
+ * Values: bare columns in filters, customer columns or aggregates elsewhere.
+ */
 static bool
 check_value(Ctx *c, const RuleValue *v, int level)
 {
@@ -357,6 +370,7 @@ check_rule_predicate(Ctx *c, const RuleNode *node, int level)
 	}
 }
 
+/* Dispatch on the node kind, with the recursion guard. */
 static bool
 check_node(Ctx *c, const RuleNode *node, int level)
 {
@@ -476,6 +490,7 @@ flatten_children(RuleNode *node, RuleArena *arena)
 	return true;
 }
 
+/* Flattens inside an aggregate's filter. */
 static bool
 normalize_value(RuleValue *v, RuleArena *arena, int level)
 {
@@ -508,6 +523,7 @@ normalize(RuleNode *node, RuleArena *arena, int level)
 	return normalize_value(node->value, arena, level);
 }
 
+/* Public entry of the flattening pass. */
 bool
 rule_normalize(RuleNode *rule, RuleArena *arena)
 {
@@ -516,6 +532,7 @@ rule_normalize(RuleNode *rule, RuleArena *arena)
 
 /* ---------- equality ---------- */
 
+/* String equality treating NULL as a distinct value. */
 static bool
 str_eq(const char *a, const char *b)
 {
@@ -524,6 +541,7 @@ str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Moments compare by the fields their kind uses. */
 static bool
 moment_eq(const RuleMoment *a, const RuleMoment *b)
 {
@@ -540,6 +558,7 @@ moment_eq(const RuleMoment *a, const RuleMoment *b)
 	}
 }
 
+/* Windows compare by the fields their kind uses. */
 static bool
 window_eq(const RuleWindow *a, const RuleWindow *b)
 {
@@ -567,6 +586,7 @@ window_eq(const RuleWindow *a, const RuleWindow *b)
 	}
 }
 
+/* Literals compare by kind and text or value. */
 static bool
 literal_eq(const RuleLiteral *a, const RuleLiteral *b)
 {
@@ -583,6 +603,7 @@ literal_eq(const RuleLiteral *a, const RuleLiteral *b)
 	}
 }
 
+/* Values compare by kind, names, filter and window. */
 static bool
 value_eq(const RuleValue *a, const RuleValue *b)
 {
@@ -596,6 +617,7 @@ value_eq(const RuleValue *a, const RuleValue *b)
 		rule_equal(a->filter, b->filter) && window_eq(a->window, b->window);
 }
 
+/* Whole-tree equality, the fields each kind uses only. */
 bool
 rule_equal(const RuleNode *a, const RuleNode *b)
 {
@@ -631,6 +653,7 @@ typedef struct RefWalk
 
 static bool walk_node(RefWalk *w, const RuleNode *node, const char *source);
 
+/* Builds one RuleRef and hands it to the callback. */
 static bool
 emit(RefWalk *w, RuleRefKind kind, const char *source, const char *column,
 	 const char *name, const char *value, const RuleNode *node)
@@ -646,6 +669,7 @@ emit(RefWalk *w, RuleRefKind kind, const char *source, const char *column,
 	return w->cb(&ref, w->ctx);
 }
 
+/* References of a value: columns, sources and filter columns. */
 static bool
 walk_value(RefWalk *w, const RuleValue *v, const RuleNode *node,
 		   const char *source)
@@ -670,6 +694,7 @@ walk_value(RefWalk *w, const RuleValue *v, const RuleNode *node,
 	return true;
 }
 
+/* References in text order, children before siblings. */
 static bool
 walk_node(RefWalk *w, const RuleNode *node, const char *source)
 {
@@ -705,6 +730,7 @@ walk_node(RefWalk *w, const RuleNode *node, const char *source)
 	}
 }
 
+/* Public entry of the reference walk. */
 bool
 rule_collect_refs(const RuleNode *rule, RuleRefCallback callback, void *ctx)
 {

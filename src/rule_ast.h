@@ -46,8 +46,10 @@
  * Filters (the WHERE of an aggregate or EXISTS) are RuleNode trees over the
  * source's own columns: only RULE_AND, RULE_OR, RULE_NOT, RULE_CMP, RULE_IN,
  * RULE_IS_NULL, RULE_BETWEEN and RULE_LIKE, whose values are all
- * RULE_VALUE_FIELD (a bare column of that source).  Conversely
- * RULE_VALUE_FIELD never appears outside a filter.
+ * RULE_VALUE_FIELD (column only; the source is the enclosing aggregate's or
+ * EXISTS's).  Conversely RULE_VALUE_FIELD never appears outside a filter.
+ * Filter comparisons may use moments too (paid_at > 3 days ago); windows
+ * (DURING) belong to the aggregate or EXISTS, after the filter.
  *
  * Names (identifiers, tag groups, tag values, segment names, strings) are
  * NUL-terminated UTF-8.  Identifiers are already case-folded as PostgreSQL

@@ -31,6 +31,7 @@ is_ident_cont(unsigned char c)
 	return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
 }
 
+/* ASCII digits only, independent of the C locale. */
 static bool
 is_digit(unsigned char c)
 {

@@ -81,18 +81,21 @@ static RuleWindow *parse_window(Parser *p);
 
 /* ---------- tokens and errors ---------- */
 
+/* Has an error been recorded?  Parse functions stop at the first. */
 static bool
 failed(Parser *p)
 {
 	return p->err->kind != RULE_ERR_NONE;
 }
 
+/* Lookahead through the lexer; NULL means a lexical error was recorded. */
 static const RuleToken *
 peek(Parser *p, int k)
 {
 	return rule_lexer_peek(&p->lx, k);
 }
 
+/* Consumes the current token. */
 static void
 advance(Parser *p)
 {
@@ -106,12 +109,14 @@ is_word(const RuleToken *t, const char *word)
 	return t != NULL && t->kind == RULE_TOK_IDENT && strcmp(t->text, word) == 0;
 }
 
+/* Is the current token the given keyword? */
 static bool
 next_is_word(Parser *p, const char *word)
 {
 	return is_word(peek(p, 0), word);
 }
 
+/* Is the current token of the given kind? */
 static bool
 next_is(Parser *p, RuleTokenKind kind)
 {
@@ -130,6 +135,7 @@ accept_word(Parser *p, const char *word)
 	return true;
 }
 
+/* Character position of a token, for error reports. */
 static int
 tok_pos(Parser *p, const RuleToken *t)
 {
@@ -144,6 +150,7 @@ tok_raw(Parser *p, const RuleToken *t, char *out, int outsize)
 					NEAR_MAX_BYTES);
 }
 
+/* The arena's allocator failed. */
 static void
 out_of_memory(Parser *p)
 {
@@ -184,6 +191,7 @@ syntax_error_hint(Parser *p, const RuleToken *t, const char *hint)
 		rule_error_hint(p->err, "%s", hint);
 }
 
+/* Consumes a token of the given kind or reports a syntax error. */
 static bool
 expect(Parser *p, RuleTokenKind kind)
 {
@@ -198,6 +206,7 @@ expect(Parser *p, RuleTokenKind kind)
 	return false;
 }
 
+/* Consumes the given keyword or reports a syntax error. */
 static bool
 expect_word(Parser *p, const char *word)
 {
@@ -224,6 +233,7 @@ expect_ident(Parser *p)
 	return NULL;
 }
 
+/* Consumes a string literal (tag groups, values, segment names). */
 static const char *
 expect_string(Parser *p)
 {
@@ -255,6 +265,7 @@ enter(Parser *p, const RuleToken *t)
 
 /* ---------- allocation ---------- */
 
+/* Zeroed arena memory, recording out-of-memory on failure. */
 static void *
 alloc(Parser *p, size_t size)
 {
@@ -265,6 +276,7 @@ alloc(Parser *p, size_t size)
 	return m;
 }
 
+/* A zeroed node of the given kind. */
 static RuleNode *
 new_node(Parser *p, RuleNodeKind kind)
 {
@@ -275,6 +287,7 @@ new_node(Parser *p, RuleNodeKind kind)
 	return n;
 }
 
+/* Appends to a growing operand list kept in the arena. */
 static bool
 nodes_add(Parser *p, NodeList *l, RuleNode *node)
 {
@@ -308,6 +321,7 @@ nodes_add_flat(Parser *p, NodeList *l, RuleNode *child, RuleNodeKind kind)
 	return true;
 }
 
+/* Grows a literal list by one zeroed slot and returns it. */
 static RuleLiteral *
 lits_push(Parser *p, LitList *l)
 {
@@ -328,6 +342,7 @@ lits_push(Parser *p, LitList *l)
 
 /* ---------- counts, units, moments, windows ---------- */
 
+/* Maps a unit word, singular or plural, to its RuleUnit. */
 static bool
 unit_of(const RuleToken *t, RuleUnit *unit)
 {
@@ -384,6 +399,7 @@ parse_count(Parser *p, int32_t *out)
 	return true;
 }
 
+/* A time unit; an unknown word gets its own message and a hint. */
 static bool
 parse_unit(Parser *p, RuleUnit *unit)
 {
@@ -548,6 +564,10 @@ parse_period(Parser *p, RuleWindow *w)
 	return false;
 }
 
+/*
+ * window := LAST .. | PAST .. | TODAY | YESTERDAY | THIS .. | PREVIOUS .. |
+ * BETWEEN .. | SINCE .. | BEFORE ..
+ */
 static RuleWindow *
 parse_window(Parser *p)
 {
@@ -1176,6 +1196,7 @@ check_canonical(Parser *p, const RuleNode *rule)
 	return true;
 }
 
+/* Shared set-up of both entry points: clears err and checks the input. */
 static bool
 init_parser(Parser *p, const char *text, size_t len, RuleArena *arena,
 			RuleError *err)
@@ -1187,6 +1208,7 @@ init_parser(Parser *p, const char *text, size_t len, RuleArena *arena,
 	return rule_lexer_init(&p->lx, text, len, arena, err);
 }
 
+/* Entry point for whole rules (the type's input function). */
 RuleNode *
 rule_parse(const char *text, size_t len, RuleArena *arena, RuleError *err)
 {
@@ -1204,6 +1226,7 @@ rule_parse(const char *text, size_t len, RuleArena *arena, RuleError *err)
 	return rule;
 }
 
+/* Entry point for a window on its own (resolve_window). */
 RuleWindow *
 rule_parse_window(const char *text, size_t len, RuleArena *arena,
 				  RuleError *err)

@@ -43,6 +43,7 @@ put(Sink *o, const char *s, size_t n)
 	o->len += n;
 }
 
+/* Appends a NUL-terminated string. */
 static void
 puts_(Sink *o, const char *s)
 {
@@ -99,6 +100,7 @@ put_ident(Sink *o, const char *ident)
 		put_quoted(o, ident, '"');
 }
 
+/* Appends a decimal integer (window and AGO counts). */
 static void
 put_int(Sink *o, long v)
 {
@@ -117,6 +119,7 @@ put_count_unit(Sink *o, int32_t n, RuleUnit unit)
 	puts_(o, rule_unit_name(unit, n != 1));
 }
 
+/* moment: n unit ago, now, today or a quoted literal. */
 static void
 print_moment(Sink *o, const RuleMoment *m)
 {
@@ -138,6 +141,7 @@ print_moment(Sink *o, const RuleMoment *m)
 	}
 }
 
+/* Windows in keyword order, counts normalized, literals verbatim. */
 static void
 print_window(Sink *o, const RuleWindow *w)
 {
@@ -181,6 +185,7 @@ print_window(Sink *o, const RuleWindow *w)
 	}
 }
 
+/* Strings quoted, numbers verbatim, booleans and moments as words. */
 static void
 print_literal(Sink *o, const RuleLiteral *lit)
 {
@@ -211,6 +216,7 @@ print_filter(Sink *o, const RuleNode *filter)
 	o->depth--;
 }
 
+/* customer.column, a bare filter column, or an aggregate call. */
 static void
 print_value(Sink *o, const RuleValue *v)
 {
@@ -268,6 +274,7 @@ put_not(Sink *o, const RuleNode *node)
 		puts_(o, " not");
 }
 
+/* Leaves of the tree, one shape per kind. */
 static void
 print_predicate(Sink *o, const RuleNode *node)
 {
@@ -395,6 +402,7 @@ print_node(Sink *o, const RuleNode *node, int need)
 	}
 }
 
+/* Canonical text of a rule, snprintf-style. */
 size_t
 rule_print_buf(const RuleNode *rule, char *buf, size_t size)
 {
@@ -404,6 +412,7 @@ rule_print_buf(const RuleNode *rule, char *buf, size_t size)
 	return finish(&o);
 }
 
+/* Canonical text of a window on its own. */
 size_t
 rule_print_window_buf(const RuleWindow *window, char *buf, size_t size)
 {
@@ -413,6 +422,7 @@ rule_print_window_buf(const RuleWindow *window, char *buf, size_t size)
 	return finish(&o);
 }
 
+/* Canonical text of a value, for the glue's messages. */
 size_t
 rule_print_value_buf(const RuleValue *value, char *buf, size_t size)
 {
@@ -422,6 +432,7 @@ rule_print_value_buf(const RuleValue *value, char *buf, size_t size)
 	return finish(&o);
 }
 
+/* Canonical text of a literal, for the glue's messages. */
 size_t
 rule_print_literal_buf(const RuleLiteral *lit, char *buf, size_t size)
 {
@@ -431,6 +442,7 @@ rule_print_literal_buf(const RuleLiteral *lit, char *buf, size_t size)
 	return finish(&o);
 }
 
+/* Size and nesting of the canonical text without writing it. */
 void
 rule_print_measure(const RuleNode *rule, size_t *len, int *depth)
 {
@@ -458,6 +470,7 @@ rule_print(const RuleNode *rule, RuleArena *arena, size_t *len)
 	return buf;
 }
 
+/* Window text into the arena. */
 char *
 rule_print_window(const RuleWindow *window, RuleArena *arena, size_t *len)
 {

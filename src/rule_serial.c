@@ -8,7 +8,6 @@
  */
 #include "rule_serial.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "rule_window.h"
@@ -30,6 +29,7 @@ typedef struct Writer
 
 static void write_node(Writer *w, const RuleNode *node);
 
+/* Stores (or only counts) one byte. */
 static void
 w_byte(Writer *w, unsigned v)
 {
@@ -38,6 +38,7 @@ w_byte(Writer *w, unsigned v)
 	w->pos++;
 }
 
+/* Unsigned LEB128, shortest form. */
 static void
 w_varint(Writer *w, uint32_t v)
 {
@@ -49,6 +50,7 @@ w_varint(Writer *w, uint32_t v)
 	w_byte(w, v);
 }
 
+/* Length-prefixed bytes without the NUL. */
 static void
 w_string(Writer *w, const char *s)
 {
@@ -69,6 +71,7 @@ negatable(RuleNodeKind kind)
 		kind == RULE_TAG_EMPTY;
 }
 
+/* Kind byte, then what the kind needs. */
 static void
 write_moment(Writer *w, const RuleMoment *m)
 {
@@ -82,6 +85,7 @@ write_moment(Writer *w, const RuleMoment *m)
 		w_string(w, m->text);
 }
 
+/* Kind byte, then what the kind needs. */
 static void
 write_window(Writer *w, const RuleWindow *win)
 {
@@ -116,6 +120,7 @@ write_window(Writer *w, const RuleWindow *win)
 	}
 }
 
+/* Kind byte, then text, boolean byte or moment. */
 static void
 write_literal(Writer *w, const RuleLiteral *lit)
 {
@@ -135,6 +140,7 @@ write_literal(Writer *w, const RuleLiteral *lit)
 	}
 }
 
+/* Kind byte; aggregates add agg, presence flags and their parts. */
 static void
 write_value(Writer *w, const RuleValue *v)
 {
@@ -156,6 +162,7 @@ write_value(Writer *w, const RuleValue *v)
 		write_window(w, v->window);
 }
 
+/* Counted list of literals, or of bare strings for TAG IN. */
 static void
 write_literals(Writer *w, const RuleNode *node, bool bare_strings)
 {
@@ -171,6 +178,7 @@ write_literals(Writer *w, const RuleNode *node, bool bare_strings)
 	}
 }
 
+/* Preorder: kind byte (with the negation bit), then the body. */
 static void
 write_node(Writer *w, const RuleNode *node)
 {
@@ -233,6 +241,7 @@ write_node(Writer *w, const RuleNode *node)
 	}
 }
 
+/* Counting pass of the writer. */
 size_t
 rule_serialized_size(const RuleNode *rule)
 {
@@ -243,6 +252,7 @@ rule_serialized_size(const RuleNode *rule)
 	return w.pos;
 }
 
+/* Writing pass into a caller buffer of the counted size. */
 void
 rule_serialize_to(const RuleNode *rule, uint8_t *buf)
 {
@@ -252,6 +262,7 @@ rule_serialize_to(const RuleNode *rule, uint8_t *buf)
 	write_node(&w, rule);
 }
 
+/* Both passes into the arena. */
 uint8_t *
 rule_serialize(const RuleNode *rule, RuleArena *arena, size_t *len)
 {
@@ -290,6 +301,7 @@ bad(Reader *r, const char *what)
 	return false;
 }
 
+/* Arena memory, recording out-of-memory on failure. */
 static void *
 r_alloc(Reader *r, size_t size)
 {
@@ -300,6 +312,7 @@ r_alloc(Reader *r, size_t size)
 	return m;
 }
 
+/* One byte, or a report that the data ended. */
 static bool
 r_byte(Reader *r, uint8_t *out)
 {
@@ -346,6 +359,7 @@ r_count(Reader *r, uint32_t *out)
 	return true;
 }
 
+/* Length-checked string without NUL bytes, copied into the arena. */
 static bool
 r_string(Reader *r, const char **out)
 {
@@ -386,6 +400,7 @@ r_enum(Reader *r, unsigned lo, unsigned hi, unsigned *out, const char *what)
 	return true;
 }
 
+/* Inverse of write_moment; date literals are re-parsed from their text. */
 static bool
 read_moment(Reader *r, RuleMoment *m)
 {
@@ -428,6 +443,7 @@ read_datetime_text(Reader *r, RuleMoment *m)
 	return true;
 }
 
+/* A window count within RULE_MAX_WINDOW_COUNT. */
 static bool
 r_window_count(Reader *r, int32_t *out)
 {
@@ -441,6 +457,7 @@ r_window_count(Reader *r, int32_t *out)
 	return true;
 }
 
+/* Inverse of write_window. */
 static RuleWindow *
 read_window(Reader *r)
 {
@@ -483,6 +500,7 @@ read_window(Reader *r)
 	return ok ? w : NULL;
 }
 
+/* Inverse of write_literal. */
 static bool
 read_literal(Reader *r, RuleLiteral *lit)
 {
@@ -508,6 +526,7 @@ read_literal(Reader *r, RuleLiteral *lit)
 	return false;
 }
 
+/* Inverse of write_value. */
 static RuleValue *
 read_value(Reader *r)
 {
@@ -656,6 +675,7 @@ read_node_body(Reader *r, RuleNode *node)
 	return bad(r, "Unknown node kind");
 }
 
+/* Inverse of write_node, with the recursion guard. */
 static RuleNode *
 read_node(Reader *r)
 {
@@ -694,20 +714,19 @@ read_node(Reader *r)
 static void
 report_invalid(RuleError *err, const RuleError *why)
 {
-	char		detail[RULE_ERROR_TEXT_LEN];
+	char		sentence[RULE_ERROR_TEXT_LEN];
 
-	if (why->detail[0] != '\0')
-		snprintf(detail, sizeof(detail), "%s", why->detail);
-	else
-	{
-		snprintf(detail, sizeof(detail), "%s.", why->message);
-		if (detail[0] >= 'a' && detail[0] <= 'z')
-			detail[0] -= 'a' - 'A';
-	}
+	memcpy(sentence, why->message, sizeof(sentence));
+	if (sentence[0] >= 'a' && sentence[0] <= 'z')
+		sentence[0] -= 'a' - 'A';
 	rule_error_set(err, RULE_ERR_CORRUPT, 0, "invalid segment_rule binary data");
-	rule_error_detail(err, "%s", detail);
+	if (why->detail[0] != '\0')
+		rule_error_detail(err, "%s", why->detail);
+	else
+		rule_error_detail(err, "%s.", sentence);
 }
 
+/* Reads, checks that all bytes were used, then validates the tree. */
 RuleNode *
 rule_deserialize(const uint8_t *bytes, size_t len, RuleArena *arena,
 				 RuleError *err)

@@ -323,6 +323,7 @@ bound_abs(RuleBound *b, int64_t base, int64_t delta)
 	}
 }
 
+/* An infinite bound. */
 static void
 bound_inf(RuleBound *b, RuleBoundKind kind)
 {
@@ -330,12 +331,14 @@ bound_inf(RuleBound *b, RuleBoundKind kind)
 	b->kind = kind;
 }
 
+/* Minute and hour windows roll from now instead of aligning to days. */
 static bool
 unit_rolls(RuleUnit unit)
 {
 	return unit == RULE_UNIT_MINUTE || unit == RULE_UNIT_HOUR;
 }
 
+/* Length of a rolling unit in microseconds. */
 static int64_t
 unit_usecs(RuleUnit unit)
 {
@@ -439,6 +442,7 @@ resolve_moment(const RuleMoment *m, int64_t today, int64_t now,
 	return false;
 }
 
+/* Public wrapper: checks the as-of time, writes *out only on success. */
 bool
 rule_resolve_moment(const RuleMoment *m, const RuleCivilTime *as_of_local,
 					int64_t as_of_epoch_usec, RuleBound *out)
@@ -551,6 +555,7 @@ resolve_window(const RuleWindow *w, int64_t today, int64_t now,
 	return false;
 }
 
+/* Public wrapper: checks the as-of time, writes the bounds only on success. */
 bool
 rule_resolve_window(const RuleWindow *w, const RuleCivilTime *as_of_local,
 					int64_t as_of_epoch_usec, RuleBound *lo, RuleBound *hi)
