@@ -53,6 +53,7 @@ SELECT name, rel, customer_column, time_column FROM sources ORDER BY name;
 -- 7. A campaign: chatted but never bought, minus the recently contacted,
 --    split 10% control / 90% coupon, priority over a second campaign
 SET segment.timezone = 'Asia/Shanghai';
+SET TimeZone = 'Asia/Shanghai';
 SELECT record_contact(sample(talked, 100, 1), 'coupon', '2024-08-07 10:00+08') AS contacted_two_days_ago FROM a;
 CREATE TEMP TABLE campaign AS
 SELECT contactable(talked - buyers, 'coupon', interval '5 days', 1, '2024-08-09 11:00+08') AS target FROM a;
@@ -67,3 +68,13 @@ SELECT f.* FROM campaign,
     LATERAL funnel((split(target, ARRAY[10, 90], 2024))[2],
                    (SELECT audience_agg(customer_id) FROM messages WHERE kind = 'read'),
                    (SELECT audience_agg(customer_id) FROM page_views)) f;
+
+-- 9. Rules: the brief's segments as typed, validated rules (canonical text)
+SELECT 'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30'::segment_rule AS scenario_1;
+SELECT 'COUNT(orders WHERE status = ''paid'' DURING LAST 180 DAYS) >= 3'::segment_rule AS loyal;
+SELECT 'EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days'::segment_rule AS replenishment;
+
+-- 10. ...and the time windows they use, resolved as of the brief's example instant
+SELECT w AS window, resolve_window(w, '2024-08-09 11:00+08') AS covers
+FROM (VALUES ('LAST 3 days'), ('PAST 0 TO 1 days'), ('PAST 25 TO 35 days'), ('PREVIOUS week'),
+             ('THIS month'), ('LAST 3 hours')) v(w);
