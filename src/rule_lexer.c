@@ -284,7 +284,10 @@ scan_number(const char *s, size_t len)
 	if (i < len && s[i] == '-')
 		i++;
 	while (i < len && is_digit(s[i]))
-		i++, digits++;
+	{
+		i++;
+		digits++;
+	}
 	if (i < len && s[i] == '.')
 	{
 		size_t		frac = 0;
@@ -295,7 +298,10 @@ scan_number(const char *s, size_t len)
 			return 0;
 		i++;
 		while (i < len && is_digit(s[i]))
-			i++, digits++;
+		{
+			i++;
+			digits++;
+		}
 	}
 	if (digits == 0)
 		return 0;
@@ -368,33 +374,38 @@ lex_quoted(RuleLexer *lx, RuleToken *t, char q)
 	return t->text != NULL;
 }
 
+/* Two-character operators first, so "<=" is not "<" then "=". */
+static const struct
+{
+	const char *text;
+	RuleCmpOp	op;
+}			operators[] =
+{
+	{"<>", RULE_OP_NE}, {"!=", RULE_OP_NE}, {"<=", RULE_OP_LE},
+	{">=", RULE_OP_GE}, {"<", RULE_OP_LT}, {">", RULE_OP_GT}, {"=", RULE_OP_EQ}
+};
+
 /* Lexes a comparison operator; false if the bytes are none of ours. */
 static bool
 lex_operator(RuleLexer *lx, RuleToken *t)
 {
 	const char *s = lx->input + lx->pos;
-	int			rest = lx->len - lx->pos;
-	int			n = 1;
+	size_t		rest = (size_t) (lx->len - lx->pos);
+	size_t		i;
 
-	if (rest >= 2 && s[0] == '<' && s[1] == '>')
-		t->op = RULE_OP_NE, n = 2;
-	else if (rest >= 2 && s[0] == '!' && s[1] == '=')
-		t->op = RULE_OP_NE, n = 2;
-	else if (rest >= 2 && s[0] == '<' && s[1] == '=')
-		t->op = RULE_OP_LE, n = 2;
-	else if (rest >= 2 && s[0] == '>' && s[1] == '=')
-		t->op = RULE_OP_GE, n = 2;
-	else if (s[0] == '<')
-		t->op = RULE_OP_LT;
-	else if (s[0] == '>')
-		t->op = RULE_OP_GT;
-	else if (s[0] == '=')
-		t->op = RULE_OP_EQ;
-	else
-		return false;
-	t->kind = RULE_TOK_OP;
-	lx->pos += n;
-	return true;
+	for (i = 0; i < sizeof(operators) / sizeof(operators[0]); i++)
+	{
+		size_t		n = strlen(operators[i].text);
+
+		if (n <= rest && memcmp(s, operators[i].text, n) == 0)
+		{
+			t->kind = RULE_TOK_OP;
+			t->op = operators[i].op;
+			lx->pos += (int) n;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Lexes the token at lx->pos into t. */

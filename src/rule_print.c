@@ -45,7 +45,7 @@ put(Sink *o, const char *s, size_t n)
 
 /* Appends a NUL-terminated string. */
 static void
-puts_(Sink *o, const char *s)
+put_str(Sink *o, const char *s)
 {
 	put(o, s, strlen(s));
 }
@@ -80,7 +80,7 @@ put_quoted(Sink *o, const char *s, char q)
 
 		if (stop == NULL)
 		{
-			puts_(o, p);
+			put_str(o, p);
 			break;
 		}
 		put(o, p, stop - p + 1);
@@ -95,7 +95,7 @@ static void
 put_ident(Sink *o, const char *ident)
 {
 	if (rule_ident_is_plain(ident))
-		puts_(o, ident);
+		put_str(o, ident);
 	else
 		put_quoted(o, ident, '"');
 }
@@ -107,7 +107,7 @@ put_int(Sink *o, long v)
 	char		tmp[24];
 
 	snprintf(tmp, sizeof(tmp), "%ld", v);
-	puts_(o, tmp);
+	put_str(o, tmp);
 }
 
 /* "n unit" with the unit singular only for exactly one. */
@@ -116,7 +116,7 @@ put_count_unit(Sink *o, int32_t n, RuleUnit unit)
 {
 	put_int(o, n);
 	put(o, " ", 1);
-	puts_(o, rule_unit_name(unit, n != 1));
+	put_str(o, rule_unit_name(unit, n != 1));
 }
 
 /* moment: n unit ago, now, today or a quoted literal. */
@@ -127,13 +127,13 @@ print_moment(Sink *o, const RuleMoment *m)
 	{
 		case RULE_MOMENT_AGO:
 			put_count_unit(o, m->count, m->unit);
-			puts_(o, " ago");
+			put_str(o, " ago");
 			break;
 		case RULE_MOMENT_NOW:
-			puts_(o, "now");
+			put_str(o, "now");
 			break;
 		case RULE_MOMENT_TODAY:
-			puts_(o, "today");
+			put_str(o, "today");
 			break;
 		case RULE_MOMENT_DATETIME:
 			put_quoted(o, m->text ? m->text : "", '\'');
@@ -148,38 +148,38 @@ print_window(Sink *o, const RuleWindow *w)
 	switch (w->kind)
 	{
 		case RULE_WINDOW_LAST:
-			puts_(o, "last ");
+			put_str(o, "last ");
 			put_count_unit(o, w->n, w->unit);
 			break;
 		case RULE_WINDOW_PAST:
-			puts_(o, "past ");
+			put_str(o, "past ");
 			put_int(o, w->n);
-			puts_(o, " to ");
+			put_str(o, " to ");
 			put_count_unit(o, w->m, w->unit);
 			break;
 		case RULE_WINDOW_TODAY:
-			puts_(o, "today");
+			put_str(o, "today");
 			break;
 		case RULE_WINDOW_YESTERDAY:
-			puts_(o, "yesterday");
+			put_str(o, "yesterday");
 			break;
 		case RULE_WINDOW_THIS:
 		case RULE_WINDOW_PREVIOUS:
-			puts_(o, w->kind == RULE_WINDOW_THIS ? "this " : "previous ");
-			puts_(o, rule_unit_name(w->unit, false));
+			put_str(o, w->kind == RULE_WINDOW_THIS ? "this " : "previous ");
+			put_str(o, rule_unit_name(w->unit, false));
 			break;
 		case RULE_WINDOW_BETWEEN:
-			puts_(o, "between ");
+			put_str(o, "between ");
 			print_moment(o, &w->from);
-			puts_(o, " and ");
+			put_str(o, " and ");
 			print_moment(o, &w->to);
 			break;
 		case RULE_WINDOW_SINCE:
-			puts_(o, "since ");
+			put_str(o, "since ");
 			print_moment(o, &w->from);
 			break;
 		case RULE_WINDOW_BEFORE:
-			puts_(o, "before ");
+			put_str(o, "before ");
 			print_moment(o, &w->to);
 			break;
 	}
@@ -195,10 +195,10 @@ print_literal(Sink *o, const RuleLiteral *lit)
 			put_quoted(o, lit->text ? lit->text : "", '\'');
 			break;
 		case RULE_LIT_NUMBER:
-			puts_(o, lit->text ? lit->text : "0");
+			put_str(o, lit->text ? lit->text : "0");
 			break;
 		case RULE_LIT_BOOL:
-			puts_(o, lit->boolval ? "true" : "false");
+			put_str(o, lit->boolval ? "true" : "false");
 			break;
 		case RULE_LIT_MOMENT:
 			print_moment(o, &lit->moment);
@@ -210,7 +210,7 @@ print_literal(Sink *o, const RuleLiteral *lit)
 static void
 print_filter(Sink *o, const RuleNode *filter)
 {
-	puts_(o, " where ");
+	put_str(o, " where ");
 	nest(o);
 	print_node(o, filter, PREC_ANY);
 	o->depth--;
@@ -223,14 +223,14 @@ print_value(Sink *o, const RuleValue *v)
 	switch (v->kind)
 	{
 		case RULE_VALUE_CUSTOMER:
-			puts_(o, "customer.");
+			put_str(o, "customer.");
 			put_ident(o, v->column);
 			break;
 		case RULE_VALUE_FIELD:
 			put_ident(o, v->column);
 			break;
 		case RULE_VALUE_AGG:
-			puts_(o, rule_agg_name(v->agg));
+			put_str(o, rule_agg_name(v->agg));
 			put(o, "(", 1);
 			put_ident(o, v->source);
 			if (v->column)
@@ -242,7 +242,7 @@ print_value(Sink *o, const RuleValue *v)
 				print_filter(o, v->filter);
 			if (v->window)
 			{
-				puts_(o, " during ");
+				put_str(o, " during ");
 				print_window(o, v->window);
 			}
 			put(o, ")", 1);
@@ -271,7 +271,7 @@ static void
 put_not(Sink *o, const RuleNode *node)
 {
 	if (node->negated)
-		puts_(o, " not");
+		put_str(o, " not");
 }
 
 /* Leaves of the tree, one shape per kind. */
@@ -283,65 +283,65 @@ print_predicate(Sink *o, const RuleNode *node)
 		case RULE_CMP:
 			print_value(o, node->value);
 			put(o, " ", 1);
-			puts_(o, rule_op_name(node->op));
+			put_str(o, rule_op_name(node->op));
 			put(o, " ", 1);
 			print_literal(o, &node->args[0]);
 			break;
 		case RULE_IN:
 			print_value(o, node->value);
 			put_not(o, node);
-			puts_(o, " in ");
+			put_str(o, " in ");
 			print_list(o, node->args, node->nargs);
 			break;
 		case RULE_IS_NULL:
 			print_value(o, node->value);
-			puts_(o, node->negated ? " is not null" : " is null");
+			put_str(o, node->negated ? " is not null" : " is null");
 			break;
 		case RULE_BETWEEN:
 			print_value(o, node->value);
 			put_not(o, node);
-			puts_(o, " between ");
+			put_str(o, " between ");
 			print_literal(o, &node->args[0]);
-			puts_(o, " and ");
+			put_str(o, " and ");
 			print_literal(o, &node->args[1]);
 			break;
 		case RULE_LIKE:
 			print_value(o, node->value);
 			put_not(o, node);
-			puts_(o, " like ");
+			put_str(o, " like ");
 			print_literal(o, &node->args[0]);
 			break;
 		case RULE_DURING:
 			print_value(o, node->value);
 			put_not(o, node);
-			puts_(o, " during ");
+			put_str(o, " during ");
 			print_window(o, node->window);
 			break;
 		case RULE_TAG_IN:
-			puts_(o, "tag ");
+			put_str(o, "tag ");
 			put_quoted(o, node->name, '\'');
 			put_not(o, node);
-			puts_(o, " in ");
+			put_str(o, " in ");
 			print_list(o, node->args, node->nargs);
 			break;
 		case RULE_TAG_EMPTY:
-			puts_(o, "tag ");
+			put_str(o, "tag ");
 			put_quoted(o, node->name, '\'');
-			puts_(o, node->negated ? " is not empty" : " is empty");
+			put_str(o, node->negated ? " is not empty" : " is empty");
 			break;
 		case RULE_EXISTS:
-			puts_(o, "exists ");
+			put_str(o, "exists ");
 			put_ident(o, node->name);
 			if (node->filter)
 				print_filter(o, node->filter);
 			if (node->window)
 			{
-				puts_(o, " during ");
+				put_str(o, " during ");
 				print_window(o, node->window);
 			}
 			break;
 		case RULE_IN_SEGMENT:
-			puts_(o, "in segment ");
+			put_str(o, "in segment ");
 			put_quoted(o, node->name, '\'');
 			break;
 		default:
@@ -385,13 +385,13 @@ print_node(Sink *o, const RuleNode *node, int need)
 			for (i = 0; i < node->nchildren; i++)
 			{
 				if (i > 0)
-					puts_(o, node->kind == RULE_AND ? " and " : " or ");
+					put_str(o, node->kind == RULE_AND ? " and " : " or ");
 				/* a child of the same kind would be flattened by the parser */
 				print_node(o, node->children[i], node_prec(node) + 1);
 			}
 			break;
 		case RULE_NOT:
-			puts_(o, "not ");
+			put_str(o, "not ");
 			nest(o);
 			print_node(o, node->children[0], PREC_NOT);
 			o->depth--;

@@ -134,7 +134,10 @@ parse_clock(const char *s, size_t len, size_t *pos, RuleDateTime *dt)
 
 			p++;
 			while (p < len && s[p] >= '0' && s[p] <= '9' && ndig < 6)
-				usec = usec * 10 + (s[p++] - '0'), ndig++;
+			{
+				usec = usec * 10 + (s[p++] - '0');
+				ndig++;
+			}
 			if (ndig == 0 || (p < len && s[p] >= '0' && s[p] <= '9'))
 				return false;
 			while (ndig++ < 6)

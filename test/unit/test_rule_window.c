@@ -171,7 +171,10 @@ format_bound(char *out, size_t size, const RuleBound *b)
 			days = b->epoch_usec / RULE_USECS_PER_DAY;
 			rest = b->epoch_usec % RULE_USECS_PER_DAY;
 			if (rest < 0)
-				days--, rest += RULE_USECS_PER_DAY;
+			{
+				days--;
+				rest += RULE_USECS_PER_DAY;
+			}
 			rule_civil_from_days(days, &y, &m, &d);
 			format_civil(out, size, y, m, d, (int) (rest / 3600000000),
 						 (int) (rest / 60000000 % 60), (int) (rest / 1000000 % 60),
