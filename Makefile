@@ -26,7 +26,9 @@ OBJS = \
 	src/rule_print.o \
 	src/rule_serial.o \
 	src/rule_window.o \
-	src/rule_type.o
+	src/rule_type.o \
+	src/rule_compile.o \
+	src/rule_eval.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
@@ -34,6 +36,7 @@ SQL_PARTS = \
 	src/sql/10_audience.sql \
 	src/sql/20_registry.sql \
 	src/sql/30_rule.sql \
+	src/sql/40_evaluate.sql \
 	src/sql/50_tags.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql
@@ -41,7 +44,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window tags campaign contacts
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate tags campaign contacts
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -1,0 +1,130 @@
+-- compile / evaluate / estimate: rules give the same customers as
+-- hand-written SQL, including customers without events, refunds, NULL
+-- amounts and events exactly on window boundaries.
+SET search_path = segment, public;
+SET TimeZone = 'Asia/Shanghai';
+SET DateStyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
+
+CREATE TABLE ev_customers (id int PRIMARY KEY, age int, city text, registered_at timestamptz);
+CREATE TABLE ev_orders (customer_id int, status text, amount numeric, channel text, paid_at timestamptz);
+CREATE TABLE ev_lines (customer_id int, sku text, product_type text, paid_at timestamptz);
+CREATE TABLE ev_messages (customer_id int, campaign text, kind text, button text, sent_at timestamptz);
+SELECT setseed(0.7);
+INSERT INTO ev_customers
+SELECT g, CASE WHEN g % 13 = 0 THEN NULL ELSE 18 + g % 50 END, (ARRAY['上海','北京',NULL])[1 + g % 3],
+       timestamptz '2024-08-09 00:00' - (g % 400) * interval '1 day'
+FROM generate_series(1, 3000) g;
+-- orders: a third of the customers never ordered; refunds; NULL amounts;
+-- some orders exactly on window boundaries (local midnight)
+INSERT INTO ev_orders
+SELECT c.id, CASE WHEN random() < 0.1 THEN 'refunded' ELSE 'paid' END,
+       CASE WHEN random() < 0.03 THEN NULL ELSE round((random() * 800)::numeric, 2) END,
+       CASE WHEN random() < 0.3 THEN 'store' ELSE 'online' END,
+       CASE WHEN random() < 0.1 THEN date_trunc('day', timestamptz '2024-08-09 11:00') - (floor(random() * 400))::int * interval '1 day'
+            ELSE timestamptz '2024-08-09 11:00' - random() * interval '400 days' END
+FROM ev_customers c, generate_series(1, (c.id * 7) % 9) n
+WHERE c.id % 3 <> 0;
+INSERT INTO ev_lines
+SELECT customer_id, (ARRAY['A','B','C'])[1 + (hashtext(paid_at::text) & 3) % 3],
+       (ARRAY['consumable-1m','gadget'])[1 + (hashtext(status || paid_at::text) & 1)], paid_at
+FROM ev_orders;
+INSERT INTO ev_messages
+SELECT c.id, (ARRAY['A','B'])[1 + n % 2], (ARRAY['delivered','read','clicked','inbound'])[1 + (c.id + n) % 4],
+       CASE WHEN (c.id + n) % 4 = 2 THEN 'coupon' END,
+       timestamptz '2024-08-09 11:00' - (c.id % 10) * interval '1 day' - n * interval '3 hours'
+FROM ev_customers c, generate_series(1, c.id % 5) n;
+ANALYZE ev_customers, ev_orders, ev_lines, ev_messages;
+
+SELECT register_customers('ev_customers', 'id');
+SELECT register_source('orders', 'ev_orders', 'customer_id', 'paid_at');
+SELECT register_source('order_lines', 'ev_lines', 'customer_id', 'paid_at');
+SELECT register_source('messages', 'ev_messages', 'customer_id', 'sent_at');
+
+-- rule vs hand-written SQL, at two as-of instants
+CREATE TABLE checks (name text, rule segment_rule, expected text);
+INSERT INTO checks VALUES
+('attribute', 'customer.age > 30', $$SELECT id FROM ev_customers WHERE age > 30$$),
+('attribute is null', 'customer.age IS NULL OR customer.city IS NULL', $$SELECT id FROM ev_customers WHERE age IS NULL OR city IS NULL$$),
+('not attribute (NULLs included)', 'NOT customer.age > 30', $$SELECT id FROM ev_customers WHERE NOT coalesce(age > 30, false)$$),
+('in list', 'customer.city IN (''上海'', ''北京'')', $$SELECT id FROM ev_customers WHERE city IN ('上海','北京')$$),
+('registered during', 'customer.registered_at DURING LAST 15 days', $$SELECT id FROM ev_customers WHERE registered_at >= date_trunc('day', :'as_of'::timestamptz) - interval '15 days' AND registered_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'$$),
+('2 win-back', 'max(orders.paid_at) < 90 days ago AND count(orders WHERE status = ''paid'') >= 1',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING max(paid_at) < date_trunc('day', :'as_of'::timestamptz) - interval '90 days' AND count(*) FILTER (WHERE status = 'paid') >= 1$$),
+('3 december only', 'EXISTS orders DURING BETWEEN ''2023-12-01'' AND ''2023-12-31'' AND NOT EXISTS orders DURING SINCE ''2024-01-01''',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING bool_or(paid_at >= '2023-12-01' AND paid_at < '2024-01-01') AND NOT bool_or(paid_at >= '2024-01-01' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day')$$),
+('4 cross-sell', 'EXISTS order_lines WHERE sku = ''A'' AND NOT EXISTS order_lines WHERE sku = ''B''',
+ $$SELECT customer_id FROM ev_lines GROUP BY 1 HAVING bool_or(sku = 'A') AND NOT bool_or(sku = 'B')$$),
+('5 loyal', 'count(orders WHERE status = ''paid'' DURING LAST 180 days) >= 3',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '180 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day' GROUP BY 1 HAVING count(*) >= 3$$),
+('6 lapsed', 'EXISTS orders AND NOT EXISTS orders DURING LAST 1 year',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING NOT bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '1 year' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day')$$),
+('7 prospects (zero count)', 'customer.registered_at DURING LAST 15 days AND count(orders) = 0',
+ $$SELECT id FROM ev_customers c WHERE registered_at >= date_trunc('day', :'as_of'::timestamptz) - interval '15 days' AND registered_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day' AND NOT EXISTS (SELECT FROM ev_orders o WHERE o.customer_id = c.id)$$),
+('9 high value lapsed', 'NOT EXISTS orders DURING LAST 90 days AND count(orders WHERE status = ''paid'') > 4 AND avg(orders.amount WHERE status = ''paid'') > 200',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING NOT bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '90 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day') AND count(*) FILTER (WHERE status = 'paid') > 4 AND avg(amount) FILTER (WHERE status = 'paid') > 200$$),
+('10 delivered not read', 'EXISTS messages WHERE campaign = ''A'' AND kind = ''delivered'' DURING YESTERDAY AND NOT EXISTS messages WHERE campaign = ''A'' AND kind = ''read'' DURING YESTERDAY',
+ $$SELECT customer_id FROM ev_messages WHERE sent_at >= date_trunc('day', :'as_of'::timestamptz) - interval '1 day' AND sent_at < date_trunc('day', :'as_of'::timestamptz) GROUP BY 1 HAVING bool_or(campaign = 'A' AND kind = 'delivered') AND NOT bool_or(campaign = 'A' AND kind = 'read')$$),
+('12 chatted never ordered', 'EXISTS messages WHERE kind = ''inbound'' AND count(orders) = 0',
+ $$SELECT DISTINCT customer_id FROM ev_messages m WHERE kind = 'inbound' AND NOT EXISTS (SELECT FROM ev_orders o WHERE o.customer_id = m.customer_id)$$),
+('13 mid tier (sum, NULL amounts)', 'sum(orders.amount WHERE status = ''paid'') >= 300 AND sum(orders.amount WHERE status = ''paid'') < 2000',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' GROUP BY 1 HAVING coalesce(sum(amount), 0) >= 300 AND coalesce(sum(amount), 0) < 2000$$),
+('13 low tier includes never-paid', 'sum(orders.amount WHERE status = ''paid'') < 300',
+ $$SELECT id FROM ev_customers c WHERE coalesce((SELECT sum(amount) FROM ev_orders o WHERE o.customer_id = c.id AND status = 'paid'), 0) < 300$$),
+('14 band 1-3', 'count(orders WHERE status = ''paid'') BETWEEN 1 AND 3',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' GROUP BY 1 HAVING count(*) BETWEEN 1 AND 3$$),
+('avg is null without rows', 'avg(orders.amount) IS NULL',
+ $$SELECT id FROM ev_customers c WHERE (SELECT avg(amount) FROM ev_orders o WHERE o.customer_id = c.id) IS NULL$$),
+('16 channel migration', 'sum(orders.amount WHERE channel = ''store'' AND status = ''paid'') > 1000 AND NOT EXISTS orders DURING LAST 30 days',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING coalesce(sum(amount) FILTER (WHERE channel = 'store' AND status = 'paid'), 0) > 1000 AND NOT bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '30 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day')$$),
+('18 replenishment', 'EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days',
+ $$SELECT DISTINCT customer_id FROM ev_lines WHERE product_type = 'consumable-1m' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '35 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) - interval '24 days'$$),
+('or / not mix', 'NOT (customer.city = ''上海'' OR EXISTS orders WHERE channel = ''store'')',
+ $$SELECT id FROM ev_customers c WHERE coalesce(city, '') <> '上海' AND NOT EXISTS (SELECT FROM ev_orders o WHERE o.customer_id = c.id AND channel = 'store')$$),
+('count distinct', 'count_distinct(order_lines.sku) >= 2',
+ $$SELECT customer_id FROM ev_lines GROUP BY 1 HAVING count(DISTINCT sku) >= 2$$);
+
+CREATE FUNCTION check_rules(as_of timestamptz) RETURNS TABLE(name text, members bigint, equal boolean)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    r record;
+    q text;
+    want audience;
+BEGIN
+    FOR r IN SELECT * FROM checks LOOP
+        q := replace(r.expected, ':''as_of''', quote_literal(as_of));
+        EXECUTE format('SELECT coalesce(audience_agg(x), ''{}'') FROM (%s) s(x)', q) INTO want;
+        name := r.name;
+        members := cardinality(evaluate(r.rule, as_of));
+        equal := evaluate(r.rule, as_of) = want;
+        RETURN NEXT;
+    END LOOP;
+END $f$;
+SELECT * FROM check_rules('2024-08-09 11:00');
+SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
+SELECT name, equal FROM check_rules('2024-08-10 00:00') WHERE NOT equal;
+
+-- estimate counts without saving
+SELECT estimate('customer.age > 30', '2024-08-09 11:00') = (SELECT count(*) FROM ev_customers WHERE age > 30);
+
+-- the compiled SQL: quoted identifiers, typed literals, resolved windows
+SELECT compile('count(orders WHERE status = ''paid'' DURING LAST 3 days) >= 2 AND NOT customer.city IN (''上海'')', '2024-08-09 11:00');
+
+-- registry validation at compile time
+SELECT evaluate('EXISTS nosuch');
+SELECT evaluate('customer.nosuch = 1');
+SELECT evaluate('EXISTS orders WHERE nosuch = 1');
+SELECT evaluate('customer.age > ''abc''');
+SELECT evaluate('customer.city > 5');
+SELECT evaluate('sum(orders.status) > 5');
+SELECT evaluate('customer.age DURING LAST 3 days');
+SELECT evaluate('customer.age < 3 days ago');
+SELECT evaluate('TAG ''nosuch'' IS EMPTY');
+SELECT evaluate('IN SEGMENT ''nosuch''');
+SELECT evaluate('customer.age = true');
+SELECT evaluate(NULL), compile(NULL);
+
+SELECT unregister_source('orders'), unregister_source('order_lines'), unregister_source('messages');
+SELECT unregister_customers();
+DROP TABLE ev_customers, ev_orders, ev_lines, ev_messages, checks;
+DROP FUNCTION check_rules;

@@ -1,0 +1,661 @@
+/*
+ * rule_compile.c
+ *		Rule -> SQL.
+ *
+ * Strategy (doc/compilation.md): every predicate becomes one scalar
+ * subquery that builds an audience with audience_agg over ONE scan of a
+ * table (the customer table, a source, or the tag store), and the boolean
+ * structure becomes audience algebra: AND is &, OR is |, NOT is universe -.
+ * Aggregate predicates scan their source once, grouped by customer; when
+ * the predicate also holds for customers without any matching row
+ * (count(...) = 0, sum(...) < 300), those are added as universe minus the
+ * customers seen.  The whole rule is one ordinary SQL statement: the
+ * planner picks index scans, hash aggregates and parallel workers for each
+ * subquery.
+ *
+ * Everything from the rule reaches SQL through quote_identifier() or
+ * quote_literal_cstr() with an explicit cast to the column's type, after
+ * the literal was checked by that type's input function.  Relative windows
+ * are resolved against as_of here, so the SQL is self-contained.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "rule_compile.h"
+#include "rule_pg.h"
+#include "rule_print.h"
+#include "segment.h"
+
+/* What the registry says about the customer table. */
+typedef struct Registry
+{
+	Oid			rel;
+	char	   *relname;		/* qualified, quoted */
+	char	   *key;			/* quoted key column */
+	bool		dictionary;
+	char	   *tenant;			/* quoted tenant column, or NULL */
+} Registry;
+
+typedef struct Compiler
+{
+	Registry	reg;
+	TimestampTz as_of;
+	pg_tz	   *tz;
+	RuleCivilTime local;
+	int64		epoch;
+	StringInfoData sql;			/* where the current piece is written */
+	StringInfoData from;		/* one single-row subquery per predicate */
+	int			npred;
+} Compiler;
+
+static void CompileNode(Compiler *c, const RuleNode *n);
+
+/* Runs a catalog query through SPI and returns the first row's column as text. */
+static char *
+LookupText(const char *query, int nargs, Oid *types, Datum *values, int col)
+{
+	if (SPI_execute_with_args(query, nargs, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "catalog lookup failed: %s", query);
+	if (SPI_processed == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+static void
+LoadRegistry(Registry *reg)
+{
+	const char *q = "SELECT rel::oid::text, rel::regclass::text, quote_ident(key_column), "
+		"ordinal_mode, quote_ident(tenant_column) FROM segment.customer_registry";
+
+	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segment.customer_registry");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no customer table is registered"),
+				 errhint("Call segment.register_customers() first.")));
+	reg->rel = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	reg->relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	reg->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	reg->dictionary = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "dictionary") == 0;
+	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	if (reg->tenant != NULL && (segment_tenant == NULL || segment_tenant[0] == '\0'))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment.tenant is not set"),
+				 errdetail("The customer table was registered with a tenant column."),
+				 errhint("SET segment.tenant = '...' to choose the tenant.")));
+}
+
+/* A source's relation and columns, or an error naming the sources. */
+typedef struct Source
+{
+	Oid			rel;
+	char	   *relname;
+	char	   *customer;		/* quoted */
+	char	   *time;			/* quoted */
+	Oid			time_type;
+} Source;
+
+static void
+LoadSource(const char *name, Source *s)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	const char *q = "SELECT s.rel::oid::text, s.rel::regclass::text, quote_ident(s.customer_column), "
+		"quote_ident(s.time_column), a.atttypid::text FROM segment.sources s "
+		"JOIN pg_attribute a ON a.attrelid = s.rel AND a.attname = s.time_column WHERE s.name = $1";
+
+	if (SPI_execute_with_args(q, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segment.sources");
+	if (SPI_processed == 0)
+	{
+		char	   *names = LookupText("SELECT string_agg(name, ', ' ORDER BY name) FROM segment.sources",
+									   0, NULL, NULL, 1);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", name),
+				 names ? errhint("Registered sources: %s.", names)
+				 : errhint("No source is registered; use segment.register_source().")));
+	}
+	s->rel = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	s->relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	s->customer = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	s->time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	s->time_type = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
+}
+
+/* The type of rel.column, or an error with the columns that exist. */
+static Oid
+ColumnType(Oid rel, const char *relname, const char *column)
+{
+	AttrNumber	att = get_attnum(rel, column);
+
+	if (att == InvalidAttrNumber || att < 0)
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(rel)};
+		char	   *cols = LookupText("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
+									  "FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+									  1, types, values, 1);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" does not exist in %s", column, relname),
+				 errhint("Columns of %s: %s.", relname, cols ? cols : "(none)")));
+	}
+	return get_atttype(rel, att);
+}
+
+/* A bound as a timestamptz literal in UTC, readable under any DateStyle. */
+static void
+AppendInstant(StringInfo out, TimestampTz t, Oid coltype, pg_tz *tz)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+	pg_tz	   *zone = coltype == TIMESTAMPTZOID ? pg_tzset("UTC") : tz;
+
+	/* date and timestamp columns compare with local values in the rule's zone */
+	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, zone) != 0)
+		elog(ERROR, "timestamp out of range");
+	appendStringInfo(out, "'%04d-%02d-%02d %02d:%02d:%02d.%06d%s'::%s",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+					 (int) fsec, coltype == TIMESTAMPTZOID ? "+00" : "",
+					 coltype == DATEOID ? "timestamp" : format_type_be(coltype));
+}
+
+static bool
+IsTimeType(Oid t)
+{
+	return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID;
+}
+
+/* expr >= lo AND expr < hi for a window (infinite bounds left out). */
+static void
+AppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w)
+{
+	RuleBound	lo,
+				hi;
+	bool		any = false;
+
+	if (!IsTimeType(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("DURING needs a date or timestamp, but %s has type %s", expr, format_type_be(type))));
+	if (!rule_resolve_window(w, &c->local, c->epoch, &lo, &hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("window is out of range at this as-of time")));
+	appendStringInfoChar(&c->sql, '(');
+	if (lo.kind != RULE_BOUND_NEG_INFINITY)
+	{
+		appendStringInfo(&c->sql, "%s >= ", expr);
+		AppendInstant(&c->sql, rule_pg_bound(&lo, c->tz), type, c->tz);
+		any = true;
+	}
+	if (hi.kind != RULE_BOUND_POS_INFINITY)
+	{
+		appendStringInfo(&c->sql, "%s%s < ", any ? " AND " : "", expr);
+		AppendInstant(&c->sql, rule_pg_bound(&hi, c->tz), type, c->tz);
+		any = true;
+	}
+	if (!any)
+		appendStringInfoString(&c->sql, "true");
+	appendStringInfoChar(&c->sql, ')');
+}
+
+/* Checks a literal against a column type and appends it quoted and cast. */
+static void
+AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
+{
+	Oid			infunc,
+				ioparam;
+	char		category;
+	bool		preferred;
+
+	get_type_category_preferred(type, &category, &preferred);
+	switch (lit->kind)
+	{
+		case RULE_LIT_MOMENT:
+			{
+				RuleBound	b;
+
+				if (!IsTimeType(type))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("%s has type %s, which cannot be compared with a moment", what, format_type_be(type))));
+				if (!rule_resolve_moment(&lit->moment, &c->local, c->epoch, &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("moment is out of range at this as-of time")));
+				AppendInstant(&c->sql, rule_pg_bound(&b, c->tz), type, c->tz);
+				return;
+			}
+		case RULE_LIT_BOOL:
+			if (type != BOOLOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("%s has type %s, but %s is a boolean", what, format_type_be(type),
+								lit->boolval ? "true" : "false")));
+			appendStringInfoString(&c->sql, lit->boolval ? "true" : "false");
+			return;
+		case RULE_LIT_NUMBER:
+			if (category != TYPCATEGORY_NUMERIC)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("%s has type %s, but %s is a number", what, format_type_be(type), lit->text),
+						 errhint("Quote the value to compare it as text.")));
+			break;
+		default:
+			break;
+	}
+	/* the type's own input function decides whether the text is valid */
+	getTypeInputInfo(type, &infunc, &ioparam);
+	PG_TRY();
+	{
+		(void) OidInputFunctionCall(infunc, (char *) lit->text, ioparam, -1);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid value %s for %s of type %s", quote_literal_cstr(lit->text), what,
+						format_type_be(type))));
+	}
+	PG_END_TRY();
+	appendStringInfo(&c->sql, "%s::%s", quote_literal_cstr(lit->text), format_type_be(type));
+}
+
+/* The comparison part of CMP / IN / IS NULL / BETWEEN / LIKE on an expression. */
+static void
+AppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what)
+{
+	int			i;
+
+	appendStringInfoChar(&c->sql, '(');
+	switch (n->kind)
+	{
+		case RULE_CMP:
+			appendStringInfo(&c->sql, "%s %s ", expr, rule_op_name(n->op));
+			AppendLiteral(c, &n->args[0], type, what);
+			break;
+		case RULE_IN:
+			appendStringInfo(&c->sql, "%s %sIN (", expr, n->negated ? "NOT " : "");
+			for (i = 0; i < n->nargs; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(&c->sql, ", ");
+				AppendLiteral(c, &n->args[i], type, what);
+			}
+			appendStringInfoChar(&c->sql, ')');
+			break;
+		case RULE_IS_NULL:
+			appendStringInfo(&c->sql, "%s IS %sNULL", expr, n->negated ? "NOT " : "");
+			break;
+		case RULE_BETWEEN:
+			appendStringInfo(&c->sql, "%s %sBETWEEN ", expr, n->negated ? "NOT " : "");
+			AppendLiteral(c, &n->args[0], type, what);
+			appendStringInfoString(&c->sql, " AND ");
+			AppendLiteral(c, &n->args[1], type, what);
+			break;
+		case RULE_LIKE:
+			appendStringInfo(&c->sql, "%s::text %sLIKE ", expr, n->negated ? "NOT " : "");
+			appendStringInfoString(&c->sql, quote_literal_cstr(n->args[0].text));
+			break;
+		case RULE_DURING:
+			if (n->negated)
+				appendStringInfo(&c->sql, "%s IS NOT NULL AND NOT ", expr);
+			AppendWindowCond(c, expr, type, n->window);
+			break;
+		default:
+			elog(ERROR, "unexpected rule node %d in a condition", n->kind);
+	}
+	appendStringInfoChar(&c->sql, ')');
+}
+
+/* A filter over a source's own columns (WHERE of aggregates and EXISTS). */
+static void
+AppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source)
+{
+	int			i;
+
+	check_stack_depth();
+	switch (f->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+			appendStringInfoChar(&c->sql, '(');
+			for (i = 0; i < f->nchildren; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(&c->sql, f->kind == RULE_AND ? " AND " : " OR ");
+				AppendFilter(c, f->children[i], s, source);
+			}
+			appendStringInfoChar(&c->sql, ')');
+			return;
+		case RULE_NOT:
+			appendStringInfoString(&c->sql, "(NOT coalesce(");
+			AppendFilter(c, f->children[0], s, source);
+			appendStringInfoString(&c->sql, ", false))");
+			return;
+		default:
+			{
+				const char *col = f->value->column;
+				Oid			type = ColumnType(s->rel, s->relname, col);
+				char	   *what = psprintf("%s.%s", source, col);
+
+				AppendCondition(c, f, psprintf("e.%s", quote_identifier(col)), type, what);
+			}
+	}
+}
+
+/* The ordinal expression of a source row (alias e), and the FROM clause. */
+static void
+AppendSourceFrom(Compiler *c, const Source *s)
+{
+	appendStringInfo(&c->sql, " FROM %s e", s->relname);
+	if (c->reg.dictionary)
+		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s->customer);
+}
+
+static const char *
+SourceOrdinal(Compiler *c, const Source *s)
+{
+	return c->reg.dictionary ? "o.ordinal" : psprintf("e.%s::bigint", s->customer);
+}
+
+/* WHERE clause of a source scan: filter and window, or true. */
+static void
+AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
+				  const RuleWindow *window)
+{
+	appendStringInfoString(&c->sql, " WHERE true");
+	if (filter)
+	{
+		appendStringInfoString(&c->sql, " AND ");
+		AppendFilter(c, filter, s, name);
+	}
+	if (window)
+	{
+		appendStringInfoString(&c->sql, " AND ");
+		AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, window);
+	}
+}
+
+/* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
+static void
+CompileExists(Compiler *c, const RuleNode *n)
+{
+	Source		s;
+
+	LoadSource(n->name, &s);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", SourceOrdinal(c, &s));
+	AppendSourceFrom(c, &s);
+	AppendSourceWhere(c, &s, n->name, n->filter, n->window);
+}
+
+static const char *
+AggSql(RuleAggKind agg, const char *arg, bool rows)
+{
+	switch (agg)
+	{
+		case RULE_AGG_COUNT:
+			return rows ? "count(*)" : psprintf("count(%s)", arg);
+		case RULE_AGG_SUM:
+			return psprintf("coalesce(sum(%s), 0)", arg);
+		case RULE_AGG_AVG:
+			return psprintf("avg(%s)", arg);
+		case RULE_AGG_MIN:
+			return psprintf("min(%s)", arg);
+		case RULE_AGG_MAX:
+			return psprintf("max(%s)", arg);
+		case RULE_AGG_COUNT_DISTINCT:
+			return psprintf("count(DISTINCT %s)", arg);
+	}
+	return NULL;
+}
+
+/* The type an aggregate produces, for typing the literal compared with it. */
+static Oid
+AggResultType(RuleAggKind agg, Oid argtype)
+{
+	switch (agg)
+	{
+		case RULE_AGG_COUNT:
+		case RULE_AGG_COUNT_DISTINCT:
+			return INT8OID;
+		case RULE_AGG_AVG:
+		case RULE_AGG_SUM:
+			return IsTimeType(argtype) ? argtype : NUMERICOID;
+		default:
+			return argtype;
+	}
+}
+
+/*
+ * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
+ * source.  "yes" holds the customers whose value satisfies the condition,
+ * "seen" all customers with matching rows; customers without rows get the
+ * value over no rows (0 for count and sum, NULL otherwise) and are added as
+ * universe - seen when the condition holds for it.
+ */
+static void
+CompileAggregate(Compiler *c, const RuleNode *n)
+{
+	const RuleValue *v = n->value;
+	Source		s;
+	Oid			argtype = INT8OID;
+	Oid			vtype;
+	char	   *what;
+	bool		rows = v->column == NULL;
+	const char *empty_value;
+
+	LoadSource(v->source, &s);
+	if (!rows)
+		argtype = ColumnType(s.rel, s.relname, v->column);
+	if ((v->agg == RULE_AGG_SUM || v->agg == RULE_AGG_AVG) &&
+		!(TypeCategory(argtype) == TYPCATEGORY_NUMERIC))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s(%s.%s) needs a numeric column, but it has type %s", rule_agg_name(v->agg),
+						v->source, v->column, format_type_be(argtype))));
+	vtype = AggResultType(v->agg, argtype);
+	what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
+	empty_value = (v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT || v->agg == RULE_AGG_SUM)
+		? "0" : "NULL";
+
+	appendStringInfoString(&c->sql, "SELECT coalesce(segment.audience_agg(g.k) FILTER (WHERE ");
+	AppendCondition(c, n, "g.v", vtype, what);
+	appendStringInfoString(&c->sql, "), '{}') AS yes, coalesce(segment.audience_agg(g.k), '{}') AS seen, (");
+	AppendCondition(c, n, psprintf("%s::%s", empty_value, format_type_be(vtype)), vtype, what);
+	appendStringInfoString(&c->sql, ") IS TRUE AS holds FROM (SELECT ");
+	appendStringInfo(&c->sql, "%s AS k, %s AS v", SourceOrdinal(c, &s),
+					 AggSql(v->agg, rows ? NULL : psprintf("e.%s", quote_identifier(v->column)), rows));
+	AppendSourceFrom(c, &s);
+	AppendSourceWhere(c, &s, v->source, v->filter, v->window);
+	appendStringInfoString(&c->sql, " GROUP BY 1) g");
+}
+
+/* customer.column <condition>: one scan of the customer table. */
+static void
+CompileCustomer(Compiler *c, const RuleNode *n)
+{
+	Oid			type = ColumnType(c->reg.rel, c->reg.relname, n->value->column);
+	char	   *what = psprintf("customer.%s", n->value->column);
+
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM %s cu",
+					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key), c->reg.relname);
+	if (c->reg.dictionary)
+		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+	appendStringInfoString(&c->sql, " WHERE ");
+	AppendCondition(c, n, psprintf("cu.%s", quote_identifier(n->value->column)), type, what);
+}
+
+/*
+ * TAG 'group' [NOT] IN (...) / IS [NOT] EMPTY over the tag store; returns
+ * true when the predicate is the universe minus the holders found.
+ */
+static bool
+CompileTag(Compiler *c, const RuleNode *n)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(n->name)};
+	char	   *gid = LookupText("SELECT id::text FROM segment.tag_groups WHERE tenant = segment._tenant() AND name = $1",
+								 1, types, values, 1);
+	bool		complement = n->negated;
+	int			i;
+
+	if (gid == NULL)
+	{
+		char	   *names = LookupText("SELECT string_agg(quote_literal(name), ', ' ORDER BY position) "
+									   "FROM segment.tag_groups WHERE tenant = segment._tenant()", 0, NULL, NULL, 1);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("tag group \"%s\" does not exist", n->name),
+				 names ? errhint("Tag groups: %s.", names) : errhint("No tag group exists yet.")));
+	}
+	if (n->kind == RULE_TAG_EMPTY)
+		complement = !n->negated;	/* IS EMPTY = universe minus holders */
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(m.ordinal), '{}') AS yes FROM segment.tag_members m "
+					 "JOIN segment.tags t ON t.id = m.tag_id WHERE t.group_id = %s", gid);
+	if (n->kind == RULE_TAG_IN)
+	{
+		appendStringInfoString(&c->sql, " AND t.value IN (");
+		for (i = 0; i < n->nargs; i++)
+			appendStringInfo(&c->sql, "%s%s", i > 0 ? ", " : "", quote_literal_cstr(n->args[i].text));
+		appendStringInfoChar(&c->sql, ')');
+	}
+	return complement;
+}
+
+/* IN SEGMENT 'name': the segment's last refreshed members. */
+static void
+CompileInSegment(Compiler *c, const RuleNode *n)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(n->name)};
+	char	   *id = LookupText("SELECT to_regclass('segment.segments')::text", 0, NULL, NULL, 1)
+		? LookupText("SELECT id::text FROM segment.segments WHERE tenant = segment._tenant() AND name = $1",
+					 1, types, values, 1)
+		: NULL;
+
+	if (id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("segment \"%s\" does not exist", n->name)));
+	appendStringInfo(&c->sql, "SELECT coalesce(members, '{}') AS yes FROM segment.segments WHERE id = %s", id);
+}
+
+/*
+ * A predicate: its subquery goes into the FROM list as pN (one row), and
+ * the expression refers to pN's columns.
+ */
+static void
+CompileLeaf(Compiler *c, const RuleNode *n)
+{
+	StringInfoData expr = c->sql;
+	int			id = ++c->npred;
+	bool		complement = false;
+	bool		aggregate = false;
+
+	initStringInfo(&c->sql);
+	switch (n->kind)
+	{
+		case RULE_EXISTS:
+			CompileExists(c, n);
+			break;
+		case RULE_TAG_IN:
+		case RULE_TAG_EMPTY:
+			complement = CompileTag(c, n);
+			break;
+		case RULE_IN_SEGMENT:
+			CompileInSegment(c, n);
+			break;
+		default:
+			aggregate = n->value->kind == RULE_VALUE_AGG;
+			if (aggregate)
+				CompileAggregate(c, n);
+			else
+				CompileCustomer(c, n);
+	}
+	appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
+	pfree(c->sql.data);
+	c->sql = expr;
+	if (aggregate)
+		appendStringInfo(&c->sql, "(p%d.yes OPERATOR(segment.|) CASE WHEN p%d.holds "
+						 "THEN u.a OPERATOR(segment.-) p%d.seen ELSE '{}'::segment.audience END)", id, id, id);
+	else if (complement)
+		appendStringInfo(&c->sql, "(u.a OPERATOR(segment.-) p%d.yes)", id);
+	else
+		appendStringInfo(&c->sql, "p%d.yes", id);
+}
+
+static void
+CompileNode(Compiler *c, const RuleNode *n)
+{
+	int			i;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+			appendStringInfoChar(&c->sql, '(');
+			for (i = 0; i < n->nchildren; i++)
+			{
+				if (i > 0)
+					appendStringInfo(&c->sql, " OPERATOR(segment.%s) ", n->kind == RULE_AND ? "&" : "|");
+				CompileNode(c, n->children[i]);
+			}
+			appendStringInfoChar(&c->sql, ')');
+			break;
+		case RULE_NOT:
+			appendStringInfoString(&c->sql, "(u.a OPERATOR(segment.-) ");
+			CompileNode(c, n->children[0]);
+			appendStringInfoChar(&c->sql, ')');
+			break;
+		default:
+			CompileLeaf(c, n);
+	}
+}
+
+char *
+rule_compile_sql(const RuleNode *rule, TimestampTz as_of)
+{
+	Compiler	c;
+
+	memset(&c, 0, sizeof(c));
+	LoadRegistry(&c.reg);
+	c.as_of = as_of;
+	c.tz = rule_pg_zone(NULL);
+	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
+	initStringInfo(&c.sql);
+	initStringInfo(&c.from);
+
+	/* the universe: registered customers of the current tenant */
+	appendStringInfo(&c.sql, "WITH u AS MATERIALIZED (SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
+					 c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c.reg.key), c.reg.relname);
+	if (c.reg.dictionary)
+		appendStringInfo(&c.sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
+	if (c.reg.tenant)
+		appendStringInfo(&c.sql, " WHERE cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(segment_tenant));
+	appendStringInfoString(&c.sql, ")\nSELECT u.a OPERATOR(segment.&) ");
+	CompileNode(&c, rule);
+	appendStringInfo(&c.sql, "\nFROM u%s", c.from.data);
+	return c.sql.data;
+}

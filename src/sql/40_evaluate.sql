@@ -1,0 +1,22 @@
+--------------------------------------------------------------------------
+-- Compiling and evaluating rules
+--------------------------------------------------------------------------
+
+-- STABLE: the result depends on the data, the registry and the settings, which
+-- do not change within a statement.  PARALLEL RESTRICTED: they run SPI.
+CREATE FUNCTION @extschema@.compile(rule @extschema@.segment_rule, as_of timestamptz DEFAULT now())
+RETURNS text
+    AS 'MODULE_PATHNAME', 'segment_compile' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.compile(@extschema@.segment_rule, timestamptz) IS 'the SQL query that evaluates the rule at as_of';
+
+CREATE FUNCTION @extschema@.evaluate(rule @extschema@.segment_rule, as_of timestamptz DEFAULT now())
+RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'segment_evaluate' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.evaluate(@extschema@.segment_rule, timestamptz) IS 'the customers satisfying the rule at as_of';
+
+CREATE FUNCTION @extschema@.estimate(rule @extschema@.segment_rule, as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
+    SELECT @extschema@.cardinality(@extschema@.evaluate(rule, as_of))
+$$;
+COMMENT ON FUNCTION @extschema@.estimate(@extschema@.segment_rule, timestamptz) IS 'how many customers satisfy the rule now (nothing saved)';
