@@ -37,6 +37,8 @@ SQL_PARTS = \
 	src/sql/20_registry.sql \
 	src/sql/30_rule.sql \
 	src/sql/40_evaluate.sql \
+	src/sql/45_segments.sql \
+	src/sql/46_schedule.sql \
 	src/sql/50_tags.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql
@@ -44,7 +46,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate tags campaign contacts
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate segments tags campaign contacts
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -12,6 +12,8 @@
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "pgtime.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/rangetypes.h"
@@ -301,4 +303,36 @@ segment_resolve_window(PG_FUNCTION_ARGS)
 	upper.inclusive = false;
 	upper.lower = false;
 	PG_RETURN_RANGE_P(make_range(typcache, &lower, &upper, false));
+}
+
+/* Appends a referenced segment name to an array being built. */
+static bool
+CollectSegment(const RuleRef *ref, void *ctx)
+{
+	ArrayBuildState **astate = (ArrayBuildState **) ctx;
+
+	if (ref->kind == RULE_REF_SEGMENT)
+		*astate = accumArrayResult(*astate, CStringGetTextDatum(ref->name), false,
+								   TEXTOID, CurrentMemoryContext);
+	return true;
+}
+
+/*
+ * rule_segments(rule): the segments a rule reads with IN SEGMENT, so that
+ * saved segments can reject cycles and refresh in dependency order.
+ */
+PG_FUNCTION_INFO_V1(segment_rule_segments);
+Datum
+segment_rule_segments(PG_FUNCTION_ARGS)
+{
+	RuleArena	arena;
+	RuleNode   *rule;
+	ArrayBuildState *astate = NULL;
+
+	rule_pg_arena(&arena);
+	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
+	(void) rule_collect_refs(rule, CollectSegment, &astate);
+	if (astate == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
 }

@@ -284,6 +284,14 @@ BEGIN
              AND g.tenant = @extschema@._tenant()
         %s$v$, key_expr, key_join);
     COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.membership AS
+        SELECT s.name AS segment_name, %s AS customer_key
+        FROM @extschema@.segments s
+        CROSS JOIN LATERAL @extschema@.ids_bigint(coalesce(s.members, '{}')) AS m(ordinal)
+        %s
+        WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
 END $$;
 
 COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'registers the customer table: the universe of every rule';

@@ -30,3 +30,7 @@ CREATE FUNCTION @extschema@.resolve_window(window_text text, as_of timestamptz D
 RETURNS tstzrange
     AS 'MODULE_PATHNAME', 'segment_resolve_window' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.resolve_window(text, timestamptz, text) IS 'the half-open time range a window covers at as_of';
+
+CREATE FUNCTION @extschema@.rule_segments(rule @extschema@.segment_rule) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'segment_rule_segments' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rule_segments(@extschema@.segment_rule) IS 'names of the segments the rule reads with IN SEGMENT';
