@@ -2,8 +2,12 @@
 # Source it; it does nothing by itself.
 
 PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
-PGXS_DIR=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
+# SEGMENT_PGROOT=/some/dir runs everything against a private, relocated copy
+# of the system PostgreSQL (made on first use), so that several work trees
+# can build, install and test side by side without overwriting each other.
+PG_ROOT=${SEGMENT_PGROOT:-}
+PG_BIN=$PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin
+PGXS_DIR=$PG_ROOT/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
 # PostgreSQL refuses to run as root; the Debian package's postgres user runs
 # the throwaway clusters (override with SEGMENT_PG_USER).
 PG_USER=${SEGMENT_PG_USER:-postgres}
@@ -35,6 +39,18 @@ install_deps() {
         pg_ctlcluster $PG_MAJOR main stop >/dev/null 2>&1 || true
     fi
     id "$PG_USER" >/dev/null 2>&1 || useradd --system --create-home "$PG_USER"
+    [ -z "$PG_ROOT" ] || private_pg_copy
+}
+
+# PostgreSQL finds its share and lib directories relative to its binaries,
+# so a copy of the two trees is a complete private installation.
+private_pg_copy() {
+    [ -x "$PG_BIN/postgres" ] && return 0
+    log "making a private PostgreSQL copy in $PG_ROOT"
+    mkdir -p "$PG_ROOT/usr/lib/postgresql" "$PG_ROOT/usr/share/postgresql"
+    cp -a /usr/lib/postgresql/$PG_MAJOR "$PG_ROOT/usr/lib/postgresql/"
+    cp -a /usr/share/postgresql/$PG_MAJOR "$PG_ROOT/usr/share/postgresql/"
+    chmod 755 "$PG_ROOT"
 }
 
 # Builds and installs the extension into the system PostgreSQL.
