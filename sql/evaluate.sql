@@ -104,6 +104,20 @@ SELECT * FROM check_rules('2024-08-09 11:00');
 SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
 SELECT name, equal FROM check_rules('2024-08-10 00:00') WHERE NOT equal;
 
+-- evaluation among candidates (what the tagging triggers use) equals the
+-- full evaluation intersected with them: none, every 7th id, and more than all
+SELECT c.name, k.label
+FROM checks c,
+     (VALUES ('none', '{}'::audience),
+             ('every 7th', (SELECT audience_agg(g) FROM generate_series(0, 6000, 7) g)),
+             ('beyond all', '{0-100000}'::audience)) k(label, cand)
+WHERE _evaluate_among(c.rule, k.cand, '2024-08-09 11:00') <> evaluate(c.rule, '2024-08-09 11:00') & k.cand;
+SELECT count(*) AS rules_checked FROM checks
+WHERE cardinality(_evaluate_among(rule, (SELECT audience_agg(g) FROM generate_series(0, 6000, 7) g), '2024-08-09 11:00')) > 0;
+SELECT _evaluate_among('customer.age > 30', NULL), _evaluate_among(NULL, '{1}');
+-- the candidates reach the SQL as a parameter and restrict every scan
+SELECT position('$1' IN compile('customer.age > 30')) = 0 AS plain_has_no_parameter;
+
 -- estimate counts without saving
 SELECT estimate('customer.age > 30', '2024-08-09 11:00') = (SELECT count(*) FROM ev_customers WHERE age > 30);
 

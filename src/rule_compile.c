@@ -56,6 +56,7 @@ typedef struct Compiler
 	StringInfoData sql;			/* where the current piece is written */
 	StringInfoData from;		/* one single-row subquery per predicate */
 	int			npred;
+	bool		among;			/* restricted to the candidates in $1 */
 } Compiler;
 
 static void CompileNode(Compiler *c, const RuleNode *n);
@@ -362,6 +363,19 @@ AppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source
 	}
 }
 
+/*
+ * Restricts a scan to the candidates (CTE r, from $1) when evaluating for a
+ * few customers, as the tagging triggers do.  An IN (subquery) on the bare
+ * key column, not on its bigint cast, lets the planner use an index on the
+ * column for a handful of candidates and a hash semi-join for many.
+ */
+static void
+AppendAmong(Compiler *c, const char *key)
+{
+	if (c->among)
+		appendStringInfo(&c->sql, " AND %s IN (SELECT r.id FROM r)", key);
+}
+
 /* The ordinal expression of a source row (alias e), and the FROM clause. */
 static void
 AppendSourceFrom(Compiler *c, const Source *s)
@@ -393,6 +407,7 @@ AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode
 		appendStringInfoString(&c->sql, " AND ");
 		AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, window);
 	}
+	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s->customer));
 }
 
 /* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
@@ -502,6 +517,7 @@ CompileCustomer(Compiler *c, const RuleNode *n)
 		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
 	appendStringInfoString(&c->sql, " WHERE ");
 	AppendCondition(c, n, psprintf("cu.%s", quote_identifier(n->value->column)), type, what);
+	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
 }
 
 /*
@@ -539,6 +555,7 @@ CompileTag(Compiler *c, const RuleNode *n)
 			appendStringInfo(&c->sql, "%s%s", i > 0 ? ", " : "", quote_literal_cstr(n->args[i].text));
 		appendStringInfoChar(&c->sql, ')');
 	}
+	AppendAmong(c, "m.ordinal");
 	return complement;
 }
 
@@ -557,7 +574,8 @@ CompileInSegment(Compiler *c, const RuleNode *n)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("segment \"%s\" does not exist", n->name)));
-	appendStringInfo(&c->sql, "SELECT coalesce(members, '{}') AS yes FROM segment.segments WHERE id = %s", id);
+	appendStringInfo(&c->sql, "SELECT coalesce(members%s, '{}') AS yes FROM segment.segments WHERE id = %s",
+					 c->among ? " OPERATOR(segment.&) $1" : "", id);
 }
 
 /*
@@ -635,11 +653,12 @@ CompileNode(Compiler *c, const RuleNode *n)
 }
 
 char *
-rule_compile_sql(const RuleNode *rule, TimestampTz as_of)
+rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
 {
 	Compiler	c;
 
 	memset(&c, 0, sizeof(c));
+	c.among = among;
 	LoadRegistry(&c.reg);
 	c.as_of = as_of;
 	c.tz = rule_pg_zone(NULL);
@@ -648,12 +667,17 @@ rule_compile_sql(const RuleNode *rule, TimestampTz as_of)
 	initStringInfo(&c.from);
 
 	/* the universe: registered customers of the current tenant */
-	appendStringInfo(&c.sql, "WITH u AS MATERIALIZED (SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
+	appendStringInfoString(&c.sql, "WITH ");
+	if (among)
+		appendStringInfoString(&c.sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
+	appendStringInfo(&c.sql, "u AS MATERIALIZED (SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
 					 c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c.reg.key), c.reg.relname);
 	if (c.reg.dictionary)
 		appendStringInfo(&c.sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
+	appendStringInfoString(&c.sql, " WHERE true");
 	if (c.reg.tenant)
-		appendStringInfo(&c.sql, " WHERE cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(segment_tenant));
+		appendStringInfo(&c.sql, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(segment_tenant));
+	AppendAmong(&c, c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c.reg.key));
 	appendStringInfoString(&c.sql, ")\nSELECT u.a OPERATOR(segment.&) ");
 	CompileNode(&c, rule);
 	appendStringInfo(&c.sql, "\nFROM u%s", c.from.data);

@@ -10,6 +10,10 @@
 #include "datatype/timestamp.h"
 #include "rule_ast.h"
 
-extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of);
+/*
+ * among: the query takes an audience of candidate customers as $1 and every
+ * scan is restricted to them, so the result is the rule's audience & $1.
+ */
+extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among);
 
 #endif							/* RULE_COMPILE_H */

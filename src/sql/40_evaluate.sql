@@ -20,3 +20,12 @@ LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $$
     SELECT @extschema@.cardinality(@extschema@.evaluate(rule, as_of))
 $$;
 COMMENT ON FUNCTION @extschema@.estimate(@extschema@.segment_rule, timestamptz) IS 'how many customers satisfy the rule now (nothing saved)';
+
+-- For the tagging triggers: the rule's audience within a set of candidates,
+-- every scan restricted to them (cheap for the few customers a statement
+-- touched).  Internal: the name may change.
+CREATE FUNCTION @extschema@._evaluate_among(rule @extschema@.segment_rule, among @extschema@.audience,
+                                            as_of timestamptz DEFAULT now())
+RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'segment_evaluate_among' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._evaluate_among(@extschema@.segment_rule, @extschema@.audience, timestamptz) IS 'evaluate(rule, as_of) & among, scanning only the candidates';
