@@ -170,6 +170,8 @@ BEGIN
             USING ERRCODE = 'lock_not_available',
                   HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
     END IF;
+    -- re-read under the lock: a refresh that committed meanwhile changed the members
+    s := @extschema@._segment(name);
     BEGIN
         fresh := @extschema@.evaluate(s.rule, now());
         n := @extschema@.cardinality(fresh);
@@ -226,13 +228,21 @@ BEGIN
     FOR name IN SELECT o.name FROM @extschema@._refresh_order() o LOOP
         i := i + 1;
         t0 := clock_timestamp();
-        members := @extschema@.refresh(name);
+        BEGIN
+            members := @extschema@.refresh(name);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE 'segment "%" is being refreshed by another session, skipped', name;
+            members := NULL;
+            milliseconds := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END;
         milliseconds := extract(epoch FROM clock_timestamp() - t0) * 1000;
         RAISE NOTICE 'refreshed segment % of %: "%" (% members, % ms)', i, total, name, members, round(milliseconds::numeric, 1);
         RETURN NEXT;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@.refresh_all() IS 'refreshes every segment of the tenant, dependencies first';
+COMMENT ON FUNCTION @extschema@.refresh_all() IS 'refreshes every segment of the tenant, dependencies first; skips (members NULL) segments another session is refreshing';
 
 CREATE FUNCTION @extschema@.changes(name text) RETURNS TABLE(customer_ordinal bigint, change text)
 LANGUAGE sql STABLE AS $$
