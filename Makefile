@@ -41,12 +41,13 @@ SQL_PARTS = \
 	src/sql/46_schedule.sql \
 	src/sql/50_tags.sql \
 	src/sql/60_campaign.sql \
-	src/sql/61_contacts.sql
+	src/sql/61_contacts.sql \
+	src/sql/90_tenancy.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate segments tags campaign contacts
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate segments tags campaign contacts tenancy
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

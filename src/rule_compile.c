@@ -44,6 +44,7 @@ typedef struct Registry
 	char	   *key;			/* quoted key column */
 	bool		dictionary;
 	char	   *tenant;			/* quoted tenant column, or NULL */
+	char	   *tenant_value;	/* the current tenant, checked */
 } Registry;
 
 typedef struct Compiler
@@ -75,8 +76,9 @@ LookupText(const char *query, int nargs, Oid *types, Datum *values, int col)
 static void
 LoadRegistry(Registry *reg)
 {
+	/* segment._tenant() checks the setting and the role's grant of the tenant */
 	const char *q = "SELECT rel::oid::text, rel::regclass::text, quote_ident(key_column), "
-		"ordinal_mode, quote_ident(tenant_column) FROM segment.customer_registry";
+		"ordinal_mode, quote_ident(tenant_column), segment._tenant() FROM segment.customer_registry";
 
 	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segment.customer_registry");
@@ -90,12 +92,7 @@ LoadRegistry(Registry *reg)
 	reg->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	reg->dictionary = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "dictionary") == 0;
 	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-	if (reg->tenant != NULL && (segment_tenant == NULL || segment_tenant[0] == '\0'))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("segment.tenant is not set"),
-				 errdetail("The customer table was registered with a tenant column."),
-				 errhint("SET segment.tenant = '...' to choose the tenant.")));
+	reg->tenant_value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
 }
 
 /* A source's relation and columns, or an error naming the sources. */
@@ -676,7 +673,7 @@ rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
 		appendStringInfo(&c.sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
 	appendStringInfoString(&c.sql, " WHERE true");
 	if (c.reg.tenant)
-		appendStringInfo(&c.sql, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(segment_tenant));
+		appendStringInfo(&c.sql, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(c.reg.tenant_value));
 	AppendAmong(&c, c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c.reg.key));
 	appendStringInfoString(&c.sql, ")\nSELECT u.a OPERATOR(segment.&) ");
 	CompileNode(&c, rule);

@@ -9,11 +9,51 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                     pg_catalog.current_setting('TimeZone'))
 $$;
 
--- The current tenant, '' when the registry has no tenant column.
-CREATE FUNCTION @extschema@._tenant() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(pg_catalog.current_setting('segment.tenant', true), '')
+-- Roles allowed to act for a tenant (segment.grant_tenant).  While the
+-- table is empty any role may choose any tenant with segment.tenant; once a
+-- tenant has grants, only members of its roles (and superusers and
+-- BYPASSRLS roles) may.
+CREATE TABLE @extschema@.tenant_roles (
+    tenant    text NOT NULL CHECK (tenant <> ''),
+    role_name name NOT NULL,
+    PRIMARY KEY (tenant, role_name)
+);
+COMMENT ON TABLE @extschema@.tenant_roles IS 'roles allowed to set segment.tenant to a tenant (see segment.grant_tenant)';
+
+-- Whether role "who" may act for tenant t.  SECURITY DEFINER: tenant roles
+-- cannot read tenant_roles themselves.
+CREATE FUNCTION @extschema@._tenant_granted(t text, who name) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT EXISTS (SELECT FROM @extschema@.tenant_roles)
+        OR EXISTS (SELECT FROM pg_roles r WHERE r.rolname = who AND (r.rolsuper OR r.rolbypassrls))
+        OR EXISTS (SELECT FROM @extschema@.tenant_roles g
+                   WHERE g.tenant = t AND pg_has_role(who, g.role_name, 'MEMBER'))
 $$;
+
+-- The current tenant: segment.tenant, checked.  '' when the registry has no
+-- tenant column; an error when one is registered and the setting is empty,
+-- or when the current role was not granted the tenant.
+CREATE FUNCTION @extschema@._tenant() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    t text := coalesce(pg_catalog.current_setting('segment.tenant', true), '');
+BEGIN
+    IF t = '' THEN
+        IF EXISTS (SELECT FROM @extschema@.customer_registry WHERE tenant_column IS NOT NULL) THEN
+            RAISE EXCEPTION 'segment.tenant is not set'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The customer table was registered with a tenant column.',
+                      HINT = 'SET segment.tenant = ''...'' to choose the tenant.';
+        END IF;
+        RETURN '';
+    END IF;
+    IF NOT @extschema@._tenant_granted(t, current_user) THEN
+        RAISE EXCEPTION 'permission denied for tenant "%"', t
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A superuser grants tenants to roles with segment.grant_tenant().';
+    END IF;
+    RETURN t;
+END $$;
 
 -- The customer table.  One row at most (the universe of every rule).
 CREATE TABLE @extschema@.customer_registry (
@@ -263,6 +303,7 @@ DECLARE
     reg @extschema@.customer_registry;
     key_expr text;
     key_join text := '';
+    r record;
 BEGIN
     PERFORM @extschema@._drop_views();
     SELECT * INTO reg FROM @extschema@.customer_registry;
@@ -292,6 +333,13 @@ BEGIN
         %s
         WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
     COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
+    -- the views are new objects: give the tenant roles their privileges back
+    FOR r IN SELECT DISTINCT role_name FROM @extschema@.tenant_roles LOOP
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %I', r.role_name);
+        IF reg.ordinal_mode = 'dictionary' THEN
+            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %I', r.role_name);
+        END IF;
+    END LOOP;
 END $$;
 
 COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'registers the customer table: the universe of every rule';

@@ -271,7 +271,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.is_member(text, anyelement) IS 'whether a customer was in the segment at its last refresh';
 
-CREATE VIEW @extschema@.running_refreshes AS
+CREATE VIEW @extschema@.running_refreshes WITH (security_invoker = true) AS
 SELECT s.name AS segment_name, s.tenant, a.pid, a.usename, a.xact_start, now() - a.xact_start AS running_for
 FROM pg_catalog.pg_locks l
 JOIN @extschema@.segments s ON l.locktype = 'advisory' AND l.classid::bigint = (pg_catalog.hashtext('segment.refresh')::bigint & 4294967295)
