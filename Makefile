@@ -28,7 +28,8 @@ OBJS = \
 	src/rule_window.o \
 	src/rule_type.o \
 	src/rule_compile.o \
-	src/rule_eval.o
+	src/rule_eval.o \
+	src/rule_share.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \

@@ -118,6 +118,24 @@ SELECT _evaluate_among('customer.age > 30', NULL), _evaluate_among(NULL, '{1}');
 -- the candidates reach the SQL as a parameter and restrict every scan
 SELECT position('$1' IN compile('customer.age > 30')) = 0 AS plain_has_no_parameter;
 
+-- predicate sharing (what refresh_all does): every distinct predicate and the
+-- universe computed once; results equal to unshared evaluation
+BEGIN;
+SELECT _share_begin();
+CREATE TEMP TABLE shared AS SELECT name, evaluate(rule, '2024-08-09 11:00') AS a FROM checks;
+INSERT INTO shared SELECT name || ' again', evaluate(rule, '2024-08-09 11:00') FROM checks;
+SELECT _share_end() AS evaluations_saved, _share_end() AS after_end;
+COMMIT;
+SELECT count(*) AS rules, count(*) FILTER (WHERE s.a = evaluate(c.rule, '2024-08-09 11:00')) AS equal
+FROM checks c JOIN shared s ON s.name = c.name OR s.name = c.name || ' again';
+-- a cache from an aborted transaction is gone
+BEGIN;
+SELECT _share_begin();
+SELECT evaluate('customer.age > 30', '2024-08-09 11:00') IS NOT NULL;
+ROLLBACK;
+SELECT _share_end() AS nothing_left;
+DROP TABLE shared;
+
 -- estimate counts without saving
 SELECT estimate('customer.age > 30', '2024-08-09 11:00') = (SELECT count(*) FROM ev_customers WHERE age > 30);
 

@@ -34,6 +34,7 @@
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_print.h"
+#include "rule_share.h"
 #include "segment.h"
 
 /* What the registry says about the customer table. */
@@ -58,6 +59,8 @@ typedef struct Compiler
 	StringInfoData from;		/* one single-row subquery per predicate */
 	int			npred;
 	bool		among;			/* restricted to the candidates in $1 */
+	bool		share;			/* predicates from the refresh_all cache */
+	RuleQuery  *query;			/* where shared results become parameters */
 } Compiler;
 
 static void CompileNode(Compiler *c, const RuleNode *n);
@@ -576,6 +579,36 @@ CompileInSegment(Compiler *c, const RuleNode *n)
 }
 
 /*
+ * Sharing: the one-row result of a subquery (from the cache, or computed
+ * now) as parameters of the final query; returns the select list
+ * "$i AS col, ..." that stands for the subquery.
+ */
+static char *
+SharedParams(Compiler *c, const char *subquery)
+{
+	RuleQuery  *q = c->query;
+	bool		hit;
+	const RuleShared *r = rule_share_get(subquery, &hit);
+	StringInfoData list;
+	int			i;
+
+	initStringInfo(&list);
+	q->types = repalloc(q->types, sizeof(Oid) * (q->nparams + r->ncols));
+	q->values = repalloc(q->values, sizeof(Datum) * (q->nparams + r->ncols));
+	q->nulls = repalloc(q->nulls, q->nparams + r->ncols);
+	for (i = 0; i < r->ncols; i++)
+	{
+		q->types[q->nparams] = r->types[i];
+		q->values[q->nparams] = r->values[i];
+		q->nulls[q->nparams] = r->nulls[i] ? 'n' : ' ';
+		q->nparams++;
+		appendStringInfo(&list, "%s$%d AS %s", i > 0 ? ", " : "", q->nparams,
+						 quote_identifier(r->names[i]));
+	}
+	return list.data;
+}
+
+/*
  * A predicate: its subquery goes into the FROM list as pN (one row), and
  * the expression refers to pN's columns.
  */
@@ -607,7 +640,11 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				CompileCustomer(c, n);
 	}
-	appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
+	/* IN SEGMENT is never shared: refresh_all() changes segments as it goes */
+	if (c->share && n->kind != RULE_IN_SEGMENT)
+		appendStringInfo(&c->from, ",\n  (SELECT %s) p%d", SharedParams(c, c->sql.data), id);
+	else
+		appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
 	pfree(c->sql.data);
 	c->sql = expr;
 	if (aggregate)
@@ -649,6 +686,51 @@ CompileNode(Compiler *c, const RuleNode *n)
 	}
 }
 
+/* The universe: registered customers of the current tenant (restricted). */
+static char *
+UniverseSql(Compiler *c)
+{
+	StringInfoData u;
+
+	initStringInfo(&u);
+	appendStringInfo(&u, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
+					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key), c->reg.relname);
+	if (c->reg.dictionary)
+		appendStringInfo(&u, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+	appendStringInfoString(&u, " WHERE true");
+	if (c->reg.tenant)
+		appendStringInfo(&u, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
+	if (c->among)
+		appendStringInfo(&u, " AND %s IN (SELECT r.id FROM r)",
+						 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+	return u.data;
+}
+
+static void
+Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
+{
+	char	   *universe;
+
+	LoadRegistry(&c->reg);
+	c->as_of = as_of;
+	c->tz = rule_pg_zone(NULL);
+	rule_pg_as_of(as_of, c->tz, &c->local, &c->epoch);
+	initStringInfo(&c->sql);
+	initStringInfo(&c->from);
+
+	universe = UniverseSql(c);
+	appendStringInfoString(&c->sql, "WITH ");
+	if (c->among)
+		appendStringInfoString(&c->sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
+	if (c->share)
+		appendStringInfo(&c->sql, "u AS (SELECT %s)", SharedParams(c, universe));
+	else
+		appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
+	appendStringInfoString(&c->sql, "\nSELECT u.a OPERATOR(segment.&) ");
+	CompileNode(c, rule);
+	appendStringInfo(&c->sql, "\nFROM u%s", c->from.data);
+}
+
 char *
 rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
 {
@@ -656,27 +738,22 @@ rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
 
 	memset(&c, 0, sizeof(c));
 	c.among = among;
-	LoadRegistry(&c.reg);
-	c.as_of = as_of;
-	c.tz = rule_pg_zone(NULL);
-	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
-	initStringInfo(&c.sql);
-	initStringInfo(&c.from);
-
-	/* the universe: registered customers of the current tenant */
-	appendStringInfoString(&c.sql, "WITH ");
-	if (among)
-		appendStringInfoString(&c.sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
-	appendStringInfo(&c.sql, "u AS MATERIALIZED (SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
-					 c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c.reg.key), c.reg.relname);
-	if (c.reg.dictionary)
-		appendStringInfo(&c.sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
-	appendStringInfoString(&c.sql, " WHERE true");
-	if (c.reg.tenant)
-		appendStringInfo(&c.sql, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(c.reg.tenant_value));
-	AppendAmong(&c, c.reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c.reg.key));
-	appendStringInfoString(&c.sql, ")\nSELECT u.a OPERATOR(segment.&) ");
-	CompileNode(&c, rule);
-	appendStringInfo(&c.sql, "\nFROM u%s", c.from.data);
+	Compile(&c, rule, as_of);
 	return c.sql.data;
+}
+
+void
+rule_compile_shared(const RuleNode *rule, TimestampTz as_of, RuleQuery *query)
+{
+	Compiler	c;
+
+	memset(&c, 0, sizeof(c));
+	memset(query, 0, sizeof(*query));
+	query->types = palloc(sizeof(Oid));
+	query->values = palloc(sizeof(Datum));
+	query->nulls = palloc(1);
+	c.share = true;
+	c.query = query;
+	Compile(&c, rule, as_of);
+	query->sql = c.sql.data;
 }

@@ -16,4 +16,21 @@
  */
 extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among);
 
+/* A compiled query with its parameters (for SPI_execute_with_args). */
+typedef struct RuleQuery
+{
+	char	   *sql;
+	int			nparams;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+} RuleQuery;
+
+/*
+ * While refresh_all() shares predicates (rule_share.h): the query with
+ * every shareable predicate, and the universe, computed once per run and
+ * passed as parameters.  Runs predicates through SPI (caller connected).
+ */
+extern void rule_compile_shared(const RuleNode *rule, TimestampTz as_of, RuleQuery *query);
+
 #endif							/* RULE_COMPILE_H */

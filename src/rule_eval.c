@@ -1,6 +1,7 @@
 /*
  * rule_eval.c
- *		compile(), evaluate() and estimate(): a rule's SQL, and its audience.
+ *		compile(), evaluate(), _evaluate_among() and the predicate sharing
+ *		switches of refresh_all(): a rule's SQL, and its audience.
  */
 #include "postgres.h"
 
@@ -11,50 +12,68 @@
 #include "audience.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
+#include "rule_share.h"
 
-/* Compiles inside SPI (the compiler reads the registry through it). */
-static char *
-CompileRule(SegmentRule *r, TimestampTz as_of, bool among)
+static RuleNode *
+DecodeRule(SegmentRule *r, RuleArena *arena)
 {
-	RuleArena	arena;
-	RuleNode   *rule;
-	char	   *sql;
-	MemoryContext caller = CurrentMemoryContext;
-
-	rule_pg_arena(&arena);
-	rule = rule_pg_decode(r, &arena);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	sql = rule_compile_sql(rule, as_of, among);
-	sql = MemoryContextStrdup(caller, sql);
-	SPI_finish();
-	return sql;
+	rule_pg_arena(arena);
+	return rule_pg_decode(r, arena);
 }
 
 /*
- * Runs compiled SQL and returns its audience in the caller's context;
- * among (with its type) is the $1 of a query compiled for candidates.
+ * Runs a compiled query (inside SPI) and returns its audience copied into
+ * the caller's context.
  */
 static Audience *
-RunRule(const char *sql, Datum among, Oid among_type)
+RunQuery(const RuleQuery *q, MemoryContext caller)
 {
 	bool		isnull;
 	Datum		d;
+	Audience   *value;
 	Audience   *result;
-	MemoryContext caller = CurrentMemoryContext;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, OidIsValid(among_type) ? 1 : 0, &among_type, &among,
-							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, q->nulls,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "rule query returned no row");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		elog(ERROR, "rule query returned NULL");
-	d = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-	result = (Audience *) DatumGetPointer(d);
-	result = (Audience *) MemoryContextAlloc(caller, VARSIZE(result));
-	memcpy(result, DatumGetPointer(d), VARSIZE(DatumGetPointer(d)));
+	value = (Audience *) PG_DETOAST_DATUM(d);
+	result = (Audience *) MemoryContextAlloc(caller, VARSIZE(value));
+	memcpy(result, value, VARSIZE(value));
+	return result;
+}
+
+/*
+ * Compiles and runs a rule inside one SPI connection (the compiler reads
+ * the registry through it).  among, when given, is the candidates' audience
+ * ($1); while refresh_all() shares predicates, the shared form is used.
+ */
+static Audience *
+Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
+{
+	RuleArena	arena;
+	RuleNode   *rule = DecodeRule(r, &arena);
+	MemoryContext caller = CurrentMemoryContext;
+	RuleQuery	q;
+	Audience   *result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	memset(&q, 0, sizeof(q));
+	if (OidIsValid(among_type))
+	{
+		q.sql = rule_compile_sql(rule, as_of, true);
+		q.nparams = 1;
+		q.types = &among_type;
+		q.values = &among;
+	}
+	else if (rule_share_active())
+		rule_compile_shared(rule, as_of, &q);
+	else
+		q.sql = rule_compile_sql(rule, as_of, false);
+	result = RunQuery(&q, caller);
 	SPI_finish();
 	return result;
 }
@@ -63,17 +82,24 @@ PG_FUNCTION_INFO_V1(segment_compile);
 Datum
 segment_compile(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(CompileRule(PG_GETARG_SEGMENT_RULE_P(0),
-												 PG_GETARG_TIMESTAMPTZ(1), false)));
+	RuleArena	arena;
+	RuleNode   *rule = DecodeRule(PG_GETARG_SEGMENT_RULE_P(0), &arena);
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *sql;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), false));
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(sql));
 }
 
 PG_FUNCTION_INFO_V1(segment_evaluate);
 Datum
 segment_evaluate(PG_FUNCTION_ARGS)
 {
-	char	   *sql = CompileRule(PG_GETARG_SEGMENT_RULE_P(0), PG_GETARG_TIMESTAMPTZ(1), false);
-
-	PG_RETURN_POINTER(RunRule(sql, (Datum) 0, InvalidOid));
+	PG_RETURN_POINTER(Evaluate(PG_GETARG_SEGMENT_RULE_P(0), PG_GETARG_TIMESTAMPTZ(1),
+							   (Datum) 0, InvalidOid));
 }
 
 /*
@@ -85,7 +111,6 @@ PG_FUNCTION_INFO_V1(segment_evaluate_among);
 Datum
 segment_evaluate_among(PG_FUNCTION_ARGS)
 {
-	char	   *sql = CompileRule(PG_GETARG_SEGMENT_RULE_P(0), PG_GETARG_TIMESTAMPTZ(2), true);
-
-	PG_RETURN_POINTER(RunRule(sql, PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1)));
+	PG_RETURN_POINTER(Evaluate(PG_GETARG_SEGMENT_RULE_P(0), PG_GETARG_TIMESTAMPTZ(2),
+							   PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1)));
 }

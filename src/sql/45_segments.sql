@@ -218,13 +218,24 @@ LANGUAGE sql STABLE AS $$
     SELECT lvl.name FROM lvl GROUP BY lvl.name ORDER BY max(depth) DESC, lvl.name
 $$;
 
+-- Predicate sharing for refresh_all(): between the two calls, evaluate()
+-- computes each distinct predicate (same source, filter, aggregate,
+-- comparison and resolved window) and the universe once (src/rule_share.c).
+CREATE FUNCTION @extschema@._share_begin() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_share_begin' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._share_end() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'segment_share_end' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._share_end() IS 'stops predicate sharing; returns how many predicate evaluations were saved';
+
 CREATE FUNCTION @extschema@.refresh_all() RETURNS TABLE(name text, members bigint, milliseconds float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz;
     i integer := 0;
     total integer := (SELECT count(*) FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant());
+    saved bigint;
 BEGIN
+    PERFORM @extschema@._share_begin();
     FOR name IN SELECT o.name FROM @extschema@._refresh_order() o LOOP
         i := i + 1;
         t0 := clock_timestamp();
@@ -241,6 +252,10 @@ BEGIN
         RAISE NOTICE 'refreshed segment % of %: "%" (% members, % ms)', i, total, name, members, round(milliseconds::numeric, 1);
         RETURN NEXT;
     END LOOP;
+    saved := @extschema@._share_end();
+    IF saved > 0 THEN
+        RAISE NOTICE 'refresh_all: % predicate evaluations shared', saved;
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_all() IS 'refreshes every segment of the tenant, dependencies first; skips (members NULL) segments another session is refreshing';
 
