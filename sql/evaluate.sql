@@ -6,14 +6,16 @@ SET TimeZone = 'Asia/Shanghai';
 SET DateStyle = 'ISO, YMD';
 \set SHOW_CONTEXT never
 
-CREATE TABLE ev_customers (id int PRIMARY KEY, age int, city text, registered_at timestamptz);
+CREATE TABLE ev_customers (id int PRIMARY KEY, age int, city text, registered_at timestamptz, followed_at timestamptz);
 CREATE TABLE ev_orders (customer_id int, status text, amount numeric, channel text, paid_at timestamptz);
 CREATE TABLE ev_lines (customer_id int, sku text, product_type text, paid_at timestamptz);
 CREATE TABLE ev_messages (customer_id int, campaign text, kind text, button text, sent_at timestamptz);
+CREATE TABLE ev_views (customer_id int, seconds int, viewed_at timestamptz);
 SELECT setseed(0.7);
 INSERT INTO ev_customers
 SELECT g, CASE WHEN g % 13 = 0 THEN NULL ELSE 18 + g % 50 END, (ARRAY['上海','北京',NULL])[1 + g % 3],
-       timestamptz '2024-08-09 00:00' - (g % 400) * interval '1 day'
+       timestamptz '2024-08-09 00:00' - (g % 400) * interval '1 day',
+       CASE WHEN g % 4 = 0 THEN NULL ELSE timestamptz '2024-08-09 00:00' - (g % 90) * interval '1 day' + (g % 5) * interval '5 hours' END
 FROM generate_series(1, 3000) g;
 -- orders: a third of the customers never ordered; refunds; NULL amounts;
 -- some orders exactly on window boundaries (local midnight)
@@ -34,16 +36,48 @@ SELECT c.id, (ARRAY['A','B'])[1 + n % 2], (ARRAY['delivered','read','clicked','i
        CASE WHEN (c.id + n) % 4 = 2 THEN 'coupon' END,
        timestamptz '2024-08-09 11:00' - (c.id % 10) * interval '1 day' - n * interval '3 hours'
 FROM ev_customers c, generate_series(1, c.id % 5) n;
-ANALYZE ev_customers, ev_orders, ev_lines, ev_messages;
+-- page views of 0..40 seconds; coupon clicks across the week boundaries
+INSERT INTO ev_views
+SELECT c.id, (c.id * n) % 41, timestamptz '2024-08-09 11:00' - ((c.id + n) % 25) * interval '1 day' + n * interval '1 hour'
+FROM ev_customers c, generate_series(1, c.id % 4) n;
+INSERT INTO ev_messages
+SELECT c.id, 'coupon', 'clicked', CASE WHEN c.id % 2 = 0 THEN 'coupon' ELSE 'shop' END,
+       timestamptz '2024-07-25 00:00' + (c.id % 17) * interval '1 day'
+FROM ev_customers c WHERE c.id % 5 = 1;
+-- campaign A delivered yesterday to every 11th customer, read by half of them
+-- (and by some only today, which does not count)
+INSERT INTO ev_messages
+SELECT c.id, 'A', k, NULL, timestamptz '2024-08-08 00:00' + CASE WHEN k = 'delivered' THEN interval '10 hours'
+                                                                 WHEN c.id % 3 = 0 THEN interval '1 day 1 hour'
+                                                                 ELSE interval '23 hours 59 minutes' END
+FROM ev_customers c, (VALUES ('delivered'), ('read')) v(k)
+WHERE c.id % 11 = 0 AND (k = 'delivered' OR c.id % 2 = 0);
+ANALYZE ev_customers, ev_orders, ev_lines, ev_messages, ev_views;
 
 SELECT register_customers('ev_customers', 'id');
 SELECT register_source('orders', 'ev_orders', 'customer_id', 'paid_at');
 SELECT register_source('order_lines', 'ev_lines', 'customer_id', 'paid_at');
 SELECT register_source('messages', 'ev_messages', 'customer_id', 'sent_at');
+SELECT register_source('page_views', 'ev_views', 'customer_id', 'viewed_at');
+-- scenario 1 reads the tag store: every 7th customer unsubscribed
+SELECT create_tag_group('退订标签') > 0, add_tag('退订标签', '已退订') > 0;
+SELECT count(*) FILTER (WHERE tag_customer('退订标签', '已退订', id)) FROM ev_customers WHERE id % 7 = 0;
 
 -- rule vs hand-written SQL, at two as-of instants
 CREATE TABLE checks (name text, rule segment_rule, expected text);
 INSERT INTO checks VALUES
+('1 not unsubscribed, older than 30', 'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30',
+ $$SELECT id FROM ev_customers WHERE id % 7 <> 0 AND age > 30$$),
+('8 to nurture', 'min(orders.paid_at) DURING LAST 60 days AND count(orders WHERE status = ''paid'') > 1',
+ $$SELECT customer_id FROM ev_orders GROUP BY 1 HAVING min(paid_at) >= date_trunc('day', :'as_of'::timestamptz) - interval '60 days' AND min(paid_at) < date_trunc('day', :'as_of'::timestamptz) + interval '1 day' AND count(*) FILTER (WHERE status = 'paid') > 1$$),
+('11 clicked coupon last week, no paid order this week', 'EXISTS messages WHERE kind = ''clicked'' AND button = ''coupon'' DURING PREVIOUS week AND NOT EXISTS orders WHERE status = ''paid'' DURING THIS week',
+ $$SELECT customer_id FROM ev_messages WHERE kind = 'clicked' AND button = 'coupon' AND sent_at >= date_trunc('week', :'as_of'::timestamptz) - interval '7 days' AND sent_at < date_trunc('week', :'as_of'::timestamptz)
+   EXCEPT SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('week', :'as_of'::timestamptz) AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'$$),
+('15 prospects: watched > 15 s, never paid', 'EXISTS page_views WHERE seconds > 15 DURING LAST 15 days AND NOT EXISTS orders WHERE status = ''paid''',
+ $$SELECT customer_id FROM ev_views WHERE seconds > 15 AND viewed_at >= date_trunc('day', :'as_of'::timestamptz) - interval '15 days' AND viewed_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
+   EXCEPT SELECT customer_id FROM ev_orders WHERE status = 'paid'$$),
+('17 new followers without orders', 'customer.followed_at DURING LAST 1 month AND NOT EXISTS orders',
+ $$SELECT id FROM ev_customers c WHERE followed_at >= date_trunc('day', :'as_of'::timestamptz) - interval '1 month' AND followed_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day' AND NOT EXISTS (SELECT FROM ev_orders o WHERE o.customer_id = c.id)$$),
 ('attribute', 'customer.age > 30', $$SELECT id FROM ev_customers WHERE age > 30$$),
 ('attribute is null', 'customer.age IS NULL OR customer.city IS NULL', $$SELECT id FROM ev_customers WHERE age IS NULL OR city IS NULL$$),
 ('not attribute (NULLs included)', 'NOT customer.age > 30', $$SELECT id FROM ev_customers WHERE NOT coalesce(age > 30, false)$$),
@@ -156,7 +190,8 @@ SELECT evaluate('IN SEGMENT ''nosuch''');
 SELECT evaluate('customer.age = true');
 SELECT evaluate(NULL), compile(NULL);
 
-SELECT unregister_source('orders'), unregister_source('order_lines'), unregister_source('messages');
+SELECT drop_tag_group('退订标签');
+SELECT unregister_source('orders'), unregister_source('order_lines'), unregister_source('messages'), unregister_source('page_views');
 SELECT unregister_customers();
-DROP TABLE ev_customers, ev_orders, ev_lines, ev_messages, checks;
+DROP TABLE ev_customers, ev_orders, ev_lines, ev_messages, ev_views, checks;
 DROP FUNCTION check_rules;
