@@ -176,6 +176,9 @@ SELECT estimate('customer.age > 30', '2024-08-09 11:00') = (SELECT count(*) FROM
 -- the compiled SQL: quoted identifiers, typed literals, resolved windows
 SELECT compile('count(orders WHERE status = ''paid'' DURING LAST 3 days) >= 2 AND NOT customer.city IN (''上海'')', '2024-08-09 11:00');
 
+-- predicates over the same source share one grouped scan (s1), one column each
+SELECT compile('NOT EXISTS orders DURING LAST 90 days AND count(orders WHERE status = ''paid'') > 4 AND avg(orders.amount WHERE status = ''paid'') > 200', '2024-08-09 11:00');
+
 -- registry validation at compile time
 SELECT evaluate('EXISTS nosuch');
 SELECT evaluate('customer.nosuch = 1');

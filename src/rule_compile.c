@@ -61,7 +61,21 @@ typedef struct Compiler
 	bool		among;			/* restricted to the candidates in $1 */
 	bool		share;			/* predicates from the refresh_all cache */
 	RuleQuery  *query;			/* where shared results become parameters */
+	struct Merged *merged;		/* predicates grouped by source */
+	int			nmerged;
 } Compiler;
+
+/*
+ * The EXISTS and aggregate predicates of one source.  When a rule has two
+ * or more over the same source, they share one grouped scan (alias sN)
+ * with a column per predicate, as a hand-written GROUP BY ... HAVING would.
+ */
+typedef struct Merged
+{
+	const char *source;
+	int			nleaves;
+	const RuleNode **leaves;
+} Merged;
 
 static void CompileNode(Compiler *c, const RuleNode *n);
 
@@ -422,23 +436,26 @@ CompileExists(Compiler *c, const RuleNode *n)
 	AppendSourceWhere(c, &s, n->name, n->filter, n->window);
 }
 
+/* The aggregate call, restricted to rows satisfying cond when not NULL. */
 static const char *
-AggSql(RuleAggKind agg, const char *arg, bool rows)
+AggSql(RuleAggKind agg, const char *arg, bool rows, const char *cond)
 {
+	const char *f = cond ? psprintf(" FILTER (WHERE %s)", cond) : "";
+
 	switch (agg)
 	{
 		case RULE_AGG_COUNT:
-			return rows ? "count(*)" : psprintf("count(%s)", arg);
+			return rows ? psprintf("count(*)%s", f) : psprintf("count(%s)%s", arg, f);
 		case RULE_AGG_SUM:
-			return psprintf("coalesce(sum(%s), 0)", arg);
+			return psprintf("coalesce(sum(%s)%s, 0)", arg, f);
 		case RULE_AGG_AVG:
-			return psprintf("avg(%s)", arg);
+			return psprintf("avg(%s)%s", arg, f);
 		case RULE_AGG_MIN:
-			return psprintf("min(%s)", arg);
+			return psprintf("min(%s)%s", arg, f);
 		case RULE_AGG_MAX:
-			return psprintf("max(%s)", arg);
+			return psprintf("max(%s)%s", arg, f);
 		case RULE_AGG_COUNT_DISTINCT:
-			return psprintf("count(DISTINCT %s)", arg);
+			return psprintf("count(DISTINCT %s)%s", arg, f);
 	}
 	return NULL;
 }
@@ -460,48 +477,264 @@ AggResultType(RuleAggKind agg, Oid argtype)
 	}
 }
 
-/*
- * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
- * source.  "yes" holds the customers whose value satisfies the condition,
- * "seen" all customers with matching rows; customers without rows get the
- * value over no rows (0 for count and sum, NULL otherwise) and are added as
- * universe - seen when the condition holds for it.
- */
-static void
-CompileAggregate(Compiler *c, const RuleNode *n)
+/* What an aggregate predicate computes, checked against its source. */
+typedef struct AggInfo
 {
-	const RuleValue *v = n->value;
-	Source		s;
-	Oid			argtype = INT8OID;
-	Oid			vtype;
-	char	   *what;
-	bool		rows = v->column == NULL;
-	const char *empty_value;
+	Oid			vtype;			/* type of the aggregate's value */
+	char	   *what;			/* agg(source.column), for messages */
+	const char *arg;			/* e.column, or NULL for count(source) */
+	const char *empty;			/* the value over no rows, typed */
+} AggInfo;
 
-	LoadSource(v->source, &s);
-	if (!rows)
-		argtype = ColumnType(s.rel, s.relname, v->column);
+static void
+CheckAggregate(const RuleValue *v, const Source *s, AggInfo *a)
+{
+	bool		rows = v->column == NULL;
+	Oid			argtype = rows ? INT8OID : ColumnType(s->rel, s->relname, v->column);
+
 	if ((v->agg == RULE_AGG_SUM || v->agg == RULE_AGG_AVG) &&
 		!(TypeCategory(argtype) == TYPCATEGORY_NUMERIC))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s(%s.%s) needs a numeric column, but it has type %s", rule_agg_name(v->agg),
 						v->source, v->column, format_type_be(argtype))));
-	vtype = AggResultType(v->agg, argtype);
-	what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
-	empty_value = (v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT || v->agg == RULE_AGG_SUM)
-		? "0" : "NULL";
+	a->vtype = AggResultType(v->agg, argtype);
+	a->what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
+	a->arg = rows ? NULL : psprintf("e.%s", quote_identifier(v->column));
+	a->empty = psprintf("%s::%s",
+						(v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT ||
+						 v->agg == RULE_AGG_SUM) ? "0" : "NULL",
+						format_type_be(a->vtype));
+}
 
-	appendStringInfoString(&c->sql, "SELECT coalesce(segment.audience_agg(g.k) FILTER (WHERE ");
-	AppendCondition(c, n, "g.v", vtype, what);
-	appendStringInfoString(&c->sql, "), '{}') AS yes, coalesce(segment.audience_agg(g.k), '{}') AS seen, (");
-	AppendCondition(c, n, psprintf("%s::%s", empty_value, format_type_be(vtype)), vtype, what);
-	appendStringInfoString(&c->sql, ") IS TRUE AS holds FROM (SELECT ");
-	appendStringInfo(&c->sql, "%s AS k, %s AS v", SourceOrdinal(c, &s),
-					 AggSql(v->agg, rows ? NULL : psprintf("e.%s", quote_identifier(v->column)), rows));
+/*
+ * The yes / seen / holds columns of an aggregate predicate over g.<value>:
+ * "yes" holds the customers whose value satisfies the condition, "seen"
+ * (customers with matching rows) is g.<seen> or all rows of g; "holds"
+ * says whether the value over no rows (0 for count and sum, NULL
+ * otherwise) satisfies it, when universe - seen is added.
+ */
+static void
+AppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value,
+				 const char *seen, const char *suffix)
+{
+	appendStringInfoString(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE ");
+	AppendCondition(c, n, psprintf("g.%s", value), a->vtype, a->what);
+	appendStringInfo(&c->sql, "), '{}') AS yes%s, coalesce(segment.audience_agg(g.k)%s, '{}') AS seen%s, (",
+					 suffix, seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
+	AppendCondition(c, n, a->empty, a->vtype, a->what);
+	appendStringInfo(&c->sql, ") IS TRUE AS holds%s", suffix);
+}
+
+/* agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the source. */
+static void
+CompileAggregate(Compiler *c, const RuleNode *n)
+{
+	const RuleValue *v = n->value;
+	Source		s;
+	AggInfo		a;
+
+	LoadSource(v->source, &s);
+	CheckAggregate(v, &s, &a);
+	appendStringInfoString(&c->sql, "SELECT ");
+	AppendAggColumns(c, n, &a, "v", NULL, "");
+	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", SourceOrdinal(c, &s),
+					 AggSql(v->agg, a.arg, v->column == NULL, NULL));
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, v->source, v->filter, v->window);
 	appendStringInfoString(&c->sql, " GROUP BY 1) g");
+}
+
+/* The source an EXISTS or aggregate predicate scans; NULL for other leaves. */
+static const char *
+LeafSource(const RuleNode *n)
+{
+	switch (n->kind)
+	{
+		case RULE_EXISTS:
+			return n->name;
+		case RULE_TAG_IN:
+		case RULE_TAG_EMPTY:
+		case RULE_IN_SEGMENT:
+		case RULE_AND:
+		case RULE_OR:
+		case RULE_NOT:
+			return NULL;
+		default:
+			return n->value->kind == RULE_VALUE_AGG ? n->value->source : NULL;
+	}
+}
+
+/* Groups the source predicates of the tree by source. */
+static void
+CollectLeaves(Compiler *c, const RuleNode *n, int maxleaves)
+{
+	const char *source;
+	int			i;
+
+	check_stack_depth();
+	if (n->kind == RULE_AND || n->kind == RULE_OR || n->kind == RULE_NOT)
+	{
+		for (i = 0; i < n->nchildren; i++)
+			CollectLeaves(c, n->children[i], maxleaves);
+		return;
+	}
+	if ((source = LeafSource(n)) == NULL)
+		return;
+	for (i = 0; i < c->nmerged; i++)
+		if (strcmp(c->merged[i].source, source) == 0)
+			break;
+	if (i == c->nmerged)
+	{
+		c->merged[i].source = source;
+		c->merged[i].nleaves = 0;
+		c->merged[i].leaves = palloc(sizeof(RuleNode *) * maxleaves);
+		c->nmerged++;
+	}
+	c->merged[i].leaves[c->merged[i].nleaves++] = n;
+}
+
+/* The filter AND window of a predicate as a condition on a source row. */
+static char *
+LeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
+			  const RuleWindow *window)
+{
+	StringInfoData saved = c->sql;
+	char	   *cond;
+
+	initStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, "(true");
+	if (filter)
+	{
+		appendStringInfoString(&c->sql, " AND ");
+		AppendFilter(c, filter, s, name);
+	}
+	if (window)
+	{
+		appendStringInfoString(&c->sql, " AND ");
+		AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, window);
+	}
+	appendStringInfoChar(&c->sql, ')');
+	cond = c->sql.data;
+	c->sql = saved;
+	return cond;
+}
+
+/*
+ * One grouped scan for all predicates of a source (alias sN): the rows
+ * any of them needs, one column per predicate, then per-predicate audiences
+ * yesJ (and seenJ, holdsJ for aggregates).
+ */
+static void
+CompileMerged(Compiler *c, const Merged *m, int alias)
+{
+	StringInfoData saved = c->sql;
+	StringInfoData inner;
+	Source		s;
+	char	  **conds = palloc(sizeof(char *) * m->nleaves);
+	int			j;
+
+	LoadSource(m->source, &s);
+	for (j = 0; j < m->nleaves; j++)
+	{
+		const RuleNode *n = m->leaves[j];
+
+		conds[j] = n->kind == RULE_EXISTS
+			? LeafCondition(c, &s, n->name, n->filter, n->window)
+			: LeafCondition(c, &s, n->value->source, n->value->filter, n->value->window);
+	}
+	initStringInfo(&inner);
+	initStringInfo(&c->sql);
+	appendStringInfo(&inner, "SELECT %s AS k", SourceOrdinal(c, &s));
+	appendStringInfoString(&c->sql, "SELECT ");
+	for (j = 0; j < m->nleaves; j++)
+	{
+		const RuleNode *n = m->leaves[j];
+
+		if (j > 0)
+			appendStringInfoString(&c->sql, ", ");
+		if (n->kind == RULE_EXISTS)
+		{
+			appendStringInfo(&inner, ", bool_or(%s) AS y%d", conds[j], j + 1);
+			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE g.y%d), '{}') AS yes%d",
+							 j + 1, j + 1);
+		}
+		else
+		{
+			AggInfo		a;
+
+			CheckAggregate(n->value, &s, &a);
+			appendStringInfo(&inner, ", %s AS v%d, bool_or(%s) AS s%d",
+							 AggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]),
+							 j + 1, conds[j], j + 1);
+			AppendAggColumns(c, n, &a, psprintf("v%d", j + 1), psprintf("s%d", j + 1),
+							 psprintf("%d", j + 1));
+		}
+	}
+	appendStringInfo(&c->sql, " FROM (%s FROM %s e", inner.data, s.relname);
+	if (c->reg.dictionary)
+		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s.customer);
+	appendStringInfoString(&c->sql, " WHERE (");
+	for (j = 0; j < m->nleaves; j++)
+		appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
+	appendStringInfoChar(&c->sql, ')');
+	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s.customer));
+	appendStringInfoString(&c->sql, " GROUP BY 1) g");
+	appendStringInfo(&c->from, ",\n  (%s) s%d", c->sql.data, alias);
+	pfree(c->sql.data);
+	c->sql = saved;
+}
+
+/* Finds a predicate's merged scan: its alias and column number, or false. */
+static bool
+FindMerged(Compiler *c, const RuleNode *n, int *alias, int *column)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < c->nmerged; i++)
+		for (j = 0; c->merged[i].nleaves > 1 && j < c->merged[i].nleaves; j++)
+			if (c->merged[i].leaves[j] == n)
+			{
+				*alias = i + 1;
+				*column = j + 1;
+				return true;
+			}
+	return false;
+}
+
+/* Counts the leaves of a tree (an upper bound of any group's size). */
+static int
+CountLeaves(const RuleNode *n)
+{
+	int			i,
+				total = 0;
+
+	if (n->kind != RULE_AND && n->kind != RULE_OR && n->kind != RULE_NOT)
+		return 1;
+	for (i = 0; i < n->nchildren; i++)
+		total += CountLeaves(n->children[i]);
+	return total;
+}
+
+/*
+ * Merges the source predicates of a rule, source by source, when not
+ * sharing (refresh_all() shares whole predicates across rules instead,
+ * which merging would defeat).
+ */
+static void
+CompileMergedScans(Compiler *c, const RuleNode *rule)
+{
+	int			nleaves = CountLeaves(rule);
+	int			i;
+
+	if (c->share)
+		return;
+	c->merged = palloc(sizeof(Merged) * nleaves);
+	CollectLeaves(c, rule, nleaves);
+	for (i = 0; i < c->nmerged; i++)
+		if (c->merged[i].nleaves > 1)
+			CompileMerged(c, &c->merged[i], i + 1);
 }
 
 /* customer.column <condition>: one scan of the customer table. */
@@ -619,7 +852,20 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 	int			id = ++c->npred;
 	bool		complement = false;
 	bool		aggregate = false;
+	int			alias,
+				column;
 
+	if (FindMerged(c, n, &alias, &column))
+	{
+		c->npred--;
+		if (n->kind == RULE_EXISTS)
+			appendStringInfo(&c->sql, "s%d.yes%d", alias, column);
+		else
+			appendStringInfo(&c->sql, "(s%d.yes%d OPERATOR(segment.|) CASE WHEN s%d.holds%d "
+							 "THEN u.a OPERATOR(segment.-) s%d.seen%d ELSE '{}'::segment.audience END)",
+							 alias, column, alias, column, alias, column);
+		return;
+	}
 	initStringInfo(&c->sql);
 	switch (n->kind)
 	{
@@ -726,6 +972,7 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 		appendStringInfo(&c->sql, "u AS (SELECT %s)", SharedParams(c, universe));
 	else
 		appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
+	CompileMergedScans(c, rule);
 	appendStringInfoString(&c->sql, "\nSELECT u.a OPERATOR(segment.&) ");
 	CompileNode(c, rule);
 	appendStringInfo(&c->sql, "\nFROM u%s", c->from.data);
