@@ -16,3 +16,13 @@ BEGIN
     END LOOP;
     RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(times) t);
 END $$;
+
+-- Number of rows a query returns.
+CREATE OR REPLACE FUNCTION bench.count_of(q text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (%s) s', q) INTO n;
+    RETURN n;
+END $$;

@@ -15,7 +15,8 @@ CREATE TABLE customers (
     age           integer,
     city          text,
     source        text,
-    registered_at timestamptz NOT NULL
+    registered_at timestamptz NOT NULL,
+    followed_at   timestamptz          -- when they followed the shop's account (NULL: never)
 );
 
 INSERT INTO customers
@@ -25,7 +26,8 @@ SELECT g,
        CASE WHEN g % 17 = 0 THEN NULL ELSE 18 + (g * 37) % 50 END,
        (ARRAY['上海','北京','深圳','杭州','成都'])[1 + g % 5],
        (ARRAY['widget','qrcode','inbound'])[1 + g % 3],
-       timestamptz '2024-08-09 11:00+08' - (g % 900) * interval '1 day' - (g % 24) * interval '1 hour'
+       timestamptz '2024-08-09 11:00+08' - (g % 900) * interval '1 day' - (g % 24) * interval '1 hour',
+       CASE WHEN g % 3 = 0 THEN timestamptz '2024-08-09 11:00+08' - (g % 97) * interval '1 day' END
 FROM generate_series(1, :customers) g;
 
 CREATE TABLE orders (
