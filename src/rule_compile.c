@@ -63,6 +63,7 @@ typedef struct Compiler
 	RuleQuery  *query;			/* where shared results become parameters */
 	struct Merged *merged;		/* predicates grouped by source */
 	int			nmerged;
+	bool		uses_universe;	/* the expression refers to u.a */
 } Compiler;
 
 /*
@@ -75,6 +76,7 @@ typedef struct Merged
 	const char *source;
 	int			nleaves;
 	const RuleNode **leaves;
+	bool	   *holds;			/* per aggregate: true for no rows */
 } Merged;
 
 static void CompileNode(Compiler *c, const RuleNode *n);
@@ -508,41 +510,84 @@ CheckAggregate(const RuleValue *v, const Source *s, AggInfo *a)
 }
 
 /*
- * The yes / seen / holds columns of an aggregate predicate over g.<value>:
- * "yes" holds the customers whose value satisfies the condition, "seen"
- * (customers with matching rows) is g.<seen> or all rows of g; "holds"
- * says whether the value over no rows (0 for count and sum, NULL
- * otherwise) satisfies it, when universe - seen is added.
+ * Whether an aggregate's condition holds for the value over no rows (0 for
+ * count and sum, NULL otherwise): then customers without matching rows
+ * belong too, as universe - seen.  Asked of the server, which knows the
+ * comparison semantics of every type.
+ */
+static bool
+EmptyHolds(Compiler *c, const RuleNode *n, const AggInfo *a)
+{
+	StringInfoData saved = c->sql;
+	bool		holds;
+
+	initStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, "SELECT (");
+	AppendCondition(c, n, a->empty, a->vtype, a->what);
+	appendStringInfoString(&c->sql, ") IS TRUE");
+	if (SPI_execute(c->sql.data, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not evaluate %s", c->sql.data);
+	holds = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0;
+	pfree(c->sql.data);
+	c->sql = saved;
+	return holds;
+}
+
+/*
+ * The columns of an aggregate predicate over g.<value>: "yes" holds the
+ * customers whose value satisfies the condition; when the condition holds
+ * for no rows, "seen" (customers with matching rows: g.<seen>, or every
+ * row of g) too.
  */
 static void
 AppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value,
-				 const char *seen, const char *suffix)
+				 const char *seen, const char *suffix, bool holds)
 {
 	appendStringInfoString(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE ");
 	AppendCondition(c, n, psprintf("g.%s", value), a->vtype, a->what);
-	appendStringInfo(&c->sql, "), '{}') AS yes%s, coalesce(segment.audience_agg(g.k)%s, '{}') AS seen%s, (",
-					 suffix, seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
-	AppendCondition(c, n, a->empty, a->vtype, a->what);
-	appendStringInfo(&c->sql, ") IS TRUE AS holds%s", suffix);
+	appendStringInfo(&c->sql, "), '{}') AS yes%s", suffix);
+	if (holds)
+		appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(g.k)%s, '{}') AS seen%s",
+						 seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
 }
 
-/* agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the source. */
+/* The expression of an aggregate predicate from its columns (alias.yesN...). */
 static void
+AppendAggExpr(Compiler *c, const char *alias, const char *suffix, bool holds)
+{
+	if (holds)
+	{
+		appendStringInfo(&c->sql, "(%s.yes%s OPERATOR(segment.|) (u.a OPERATOR(segment.-) %s.seen%s))",
+						 alias, suffix, alias, suffix);
+		c->uses_universe = true;
+	}
+	else
+		appendStringInfo(&c->sql, "%s.yes%s", alias, suffix);
+}
+
+/*
+ * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
+ * source; returns whether the condition holds for no rows.
+ */
+static bool
 CompileAggregate(Compiler *c, const RuleNode *n)
 {
 	const RuleValue *v = n->value;
 	Source		s;
 	AggInfo		a;
+	bool		holds;
 
 	LoadSource(v->source, &s);
 	CheckAggregate(v, &s, &a);
+	holds = EmptyHolds(c, n, &a);
 	appendStringInfoString(&c->sql, "SELECT ");
-	AppendAggColumns(c, n, &a, "v", NULL, "");
+	AppendAggColumns(c, n, &a, "v", NULL, "", holds);
 	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", SourceOrdinal(c, &s),
 					 AggSql(v->agg, a.arg, v->column == NULL, NULL));
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, v->source, v->filter, v->window);
 	appendStringInfoString(&c->sql, " GROUP BY 1) g");
+	return holds;
 }
 
 /* The source an EXISTS or aggregate predicate scans; NULL for other leaves. */
@@ -589,6 +634,7 @@ CollectLeaves(Compiler *c, const RuleNode *n, int maxleaves)
 		c->merged[i].source = source;
 		c->merged[i].nleaves = 0;
 		c->merged[i].leaves = palloc(sizeof(RuleNode *) * maxleaves);
+		c->merged[i].holds = palloc0(sizeof(bool) * maxleaves);
 		c->nmerged++;
 	}
 	c->merged[i].leaves[c->merged[i].nleaves++] = n;
@@ -664,11 +710,13 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 			AggInfo		a;
 
 			CheckAggregate(n->value, &s, &a);
-			appendStringInfo(&inner, ", %s AS v%d, bool_or(%s) AS s%d",
-							 AggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]),
-							 j + 1, conds[j], j + 1);
+			m->holds[j] = EmptyHolds(c, n, &a);
+			appendStringInfo(&inner, ", %s AS v%d", AggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]),
+							 j + 1);
+			if (m->holds[j])
+				appendStringInfo(&inner, ", bool_or(%s) AS s%d", conds[j], j + 1);
 			AppendAggColumns(c, n, &a, psprintf("v%d", j + 1), psprintf("s%d", j + 1),
-							 psprintf("%d", j + 1));
+							 psprintf("%d", j + 1), m->holds[j]);
 		}
 	}
 	appendStringInfo(&c->sql, " FROM (%s FROM %s e", inner.data, s.relname);
@@ -685,8 +733,8 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 	c->sql = saved;
 }
 
-/* Finds a predicate's merged scan: its alias and column number, or false. */
-static bool
+/* Finds a predicate's merged scan: its alias and column number, or NULL. */
+static const Merged *
 FindMerged(Compiler *c, const RuleNode *n, int *alias, int *column)
 {
 	int			i,
@@ -698,9 +746,9 @@ FindMerged(Compiler *c, const RuleNode *n, int *alias, int *column)
 			{
 				*alias = i + 1;
 				*column = j + 1;
-				return true;
+				return &c->merged[i];
 			}
-	return false;
+	return NULL;
 }
 
 /* Counts the leaves of a tree (an upper bound of any group's size). */
@@ -855,15 +903,13 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 	int			alias,
 				column;
 
-	if (FindMerged(c, n, &alias, &column))
+	bool		holds = false;
+	const Merged *m = FindMerged(c, n, &alias, &column);
+
+	if (m)
 	{
 		c->npred--;
-		if (n->kind == RULE_EXISTS)
-			appendStringInfo(&c->sql, "s%d.yes%d", alias, column);
-		else
-			appendStringInfo(&c->sql, "(s%d.yes%d OPERATOR(segment.|) CASE WHEN s%d.holds%d "
-							 "THEN u.a OPERATOR(segment.-) s%d.seen%d ELSE '{}'::segment.audience END)",
-							 alias, column, alias, column, alias, column);
+		AppendAggExpr(c, psprintf("s%d", alias), psprintf("%d", column), m->holds[column - 1]);
 		return;
 	}
 	initStringInfo(&c->sql);
@@ -882,7 +928,7 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 		default:
 			aggregate = n->value->kind == RULE_VALUE_AGG;
 			if (aggregate)
-				CompileAggregate(c, n);
+				holds = CompileAggregate(c, n);
 			else
 				CompileCustomer(c, n);
 	}
@@ -893,13 +939,13 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 		appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
 	pfree(c->sql.data);
 	c->sql = expr;
-	if (aggregate)
-		appendStringInfo(&c->sql, "(p%d.yes OPERATOR(segment.|) CASE WHEN p%d.holds "
-						 "THEN u.a OPERATOR(segment.-) p%d.seen ELSE '{}'::segment.audience END)", id, id, id);
-	else if (complement)
+	if (complement)
+	{
 		appendStringInfo(&c->sql, "(u.a OPERATOR(segment.-) p%d.yes)", id);
+		c->uses_universe = true;
+	}
 	else
-		appendStringInfo(&c->sql, "p%d.yes", id);
+		AppendAggExpr(c, psprintf("p%d", id), "", aggregate && holds);
 }
 
 static void
@@ -923,6 +969,7 @@ CompileNode(Compiler *c, const RuleNode *n)
 			appendStringInfoChar(&c->sql, ')');
 			break;
 		case RULE_NOT:
+			c->uses_universe = true;
 			appendStringInfoString(&c->sql, "(u.a OPERATOR(segment.-) ");
 			CompileNode(c, n->children[0]);
 			appendStringInfoChar(&c->sql, ')');
@@ -952,30 +999,59 @@ UniverseSql(Compiler *c)
 	return u.data;
 }
 
+/* The ordinal of a customer-table row (alias cu) and its join, if any. */
+static const char *
+CustomerOrdinal(Compiler *c)
+{
+	return c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key);
+}
+
+/*
+ * The query around the rule's expression.  When the expression never
+ * complements (no NOT, no zero-inclusive aggregate, no TAG NOT IN / IS
+ * EMPTY), the universe need not be built: the expression's customers are
+ * checked against the customer table instead (index lookups for a few,
+ * a hash semi-join for many), which keeps selective rules cheap.
+ */
 static void
 Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 {
-	char	   *universe;
+	StringInfoData expr;
 
 	LoadRegistry(&c->reg);
 	c->as_of = as_of;
 	c->tz = rule_pg_zone(NULL);
 	rule_pg_as_of(as_of, c->tz, &c->local, &c->epoch);
-	initStringInfo(&c->sql);
 	initStringInfo(&c->from);
+	initStringInfo(&c->sql);
+	CompileMergedScans(c, rule);
+	CompileNode(c, rule);
+	expr = c->sql;
 
-	universe = UniverseSql(c);
+	initStringInfo(&c->sql);
 	appendStringInfoString(&c->sql, "WITH ");
 	if (c->among)
 		appendStringInfoString(&c->sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
-	if (c->share)
-		appendStringInfo(&c->sql, "u AS (SELECT %s)", SharedParams(c, universe));
-	else
-		appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
-	CompileMergedScans(c, rule);
-	appendStringInfoString(&c->sql, "\nSELECT u.a OPERATOR(segment.&) ");
-	CompileNode(c, rule);
-	appendStringInfo(&c->sql, "\nFROM u%s", c->from.data);
+	if (c->uses_universe)
+	{
+		char	   *universe = UniverseSql(c);
+
+		if (c->share)
+			appendStringInfo(&c->sql, "u AS (SELECT %s)", SharedParams(c, universe));
+		else
+			appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
+		appendStringInfo(&c->sql, "\nSELECT u.a OPERATOR(segment.&) %s\nFROM u%s", expr.data, c->from.data);
+		return;
+	}
+	appendStringInfo(&c->sql, "x AS MATERIALIZED (SELECT %s AS a\nFROM%s)\n", expr.data, c->from.data + 1);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') FROM %s cu",
+					 CustomerOrdinal(c), c->reg.relname);
+	if (c->reg.dictionary)
+		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+	appendStringInfo(&c->sql, " WHERE %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
+					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+	if (c->reg.tenant)
+		appendStringInfo(&c->sql, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 }
 
 char *
