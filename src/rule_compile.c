@@ -1054,6 +1054,47 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 		appendStringInfo(&c->sql, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 }
 
+/*
+ * Customer conditions only (rule is one customer-table predicate or an AND
+ * of them): the query returning the audience of customers satisfying them
+ * in the current tenant, and in *probe a query selecting the same rows, for
+ * the planner's row estimate.
+ */
+char *
+rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe)
+{
+	Compiler	c;
+	StringInfoData from;
+	int			i,
+				n = rule->kind == RULE_AND ? rule->nchildren : 1;
+
+	memset(&c, 0, sizeof(c));
+	LoadRegistry(&c.reg);
+	c.as_of = as_of;
+	c.tz = rule_pg_zone(NULL);
+	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
+	initStringInfo(&c.sql);
+	initStringInfo(&from);
+	appendStringInfo(&from, " FROM %s cu", c.reg.relname);
+	if (c.reg.dictionary)
+		appendStringInfo(&from, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
+	appendStringInfoString(&from, " WHERE true");
+	if (c.reg.tenant)
+		appendStringInfo(&from, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(c.reg.tenant_value));
+	for (i = 0; i < n; i++)
+	{
+		const RuleNode *leaf = rule->kind == RULE_AND ? rule->children[i] : rule;
+		const char *col = leaf->value->column;
+
+		resetStringInfo(&c.sql);
+		AppendCondition(&c, leaf, psprintf("cu.%s", quote_identifier(col)),
+						ColumnType(c.reg.rel, c.reg.relname, col), psprintf("customer.%s", col));
+		appendStringInfo(&from, " AND %s", c.sql.data);
+	}
+	*probe = psprintf("SELECT 1%s", from.data);
+	return psprintf("SELECT coalesce(segment.audience_agg(%s), '{}')%s", CustomerOrdinal(&c), from.data);
+}
+
 char *
 rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
 {

@@ -16,6 +16,12 @@
  */
 extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among);
 
+/*
+ * An AND of customer-table predicates (or one): the query of their audience,
+ * and in *probe one selecting the same customer rows (for EXPLAIN).
+ */
+extern char *rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe);
+
 /* A compiled query with its parameters (for SPI_execute_with_args). */
 typedef struct RuleQuery
 {

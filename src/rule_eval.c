@@ -6,7 +6,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/plannodes.h"
 #include "utils/builtins.h"
+#include "utils/plancache.h"
 #include "utils/timestamp.h"
 
 #include "audience.h"
@@ -85,10 +87,40 @@ Conjunction(RuleNode **nodes, int n)
 	return and;
 }
 
+/* The planner's row estimate of a query, from a plan made but not run. */
+static double
+EstimatedRows(const char *query)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+	CachedPlan *cplan;
+	double		rows;
+
+	if (plan == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
+		elog(ERROR, "could not plan %s", query);
+	rows = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->plan_rows;
+	/* an unsaved SPI plan's cached plan belongs to no resource owner */
+	ReleaseCachedPlan(cplan, NULL);
+	SPI_freeplan(plan);
+	return rows;
+}
+
+/* The planner's idea of the size of the customer table. */
+static double
+CustomerRows(void)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT greatest(c.reltuples, 1)::float8 FROM segment.customer_registry r "
+					"JOIN pg_catalog.pg_class c ON c.oid = r.rel", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the size of the customer table");
+	return DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /*
- * For "customer conditions AND other predicates": runs the customer
- * conditions (one scan of the customer table, indexes usable) and, when few
- * customers pass, returns the rest of the rule compiled among them, with
+ * For "customer conditions AND other predicates": when the planner expects
+ * few customers to pass the customer conditions, runs them (one scan of
+ * the customer table, indexes usable) and returns the rest of the rule compiled among them, with
  * the candidates in *among; NULL to evaluate the rule as a whole.  Like a
  * planner starting a join from its selective side, this turns full scans of
  * event tables into index lookups for rules such as "registered in the last
@@ -103,9 +135,8 @@ CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_
 				nrest = 0,
 				i;
 	bool		isnull;
-	double		passed,
-				total;
-	char	   *sql;
+	char	   *sql,
+			   *probe;
 
 	for (i = 0; i < rule->nchildren; i++)
 	{
@@ -116,15 +147,11 @@ CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_
 	}
 	if (ncust == 0 || nrest == 0)
 		return NULL;
-	sql = psprintf("SELECT s.a, segment.cardinality(s.a)::float8, (SELECT greatest(c.reltuples, 1)::float8 "
-				   "FROM segment.customer_registry r JOIN pg_catalog.pg_class c ON c.oid = r.rel) FROM (%s) s(a)",
-				   rule_compile_sql(Conjunction(cust, ncust), as_of, false));
+	sql = rule_compile_customers(Conjunction(cust, ncust), as_of, &probe);
+	if (EstimatedRows(probe) > CUSTOMER_FIRST_FRACTION * CustomerRows())
+		return NULL;
 	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "customer conditions returned no row");
-	passed = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	total = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (isnull || passed > CUSTOMER_FIRST_FRACTION * total)
-		return NULL;
 	*among_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 	*among = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
 																   SPI_tuptable->tupdesc, 1, &isnull)));
