@@ -1,0 +1,74 @@
+-- Saved segments on the sample CRM (run by scripts/demo.sh after demo.sql).
+SET search_path = segment, public;
+SET client_min_messages = warning;
+SET TimeZone = 'Asia/Shanghai';
+SET segment.timezone = 'Asia/Shanghai';
+\pset footer off
+
+-- 11. Saved segments refresh as of now; the sample is anchored at
+--     2024-08-09 11:00+08, so move its clock to today first.
+DO $$
+DECLARE
+    shift interval := date_trunc('day', now()) - date_trunc('day', timestamptz '2024-08-09 11:00+08');
+BEGIN
+    UPDATE customers SET registered_at = registered_at + shift, followed_at = followed_at + shift;
+    UPDATE orders SET paid_at = paid_at + shift;
+    UPDATE order_lines SET paid_at = paid_at + shift;
+    UPDATE messages SET sent_at = sent_at + shift;
+    UPDATE page_views SET viewed_at = viewed_at + shift;
+END $$;
+SELECT create_tag_group('退订标签') > 0 AS tag_group, add_tag('退订标签', '已退订') > 0 AS tag;
+SELECT count(*) FILTER (WHERE tag_customer('退订标签', '已退订', id)) AS unsubscribed FROM customers WHERE id % 9 = 0;
+
+-- The brief's scenarios as saved segments (validated when saved)
+SELECT count(create_segment(name, rule::segment_rule, refresh => false)) AS segments_created
+FROM (VALUES
+ ('01 unsubscribed-free over 30', $$TAG '退订标签' NOT IN ('已退订') AND customer.age > 30$$),
+ ('02 win-back', $$max(orders.paid_at) < 90 days ago AND count(orders WHERE status = 'paid') >= 1$$),
+ ('03 bought last year, not this year', $$EXISTS orders DURING PREVIOUS year AND NOT EXISTS orders DURING THIS year$$),
+ ('04 cross-sell', $$EXISTS order_lines WHERE sku = 'SKU-1' AND NOT EXISTS order_lines WHERE sku = 'SKU-2'$$),
+ ('05 loyal', $$count(orders WHERE status = 'paid' DURING LAST 180 days) >= 3$$),
+ ('06 lapsed', $$EXISTS orders AND NOT EXISTS orders DURING LAST 1 year$$),
+ ('07 prospects', $$customer.registered_at DURING LAST 15 days AND count(orders) = 0$$),
+ ('08 to nurture', $$min(orders.paid_at) DURING LAST 60 days AND count(orders WHERE status = 'paid') > 1$$),
+ ('09 high-value lapsed', $$NOT EXISTS orders DURING LAST 90 days AND count(orders WHERE status = 'paid') > 4 AND avg(orders.amount WHERE status = 'paid') > 200$$),
+ ('10 delivered not read', $$EXISTS messages WHERE campaign = 'A' AND kind = 'delivered' DURING YESTERDAY AND NOT EXISTS messages WHERE campaign = 'A' AND kind = 'read' DURING YESTERDAY$$),
+ ('11 coupon clicked, no order', $$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING PREVIOUS week AND NOT EXISTS orders WHERE status = 'paid' DURING THIS week$$),
+ ('12 chatted, never ordered', $$EXISTS messages WHERE kind = 'inbound' AND count(orders) = 0$$),
+ ('13 mid value tier', $$sum(orders.amount WHERE status = 'paid') >= 300 AND sum(orders.amount WHERE status = 'paid') < 2000$$),
+ ('14 1-3 orders', $$count(orders WHERE status = 'paid') BETWEEN 1 AND 3$$),
+ ('15 watched, never bought', $$EXISTS page_views WHERE seconds > 15 DURING LAST 15 days AND NOT EXISTS orders WHERE status = 'paid'$$),
+ ('16 store to online', $$sum(orders.amount WHERE channel = 'store' AND status = 'paid') > 1000 AND NOT EXISTS orders DURING LAST 30 days$$),
+ ('17 new followers, no order', $$customer.followed_at DURING LAST 1 month AND NOT EXISTS orders$$),
+ ('18 replenishment due', $$EXISTS order_lines WHERE product_type = 'consumable-1m' DURING PAST 25 TO 35 days$$),
+ ('19 loyal but silent lately', $$IN SEGMENT '05 loyal' AND NOT EXISTS orders DURING LAST 14 days$$)
+) v(name, rule);
+
+-- refresh_all: dependencies first, shared sub-conditions computed once
+SELECT name, members, round(milliseconds::numeric, 1) AS ms FROM refresh_all() ORDER BY name;
+SELECT name, status, member_count FROM segments ORDER BY name LIMIT 3;
+
+-- 12. BI: segment.membership joins the customer table by its own key
+SELECT m.segment_name, c.id, c.name, c.city
+FROM membership m JOIN customers c ON c.id = m.customer_key
+WHERE m.segment_name = '18 replenishment due' ORDER BY c.id LIMIT 5;
+
+-- ...and exports phone numbers with COPY
+COPY (SELECT c.phone FROM membership m JOIN customers c ON c.id = m.customer_key
+      WHERE m.segment_name = '02 win-back' AND c.phone IS NOT NULL ORDER BY c.id LIMIT 3) TO STDOUT;
+
+-- 13. New orders arrive; a refresh records who entered and left
+INSERT INTO orders (customer_id, status, amount, channel, paid_at)
+SELECT c.id, 'paid', 120, 'online', now() - n * interval '3 days'
+FROM customers c, generate_series(1, 3) n WHERE c.id IN (7, 14, 21);
+SELECT refresh('05 loyal') AS loyal_now;
+SELECT * FROM changes('05 loyal') WHERE change = 'entered' AND customer_ordinal IN (7, 14, 21);
+SELECT h.member_count, h.entered, h.exited FROM history h JOIN segments s ON s.id = h.segment_id
+WHERE s.name = '05 loyal' ORDER BY h.id;
+SELECT is_member('05 loyal', 7) AS customer_7_is_loyal;
+
+-- 14. Nightly refresh with pg_cron
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT schedule_refresh('05 loyal', '0 3 * * *') > 0 AS scheduled;
+SELECT jobname, schedule, command FROM cron.job;
+SELECT unschedule_refresh('05 loyal');
