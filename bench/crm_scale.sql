@@ -20,6 +20,11 @@ SELECT c.id, '/product/' || (c.id * n % 40), (c.id * n + 7) % 90,
        timestamptz '2024-08-09 11:00+08' - random() * interval '30 days'
 FROM customers c, generate_series(1, 1 + c.id % 5) n;
 
+-- a normalized CRM declares that events belong to customers
+ALTER TABLE order_lines ADD FOREIGN KEY (customer_id) REFERENCES customers;
+ALTER TABLE messages ADD FOREIGN KEY (customer_id) REFERENCES customers;
+ALTER TABLE page_views ADD FOREIGN KEY (customer_id) REFERENCES customers;
+
 CREATE INDEX ON orders (paid_at);
 CREATE INDEX ON order_lines (paid_at);
 CREATE INDEX ON messages (sent_at);

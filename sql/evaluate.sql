@@ -54,6 +54,10 @@ FROM ev_customers c, (VALUES ('delivered'), ('read')) v(k)
 WHERE c.id % 11 = 0 AND (k = 'delivered' OR c.id % 2 = 0);
 ANALYZE ev_customers, ev_orders, ev_lines, ev_messages, ev_views;
 
+-- orders carry a foreign key (their customers need no check); order lines do
+-- not, and one of them belongs to no registered customer
+ALTER TABLE ev_orders ADD FOREIGN KEY (customer_id) REFERENCES ev_customers;
+INSERT INTO ev_lines VALUES (99999, 'orphan', 'gadget', '2024-08-01');
 SELECT register_customers('ev_customers', 'id');
 SELECT register_source('orders', 'ev_orders', 'customer_id', 'paid_at');
 SELECT register_source('order_lines', 'ev_lines', 'customer_id', 'paid_at');
@@ -182,6 +186,11 @@ SELECT compile('NOT EXISTS orders DURING LAST 90 days AND count(orders WHERE sta
 -- without NOT or zero-inclusive predicates no universe is built: the result
 -- is checked against the customer table (x)
 SELECT compile('EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days AND customer.age > 30', '2024-08-09 11:00');
+
+-- an event of an unregistered customer never makes a member
+SELECT evaluate('EXISTS order_lines WHERE sku = ''orphan''') AS orphan_line_members;
+-- a source with a foreign key to the customers needs no check at all
+SELECT compile('count(orders WHERE status = ''paid'') BETWEEN 1 AND 3', '2024-08-09 11:00');
 
 -- registry validation at compile time
 SELECT evaluate('EXISTS nosuch');

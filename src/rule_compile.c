@@ -64,6 +64,8 @@ typedef struct Compiler
 	struct Merged *merged;		/* predicates grouped by source */
 	int			nmerged;
 	bool		uses_universe;	/* the expression refers to u.a */
+	bool		unchecked;		/* may yield customers not (or no longer)
+								 * in the customer table */
 } Compiler;
 
 /*
@@ -122,6 +124,9 @@ typedef struct Source
 	char	   *customer;		/* quoted */
 	char	   *time;			/* quoted */
 	Oid			time_type;
+	bool		references_customers;	/* a validated foreign key to the
+										 * customer table's key: every row's
+										 * customer is registered */
 } Source;
 
 static void
@@ -130,7 +135,11 @@ LoadSource(const char *name, Source *s)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	const char *q = "SELECT s.rel::oid::text, s.rel::regclass::text, quote_ident(s.customer_column), "
-		"quote_ident(s.time_column), a.atttypid::text FROM segment.sources s "
+		"quote_ident(s.time_column), a.atttypid::text, EXISTS (SELECT FROM pg_constraint k, segment.customer_registry r "
+		"WHERE k.contype = 'f' AND k.convalidated AND k.conrelid = s.rel AND k.confrelid = r.rel "
+		"AND k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = s.rel AND attname = s.customer_column)] "
+		"AND k.confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = r.rel AND attname = r.key_column)]) "
+		"FROM segment.sources s "
 		"JOIN pg_attribute a ON a.attrelid = s.rel AND a.attname = s.time_column WHERE s.name = $1";
 
 	if (SPI_execute_with_args(q, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
@@ -151,6 +160,7 @@ LoadSource(const char *name, Source *s)
 	s->customer = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	s->time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	s->time_type = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
+	s->references_customers = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6), "t") == 0;
 }
 
 /* The type of rel.column, or an error with the columns that exist. */
@@ -433,6 +443,7 @@ CompileExists(Compiler *c, const RuleNode *n)
 	Source		s;
 
 	LoadSource(n->name, &s);
+	c->unchecked |= !s.references_customers;
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", SourceOrdinal(c, &s));
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, n->name, n->filter, n->window);
@@ -578,6 +589,7 @@ CompileAggregate(Compiler *c, const RuleNode *n)
 	bool		holds;
 
 	LoadSource(v->source, &s);
+	c->unchecked |= !s.references_customers;
 	CheckAggregate(v, &s, &a);
 	holds = EmptyHolds(c, n, &a);
 	appendStringInfoString(&c->sql, "SELECT ");
@@ -681,6 +693,7 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 	int			j;
 
 	LoadSource(m->source, &s);
+	c->unchecked |= !s.references_customers;
 	for (j = 0; j < m->nleaves; j++)
 	{
 		const RuleNode *n = m->leaves[j];
@@ -920,10 +933,13 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			break;
 		case RULE_TAG_IN:
 		case RULE_TAG_EMPTY:
+			/* tags and stored members may outlive their customers */
 			complement = CompileTag(c, n);
+			c->unchecked = true;
 			break;
 		case RULE_IN_SEGMENT:
 			CompileInSegment(c, n);
+			c->unchecked = true;
 			break;
 		default:
 			aggregate = n->value->kind == RULE_VALUE_AGG;
@@ -1041,6 +1057,18 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 		else
 			appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
 		appendStringInfo(&c->sql, "\nSELECT u.a OPERATOR(segment.&) %s\nFROM u%s", expr.data, c->from.data);
+		return;
+	}
+	/*
+	 * Every customer found comes from the customer table or from sources
+	 * whose foreign key guarantees it is there: no check needed.
+	 */
+	if (!c->unchecked && !c->reg.tenant && !c->reg.dictionary)
+	{
+		resetStringInfo(&c->sql);
+		if (c->among)
+			appendStringInfoString(&c->sql, "WITH r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id)\n");
+		appendStringInfo(&c->sql, "SELECT %s\nFROM%s", expr.data, c->from.data + 1);
 		return;
 	}
 	appendStringInfo(&c->sql, "x AS MATERIALIZED (SELECT %s AS a\nFROM%s)\n", expr.data, c->from.data + 1);
