@@ -15,6 +15,7 @@ OBJS = \
 	src/audience_io.o \
 	src/audience_ops.o \
 	src/audience_agg.o \
+	src/audience_support.o \
 	src/id_chunks.o \
 	src/audience_campaign.o \
 	src/campaign_hash.o \

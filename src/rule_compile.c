@@ -59,6 +59,7 @@ typedef struct Compiler
 	StringInfoData from;		/* one single-row subquery per predicate */
 	int			npred;
 	bool		among;			/* restricted to the candidates in $1 */
+	bool		among_customers;	/* ...which are registered customers */
 	bool		share;			/* predicates from the refresh_all cache */
 	RuleQuery  *query;			/* where shared results become parameters */
 	struct Merged *merged;		/* predicates grouped by source */
@@ -417,22 +418,69 @@ SourceOrdinal(Compiler *c, const Source *s)
 	return c->reg.dictionary ? "o.ordinal" : psprintf("e.%s::bigint", s->customer);
 }
 
-/* WHERE clause of a source scan: filter and window, or true. */
+/* Text written by fn into a fresh buffer (the compiler appends to c->sql). */
+static char *
+Capture(Compiler *c, void (*fn) (Compiler *c, const void *arg, const Source *s, const char *name),
+		const void *arg, const Source *s, const char *name)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	fn(c, arg, s, name);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+static void
+FilterWriter(Compiler *c, const void *filter, const Source *s, const char *name)
+{
+	AppendFilter(c, (const RuleNode *) filter, s, name);
+}
+
+static void
+WindowWriter(Compiler *c, const void *window, const Source *s, const char *name)
+{
+	AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, (const RuleWindow *) window);
+}
+
+/* A predicate's filter and window as conditions on a source row (NULL: none). */
+static char *
+FilterText(Compiler *c, const Source *s, const char *name, const RuleNode *filter)
+{
+	return filter ? Capture(c, FilterWriter, filter, s, name) : NULL;
+}
+
+static char *
+WindowText(Compiler *c, const Source *s, const RuleWindow *window)
+{
+	return window ? Capture(c, WindowWriter, window, s, NULL) : NULL;
+}
+
+/* a AND b, either possibly NULL (true) */
+static char *
+Conjoin(const char *a, const char *b)
+{
+	if (a && b)
+		return psprintf("(%s AND %s)", a, b);
+	return pstrdup(a ? a : b ? b : "true");
+}
+
+/* The filter AND window of a predicate as a condition on a source row. */
+static char *
+LeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
+			  const RuleWindow *window)
+{
+	return Conjoin(FilterText(c, s, name, filter), WindowText(c, s, window));
+}
+
+/* WHERE clause of a source scan: filter and window (and the candidates). */
 static void
 AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
 				  const RuleWindow *window)
 {
-	appendStringInfoString(&c->sql, " WHERE true");
-	if (filter)
-	{
-		appendStringInfoString(&c->sql, " AND ");
-		AppendFilter(c, filter, s, name);
-	}
-	if (window)
-	{
-		appendStringInfoString(&c->sql, " AND ");
-		AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, window);
-	}
+	appendStringInfo(&c->sql, " WHERE %s", LeafCondition(c, s, name, filter, window));
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s->customer));
 }
 
@@ -652,44 +700,48 @@ CollectLeaves(Compiler *c, const RuleNode *n, int maxleaves)
 	c->merged[i].leaves[c->merged[i].nleaves++] = n;
 }
 
-/* The filter AND window of a predicate as a condition on a source row. */
-static char *
-LeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
-			  const RuleWindow *window)
+/*
+ * The inner select list of a merged scan: expressions by text, each
+ * computed once however many predicates use it (13's two sums of paid
+ * amounts are one column).  Returns the column's name.
+ */
+typedef struct Columns
 {
-	StringInfoData saved = c->sql;
-	char	   *cond;
+	StringInfoData list;
+	char	  **exprs;
+	int			n;
+} Columns;
 
-	initStringInfo(&c->sql);
-	appendStringInfoString(&c->sql, "(true");
-	if (filter)
-	{
-		appendStringInfoString(&c->sql, " AND ");
-		AppendFilter(c, filter, s, name);
-	}
-	if (window)
-	{
-		appendStringInfoString(&c->sql, " AND ");
-		AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, window);
-	}
-	appendStringInfoChar(&c->sql, ')');
-	cond = c->sql.data;
-	c->sql = saved;
-	return cond;
+static const char *
+Column(Columns *cols, const char *expr)
+{
+	int			i;
+
+	for (i = 0; i < cols->n; i++)
+		if (strcmp(cols->exprs[i], expr) == 0)
+			return psprintf("c%d", i + 1);
+	cols->exprs[cols->n++] = pstrdup(expr);
+	appendStringInfo(&cols->list, ", %s AS c%d", expr, cols->n);
+	return psprintf("c%d", cols->n);
 }
 
 /*
- * One grouped scan for all predicates of a source (alias sN): the rows
- * any of them needs, one column per predicate, then per-predicate audiences
- * yesJ (and seenJ, holdsJ for aggregates).
+ * One grouped scan for all predicates of a source (alias sN): the rows any
+ * of them needs, one column per distinct aggregate or condition, then
+ * per-predicate audiences yesJ (and seenJ for zero-inclusive aggregates).
+ * A window all predicates share is hoisted into the WHERE clause, where an
+ * index on the time column serves it once.
  */
 static void
 CompileMerged(Compiler *c, const Merged *m, int alias)
 {
 	StringInfoData saved = c->sql;
-	StringInfoData inner;
 	Source		s;
+	char	  **filters = palloc(sizeof(char *) * m->nleaves);
+	char	  **windows = palloc(sizeof(char *) * m->nleaves);
 	char	  **conds = palloc(sizeof(char *) * m->nleaves);
+	const char *shared_window;
+	Columns		cols;
 	int			j;
 
 	LoadSource(m->source, &s);
@@ -697,45 +749,52 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 	for (j = 0; j < m->nleaves; j++)
 	{
 		const RuleNode *n = m->leaves[j];
+		bool		exists = n->kind == RULE_EXISTS;
 
-		conds[j] = n->kind == RULE_EXISTS
-			? LeafCondition(c, &s, n->name, n->filter, n->window)
-			: LeafCondition(c, &s, n->value->source, n->value->filter, n->value->window);
+		filters[j] = FilterText(c, &s, exists ? n->name : n->value->source,
+								exists ? n->filter : n->value->filter);
+		windows[j] = WindowText(c, &s, exists ? n->window : n->value->window);
 	}
-	initStringInfo(&inner);
+	shared_window = windows[0];
+	for (j = 1; j < m->nleaves && shared_window; j++)
+		if (windows[j] == NULL || strcmp(windows[j], shared_window) != 0)
+			shared_window = NULL;
+	for (j = 0; j < m->nleaves; j++)
+		conds[j] = Conjoin(filters[j], shared_window ? NULL : windows[j]);
+
+	initStringInfo(&cols.list);
+	cols.exprs = palloc(sizeof(char *) * 2 * m->nleaves);
+	cols.n = 0;
 	initStringInfo(&c->sql);
-	appendStringInfo(&inner, "SELECT %s AS k", SourceOrdinal(c, &s));
 	appendStringInfoString(&c->sql, "SELECT ");
 	for (j = 0; j < m->nleaves; j++)
 	{
 		const RuleNode *n = m->leaves[j];
+		const char *suffix = psprintf("%d", j + 1);
 
 		if (j > 0)
 			appendStringInfoString(&c->sql, ", ");
 		if (n->kind == RULE_EXISTS)
-		{
-			appendStringInfo(&inner, ", bool_or(%s) AS y%d", conds[j], j + 1);
-			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE g.y%d), '{}') AS yes%d",
-							 j + 1, j + 1);
-		}
+			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE g.%s), '{}') AS yes%s",
+							 Column(&cols, psprintf("bool_or(%s)", conds[j])), suffix);
 		else
 		{
 			AggInfo		a;
+			const char *value;
+			const char *seen = NULL;
 
 			CheckAggregate(n->value, &s, &a);
 			m->holds[j] = EmptyHolds(c, n, &a);
-			appendStringInfo(&inner, ", %s AS v%d", AggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]),
-							 j + 1);
+			value = Column(&cols, AggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]));
 			if (m->holds[j])
-				appendStringInfo(&inner, ", bool_or(%s) AS s%d", conds[j], j + 1);
-			AppendAggColumns(c, n, &a, psprintf("v%d", j + 1), psprintf("s%d", j + 1),
-							 psprintf("%d", j + 1), m->holds[j]);
+				seen = Column(&cols, psprintf("bool_or(%s)", conds[j]));
+			AppendAggColumns(c, n, &a, value, seen, suffix, m->holds[j]);
 		}
 	}
-	appendStringInfo(&c->sql, " FROM (%s FROM %s e", inner.data, s.relname);
+	appendStringInfo(&c->sql, " FROM (SELECT %s AS k%s FROM %s e", SourceOrdinal(c, &s), cols.list.data, s.relname);
 	if (c->reg.dictionary)
 		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s.customer);
-	appendStringInfoString(&c->sql, " WHERE (");
+	appendStringInfo(&c->sql, " WHERE %s AND (", shared_window ? shared_window : "true");
 	for (j = 0; j < m->nleaves; j++)
 		appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
 	appendStringInfoChar(&c->sql, ')');
@@ -1054,6 +1113,8 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 
 		if (c->share)
 			appendStringInfo(&c->sql, "u AS (SELECT %s)", SharedParams(c, universe));
+		else if (c->among_customers)
+			appendStringInfoString(&c->sql, "u AS (SELECT $1 AS a)");
 		else
 			appendStringInfo(&c->sql, "u AS MATERIALIZED (%s)", universe);
 		appendStringInfo(&c->sql, "\nSELECT u.a OPERATOR(segment.&) %s\nFROM u%s", expr.data, c->from.data);
@@ -1061,9 +1122,10 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	}
 	/*
 	 * Every customer found comes from the customer table or from sources
-	 * whose foreign key guarantees it is there: no check needed.
+	 * whose foreign key guarantees it is there, or is one of candidates
+	 * taken from the customer table: no check needed.
 	 */
-	if (!c->unchecked && !c->reg.tenant && !c->reg.dictionary)
+	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers)
 	{
 		resetStringInfo(&c->sql);
 		if (c->among)
@@ -1124,12 +1186,13 @@ rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe)
 }
 
 char *
-rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among)
+rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among)
 {
 	Compiler	c;
 
 	memset(&c, 0, sizeof(c));
-	c.among = among;
+	c.among = among != RULE_AMONG_NONE;
+	c.among_customers = among == RULE_AMONG_CUSTOMERS;
 	Compile(&c, rule, as_of);
 	return c.sql.data;
 }

@@ -11,10 +11,20 @@
 #include "rule_ast.h"
 
 /*
- * among: the query takes an audience of candidate customers as $1 and every
- * scan is restricted to them, so the result is the rule's audience & $1.
+ * Among candidates, the query takes an audience of candidate customers as
+ * $1 and every scan is restricted to them, so the result is the rule's
+ * audience & $1.  RULE_AMONG_CUSTOMERS promises that every candidate is a
+ * registered customer of the tenant (they come from the customer table), so
+ * the candidates are the universe.
  */
-extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, bool among);
+typedef enum RuleAmong
+{
+	RULE_AMONG_NONE,
+	RULE_AMONG_CANDIDATES,
+	RULE_AMONG_CUSTOMERS
+} RuleAmong;
+
+extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among);
 
 /*
  * An AND of customer-table predicates (or one): the query of their audience,

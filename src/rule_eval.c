@@ -155,7 +155,7 @@ CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_
 	*among_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 	*among = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
 																   SPI_tuptable->tupdesc, 1, &isnull)));
-	return rule_compile_sql(Conjunction(rest, nrest), as_of, true);
+	return rule_compile_sql(Conjunction(rest, nrest), as_of, RULE_AMONG_CUSTOMERS);
 }
 
 /*
@@ -177,7 +177,7 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 	memset(&q, 0, sizeof(q));
 	if (OidIsValid(among_type))
 	{
-		q.sql = rule_compile_sql(rule, as_of, true);
+		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_CANDIDATES);
 		q.nparams = 1;
 		q.types = &among_type;
 		q.values = &among;
@@ -192,7 +192,7 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 		q.values = &among;
 	}
 	else
-		q.sql = rule_compile_sql(rule, as_of, false);
+		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE);
 	result = RunQuery(&q, caller);
 	SPI_finish();
 	return result;
@@ -209,7 +209,7 @@ segment_compile(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), false));
+	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), RULE_AMONG_NONE));
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
 }

@@ -41,12 +41,18 @@ CREATE FUNCTION @extschema@.to_bigint_array(@extschema@.audience) RETURNS bigint
     AS 'MODULE_PATHNAME', 'audience_to_int8_array' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.to_bigint_array(@extschema@.audience) IS 'members as an ascending bigint array';
 
+-- Planner support: a constant audience's ids() are estimated at its cardinality.
+CREATE FUNCTION @extschema@._ids_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'audience_ids_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION @extschema@.ids(@extschema@.audience) RETURNS SETOF integer
-    AS 'MODULE_PATHNAME', 'audience_ids' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+    AS 'MODULE_PATHNAME', 'audience_ids' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000
+    SUPPORT @extschema@._ids_support;
 COMMENT ON FUNCTION @extschema@.ids(@extschema@.audience) IS 'members as rows, ascending';
 
 CREATE FUNCTION @extschema@.ids_bigint(@extschema@.audience) RETURNS SETOF bigint
-    AS 'MODULE_PATHNAME', 'audience_ids_bigint' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+    AS 'MODULE_PATHNAME', 'audience_ids_bigint' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000
+    SUPPORT @extschema@._ids_support;
 COMMENT ON FUNCTION @extschema@.ids_bigint(@extschema@.audience) IS 'members as bigint rows, ascending';
 
 CREATE FUNCTION @extschema@.audience_from_bytea(bytea) RETURNS @extschema@.audience

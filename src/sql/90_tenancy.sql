@@ -6,17 +6,16 @@
 -- Policies compare with (SELECT _tenant()): an init-plan, evaluated once per
 -- query rather than once per row.  Table owners and superusers bypass them;
 -- so do BYPASSRLS roles, as PostgreSQL intends.
-ALTER TABLE @extschema@.segments ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON @extschema@.segments
-    USING (tenant = (SELECT @extschema@._tenant())) WITH CHECK (tenant = (SELECT @extschema@._tenant()));
-
-ALTER TABLE @extschema@.history ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON @extschema@.history
-    USING (tenant = (SELECT @extschema@._tenant())) WITH CHECK (tenant = (SELECT @extschema@._tenant()));
-
-ALTER TABLE @extschema@.tag_groups ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON @extschema@.tag_groups
-    USING (tenant = (SELECT @extschema@._tenant())) WITH CHECK (tenant = (SELECT @extschema@._tenant()));
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts'] LOOP
+        EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
+                        WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
+    END LOOP;
+END $$;
 
 -- values and holders belong to the tenant of their group
 ALTER TABLE @extschema@.tags ENABLE ROW LEVEL SECURITY;
@@ -27,14 +26,6 @@ ALTER TABLE @extschema@.tag_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON @extschema@.tag_members
     USING (tag_id IN (SELECT t.id FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id
                       WHERE g.tenant = (SELECT @extschema@._tenant())));
-
-ALTER TABLE @extschema@.tag_log ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON @extschema@.tag_log
-    USING (tenant = (SELECT @extschema@._tenant())) WITH CHECK (tenant = (SELECT @extschema@._tenant()));
-
-ALTER TABLE @extschema@.contacts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON @extschema@.contacts
-    USING (tenant = (SELECT @extschema@._tenant())) WITH CHECK (tenant = (SELECT @extschema@._tenant()));
 
 -- Lets a role work for a tenant: the privileges the segment functions need
 -- (they run as the caller) and the right to SET segment.tenant to it.
