@@ -22,7 +22,7 @@ CREATE TABLE customers (
 INSERT INTO customers
 SELECT g,
        (ARRAY['王','李','张','刘','陈','Smith','García','Müller'])[1 + g % 8] || ' ' || g,
-       CASE WHEN g % 11 = 0 THEN NULL ELSE '+86 138' || lpad((g * 7919 % 100000000)::text, 8, '0') END,
+       CASE WHEN g % 11 = 0 THEN NULL ELSE '+86 138' || lpad((g::bigint * 7919 % 100000000)::text, 8, '0') END,
        CASE WHEN g % 17 = 0 THEN NULL ELSE 18 + (g * 37) % 50 END,
        (ARRAY['上海','北京','深圳','杭州','成都'])[1 + g % 5],
        (ARRAY['widget','qrcode','inbound'])[1 + g % 3],
