@@ -1023,6 +1023,40 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 		AppendAggExpr(c, psprintf("p%d", id), "", aggregate && holds);
 }
 
+/*
+ * x AND NOT y is x - y: the NOT children of an AND are subtracted from the
+ * AND of the others, so "bought ... AND NOT EXISTS ..." needs no universe.
+ * Only an AND of nothing but NOTs complements the universe.
+ */
+static void
+CompileAnd(Compiler *c, const RuleNode *n)
+{
+	int			i;
+	int			npositive = 0;
+
+	appendStringInfoChar(&c->sql, '(');
+	for (i = 0; i < n->nchildren; i++)
+		if (n->children[i]->kind != RULE_NOT)
+		{
+			if (npositive++ > 0)
+				appendStringInfoString(&c->sql, " OPERATOR(segment.&) ");
+			CompileNode(c, n->children[i]);
+		}
+	for (i = 0; i < n->nchildren; i++)
+		if (n->children[i]->kind == RULE_NOT)
+		{
+			if (npositive == 0)
+			{
+				appendStringInfoString(&c->sql, "u.a");
+				c->uses_universe = true;
+				npositive = 1;
+			}
+			appendStringInfoString(&c->sql, " OPERATOR(segment.-) ");
+			CompileNode(c, n->children[i]->children[0]);
+		}
+	appendStringInfoChar(&c->sql, ')');
+}
+
 static void
 CompileNode(Compiler *c, const RuleNode *n)
 {
@@ -1033,6 +1067,8 @@ CompileNode(Compiler *c, const RuleNode *n)
 	switch (n->kind)
 	{
 		case RULE_AND:
+			CompileAnd(c, n);
+			break;
 		case RULE_OR:
 			appendStringInfoChar(&c->sql, '(');
 			for (i = 0; i < n->nchildren; i++)
