@@ -492,6 +492,17 @@ CompileExists(Compiler *c, const RuleNode *n)
 
 	LoadSource(n->name, &s);
 	c->unchecked |= !s.references_customers;
+	/*
+	 * Among candidates, a semi-join from the candidates stops at each one's
+	 * first matching row instead of reading all of its rows.
+	 */
+	if (c->among && !c->reg.dictionary)
+	{
+		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
+						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
+						 s.relname, s.customer, LeafCondition(c, &s, n->name, n->filter, n->window));
+		return;
+	}
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", SourceOrdinal(c, &s));
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, n->name, n->filter, n->window);
