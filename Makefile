@@ -28,6 +28,8 @@ OBJS = \
 	src/rule_serial.o \
 	src/rule_window.o \
 	src/rule_type.o \
+	src/rule_json.o \
+	src/rule_json_pg.o \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o
@@ -38,6 +40,7 @@ SQL_PARTS = \
 	src/sql/10_audience.sql \
 	src/sql/20_registry.sql \
 	src/sql/30_rule.sql \
+	src/sql/31_rule_json.sql \
 	src/sql/40_evaluate.sql \
 	src/sql/45_segments.sql \
 	src/sql/46_schedule.sql \
@@ -49,7 +52,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule window evaluate segments tags campaign contacts tenancy
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags campaign contacts tenancy
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
