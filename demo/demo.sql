@@ -74,6 +74,11 @@ SELECT 'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30'::segm
 SELECT 'COUNT(orders WHERE status = ''paid'' DURING LAST 180 DAYS) >= 3'::segment_rule AS loyal;
 SELECT 'EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days'::segment_rule AS replenishment;
 
+-- ...and as the JSON a rule-builder UI sends and receives
+SELECT jsonb_pretty('COUNT(orders WHERE status = ''paid'' DURING LAST 180 DAYS) >= 3 AND TAG ''退订标签'' NOT IN (''已退订'')'::segment_rule::jsonb) AS as_json;
+SELECT '{"group": "or", "conditions": [{"type": "exists", "source": "page_views", "window": {"type": "last", "count": 7, "unit": "day"}},
+         {"type": "attribute", "field": "city", "operator": "in", "values": ["上海", "北京"]}]}'::jsonb::segment_rule AS from_json;
+
 -- 10. ...and the time windows they use, resolved as of the brief's example instant
 SELECT w AS window, resolve_window(w, '2024-08-09 11:00+08') AS covers
 FROM (VALUES ('LAST 3 days'), ('PAST 0 TO 1 days'), ('PAST 25 TO 35 days'), ('PREVIOUS week'),
