@@ -80,6 +80,21 @@ INSERT INTO checks VALUES
 ('15 prospects: watched > 15 s, never paid', 'EXISTS page_views WHERE seconds > 15 DURING LAST 15 days AND NOT EXISTS orders WHERE status = ''paid''',
  $$SELECT customer_id FROM ev_views WHERE seconds > 15 AND viewed_at >= date_trunc('day', :'as_of'::timestamptz) - interval '15 days' AND viewed_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
    EXCEPT SELECT customer_id FROM ev_orders WHERE status = 'paid'$$),
+('15 official: new', 'min(orders.paid_at WHERE status = ''paid'') DURING LAST 180 days AND EXISTS orders WHERE status = ''paid'' DURING LAST 30 days',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' GROUP BY 1 HAVING min(paid_at) >= date_trunc('day', :'as_of'::timestamptz) - interval '180 days' AND min(paid_at) < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
+   AND bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '30 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day')$$),
+('15 official: returning', 'min(orders.paid_at WHERE status = ''paid'') < 180 days ago AND EXISTS orders WHERE status = ''paid'' DURING LAST 30 days',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' GROUP BY 1 HAVING min(paid_at) < date_trunc('day', :'as_of'::timestamptz) - interval '180 days'
+   AND bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '30 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day')$$),
+('15 official: silent', 'NOT EXISTS orders WHERE status = ''paid'' DURING LAST 30 days AND EXISTS orders WHERE status = ''paid'' DURING LAST 180 days',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '180 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
+   EXCEPT SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '30 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'$$),
+('15 official: loyal', 'EXISTS orders WHERE status = ''paid'' DURING LAST 30 days AND count(orders WHERE status = ''paid'' DURING LAST 180 days) >= 2',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '180 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
+   GROUP BY 1 HAVING count(*) >= 2 AND bool_or(paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '30 days')$$),
+('15 official: repeat', 'count(orders WHERE status = ''paid'' DURING LAST 180 days) >= 2',
+ $$SELECT customer_id FROM ev_orders WHERE status = 'paid' AND paid_at >= date_trunc('day', :'as_of'::timestamptz) - interval '180 days' AND paid_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day'
+   GROUP BY 1 HAVING count(*) >= 2$$),
 ('17 new followers without orders', 'customer.followed_at DURING LAST 1 month AND NOT EXISTS orders',
  $$SELECT id FROM ev_customers c WHERE followed_at >= date_trunc('day', :'as_of'::timestamptz) - interval '1 month' AND followed_at < date_trunc('day', :'as_of'::timestamptz) + interval '1 day' AND NOT EXISTS (SELECT FROM ev_orders o WHERE o.customer_id = c.id)$$),
 ('attribute', 'customer.age > 30', $$SELECT id FROM ev_customers WHERE age > 30$$),
