@@ -57,7 +57,7 @@ ANALYZE ev_customers, ev_orders, ev_lines, ev_messages, ev_views;
 -- orders carry a foreign key (their customers need no check); order lines do
 -- not, and one of them belongs to no registered customer
 ALTER TABLE ev_orders ADD FOREIGN KEY (customer_id) REFERENCES ev_customers;
-INSERT INTO ev_lines VALUES (99999, 'orphan', 'gadget', '2024-08-01');
+INSERT INTO ev_lines VALUES (99999, 'orphan', 'gadget', '2024-08-01'), (-5, 'orphan', 'gadget', '2024-08-01');
 SELECT register_customers('ev_customers', 'id');
 SELECT register_source('orders', 'ev_orders', 'customer_id', 'paid_at');
 SELECT register_source('order_lines', 'ev_lines', 'customer_id', 'paid_at');

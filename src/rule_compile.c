@@ -475,12 +475,25 @@ LeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *fi
 	return Conjoin(FilterText(c, s, name, filter), WindowText(c, s, window));
 }
 
+/*
+ * Integer customer columns of sources without a foreign key may hold ids no
+ * customer can have (negative, above 2^32-1): such rows are skipped, not an
+ * error in audience_agg.
+ */
+static void
+AppendKeyRange(Compiler *c, const Source *s)
+{
+	if (!c->reg.dictionary && !s->references_customers)
+		appendStringInfo(&c->sql, " AND e.%s BETWEEN 0 AND 4294967295", s->customer);
+}
+
 /* WHERE clause of a source scan: filter and window (and the candidates). */
 static void
 AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
 				  const RuleWindow *window)
 {
 	appendStringInfo(&c->sql, " WHERE %s", LeafCondition(c, s, name, filter, window));
+	AppendKeyRange(c, s);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s->customer));
 }
 
@@ -809,6 +822,7 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 	for (j = 0; j < m->nleaves; j++)
 		appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
 	appendStringInfoChar(&c->sql, ')');
+	AppendKeyRange(c, &s);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s.customer));
 	appendStringInfoString(&c->sql, " GROUP BY 1) g");
 	appendStringInfo(&c->from, ",\n  (%s) s%d", c->sql.data, alias);
