@@ -45,6 +45,7 @@ SQL_PARTS = \
 	src/sql/45_segments.sql \
 	src/sql/46_schedule.sql \
 	src/sql/50_tags.sql \
+	src/sql/51_autotag.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql \
 	src/sql/90_tenancy.sql
@@ -52,7 +53,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags campaign contacts tenancy
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts tenancy
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -158,10 +158,12 @@ SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
 SELECT name, equal FROM check_rules('2024-08-10 00:00') WHERE NOT equal;
 
 -- evaluation among candidates (what the tagging triggers use) equals the
--- full evaluation intersected with them: none, every 7th id, and more than all
+-- full evaluation intersected with them: none, a few (compared as a list),
+-- every 7th id and more than all (probed in the bitmap)
 SELECT c.name, k.label
 FROM checks c,
      (VALUES ('none', '{}'::audience),
+             ('a few', '{1-3,7,14,100,2999,3000,3001}'::audience),
              ('every 7th', (SELECT audience_agg(g) FROM generate_series(0, 6000, 7) g)),
              ('beyond all', '{0-100000}'::audience)) k(label, cand)
 WHERE _evaluate_among(c.rule, k.cand, '2024-08-09 11:00') <> evaluate(c.rule, '2024-08-09 11:00') & k.cand;

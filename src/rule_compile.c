@@ -60,6 +60,7 @@ typedef struct Compiler
 	int			npred;
 	bool		among;			/* restricted to the candidates in $1 */
 	bool		among_customers;	/* ...which are registered customers */
+	int64		among_count;	/* how many candidates (for the plan shape) */
 	bool		share;			/* predicates from the refresh_all cache */
 	RuleQuery  *query;			/* where shared results become parameters */
 	struct Merged *merged;		/* predicates grouped by source */
@@ -81,6 +82,9 @@ typedef struct Merged
 	const RuleNode **leaves;
 	bool	   *holds;			/* per aggregate: true for no rows */
 } Merged;
+
+/* Candidates compared as a list below this many, probed in the bitmap above. */
+#define AMONG_LIST_MAX 200
 
 static void CompileNode(Compiler *c, const RuleNode *n);
 
@@ -391,16 +395,24 @@ AppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source
 }
 
 /*
- * Restricts a scan to the candidates (CTE r, from $1) when evaluating for a
- * few customers, as the tagging triggers do.  An IN (subquery) on the bare
- * key column, not on its bigint cast, lets the planner use an index on the
- * column for a handful of candidates and a hash semi-join for many.
+ * Restricts a scan to the candidates in $1.  Candidates from the customer
+ * table (customer-first evaluation, fresh statistics) join as a semi-join
+ * with CTE r, which the planner turns into index lookups or a hash join.
+ * Candidates of the tagging triggers come with tables just written, whose
+ * statistics may be stale, so no join is left to estimates: a few are an
+ * "= ANY (array)" (index lookups), many a bitmap probe per row.
  */
 static void
 AppendAmong(Compiler *c, const char *key)
 {
-	if (c->among)
+	if (!c->among)
+		return;
+	if (c->among_customers)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT r.id FROM r)", key);
+	else if (c->among_count <= AMONG_LIST_MAX)
+		appendStringInfo(&c->sql, " AND %s = ANY ($1::bigint[])", key);
+	else
+		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
 }
 
 /* The ordinal expression of a source row (alias e), and the FROM clause. */
@@ -509,7 +521,7 @@ CompileExists(Compiler *c, const RuleNode *n)
 	 * Among candidates, a semi-join from the candidates stops at each one's
 	 * first matching row instead of reading all of its rows.
 	 */
-	if (c->among && !c->reg.dictionary)
+	if (c->among_customers && !c->reg.dictionary)
 	{
 		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
 						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
@@ -1130,8 +1142,14 @@ UniverseSql(Compiler *c)
 	if (c->reg.tenant)
 		appendStringInfo(&u, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 	if (c->among)
-		appendStringInfo(&u, " AND %s IN (SELECT r.id FROM r)",
-						 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+	{
+		StringInfoData saved = c->sql;
+
+		c->sql = u;
+		AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+		u = c->sql;
+		c->sql = saved;
+	}
 	return u.data;
 }
 
@@ -1166,7 +1184,7 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 
 	initStringInfo(&c->sql);
 	appendStringInfoString(&c->sql, "WITH ");
-	if (c->among)
+	if (c->among_customers)
 		appendStringInfoString(&c->sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
 	if (c->uses_universe)
 	{
@@ -1189,7 +1207,7 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers)
 	{
 		resetStringInfo(&c->sql);
-		if (c->among)
+		if (c->among_customers)
 			appendStringInfoString(&c->sql, "WITH r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id)\n");
 		appendStringInfo(&c->sql, "SELECT %s\nFROM%s", expr.data, c->from.data + 1);
 		return;
@@ -1247,13 +1265,14 @@ rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe)
 }
 
 char *
-rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among)
+rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among, int64 among_count)
 {
 	Compiler	c;
 
 	memset(&c, 0, sizeof(c));
 	c.among = among != RULE_AMONG_NONE;
 	c.among_customers = among == RULE_AMONG_CUSTOMERS;
+	c.among_count = among_count;
 	Compile(&c, rule, as_of);
 	return c.sql.data;
 }
@@ -1272,4 +1291,51 @@ rule_compile_shared(const RuleNode *rule, TimestampTz as_of, RuleQuery *query)
 	c.query = query;
 	Compile(&c, rule, as_of);
 	query->sql = c.sql.data;
+}
+
+/*
+ * Several rules at once (the values of a tag group): one query returning
+ * one audience per rule, whose predicates over the same source share one
+ * grouped scan across all the rules (the tiers' three "sum(orders.amount
+ * WHERE status = 'paid')" are one column of one scan).  Always intersects
+ * with the universe, restricted to the candidates when there are any.
+ */
+char *
+rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong among, int64 among_count)
+{
+	Compiler	c;
+	RuleNode	all;
+	StringInfoData select;
+	int			i;
+
+	memset(&c, 0, sizeof(c));
+	c.among = among != RULE_AMONG_NONE;
+	c.among_customers = among == RULE_AMONG_CUSTOMERS;
+	c.among_count = among_count;
+	LoadRegistry(&c.reg);
+	c.as_of = as_of;
+	c.tz = rule_pg_zone(NULL);
+	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
+	initStringInfo(&c.from);
+	initStringInfo(&c.sql);
+	initStringInfo(&select);
+
+	/* a root over all rules, so that leaf collection sees them together */
+	memset(&all, 0, sizeof(all));
+	all.kind = RULE_OR;
+	all.nchildren = n;
+	all.children = (RuleNode **) rules;
+	CompileMergedScans(&c, &all);
+	for (i = 0; i < n; i++)
+	{
+		resetStringInfo(&c.sql);
+		CompileNode(&c, rules[i]);
+		appendStringInfo(&select, "%su.a OPERATOR(segment.&) %s AS r%d", i > 0 ? ",\n  " : "", c.sql.data, i + 1);
+	}
+	resetStringInfo(&c.sql);
+	appendStringInfoString(&c.sql, "WITH ");
+	if (c.among_customers)
+		appendStringInfoString(&c.sql, "r AS MATERIALIZED (SELECT id FROM segment.ids_bigint($1) id),\n");
+	appendStringInfo(&c.sql, "u AS MATERIALIZED (%s)\nSELECT %s\nFROM u%s", UniverseSql(&c), select.data, c.from.data);
+	return c.sql.data;
 }

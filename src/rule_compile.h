@@ -15,7 +15,8 @@
  * $1 and every scan is restricted to them, so the result is the rule's
  * audience & $1.  RULE_AMONG_CUSTOMERS promises that every candidate is a
  * registered customer of the tenant (they come from the customer table), so
- * the candidates are the universe.
+ * the candidates are the universe.  among_count, the number of candidates,
+ * chooses how scans are restricted to them.
  */
 typedef enum RuleAmong
 {
@@ -24,13 +25,21 @@ typedef enum RuleAmong
 	RULE_AMONG_CUSTOMERS
 } RuleAmong;
 
-extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among);
+extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among,
+							  int64 among_count);
 
 /*
  * An AND of customer-table predicates (or one): the query of their audience,
  * and in *probe one selecting the same customer rows (for EXPLAIN).
  */
 extern char *rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe);
+
+/*
+ * n rules in one query returning n audience columns (r1 .. rn), predicates
+ * over the same source sharing one scan across all of them.
+ */
+extern char *rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong among,
+							   int64 among_count);
 
 /* A compiled query with its parameters (for SPI_execute_with_args). */
 typedef struct RuleQuery

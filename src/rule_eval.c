@@ -7,11 +7,14 @@
 
 #include "executor/spi.h"
 #include "nodes/plannodes.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/plancache.h"
 #include "utils/timestamp.h"
 
 #include "audience.h"
+#include "audience_codec.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_share.h"
@@ -155,7 +158,7 @@ CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_
 	*among_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 	*among = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
 																   SPI_tuptable->tupdesc, 1, &isnull)));
-	return rule_compile_sql(Conjunction(rest, nrest), as_of, RULE_AMONG_CUSTOMERS);
+	return rule_compile_sql(Conjunction(rest, nrest), as_of, RULE_AMONG_CUSTOMERS, -1);
 }
 
 /*
@@ -177,7 +180,13 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 	memset(&q, 0, sizeof(q));
 	if (OidIsValid(among_type))
 	{
-		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_CANDIDATES);
+		{
+		Audience   *cand = DatumGetAudienceP(among);
+
+		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_CANDIDATES,
+								 (int64) audience_codec_cardinality(AUDIENCE_BYTES(cand),
+																	AUDIENCE_NBYTES(cand)));
+	}
 		q.nparams = 1;
 		q.types = &among_type;
 		q.values = &among;
@@ -192,7 +201,7 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 		q.values = &among;
 	}
 	else
-		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE);
+		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE, -1);
 	result = RunQuery(&q, caller);
 	SPI_finish();
 	return result;
@@ -209,7 +218,7 @@ segment_compile(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), RULE_AMONG_NONE));
+	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), RULE_AMONG_NONE, -1));
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
 }
@@ -233,4 +242,82 @@ segment_evaluate_among(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_POINTER(Evaluate(PG_GETARG_SEGMENT_RULE_P(0), PG_GETARG_TIMESTAMPTZ(2),
 							   PG_GETARG_DATUM(1), get_fn_expr_argtype(fcinfo->flinfo, 1)));
+}
+
+/*
+ * _evaluate_rules(rules[], among, as_of): the audience of each rule (within
+ * the candidates when among is not NULL), from one query whose scans the
+ * rules share: how auto-tagging evaluates the values of a tag group.
+ */
+PG_FUNCTION_INFO_V1(segment_evaluate_rules);
+Datum
+segment_evaluate_rules(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	const RuleNode **rules;
+	RuleArena	arena;
+	Datum		among = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	Oid			among_type = PG_ARGISNULL(1) ? InvalidOid : get_fn_expr_argtype(fcinfo->flinfo, 1);
+	MemoryContext caller = CurrentMemoryContext;
+	Datum	   *results;
+	Oid			restype = InvalidOid;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	char	   *sql;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	arr = PG_GETARG_ARRAYTYPE_P(0);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	rule_pg_arena(&arena);
+	rules = palloc(sizeof(RuleNode *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("rules must not contain NULL")));
+		rules[i] = rule_pg_decode((SegmentRule *) PG_DETOAST_DATUM(elems[i]), &arena);
+	}
+	results = palloc(sizeof(Datum) * Max(n, 1));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (n > 0)
+	{
+		RuleAmong	mode = OidIsValid(among_type) ? RULE_AMONG_CANDIDATES : RULE_AMONG_NONE;
+		int64		count = -1;
+
+		if (OidIsValid(among_type))
+		{
+			Audience   *cand = DatumGetAudienceP(among);
+
+			count = (int64) audience_codec_cardinality(AUDIENCE_BYTES(cand), AUDIENCE_NBYTES(cand));
+		}
+		sql = rule_compile_many(rules, n, PG_GETARG_TIMESTAMPTZ(2), mode, count);
+		if (SPI_execute_with_args(sql, OidIsValid(among_type) ? 1 : 0, &among_type, &among, NULL,
+								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "rule query returned no row");
+		restype = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Audience   *a = DatumGetAudienceP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+															 i + 1, &isnull));
+			Audience   *copy = MemoryContextAlloc(caller, VARSIZE_ANY(a));
+
+			memcpy(copy, a, VARSIZE_ANY(a));
+			results[i] = PointerGetDatum(copy);
+		}
+	}
+	SPI_finish();
+	if (n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(get_fn_expr_rettype(fcinfo->flinfo) == InvalidOid
+													? InvalidOid : get_element_type(get_fn_expr_rettype(fcinfo->flinfo))));
+	get_typlenbyvalalign(restype, &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(construct_array(results, n, restype, typlen, typbyval, typalign));
 }

@@ -14,6 +14,7 @@
 #include "pgtime.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/rangetypes.h"
@@ -315,6 +316,64 @@ CollectSegment(const RuleRef *ref, void *ctx)
 		*astate = accumArrayResult(*astate, CStringGetTextDatum(ref->name), false,
 								   TEXTOID, CurrentMemoryContext);
 	return true;
+}
+
+/* Appends "customer", "source:x", "tag:g" or "segment:s" once each. */
+static bool
+CollectRef(const RuleRef *ref, void *ctx)
+{
+	List	  **refs = (List **) ctx;
+	char	   *item;
+	ListCell   *lc;
+
+	switch (ref->kind)
+	{
+		case RULE_REF_CUSTOMER_COLUMN:
+			item = pstrdup("customer");
+			break;
+		case RULE_REF_SOURCE:
+			item = psprintf("source:%s", ref->source);
+			break;
+		case RULE_REF_TAG_GROUP:
+			item = psprintf("tag:%s", ref->name);
+			break;
+		case RULE_REF_SEGMENT:
+			item = psprintf("segment:%s", ref->name);
+			break;
+		default:
+			return true;
+	}
+	foreach(lc, *refs)
+		if (strcmp((char *) lfirst(lc), item) == 0)
+			return true;
+	*refs = lappend(*refs, item);
+	return true;
+}
+
+/*
+ * rule_refs(rule): what a rule reads ("customer", "source:orders",
+ * "tag:tier", "segment:vip"), so that auto-tagging knows which tables'
+ * changes can change a tag.
+ */
+PG_FUNCTION_INFO_V1(segment_rule_refs);
+Datum
+segment_rule_refs(PG_FUNCTION_ARGS)
+{
+	RuleArena	arena;
+	RuleNode   *rule;
+	List	   *refs = NIL;
+	ArrayBuildState *astate = NULL;
+	ListCell   *lc;
+
+	rule_pg_arena(&arena);
+	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
+	(void) rule_collect_refs(rule, CollectRef, &refs);
+	foreach(lc, refs)
+		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
+								  TEXTOID, CurrentMemoryContext);
+	if (astate == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
 }
 
 /*

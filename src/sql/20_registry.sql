@@ -392,12 +392,29 @@ BEGIN
     ON CONFLICT ON CONSTRAINT sources_pkey DO UPDATE
         SET rel = excluded.rel, customer_column = excluded.customer_column,
             time_column = excluded.time_column, registered_at = now();
+    -- a re-registered source may live in another table now
+    IF to_regprocedure('@extschema@._sync_triggers()') IS NOT NULL THEN
+        PERFORM @extschema@._sync_triggers();
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.register_source(text, regclass, name, name) IS 'registers (or re-registers) an event source usable in rules';
 
 CREATE FUNCTION @extschema@.unregister_source(name text) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    users text;
 BEGIN
+    IF to_regclass('@extschema@.tags') IS NOT NULL THEN
+        EXECUTE 'SELECT string_agg(DISTINCT g.name || ''-'' || t.value, '', '') FROM @extschema@.tags t
+                 JOIN @extschema@.tag_groups g ON g.id = t.group_id
+                 WHERE t.rule IS NOT NULL AND ''source:'' || $1 = ANY(@extschema@.rule_refs(t.rule))'
+            INTO users USING name;
+        IF users IS NOT NULL THEN
+            RAISE EXCEPTION 'source "%" is used by auto-tagging rules', name
+                USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Rules of: ' || users || '.',
+                      HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
+        END IF;
+    END IF;
     DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'source "%" does not exist', name

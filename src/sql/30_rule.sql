@@ -34,3 +34,7 @@ COMMENT ON FUNCTION @extschema@.resolve_window(text, timestamptz, text) IS 'the 
 CREATE FUNCTION @extschema@.rule_segments(rule @extschema@.segment_rule) RETURNS text[]
     AS 'MODULE_PATHNAME', 'segment_rule_segments' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rule_segments(@extschema@.segment_rule) IS 'names of the segments the rule reads with IN SEGMENT';
+
+CREATE FUNCTION @extschema@.rule_refs(rule @extschema@.segment_rule) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'segment_rule_refs' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rule_refs(@extschema@.segment_rule) IS 'what the rule reads: customer, source:name, tag:group, segment:name';

@@ -29,3 +29,11 @@ CREATE FUNCTION @extschema@._evaluate_among(rule @extschema@.segment_rule, among
 RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME', 'segment_evaluate_among' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@._evaluate_among(@extschema@.segment_rule, @extschema@.audience, timestamptz) IS 'evaluate(rule, as_of) & among, scanning only the candidates';
+
+-- For auto-tagging: the audiences of several rules (a tag group's values)
+-- from one query whose scans they share; among NULL means all customers.
+CREATE FUNCTION @extschema@._evaluate_rules(rules @extschema@.segment_rule[], among @extschema@.audience,
+                                            as_of timestamptz DEFAULT now())
+RETURNS @extschema@.audience[]
+    AS 'MODULE_PATHNAME', 'segment_evaluate_rules' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._evaluate_rules(@extschema@.segment_rule[], @extschema@.audience, timestamptz) IS 'evaluate() of each rule (& among), sharing scans';

@@ -21,6 +21,7 @@ CREATE TABLE @extschema@.tags (
     group_id    integer NOT NULL REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
     value       text NOT NULL CHECK (value <> ''),
     auto_remove boolean NOT NULL DEFAULT true,
+    rule        @extschema@.segment_rule,   -- auto-tagging rule (51_autotag.sql), or NULL
     enabled     boolean NOT NULL DEFAULT true,
     position    integer NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -154,6 +155,7 @@ BEGIN
     SELECT g.name, t.value, m.ordinal, 'remove', m.source
     FROM @extschema@.tags t JOIN @extschema@.tag_members m ON m.tag_id = t.id WHERE t.group_id = g.id;
     DELETE FROM @extschema@.tag_groups WHERE id = g.id;
+    PERFORM @extschema@._sync_triggers();
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_tag_group(text) IS 'drops a tag group, its values and its customers'' tags (logged)';
 
@@ -195,9 +197,11 @@ DECLARE
     g @extschema@.tag_groups := @extschema@._group(name);
 BEGIN
     UPDATE @extschema@.tag_groups SET enabled = coalesce(set_tag_group_enabled.enabled, true) WHERE id = g.id;
+    PERFORM @extschema@._sync_triggers();
 END $$;
 
-CREATE FUNCTION @extschema@.add_tag(group_name text, value text, auto_remove boolean DEFAULT true)
+CREATE FUNCTION @extschema@.add_tag(group_name text, value text, auto_remove boolean DEFAULT true,
+                                     rule @extschema@.segment_rule DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -214,9 +218,12 @@ BEGIN
     VALUES (g.id, value, coalesce(auto_remove, true),
             coalesce((SELECT max(t.position) FROM @extschema@.tags t WHERE t.group_id = g.id), 0) + 1)
     RETURNING tags.id INTO id;
+    IF rule IS NOT NULL THEN
+        PERFORM @extschema@.set_tag_rule(group_name, value, rule);
+    END IF;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION @extschema@.add_tag(text, text, boolean) IS 'adds a value to a tag group';
+COMMENT ON FUNCTION @extschema@.add_tag(text, text, boolean, @extschema@.segment_rule) IS 'adds a value to a tag group, with an optional auto-tagging rule (applied at once)';
 
 CREATE FUNCTION @extschema@.move_tag(group_name text, value text, "position" integer) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -242,6 +249,7 @@ DECLARE
     t @extschema@.tags := @extschema@._tag(group_name, value);
 BEGIN
     UPDATE @extschema@.tags SET enabled = coalesce(set_tag_enabled.enabled, true) WHERE id = t.id;
+    PERFORM @extschema@._sync_triggers();
 END $$;
 
 CREATE FUNCTION @extschema@.rename_tag(group_name text, value text, new_value text) RETURNS void
@@ -263,6 +271,7 @@ BEGIN
     INSERT INTO @extschema@.tag_log (group_name, value, ordinal, action, source)
     SELECT group_name, t.value, m.ordinal, 'remove', m.source FROM @extschema@.tag_members m WHERE m.tag_id = t.id;
     DELETE FROM @extschema@.tags WHERE id = t.id;
+    PERFORM @extschema@._sync_triggers();
 END $$;
 
 -- Applies one tag to one customer, honouring exclusive groups; returns

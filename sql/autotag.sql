@@ -1,0 +1,150 @@
+-- Auto-tagging: value tiers and order-count bands kept current by the
+-- statement triggers, as the brief's tagging tool describes them.
+SET search_path = segment, public;
+SET TimeZone = 'Asia/Shanghai';
+\set SHOW_CONTEXT never
+
+CREATE TABLE at_customers (id int PRIMARY KEY, name text, city text);
+CREATE TABLE at_orders (id serial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
+                        amount numeric, paid_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO at_customers SELECT g, '客户' || g, CASE WHEN g % 2 = 0 THEN '上海' ELSE '北京' END FROM generate_series(1, 20) g;
+SELECT register_customers('at_customers', 'id');
+SELECT register_source('orders', 'at_orders', 'customer_id', 'paid_at');
+
+-- the brief's value tiers: auto only, exclusive, first matching value wins
+SELECT create_tag_group('价值等级', exclusive => true, allow_manual => false, allow_auto => true) > 0 AS created;
+SELECT add_tag('价值等级', '低', rule => 'sum(orders.amount WHERE status = ''paid'') < 300') > 0,
+       add_tag('价值等级', '中', rule => 'sum(orders.amount WHERE status = ''paid'') >= 300 AND sum(orders.amount WHERE status = ''paid'') < 2000') > 0,
+       add_tag('价值等级', '高', rule => 'sum(orders.amount WHERE status = ''paid'') >= 2000') > 0;
+-- a rule tags existing customers at once: nobody has paid, everyone is low
+SELECT value, count(*) FROM customer_tags WHERE group_name = '价值等级' GROUP BY 1 ORDER BY 1;
+-- the triggers are on the orders table (not on the customer table: no rule reads it)
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'at_orders'::regclass ORDER BY 1;
+SELECT count(*) AS customer_table_triggers FROM pg_trigger WHERE tgrelid = 'at_customers'::regclass AND tgname LIKE 'segment_autotag%';
+
+-- order-count bands, not exclusive by accident: two bands, exclusive group
+SELECT create_tag_group('订单数', exclusive => true, allow_manual => true, allow_auto => true) > 0 AS created;
+SELECT add_tag('订单数', '1-3单', rule => 'count(orders WHERE status = ''paid'') BETWEEN 1 AND 3') > 0,
+       add_tag('订单数', '4-6单', rule => 'count(orders WHERE status = ''paid'') BETWEEN 4 AND 6') > 0;
+
+-- customer 1 buys: 100, then 250 (crosses 300), then 3 more orders
+INSERT INTO at_orders (customer_id, status, amount) VALUES (1, 'paid', 100);
+SELECT customer_key, group_name, value, source FROM customer_tags WHERE customer_key = 1 ORDER BY 2;
+INSERT INTO at_orders (customer_id, status, amount) VALUES (1, 'paid', 250);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 1 ORDER BY 2;
+INSERT INTO at_orders (customer_id, status, amount) VALUES (1, 'paid', 1000), (1, 'paid', 10), (1, 'paid', 20);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 1 ORDER BY 2;
+-- one big order moves customer 2 from low straight to high
+INSERT INTO at_orders (customer_id, status, amount) VALUES (2, 'paid', 5000);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 2 ORDER BY 2;
+-- a refund (UPDATE status) moves customer 2 back to low and out of the bands
+UPDATE at_orders SET status = 'refunded' WHERE customer_id = 2;
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 2 ORDER BY 2;
+-- deleting orders: customer 1 falls back to 1-3 orders and stays mid
+DELETE FROM at_orders WHERE customer_id = 1 AND amount IN (10, 20);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 1 ORDER BY 2;
+DELETE FROM at_orders WHERE customer_id = 1 AND amount = 1000;
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 1 ORDER BY 2;
+-- the tag log shows every swap, by rule
+SELECT group_name, value, ordinal, action, source, actor FROM tag_log WHERE ordinal IN (1, 2) ORDER BY id;
+
+-- NULL amounts and orders of unknown customers change nothing and break nothing
+INSERT INTO at_orders (customer_id, status, amount) VALUES (3, 'paid', NULL), (999, 'paid', 50), (-5, 'paid', 1);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 3 ORDER BY 2;
+
+-- manual tags: a manual value in an exclusive group is kept, never replaced or removed by rules
+SELECT tag_customer('订单数', '4-6单', 4);
+INSERT INTO at_orders (customer_id, status, amount) VALUES (4, 'paid', 10);
+SELECT customer_key, group_name, value, source FROM customer_tags WHERE customer_key = 4 ORDER BY 2;
+-- ...and manual tagging of an auto-only group is refused
+SELECT tag_customer('价值等级', '高', 4);
+
+-- one statement, many customers: 2000 orders for customers 5..20
+INSERT INTO at_orders (customer_id, status, amount)
+SELECT 5 + g % 16, CASE WHEN g % 10 = 0 THEN 'refunded' ELSE 'paid' END, (g % 7) * 40 FROM generate_series(1, 2000) g;
+SELECT value, count(*) FROM customer_tags WHERE group_name = '价值等级' GROUP BY 1 ORDER BY 1;
+-- consistency: a full retag finds nothing to change
+SELECT * FROM retag() ORDER BY 1;
+
+-- the same customers by hand: tiers equal what the rules say
+SELECT count(*) AS mismatches FROM at_customers c
+LEFT JOIN (SELECT customer_id, sum(amount) AS s FROM at_orders WHERE status = 'paid' GROUP BY 1) o ON o.customer_id = c.id
+LEFT JOIN customer_tags t ON t.customer_key = c.id AND t.group_name = '价值等级'
+WHERE t.value IS DISTINCT FROM CASE WHEN coalesce(o.s, 0) < 300 THEN '低' WHEN o.s < 2000 THEN '中' ELSE '高' END;
+
+-- rules on tags: a group reading another group's tags follows it in the same statement
+SELECT create_tag_group('vip', allow_auto => true) > 0 AS created;
+SELECT add_tag('vip', 'yes', rule => 'TAG ''价值等级'' IN (''高'') AND customer.city = ''上海''') > 0;
+SELECT count(*) AS vip FROM customer_tags WHERE group_name = 'vip';
+INSERT INTO at_orders (customer_id, status, amount) VALUES (2, 'paid', 3000);
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 2 ORDER BY 2;
+-- the customer table is watched now (the vip rule reads customer.city)
+UPDATE at_customers SET city = '北京' WHERE id = 2;
+SELECT customer_key, group_name, value FROM customer_tags WHERE customer_key = 2 ORDER BY 2;
+SELECT count(*) AS customer_table_triggers FROM pg_trigger WHERE tgrelid = 'at_customers'::regclass AND tgname LIKE 'segment_autotag%';
+
+-- rule changes re-tag at once and report what changed; manual tags survive
+SELECT * FROM set_tag_rule('订单数', '1-3单', 'count(orders WHERE status = ''paid'') BETWEEN 2 AND 3');
+SELECT customer_key, value FROM customer_tags WHERE group_name = '订单数' ORDER BY 1;
+SELECT customer_key, group_name, value, source FROM customer_tags WHERE customer_key = 4 ORDER BY 2;
+-- auto_remove = false: the rule only adds
+SELECT create_tag_group('ever_bought', allow_auto => true) > 0,
+       add_tag('ever_bought', 'yes', auto_remove => false, rule => 'EXISTS orders WHERE status = ''paid''') > 0;
+SELECT count(*) FROM customer_tags WHERE group_name = 'ever_bought';
+UPDATE at_orders SET status = 'refunded' WHERE customer_id = 3;
+DELETE FROM at_orders WHERE customer_id = 3;
+SELECT count(*) FILTER (WHERE customer_key = 3) AS still_tagged FROM customer_tags WHERE group_name = 'ever_bought';
+
+-- disabled groups keep their customers' tags and stop changing
+SELECT set_tag_group_enabled('订单数', false);
+INSERT INTO at_orders (customer_id, status, amount) VALUES (6, 'paid', 1), (6, 'paid', 1), (6, 'paid', 1);
+SELECT count(*) AS bands_kept FROM tag_members m JOIN tags t ON t.id = m.tag_id JOIN tag_groups g ON g.id = t.group_id WHERE g.name = '订单数';
+SELECT set_tag_group_enabled('订单数', true);
+
+-- errors
+SELECT add_tag('vip', 'no', rule => 'EXISTS nosuch');
+SELECT add_tag('vip', 'no2', rule => 'sum(orders.nosuch) > 1');
+SELECT create_tag_group('manual_only') > 0;
+SELECT add_tag('manual_only', 'x', rule => 'EXISTS orders');
+SELECT set_tag_rule('价值等级', '低', 'TAG ''vip'' IS EMPTY');
+SELECT set_tag_rule('vip', 'yes', 'TAG ''vip'' IS NOT EMPTY');
+SELECT set_tag_rule('nosuch', 'x', 'EXISTS orders');
+SELECT set_tag_rule('vip', 'nosuch', 'EXISTS orders');
+SELECT retag('nosuch');
+SELECT unregister_source('orders');
+SELECT watch('nosuch', 'at_orders', 'customer_id');
+SELECT watch('orders', 'at_orders', 'nosuch');
+
+-- a view source needs watch() for real time
+CREATE TABLE at_clicks (customer_id int, kind text, at timestamptz DEFAULT now());
+CREATE VIEW at_coupon_clicks AS SELECT customer_id, at FROM at_clicks WHERE kind = 'coupon';
+SELECT register_source('coupon_clicks', 'at_coupon_clicks', 'customer_id', 'at');
+SELECT create_tag_group('clicked', allow_auto => true) > 0, add_tag('clicked', 'coupon', rule => 'EXISTS coupon_clicks') > 0;
+INSERT INTO at_clicks VALUES (7, 'coupon');
+SELECT count(*) AS tagged_without_watch FROM customer_tags WHERE group_name = 'clicked';
+SELECT watch('coupon_clicks', 'at_clicks', 'customer_id');
+INSERT INTO at_clicks VALUES (8, 'coupon'), (9, 'other');
+SELECT customer_key FROM customer_tags WHERE group_name = 'clicked' ORDER BY 1;
+SELECT * FROM retag('clicked');
+SELECT customer_key FROM customer_tags WHERE group_name = 'clicked' ORDER BY 1;
+SELECT unwatch('coupon_clicks', 'at_clicks'), unwatch('coupon_clicks', 'at_clicks');
+
+-- pg_cron: nightly re-tagging
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT schedule_retag('0 2 * * *') > 0 AS scheduled;
+SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'segment retag%';
+SELECT unschedule_retag(), unschedule_retag(missing_ok => true);
+SELECT unschedule_retag();
+
+-- dropping the rules removes the triggers
+SELECT drop_tag_group('clicked'), drop_tag_group('vip'), drop_tag_group('ever_bought'), drop_tag_group('价值等级'),
+       drop_tag_group('订单数'), drop_tag_group('manual_only');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'segment_autotag%';
+SELECT count(*) AS watched FROM autotag_triggers;
+
+DELETE FROM tag_log;
+SELECT setval('tag_groups_id_seq', 1, false), setval('tags_id_seq', 1, false);
+SELECT unregister_source('coupon_clicks'), unregister_source('orders');
+SELECT unregister_customers();
+DROP VIEW at_coupon_clicks;
+DROP TABLE at_customers, at_orders, at_clicks;
