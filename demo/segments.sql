@@ -72,3 +72,21 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT schedule_refresh('05 loyal', '0 3 * * *') > 0 AS scheduled;
 SELECT jobname, schedule, command FROM cron.job;
 SELECT unschedule_refresh('05 loyal');
+
+-- 15. Auto-tagging: the brief's value tiers, kept current by triggers
+SELECT create_tag_group('价值等级', exclusive => true, allow_manual => false, allow_auto => true) > 0 AS tier_group;
+SELECT add_tag('价值等级', '低', rule => 'sum(orders.amount WHERE status = ''paid'') < 300') > 0 AS low,
+       add_tag('价值等级', '中', rule => 'sum(orders.amount WHERE status = ''paid'') >= 300 AND sum(orders.amount WHERE status = ''paid'') < 2000') > 0 AS mid,
+       add_tag('价值等级', '高', rule => 'sum(orders.amount WHERE status = ''paid'') >= 2000') > 0 AS high;
+SELECT value AS tier, count(*) AS customers FROM customer_tags WHERE group_name = '价值等级' GROUP BY 1 ORDER BY 2 DESC;
+-- customer 1 never ordered: low; each order below moves them, in the same transaction
+SELECT value AS tier_of_customer_1 FROM customer_tags WHERE customer_key = 1 AND group_name = '价值等级';
+INSERT INTO orders (customer_id, status, amount, channel, paid_at) VALUES (1, 'paid', 450, 'online', now());
+SELECT value AS after_450 FROM customer_tags WHERE customer_key = 1 AND group_name = '价值等级';
+INSERT INTO orders (customer_id, status, amount, channel, paid_at) VALUES (1, 'paid', 1800, 'store', now());
+SELECT value AS after_1800_more FROM customer_tags WHERE customer_key = 1 AND group_name = '价值等级';
+UPDATE orders SET status = 'refunded' WHERE customer_id = 1 AND amount = 1800;
+SELECT value AS after_refund FROM customer_tags WHERE customer_key = 1 AND group_name = '价值等级';
+SELECT action, value, source, actor FROM tag_log WHERE ordinal = 1 AND group_name = '价值等级' ORDER BY id;
+-- segments can use the tiers
+SELECT estimate('TAG ''价值等级'' IN (''高'') AND customer.city = ''上海''') AS high_value_in_shanghai;
