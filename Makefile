@@ -48,12 +48,14 @@ SQL_PARTS = \
 	src/sql/51_autotag.sql \
 	src/sql/60_campaign.sql \
 	src/sql/61_contacts.sql \
+	src/sql/62_presets.sql \
+	src/sql/63_rfm.sql \
 	src/sql/90_tenancy.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts tenancy
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts presets rfm tenancy
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -4,8 +4,8 @@ SET search_path = segment, public;
 
 -- the 18 scenarios of the brief: text -> rule -> jsonb -> rule is the same
 -- rule, and jsonb -> rule -> jsonb the same JSON
-CREATE TABLE scenario (n int PRIMARY KEY, rule segment_rule);
-INSERT INTO scenario VALUES
+CREATE TABLE json_scenario (n int PRIMARY KEY, rule segment_rule);
+INSERT INTO json_scenario VALUES
  (1,  'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30'),
  (2,  'max(orders.paid_at) < 90 days ago AND count(orders WHERE status = ''paid'') >= 1'),
  (3,  'EXISTS orders DURING BETWEEN ''2023-12-01'' AND ''2023-12-31'' AND NOT EXISTS orders DURING SINCE ''2024-01-01'''),
@@ -24,10 +24,10 @@ INSERT INTO scenario VALUES
  (16, 'sum(orders.amount WHERE channel = ''store'' AND status = ''paid'') > 1000 AND NOT EXISTS orders DURING LAST 30 days'),
  (17, 'customer.followed_at DURING LAST 1 month AND NOT EXISTS orders'),
  (18, 'EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days');
-SELECT n, rule::jsonb FROM scenario ORDER BY n;
-SELECT n FROM scenario WHERE rule::jsonb::segment_rule::text <> rule::text;
-SELECT n FROM scenario WHERE rule::jsonb::segment_rule::jsonb <> rule::jsonb;
-SELECT count(*) AS scenarios_round_tripped FROM scenario WHERE rule_from_json(rule_to_json(rule))::text = rule::text;
+SELECT n, rule::jsonb FROM json_scenario ORDER BY n;
+SELECT n FROM json_scenario WHERE rule::jsonb::segment_rule::text <> rule::text;
+SELECT n FROM json_scenario WHERE rule::jsonb::segment_rule::jsonb <> rule::jsonb;
+SELECT count(*) AS scenarios_round_tripped FROM json_scenario WHERE rule_from_json(rule_to_json(rule))::text = rule::text;
 
 -- what a rule builder sends: groups, nested groups, not, Unicode
 SELECT $${"group": "and", "conditions": [
@@ -89,4 +89,4 @@ SELECT '{"type": "exists", "source": "o", "window": {"type": "last", "count": 2.
 SELECT (repeat('{"not": ', 70) || '{"type": "segment", "name": "a"}' || repeat('}', 70))::jsonb::segment_rule;
 SELECT jsonb_build_object('type', 'attribute', 'field', 'id', 'operator', 'in', 'values', (SELECT jsonb_agg(g) FROM generate_series(1, 10001) g))::segment_rule;
 
-DROP TABLE scenario;
+DROP TABLE json_scenario;

@@ -416,6 +416,10 @@ DECLARE
 BEGIN
     IF retag.group_name IS NOT NULL THEN
         start := ARRAY[(@extschema@._group(retag.group_name)).id];
+        IF to_regclass('@extschema@.rfm_groups') IS NOT NULL
+           AND start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
+            start := '{}';      -- re-scored below
+        END IF;
     ELSE
         start := ARRAY(SELECT DISTINCT a.group_id FROM @extschema@._auto_rules() a
                        JOIN @extschema@.tag_groups g ON g.id = a.group_id WHERE g.tenant = @extschema@._tenant()
@@ -424,6 +428,13 @@ BEGIN
     -- every customer may change: all 256 re-tagging locks
     PERFORM @extschema@._lock_customers('{0-255}');
     RETURN QUERY SELECT * FROM @extschema@._retag_cascade(start, NULL);
+    -- RFM groups (63_rfm.sql) are re-scored, not evaluated rule by rule
+    RETURN QUERY SELECT g.name, x.added, x.removed
+        FROM @extschema@.rfm_groups rg JOIN @extschema@.tag_groups g ON g.id = rg.group_id,
+             LATERAL @extschema@._rescore_rfm(rg.group_id) x
+        WHERE g.tenant = @extschema@._tenant() AND g.enabled
+          AND (retag.group_name IS NULL OR g.name = retag.group_name)
+        ORDER BY g.position;
 END $$;
 COMMENT ON FUNCTION @extschema@.retag(text) IS 're-evaluates auto-tagging rules for every customer (one group and its readers, or all); returns tags added and removed per group';
 
