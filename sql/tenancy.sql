@@ -58,6 +58,12 @@ SELECT create_segment('peek', 'IN SEGMENT ''a_only''');
 SELECT is_member('a_only', 1);
 SELECT evaluate('TAG ''vip'' IN (''gold'')');
 SELECT tag_customer('vip', 'gold', 12);
+-- nor tag or test a's customers with b's own objects
+SELECT create_tag_group('b_tags') > 0, add_tag('b_tags', 'x') > 0;
+SELECT tag_customer('b_tags', 'x', 3);
+SELECT tag_customer('b_tags', 'x', 13);
+SELECT is_member('big', 3), is_member('big', 16);
+SELECT drop_tag_group('b_tags');
 -- cannot touch a's rows directly either
 UPDATE segments SET members = '{}' WHERE tenant = 'shop_a';
 DELETE FROM history WHERE tenant = 'shop_a';

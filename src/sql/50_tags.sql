@@ -68,13 +68,16 @@ BEGIN
     IF customer_key IS NULL THEN
         RAISE EXCEPTION 'customer key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- another tenant's customer is as unknown as a missing one
     IF reg.ordinal_mode = 'direct' THEN
-        EXECUTE format('SELECT %1$I::bigint FROM %2$s WHERE %1$I = $1::text::%3$s', reg.key_column, reg.rel, reg.key_type)
-            INTO ord USING customer_key;
+        EXECUTE format('SELECT c.%1$I::bigint FROM %2$s c WHERE c.%1$I = $1::text::%3$s %4$s', reg.key_column, reg.rel, reg.key_type,
+                       CASE WHEN reg.tenant_column IS NULL THEN '' ELSE format('AND c.%I::text = $2', reg.tenant_column) END)
+            INTO ord USING customer_key, @extschema@._tenant();
     ELSE
         EXECUTE format('SELECT o.ordinal FROM @extschema@.customer_ordinals o JOIN %2$s c ON c.%1$I = o.key
-                        WHERE o.key = $1::text::%3$s', reg.key_column, reg.rel, reg.key_type)
-            INTO ord USING customer_key;
+                        WHERE o.key = $1::text::%3$s %4$s', reg.key_column, reg.rel, reg.key_type,
+                       CASE WHEN reg.tenant_column IS NULL THEN '' ELSE format('AND c.%I::text = $2', reg.tenant_column) END)
+            INTO ord USING customer_key, @extschema@._tenant();
     END IF;
     IF ord IS NULL THEN
         RAISE EXCEPTION 'customer % is not in %', customer_key, reg.rel
