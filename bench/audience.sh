@@ -9,17 +9,7 @@ N=${1:-10000000}
 
 install_deps
 build_install
-work=$(make_workdir)
-port=$(free_port)
-trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
-start_cluster "$work" "$port"
-cat >>"$work/data/postgresql.conf" <<CONF
-shared_buffers = '2GB'
-work_mem = '256MB'
-max_parallel_workers_per_gather = 0
-CONF
-as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
-cp bench/*.sql "$work/"
+start_bench_cluster "shared_buffers = '2GB'" "work_mem = '256MB'" "max_parallel_workers_per_gather = 0"
 q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 q -c 'CREATE EXTENSION segment' -f "$work/bench_lib.sql"

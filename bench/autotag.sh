@@ -13,16 +13,7 @@ SECS=${2:-20}
 
 install_deps
 build_install
-work=$(make_workdir)
-port=$(free_port)
-trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
-start_cluster "$work" "$port"
-cat >>"$work/data/postgresql.conf" <<CONF
-shared_buffers = '1GB'
-work_mem = '64MB'
-CONF
-as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
-cp bench/bench_lib.sql "$work/"
+start_bench_cluster "shared_buffers = '1GB'" "work_mem = '64MB'"
 q() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 log "data: $N customers, $((N * 10)) orders"

@@ -15,17 +15,7 @@ PER_DAY=$((N / 5))
 
 install_deps
 build_install
-work=$(make_workdir)
-port=$(free_port)
-trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
-start_cluster "$work" "$port"
-cat >>"$work/data/postgresql.conf" <<CONF
-shared_buffers = '2GB'
-work_mem = '256MB'
-timezone = 'Asia/Shanghai'
-CONF
-as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
-cp bench/bench_lib.sql "$work/"
+start_bench_cluster "shared_buffers = '2GB'" "work_mem = '256MB'" "timezone = 'Asia/Shanghai'"
 q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 log "data: $N members, 30 days x $PER_DAY contacts; $BIG members for split/sample"

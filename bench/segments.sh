@@ -15,18 +15,8 @@ AS_OF='2024-08-09 11:00+08'
 
 install_deps
 build_install
-work=$(make_workdir)
-port=$(free_port)
-trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
-start_cluster "$work" "$port"
-cat >>"$work/data/postgresql.conf" <<CONF
-shared_buffers = '2GB'
-work_mem = '128MB'
-max_parallel_workers_per_gather = 2
-timezone = 'Asia/Shanghai'
-CONF
-as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
-cp bench/*.sql demo/sample_data.sql "$work/"
+start_bench_cluster "shared_buffers = '2GB'" "work_mem = '128MB'" "max_parallel_workers_per_gather = 2" "timezone = 'Asia/Shanghai'"
+cp demo/sample_data.sql "$work/"
 q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
 log "generating the CRM: $CUSTOMERS customers"

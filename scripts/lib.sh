@@ -108,3 +108,16 @@ stop_cluster() {
     [ -f "$dir/data/postmaster.pid" ] && as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null 2>&1
     return 0
 }
+
+# For bench/: a throwaway cluster (pg_cron preloaded) with extra settings,
+# e.g. start_bench_cluster "shared_buffers = '2GB'" "work_mem = '256MB'".
+# Sets $work and $port and removes everything when the script exits.
+start_bench_cluster() {
+    work=$(make_workdir)
+    port=$(free_port)
+    trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
+    start_cluster "$work" "$port"
+    printf '%s\n' "$@" >>"$work/data/postgresql.conf"
+    as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
+    cp bench/*.sql "$work/"
+}
