@@ -47,9 +47,10 @@ install_deps() {
 private_pg_copy() {
     [ -x "$PG_BIN/postgres" ] && return 0
     log "making a private PostgreSQL copy in $PG_ROOT"
-    mkdir -p "$PG_ROOT/usr/lib/postgresql" "$PG_ROOT/usr/share/postgresql"
+    mkdir -p "$PG_ROOT/usr/lib/postgresql" "$PG_ROOT/usr/share/postgresql" "$PG_ROOT/usr/include"
     cp -a /usr/lib/postgresql/$PG_MAJOR "$PG_ROOT/usr/lib/postgresql/"
     cp -a /usr/share/postgresql/$PG_MAJOR "$PG_ROOT/usr/share/postgresql/"
+    cp -a /usr/include/postgresql "$PG_ROOT/usr/include/"    # pg_config --includedir-server
     chmod 755 "$PG_ROOT"
 }
 
