@@ -45,7 +45,8 @@ install_deps() {
 # PostgreSQL finds its share and lib directories relative to its binaries,
 # so a copy of the two trees is a complete private installation.
 private_pg_copy() {
-    [ -x "$PG_BIN/postgres" ] && return 0
+    [ -x "$PG_BIN/postgres" ] && [ -d "$PG_ROOT/usr/include/postgresql" ] && return 0
+    rm -rf "$PG_ROOT/usr"
     log "making a private PostgreSQL copy in $PG_ROOT"
     mkdir -p "$PG_ROOT/usr/lib/postgresql" "$PG_ROOT/usr/share/postgresql" "$PG_ROOT/usr/include"
     cp -a /usr/lib/postgresql/$PG_MAJOR "$PG_ROOT/usr/lib/postgresql/"
