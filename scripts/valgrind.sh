@@ -21,6 +21,8 @@ port = $port
 unix_socket_directories = '$work'
 fsync = off
 max_parallel_workers_per_gather = 2
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'contrib_regression'
 CONF
 cp test/valgrind.supp "$work/"
 # postmaster and its forked backends all run under memcheck
