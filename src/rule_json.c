@@ -485,6 +485,12 @@ read_value(Reader *r)
  * JSON -> rule text
  * ---------------------------------------------------------------------
  */
+/* Operator precedence, as rule_print.c uses it to place parentheses. */
+#define PREC_ANY	0
+#define PREC_OR		1
+#define PREC_AND	2
+#define PREC_NOT	3
+
 typedef struct Conv
 {
 	Buf			out;
@@ -492,7 +498,7 @@ typedef struct Conv
 	bool		failed;
 } Conv;
 
-static bool conv_node(Conv *cv, const JVal *v, const char *path, bool filter);
+static bool conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need);
 static bool shape_error(Conv *cv, const char *path, const char *hint, const char *fmt,...)
 			__attribute__((format(printf, 4, 5)));
 
@@ -909,10 +915,10 @@ conv_filter_window(Conv *cv, const JVal *obj, const char *path)
 
 	if (f)
 	{
-		buf_str(&cv->out, " WHERE (");
-		if (!conv_node(cv, f, sub_path(cv, path, "filter", 0), true))
+		/* no parentheses, as the printer writes it: they would count as nesting */
+		buf_str(&cv->out, " WHERE ");
+		if (!conv_node(cv, f, sub_path(cv, path, "filter", 0), true, PREC_ANY))
 			return false;
-		buf_put(&cv->out, ")", 1);
 	}
 	if (w)
 	{
@@ -924,7 +930,7 @@ conv_filter_window(Conv *cv, const JVal *obj, const char *path)
 }
 
 static bool
-conv_group(Conv *cv, const JVal *v, const char *path, bool filter)
+conv_group(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 {
 	static const char *const keys[] = {"group", "conditions", NULL};
 	const JVal *g = get_string(cv, v, path, "group", true);
@@ -941,15 +947,19 @@ conv_group(Conv *cv, const JVal *v, const char *path, bool filter)
 	and = g->text[0] == 'a';
 	if (conds == NULL || conds->kind != J_ARRAY || conds->n == 0)
 		return shape_error(cv, cpath, NULL, "must be a non-empty array of conditions");
-	buf_put(&cv->out, "(", 1);
+	/* parentheses only where the printer puts them (they count as nesting) */
+	if ((and ? PREC_AND : PREC_OR) < need)
+		buf_put(&cv->out, "(", 1);
 	for (i = 0; i < conds->n; i++)
 	{
 		if (i > 0)
 			buf_str(&cv->out, and ? " AND " : " OR ");
-		if (!conv_node(cv, conds->items[i], sub_path(cv, cpath, NULL, i), filter))
+		/* a child of the same kind needs none: the parser flattens it */
+		if (!conv_node(cv, conds->items[i], sub_path(cv, cpath, NULL, i), filter, and ? PREC_AND : PREC_OR))
 			return false;
 	}
-	buf_put(&cv->out, ")", 1);
+	if ((and ? PREC_AND : PREC_OR) < need)
+		buf_put(&cv->out, ")", 1);
 	return true;
 }
 
@@ -989,7 +999,7 @@ conv_aggregate(Conv *cv, const JVal *v, const char *path)
 
 /* One condition of the rule (or of a filter, where conditions are on fields). */
 static bool
-conv_node(Conv *cv, const JVal *v, const char *path, bool filter)
+conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 {
 	static const char *const hint =
 		"Condition types: attribute, aggregate, exists, tag, segment; or {\"group\": ...} / {\"not\": ...}.";
@@ -1005,16 +1015,13 @@ conv_node(Conv *cv, const JVal *v, const char *path, bool filter)
 	if (v->kind != J_OBJECT)
 		return shape_error(cv, path, hint, "a condition must be an object");
 	if (get(v, "group") && !get(v, "type"))
-		return conv_group(cv, v, path, filter);
+		return conv_group(cv, v, path, filter, need);
 	if (get(v, "not"))
 	{
 		if (!check_keys(cv, v, path, k_not, NULL))
 			return false;
-		buf_str(&cv->out, "NOT (");
-		if (!conv_node(cv, get(v, "not"), sub_path(cv, path, "not", 0), filter))
-			return false;
-		buf_put(&cv->out, ")", 1);
-		return true;
+		buf_str(&cv->out, "NOT ");
+		return conv_node(cv, get(v, "not"), sub_path(cv, path, "not", 0), filter, PREC_NOT);
 	}
 	if (filter)
 	{
@@ -1040,12 +1047,9 @@ conv_node(Conv *cv, const JVal *v, const char *path, bool filter)
 	{
 		if (!check_keys(cv, v, path, k_exists, NULL) || (s = get_string(cv, v, path, "source", true)) == NULL)
 			return false;
-		buf_str(&cv->out, "(EXISTS ");
+		buf_str(&cv->out, "EXISTS ");
 		put_ident(cv, s);
-		if (!conv_filter_window(cv, v, path))
-			return false;
-		buf_put(&cv->out, ")", 1);
-		return true;
+		return conv_filter_window(cv, v, path);
 	}
 	if (strcmp(t->text, "tag") == 0)
 	{
@@ -1119,7 +1123,7 @@ rule_from_json(const char *json, size_t len, RuleArena *arena, RuleError *err)
 	memset(&cv, 0, sizeof(cv));
 	buf_init(&cv.out, arena);
 	cv.err = err;
-	if (!conv_node(&cv, root, "$", false))
+	if (!conv_node(&cv, root, "$", false, PREC_ANY))
 		return NULL;
 	if (cv.out.oom)
 	{
