@@ -32,7 +32,8 @@ OBJS = \
 	src/rule_json_pg.o \
 	src/rule_compile.o \
 	src/rule_eval.o \
-	src/rule_share.o
+	src/rule_share.o \
+	src/autotag.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \

@@ -83,9 +83,6 @@ typedef struct Merged
 	bool	   *holds;			/* per aggregate: true for no rows */
 } Merged;
 
-/* Candidates compared as a list below this many, probed in the bitmap above. */
-#define AMONG_LIST_MAX 200
-
 static void CompileNode(Compiler *c, const RuleNode *n);
 
 /* Runs a catalog query through SPI and returns the first row's column as text. */
@@ -409,7 +406,7 @@ AppendAmong(Compiler *c, const char *key)
 		return;
 	if (c->among_customers)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT r.id FROM r)", key);
-	else if (c->among_count <= AMONG_LIST_MAX)
+	else if (c->among_count <= RULE_AMONG_LIST_MAX)
 		appendStringInfo(&c->sql, " AND %s = ANY ($1::bigint[])", key);
 	else
 		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);

@@ -25,6 +25,9 @@ typedef enum RuleAmong
 	RULE_AMONG_CUSTOMERS
 } RuleAmong;
 
+/* Up to this many candidates are an "= ANY (array)", more a bitmap probe. */
+#define RULE_AMONG_LIST_MAX 200
+
 extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among,
 							  int64 among_count);
 

@@ -9,6 +9,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "pgtime.h"
+#include "nodes/pg_list.h"
 
 #include "rule_ast.h"
 #include "rule_window.h"
@@ -26,6 +27,9 @@ extern void rule_pg_arena(RuleArena *arena);
 extern void rule_pg_report(const RuleError *err, const char *rule_text) pg_attribute_noreturn();
 extern RuleNode *rule_pg_decode(const SegmentRule *r, RuleArena *arena);
 extern SegmentRule *rule_pg_encode(const RuleNode *rule);
+
+/* Appends "customer", "source:x", "tag:g", "segment:s" (each once) to refs. */
+extern List *rule_pg_refs(const RuleNode *rule, List *refs);
 
 /* Time zone of windows: the given name, else segment.timezone, else the session's. */
 extern pg_tz *rule_pg_zone(const char *name);

@@ -350,6 +350,14 @@ CollectRef(const RuleRef *ref, void *ctx)
 	return true;
 }
 
+/* Appends what a rule reads to refs (palloc'd strings), each once. */
+List *
+rule_pg_refs(const RuleNode *rule, List *refs)
+{
+	(void) rule_collect_refs(rule, CollectRef, &refs);
+	return refs;
+}
+
 /*
  * rule_refs(rule): what a rule reads ("customer", "source:orders",
  * "tag:tier", "segment:vip"), so that auto-tagging knows which tables'
@@ -367,7 +375,7 @@ segment_rule_refs(PG_FUNCTION_ARGS)
 
 	rule_pg_arena(&arena);
 	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
-	(void) rule_collect_refs(rule, CollectRef, &refs);
+	refs = rule_pg_refs(rule, NIL);
 	foreach(lc, refs)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
 								  TEXTOID, CurrentMemoryContext);

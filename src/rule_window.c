@@ -577,3 +577,48 @@ rule_resolve_window(const RuleWindow *w, const RuleCivilTime *as_of_local,
 	*hi = h;
 	return true;
 }
+
+static bool
+moment_uses_clock(const RuleMoment *m)
+{
+	return m->kind == RULE_MOMENT_NOW ||
+		(m->kind == RULE_MOMENT_AGO && (m->unit == RULE_UNIT_MINUTE || m->unit == RULE_UNIT_HOUR));
+}
+
+static bool
+window_uses_clock(const RuleWindow *w)
+{
+	if (w == NULL)
+		return false;
+	switch (w->kind)
+	{
+		case RULE_WINDOW_LAST:
+		case RULE_WINDOW_PAST:
+			return w->unit == RULE_UNIT_MINUTE || w->unit == RULE_UNIT_HOUR;
+		case RULE_WINDOW_SINCE:
+			return moment_uses_clock(&w->from);
+		case RULE_WINDOW_BEFORE:
+			return moment_uses_clock(&w->to);
+		default:
+			return false;
+	}
+}
+
+bool
+rule_uses_clock(const RuleNode *n)
+{
+	int			i;
+
+	if (n == NULL)
+		return false;
+	for (i = 0; i < n->nchildren; i++)
+		if (rule_uses_clock(n->children[i]))
+			return true;
+	for (i = 0; i < n->nargs; i++)
+		if (n->args[i].kind == RULE_LIT_MOMENT && moment_uses_clock(&n->args[i].moment))
+			return true;
+	if (n->value != NULL &&
+		(window_uses_clock(n->value->window) || rule_uses_clock(n->value->filter)))
+		return true;
+	return window_uses_clock(n->window) || rule_uses_clock(n->filter);
+}

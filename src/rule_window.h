@@ -96,6 +96,15 @@ extern bool rule_resolve_moment(const RuleMoment *m,
 								const RuleCivilTime *as_of_local,
 								int64_t as_of_epoch_usec, RuleBound *out);
 
+/*
+ * Whether a rule's windows and moments need the time of day: minute and hour
+ * units and "now".  Every other window and moment resolves from the as-of
+ * local date alone, so what a rule without them compiles to stays the same
+ * until the local date (or the zone) changes; auto-tagging keeps such
+ * compiled rules for the day.
+ */
+extern bool rule_uses_clock(const RuleNode *rule);
+
 /* Outcome of rule_parse_datetime. */
 typedef enum RuleDateTimeStatus
 {

@@ -94,14 +94,18 @@ LANGUAGE sql AS $$
     FROM (SELECT DISTINCT i % 256 AS b FROM @extschema@.ids_bigint(cand) i ORDER BY 1) x
 $$;
 
--- Applies one value's difference: removes then adds auto tags, logged.
-CREATE FUNCTION @extschema@._apply_auto(t @extschema@.tags, g @extschema@.tag_groups,
-                                        added @extschema@.audience, removed @extschema@.audience)
+-- Applies one value's difference: removes then adds automatic tags, logged.
+CREATE FUNCTION @extschema@._apply_auto(tag integer, added @extschema@.audience, removed @extschema@.audience)
 RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
 DECLARE
-    actor text := format('rule %s-%s', g.name, t.value);
+    t tags;
+    g tag_groups;
+    actor text;
 BEGIN
+    SELECT * INTO t FROM tags x WHERE x.id = _apply_auto.tag;
+    SELECT * INTO g FROM tag_groups x WHERE x.id = t.group_id;
+    actor := format('rule %s-%s', g.name, t.value);
     IF NOT @extschema@.is_empty(removed) THEN
         WITH gone AS (
             DELETE FROM @extschema@.tag_members m
@@ -123,239 +127,36 @@ BEGIN
     END IF;
 END $$;
 
--- Holders of each of some tags, automatic and not, among candidates (NULL:
--- all), as arrays aligned with tag_ids.  A few candidates are looked up
--- by ordinal (index), many are probed in the bitmap while reading the tags.
-CREATE FUNCTION @extschema@._holders(tag_ids integer[], cand @extschema@.audience,
-                                     OUT auto_holders @extschema@.audience[], OUT other_holders @extschema@.audience[])
-LANGUAGE plpgsql STABLE SET search_path = @extschema@, pg_catalog, pg_temp AS $$
-BEGIN
-    IF cand IS NULL THEN
-        SELECT array_agg(coalesce(h.a, '{}') ORDER BY v.n), array_agg(coalesce(h.o, '{}') ORDER BY v.n)
-        INTO auto_holders, other_holders
-        FROM unnest(tag_ids) WITH ORDINALITY v(id, n)
-        LEFT JOIN (SELECT m.tag_id, audience_agg(m.ordinal) FILTER (WHERE m.source = 'auto') a,
-                          audience_agg(m.ordinal) FILTER (WHERE m.source <> 'auto') o
-                   FROM tag_members m WHERE m.tag_id = ANY(tag_ids) GROUP BY 1) h ON h.tag_id = v.id;
-    ELSIF cardinality(cand) <= 1000 THEN
-        SELECT array_agg(coalesce(h.a, '{}') ORDER BY v.n), array_agg(coalesce(h.o, '{}') ORDER BY v.n)
-        INTO auto_holders, other_holders
-        FROM unnest(tag_ids) WITH ORDINALITY v(id, n)
-        LEFT JOIN (SELECT m.tag_id, audience_agg(m.ordinal) FILTER (WHERE m.source = 'auto') a,
-                          audience_agg(m.ordinal) FILTER (WHERE m.source <> 'auto') o
-                   FROM tag_members m WHERE m.ordinal = ANY(cand::bigint[]) AND m.tag_id = ANY(tag_ids)
-                   GROUP BY 1) h ON h.tag_id = v.id;
-    ELSE
-        SELECT array_agg(coalesce(h.a, '{}') ORDER BY v.n), array_agg(coalesce(h.o, '{}') ORDER BY v.n)
-        INTO auto_holders, other_holders
-        FROM unnest(tag_ids) WITH ORDINALITY v(id, n)
-        LEFT JOIN (SELECT m.tag_id, audience_agg(m.ordinal) FILTER (WHERE m.source = 'auto') a,
-                          audience_agg(m.ordinal) FILTER (WHERE m.source <> 'auto') o
-                   FROM tag_members m WHERE m.tag_id = ANY(tag_ids) AND cand @> m.ordinal
-                   GROUP BY 1) h ON h.tag_id = v.id;
-    END IF;
-END $$;
-
--- Re-evaluates the auto values of one group, among candidates (NULL: all
--- customers), and applies the difference.  Exclusive groups give each
--- customer the first value (by position) whose rule holds; customers with
--- a manual or imported value in the group, or a value that is disabled or
--- has no rule, keep it.  Manual and imported tags are never removed; auto
--- tags of a value with auto_remove = false are removed only when another
--- value of an exclusive group takes over.  Returns who changed.
-CREATE FUNCTION @extschema@._retag_group(gid integer, cand @extschema@.audience,
-                                         OUT changed @extschema@.audience, OUT added bigint, OUT removed bigint)
-LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
-DECLARE
-    g tag_groups;
-    vals tags[];
-    all_ids integer[];
-    autos audience[];
-    others audience[];
-    helds audience[];
-    wins audience[] := '{}';
-    curs audience[] := '{}';
-    taken audience := '{}';
-    win audience;
-    rem audience;
-    k integer;
-    i integer;
-BEGIN
-    changed := '{}';
-    added := 0;
-    removed := 0;
-    SELECT * INTO g FROM tag_groups WHERE id = gid;
-    vals := ARRAY(SELECT x FROM tags x WHERE x.group_id = gid AND x.enabled AND x.rule IS NOT NULL
-                  ORDER BY x.position, x.id);
-    -- every value's holders among the candidates, in one query
-    all_ids := ARRAY(SELECT x.id FROM tags x WHERE x.group_id = gid ORDER BY x.position, x.id);
-    SELECT h.auto_holders, h.other_holders INTO autos, others FROM _holders(all_ids, cand) h;
-    IF g.exclusive THEN
-        -- customers whose value in the group is not the rules' to change
-        FOR k IN 1 .. coalesce(array_length(all_ids, 1), 0) LOOP
-            taken := taken | others[k];
-            IF NOT EXISTS (SELECT FROM unnest(vals) v WHERE (v).id = all_ids[k]) THEN
-                taken := taken | autos[k];
-            END IF;
-        END LOOP;
-    END IF;
-    -- who should hold each value: all the group's rules in one query
-    helds := _evaluate_rules(ARRAY(SELECT (v).rule FROM unnest(vals) v), cand);
-    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
-        k := array_position(all_ids, vals[i].id);
-        curs := curs || autos[k];
-        IF g.exclusive THEN
-            win := helds[i] - taken;
-            taken := taken | win;
-        ELSE
-            win := helds[i] - others[k];
-        END IF;
-        wins := wins || win;
-    END LOOP;
-    -- apply: every removal first, so the log reads as swaps
-    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
-        rem := curs[i] - wins[i];
-        IF NOT vals[i].auto_remove THEN
-            -- keep them unless another value of an exclusive group won
-            rem := CASE WHEN g.exclusive THEN rem & (taken - wins[i]) ELSE '{}' END;
-        END IF;
-        wins[i] := wins[i] - curs[i];
-        PERFORM _apply_auto(vals[i], g, '{}', rem);
-        changed := changed | rem;
-        removed := removed + cardinality(rem);
-    END LOOP;
-    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
-        PERFORM _apply_auto(vals[i], g, wins[i], '{}');
-        changed := changed | wins[i];
-        added := added + cardinality(wins[i]);
-    END LOOP;
-END $$;
-
--- Groups with auto rules reading tag group "name".
-CREATE FUNCTION @extschema@._tag_readers(group_name text, tenant text) RETURNS SETOF integer
-LANGUAGE sql STABLE AS $$
-    SELECT DISTINCT a.group_id FROM @extschema@._auto_rules() a JOIN @extschema@.tag_groups g ON g.id = a.group_id
-    WHERE g.tenant = _tag_readers.tenant AND 'tag:' || group_name = ANY(a.refs)
-$$;
-
--- Re-tags groups among candidates and then, with the customers that
--- changed, the groups whose rules read them (TAG predicates), until
--- nothing changes.  The rule graph is acyclic (checked when rules are
--- set), so this ends; a group is processed after the groups it reads.
+-- The engine (src/autotag.c).  _retag_cascade re-tags groups among
+-- candidates (NULL: every customer), then the groups whose TAG conditions
+-- read the customers that changed, until nothing changes.  Exclusive
+-- groups give each customer the first value (by position) whose rule
+-- holds; manual and imported tags are never removed.
 CREATE FUNCTION @extschema@._retag_cascade(start integer[], cand @extschema@.audience)
 RETURNS TABLE(tag_group text, added bigint, removed bigint)
-LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
-DECLARE
-    ids integer[] := start;
-    cands @extschema@.audience[] := array_fill(cand, ARRAY[coalesce(array_length(start, 1), 0)]);
-    k integer;
-    gid integer;
-    c @extschema@.audience;
-    r record;
-    g @extschema@.tag_groups;
-    rounds integer := 0;
-BEGIN
-    WHILE coalesce(array_length(ids, 1), 0) > 0 LOOP
-        rounds := rounds + 1;
-        IF rounds > 10000 THEN
-            RAISE EXCEPTION 'auto-tagging did not settle' USING ERRCODE = 'internal_error';
-        END IF;
-        -- a pending group none of whose pending peers it reads
-        k := 1;
-        FOR i IN 1 .. array_length(ids, 1) LOOP
-            SELECT * INTO g FROM @extschema@.tag_groups WHERE id = ids[i];
-            IF NOT EXISTS (SELECT FROM unnest(ids) p JOIN @extschema@.tag_groups pg ON pg.id = p
-                           WHERE p <> ids[i] AND ids[i] IN (SELECT @extschema@._tag_readers(pg.name, pg.tenant))) THEN
-                k := i;
-                EXIT;
-            END IF;
-        END LOOP;
-        gid := ids[k];
-        c := cands[k];
-        ids := ids[1:k - 1] || ids[k + 1:];
-        cands := cands[1:k - 1] || cands[k + 1:];
-        SELECT * INTO g FROM @extschema@.tag_groups WHERE id = gid;
-        SELECT * INTO r FROM @extschema@._retag_group(gid, c);
-        tag_group := g.name;
-        added := r.added;
-        removed := r.removed;
-        RETURN NEXT;
-        IF NOT @extschema@.is_empty(r.changed) THEN
-            FOR gid IN SELECT @extschema@._tag_readers(g.name, g.tenant) LOOP
-                k := array_position(ids, gid);
-                IF k IS NULL THEN
-                    ids := ids || gid;
-                    cands := cands || r.changed;
-                ELSIF cands[k] IS NOT NULL THEN
-                    cands[k] := cands[k] | r.changed;
-                END IF;
-            END LOOP;
-        END IF;
-    END LOOP;
-END $$;
+AS 'MODULE_PATHNAME', 'segment_retag_cascade' LANGUAGE C VOLATILE;
 
 -- The statement-level trigger: the customers whose rows the statement
 -- inserted, updated or deleted, re-tagged for the rules reading this
 -- table, tenant by tenant.  SECURITY DEFINER: the application's role needs
 -- no rights on the tag store, and works for every tenant its rows touch.
 CREATE FUNCTION @extschema@._autotag_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+AS 'MODULE_PATHNAME', 'segment_autotag_trigger'
+LANGUAGE C SECURITY DEFINER SET search_path = @extschema@, pg_catalog, pg_temp;
+
+-- Each backend caches the auto groups and their prepared queries; a change
+-- to the catalogs they come from drops every backend's cache at commit.
+CREATE FUNCTION @extschema@._autotag_catalog_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'segment_autotag_catalog_changed' LANGUAGE C;
+
+DO $$
 DECLARE
-    reg @extschema@.customer_registry;
-    f record;
-    keys @extschema@.audience := '{}';
-    part @extschema@.audience;
-    tbl text;
-    feeds text[];
-    groups integer[];
-    tenant_before text := current_setting('segment.tenant', true);
-    per_tenant record;
+    t text;
 BEGIN
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    feeds := ARRAY(SELECT x.feed FROM @extschema@._table_feeds(TG_RELID) x);
-    FOR f IN SELECT DISTINCT x.customer_column FROM @extschema@._table_feeds(TG_RELID) x LOOP
-        FOREACH tbl IN ARRAY CASE TG_OP WHEN 'INSERT' THEN ARRAY['segment_new_rows']
-                                        WHEN 'DELETE' THEN ARRAY['segment_old_rows']
-                                        ELSE ARRAY['segment_new_rows', 'segment_old_rows'] END LOOP
-            IF reg.ordinal_mode = 'direct' THEN
-                EXECUTE format('SELECT coalesce(@extschema@.audience_agg(n.%1$I::bigint), ''{}'') FROM %2$I n
-                                WHERE n.%1$I BETWEEN 0 AND 4294967295', f.customer_column, tbl) INTO part;
-            ELSE
-                EXECUTE format('SELECT coalesce(@extschema@.audience_agg(o.ordinal), ''{}'') FROM %2$I n
-                                JOIN @extschema@.customer_ordinals o ON o.key = n.%1$I', f.customer_column, tbl) INTO part;
-            END IF;
-            keys := keys | part;
-        END LOOP;
+    FOREACH t IN ARRAY ARRAY['tag_groups', 'tags', 'sources', 'watches', 'customer_registry'] LOOP
+        EXECUTE format('CREATE TRIGGER autotag_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                        ON @extschema@.%I FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_catalog_changed()', t);
     END LOOP;
-    IF @extschema@.is_empty(keys) THEN
-        RETURN NULL;
-    END IF;
-    PERFORM @extschema@._lock_customers(keys);
-    -- tenant by tenant (one pass with the empty tenant when there is no tenant column)
-    FOR per_tenant IN EXECUTE CASE WHEN reg.tenant_column IS NULL
-            THEN 'SELECT ''''::text AS tenant, $1 AS cand'
-            ELSE format('SELECT c.%1$I::text AS tenant, @extschema@.audience_agg(%2$s) AS cand FROM %3$s c %4$s
-                         WHERE %5$s IN (SELECT @extschema@.ids_bigint($1)) GROUP BY 1',
-                        reg.tenant_column,
-                        CASE WHEN reg.ordinal_mode = 'direct' THEN format('c.%I::bigint', reg.key_column) ELSE 'o.ordinal' END,
-                        reg.rel,
-                        CASE WHEN reg.ordinal_mode = 'direct' THEN ''
-                             ELSE format('JOIN @extschema@.customer_ordinals o ON o.key = c.%I', reg.key_column) END,
-                        CASE WHEN reg.ordinal_mode = 'direct' THEN format('c.%I', reg.key_column) ELSE 'o.ordinal' END)
-            END USING keys LOOP
-        PERFORM pg_catalog.set_config('segment.tenant', per_tenant.tenant, true);
-        groups := ARRAY(SELECT DISTINCT a.group_id FROM @extschema@._auto_rules() a
-                        JOIN @extschema@.tag_groups g ON g.id = a.group_id
-                        WHERE g.tenant = per_tenant.tenant AND a.refs && feeds);
-        IF array_length(groups, 1) > 0 THEN
-            PERFORM count(*) FROM @extschema@._retag_cascade(groups, per_tenant.cand);
-        END IF;
-    END LOOP;
-    PERFORM pg_catalog.set_config('segment.tenant', coalesce(tenant_before, ''), true);
-    RETURN NULL;
 END $$;
 
 -- Rejects a rule for group g that reads (through TAG, transitively) g itself.

@@ -143,11 +143,11 @@ BEGIN
                 WHERE mm.tag_id = vals[i].id AND mm.source = 'auto');
         rem := cur - wins[i];
         wins[i] := wins[i] - cur;
-        PERFORM _apply_auto(vals[i], g, '{}', rem);
+        PERFORM _apply_auto((vals[i]).id, '{}', rem);
         removed := removed + cardinality(rem);
     END LOOP;
     FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
-        PERFORM _apply_auto(vals[i], g, wins[i], '{}');
+        PERFORM _apply_auto((vals[i]).id, wins[i], '{}');
         added := added + cardinality(wins[i]);
     END LOOP;
 END $$;

@@ -517,6 +517,50 @@ test_edge_cases(void)
 	ok(strcmp(b, "-4713-01-04 00:00:00") == 0, "the end stays civil (%s, %s)", a, b);
 }
 
+/* Rules whose compiled form depends on the time of day, not only the date. */
+static void
+test_uses_clock(void)
+{
+	static const struct
+	{
+		const char *rule;
+		bool		clock;
+	}			cases[] = {
+		{"count(orders) > 3", false},
+		{"EXISTS orders DURING LAST 30 days", false},
+		{"EXISTS orders DURING LAST 2 hours", true},
+		{"count(orders DURING PAST 5 TO 10 minutes) = 0", true},
+		{"count(orders DURING THIS month) >= 1 AND customer.city = 'x'", false},
+		{"customer.registered_at > 3 days ago", false},
+		{"customer.registered_at > 3 hours ago", true},
+		{"NOT (customer.registered_at < now)", true},
+		{"customer.registered_at BETWEEN today AND now", true},
+		{"EXISTS orders WHERE paid_at > 90 minutes ago", true},
+		{"EXISTS orders WHERE paid_at > 1 day ago DURING LAST 1 year", false},
+		{"sum(orders.amount DURING SINCE 2 hours ago) > 5", true},
+		{"sum(orders.amount DURING SINCE '2024-01-01') > 5", false},
+		{"count(orders DURING BEFORE now) > 5", true},
+		{"count(orders DURING BETWEEN '2024-01-01 10:00' AND '2024-02-01') > 5", false},
+		{"customer.birthday DURING TODAY OR TAG 'vip' IN ('gold')", false},
+		{"customer.last_seen NOT DURING LAST 15 minutes", true},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		RuleArena	arena;
+		RuleError	err;
+		RuleNode   *rule;
+
+		rule_arena_init_malloc(&arena);
+		rule_error_clear(&err);
+		rule = rule_parse(cases[i].rule, strlen(cases[i].rule), &arena, &err);
+		ok(rule != NULL && rule_uses_clock(rule) == cases[i].clock,
+		   "%s %s the clock", cases[i].rule, cases[i].clock ? "uses" : "does not use");
+		rule_arena_destroy(&arena);
+	}
+}
+
 int
 main(void)
 {
@@ -526,5 +570,6 @@ main(void)
 	test_moments();
 	test_ago_complements_last();
 	test_edge_cases();
+	test_uses_clock();
 	return tap_done();
 }

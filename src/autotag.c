@@ -1,0 +1,1213 @@
+/*
+ * autotag.c
+ *		The auto-tagging engine: re-evaluates the auto rules of tag groups
+ *		among candidate customers and applies the difference; behind
+ *		retag() and the statement-level triggers on the application's tables.
+ *
+ * A trigger has to cost little next to the statement that fires it (a
+ * one-row INSERT takes about 0.1 ms), so each backend keeps what would
+ * otherwise be looked up per statement: the auto groups with their decoded
+ * rules, which tables feed which groups, and one prepared query per set of
+ * groups evaluated together, returning every rule's audience and every
+ * value's current holders in one round trip.  The cache is dropped when a
+ * catalog it was read from changes (statement triggers on the extension's
+ * tables send a relcache invalidation, which every backend receives at
+ * commit) and a prepared query is compiled again when the local date
+ * changes, or each time for rules that read the clock (minute and hour
+ * windows, now).  retag() shares the code but reads the catalogs afresh,
+ * as the calling role sees them.
+ *
+ * Groups are evaluated in layers: the pending groups none of whose pending
+ * peers they read through TAG conditions, all in one query; the customers
+ * whose tags changed then make the groups reading them pending, until
+ * nothing changes (the rule graph is acyclic, checked when rules are set).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "audience.h"
+#include "audience_codec.h"
+#include "rule_compile.h"
+#include "rule_pg.h"
+#include "segment.h"
+
+/* A value of a tag group, in the group's order. */
+typedef struct AutoValue
+{
+	int32		id;
+	bool		has_rule;		/* enabled, with a rule */
+	bool		auto_remove;
+	int			rule;			/* index into the group's rules, if has_rule */
+} AutoValue;
+
+/* A tag group that tags automatically (enabled, allow_auto, some rule). */
+typedef struct AutoGroup
+{
+	int32		id;
+	char	   *name;
+	char	   *tenant;
+	bool		exclusive;
+	bool		clock;			/* some rule reads the time of day */
+	int			nvalues;
+	AutoValue  *values;
+	int			nrules;
+	const RuleNode **rules;
+	List	   *refs;			/* "customer", "source:x", "tag:g", "segment:s" */
+} AutoGroup;
+
+/* What a table's rows feed, and the columns naming their customers. */
+typedef struct TableFeeds
+{
+	Oid			rel;
+	List	   *feeds;			/* "customer" or "source:x" */
+	int			ncols;
+	AttrNumber *cols;
+} TableFeeds;
+
+/* A prepared query evaluating a layer, valid on one local date. */
+typedef struct LayerPlan
+{
+	char	   *key;
+	SPIPlanPtr	plan;
+	pg_tz	   *tz;
+	int			year,
+				month,
+				day;
+} LayerPlan;
+
+typedef struct AutoCatalog
+{
+	MemoryContext cxt;
+	Oid			userid;			/* whose view of the catalogs (RLS) */
+	bool		stale;
+	bool		registered;		/* a customer table is registered */
+	bool		dictionary;		/* customer keys map to ordinals */
+	Oid			audience_type;
+	char	   *tenant_sql;		/* splits candidates by tenant, or NULL */
+	int			ngroups;
+	AutoGroup  *groups;
+	List	   *watched;		/* OIDs whose invalidation makes this stale */
+	List	   *tables;			/* TableFeeds */
+	List	   *plans;			/* LayerPlan */
+	SPIPlanPtr	holders[3];		/* by AmongMode, when cached */
+} AutoCatalog;
+
+/* The trigger's catalog; NULL until first needed. */
+static AutoCatalog *cached_catalog = NULL;
+static bool callback_registered = false;
+
+/* Nesting of engine calls: a stale cache is dropped only when none runs. */
+static int	engine_depth = 0;
+
+/* A group pending evaluation, among candidates (NULL: every customer). */
+typedef struct Pending
+{
+	int			group;
+	AudienceSet *cand;
+} Pending;
+
+/* What one group's evaluation changed. */
+typedef struct GroupResult
+{
+	AudienceSet *changed;
+	int64		added;
+	int64		removed;
+} GroupResult;
+
+/* Collects result rows of retag (NULL for the trigger). */
+typedef struct Report
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} Report;
+
+/* Catalog loading */
+
+static void
+CatalogCallback(Datum arg, Oid relid)
+{
+	if (cached_catalog == NULL || cached_catalog->stale)
+		return;
+	if (!OidIsValid(relid) || list_member_oid(cached_catalog->watched, relid))
+		cached_catalog->stale = true;
+}
+
+static void
+FreeCatalog(AutoCatalog *cat)
+{
+	ListCell   *lc;
+
+	int			i;
+
+	foreach(lc, cat->plans)
+		SPI_freeplan(((LayerPlan *) lfirst(lc))->plan);
+	for (i = 0; i < lengthof(cat->holders); i++)
+		if (cat->holders[i] != NULL)
+			SPI_freeplan(cat->holders[i]);
+	MemoryContextDelete(cat->cxt);
+}
+
+static char *
+GetText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+static bool
+GetBool(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static int32
+GetInt32(int row, int col)
+{
+	bool		isnull;
+
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull));
+}
+
+/* The customer registry: ordinal mode, and how to split candidates by tenant. */
+static void
+LoadRegistry(AutoCatalog *cat)
+{
+	const char *q = "SELECT ordinal_mode = 'dictionary', rel::regclass::text, quote_ident(key_column), "
+		"quote_ident(tenant_column) FROM segment.customer_registry";
+	char	   *rel,
+			   *key,
+			   *tenant;
+
+	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segment.customer_registry");
+	MemoryContextSwitchTo(cat->cxt);	/* SPI leaves its own context current */
+	if (SPI_processed == 0)
+		return;
+	cat->registered = true;
+	cat->dictionary = GetBool(0, 1);
+	rel = GetText(0, 2);
+	key = GetText(0, 3);
+	tenant = GetText(0, 4);
+	if (tenant == NULL)
+		return;
+	if (cat->dictionary)
+		cat->tenant_sql = psprintf("SELECT c.%s::text, segment.audience_agg(o.ordinal) FROM %s c "
+								   "JOIN segment.customer_ordinals o ON o.key = c.%s "
+								   "WHERE o.ordinal IN (SELECT segment.ids_bigint($1)) GROUP BY 1",
+								   tenant, rel, key);
+	else
+		cat->tenant_sql = psprintf("SELECT c.%s::text, segment.audience_agg(c.%s::bigint) FROM %s c "
+								   "WHERE c.%s IN (SELECT segment.ids_bigint($1)) GROUP BY 1",
+								   tenant, key, rel, key);
+}
+
+/*
+ * The groups that tag automatically, each with all its values in order
+ * (values without an enabled rule matter to exclusive groups) and the
+ * decoded rules of the others.
+ */
+static void
+LoadGroups(AutoCatalog *cat)
+{
+	const char *q = "SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
+		"t.auto_remove, t.rule FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
+		"WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
+		"WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) "
+		"ORDER BY g.id, t.position, t.id";
+	RuleArena	arena;
+	uint64		row,
+				first;
+	AutoGroup  *g = NULL;
+
+	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the tag groups");
+	MemoryContextSwitchTo(cat->cxt);
+	rule_pg_arena(&arena);
+	cat->groups = palloc0(sizeof(AutoGroup) * Max(SPI_processed, 1));
+	for (row = 0; row < SPI_processed; row = first)
+	{
+		int			nvalues = 0;
+		int32		gid = GetInt32(row, 1);
+
+		for (first = row; first < SPI_processed && GetInt32(first, 1) == gid; first++)
+			nvalues++;
+		g = &cat->groups[cat->ngroups++];
+		g->id = gid;
+		g->name = GetText(row, 2);
+		g->tenant = GetText(row, 3);
+		g->exclusive = GetBool(row, 4);
+		g->values = palloc0(sizeof(AutoValue) * nvalues);
+		g->rules = palloc0(sizeof(RuleNode *) * nvalues);
+		for (g->nvalues = 0; g->nvalues < nvalues; g->nvalues++)
+		{
+			AutoValue  *v = &g->values[g->nvalues];
+			uint64		r = row + g->nvalues;
+
+			v->id = GetInt32(r, 5);
+			v->has_rule = GetBool(r, 6);
+			v->auto_remove = GetBool(r, 7);
+			if (v->has_rule)
+			{
+				bool		isnull;
+				SegmentRule *encoded = (SegmentRule *)
+					PG_DETOAST_DATUM(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 8, &isnull));
+				const RuleNode *rule = rule_pg_decode(encoded, &arena);
+
+				v->rule = g->nrules;
+				g->rules[g->nrules++] = rule;
+				g->refs = rule_pg_refs(rule, g->refs);
+				g->clock |= rule_uses_clock(rule);
+			}
+		}
+	}
+}
+
+/* The catalogs and tables whose changes make the cached catalog stale. */
+static void
+LoadWatched(AutoCatalog *cat)
+{
+	const char *q = "SELECT c::oid FROM unnest(ARRAY['segment.tags', 'segment.tag_groups', 'segment.sources', "
+		"'segment.watches', 'segment.customer_registry']::regclass[]) c "
+		"UNION SELECT rel FROM segment.sources UNION SELECT base_table FROM segment.watches "
+		"UNION SELECT rel FROM segment.customer_registry";
+	uint64		row;
+
+	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the auto-tagging catalogs");
+	MemoryContextSwitchTo(cat->cxt);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+
+		cat->watched = lappend_oid(cat->watched,
+								   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[row],
+																  SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+}
+
+/* Reads the catalogs (inside SPI) into a new context under parent. */
+static AutoCatalog *
+LoadCatalog(MemoryContext parent, bool watch)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "segment auto-tagging catalog",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	AutoCatalog *cat = palloc0(sizeof(AutoCatalog));
+
+	cat->cxt = cxt;
+	cat->userid = GetUserId();
+	cat->audience_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("audience"),
+									   ObjectIdGetDatum(get_namespace_oid("segment", false)));
+	LoadRegistry(cat);
+	LoadGroups(cat);
+	if (watch)
+		LoadWatched(cat);
+	MemoryContextSwitchTo(old);
+	return cat;
+}
+
+/*
+ * The trigger's catalog, read again when stale or read by another role;
+ * never dropped while an engine call is using it.
+ */
+static AutoCatalog *
+CachedCatalog(void)
+{
+	if (cached_catalog != NULL && engine_depth == 1 &&
+		(cached_catalog->stale || cached_catalog->userid != GetUserId()))
+	{
+		FreeCatalog(cached_catalog);
+		cached_catalog = NULL;
+	}
+	if (cached_catalog == NULL)
+	{
+		if (!callback_registered)
+		{
+			CacheRegisterRelcacheCallback(CatalogCallback, (Datum) 0);
+			callback_registered = true;
+		}
+		cached_catalog = LoadCatalog(CacheMemoryContext, true);
+	}
+	return cached_catalog;
+}
+
+/* Group relations */
+
+static bool
+Reads(const AutoGroup *g, const char *ref)
+{
+	ListCell   *lc;
+
+	foreach(lc, g->refs)
+		if (strcmp((const char *) lfirst(lc), ref) == 0)
+			return true;
+	return false;
+}
+
+/* Whether group a's rules read group b's tags (TAG 'b'). */
+static bool
+ReadsGroup(const AutoGroup *a, const AutoGroup *b)
+{
+	return strcmp(a->tenant, b->tenant) == 0 && Reads(a, psprintf("tag:%s", b->name));
+}
+
+static bool
+ReadsAny(const AutoGroup *g, List *feeds)
+{
+	ListCell   *lc;
+
+	foreach(lc, feeds)
+		if (Reads(g, (const char *) lfirst(lc)))
+			return true;
+	return false;
+}
+
+/* Evaluating a layer of groups */
+
+typedef enum AmongMode
+{
+	AMONG_ALL,					/* every customer */
+	AMONG_LIST,					/* a few candidates */
+	AMONG_BITMAP				/* many candidates */
+} AmongMode;
+
+static const char *
+LayerKey(AutoCatalog *cat, AmongMode mode, const int *layer, int n)
+{
+	StringInfoData key;
+	int			i;
+
+	initStringInfo(&key);
+	appendStringInfo(&key, "%s|%d", cat->groups[layer[0]].tenant, (int) mode);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&key, ",%d", cat->groups[layer[i]].id);
+	return key.data;
+}
+
+/* One query for a layer: the audience of every rule of its groups, scans shared. */
+static char *
+LayerSql(AutoCatalog *cat, AmongMode mode, const int *layer, int n, TimestampTz as_of)
+{
+	const RuleNode **rules;
+	int			nrules = 0,
+				i,
+				k;
+
+	for (i = 0; i < n; i++)
+		nrules += cat->groups[layer[i]].nrules;
+	rules = palloc(sizeof(RuleNode *) * nrules);
+	nrules = 0;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < cat->groups[layer[i]].nrules; k++)
+			rules[nrules++] = cat->groups[layer[i]].rules[k];
+	return rule_compile_many(rules, nrules, as_of,
+							 mode == AMONG_ALL ? RULE_AMONG_NONE : RULE_AMONG_CANDIDATES,
+							 mode == AMONG_LIST ? 1 : RULE_AMONG_LIST_MAX + 1);
+}
+
+/*
+ * Current holders of some tags ($1, or $2 among candidates $1), automatic
+ * and not: one row per tag and kind.
+ */
+static const char *const holders_sql[] = {
+	[AMONG_ALL] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+	"FROM segment.tag_members m WHERE m.tag_id = ANY ($1) GROUP BY 1, 2",
+	[AMONG_LIST] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+	"FROM segment.tag_members m WHERE m.tag_id = ANY ($2) AND m.ordinal = ANY ($1::bigint[]) GROUP BY 1, 2",
+	[AMONG_BITMAP] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+	"FROM segment.tag_members m WHERE m.tag_id = ANY ($2) AND $1 OPERATOR(segment.@>) m.ordinal GROUP BY 1, 2"
+};
+
+static SPIPlanPtr
+HoldersPlan(AutoCatalog *cat, bool cache, AmongMode mode)
+{
+	Oid			types[2] = {cat->audience_type, INT4ARRAYOID};
+	SPIPlanPtr	plan;
+
+	if (mode == AMONG_ALL)
+		types[0] = INT4ARRAYOID;
+	if (cache && cat->holders[mode] != NULL)
+		return cat->holders[mode];
+	plan = SPI_prepare_cursor(holders_sql[mode], mode == AMONG_ALL ? 1 : 2, types,
+							  mode == AMONG_LIST ? CURSOR_OPT_GENERIC_PLAN : 0);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the tag holders query: %s", SPI_result_code_string(SPI_result));
+	if (cache)
+	{
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the tag holders query");
+		cat->holders[mode] = plan;
+	}
+	return plan;
+}
+
+/*
+ * The prepared query of a layer: from the cache when allowed and still
+ * valid for the as-of date, otherwise compiled now (*temporary: the caller
+ * frees it).  A few candidates always get the generic plan: index lookups,
+ * and no planning per statement.
+ */
+static SPIPlanPtr
+LayerPlanFor(AutoCatalog *cat, bool cache, AmongMode mode, const int *layer, int n,
+			 TimestampTz as_of, Oid audience_type, bool *temporary)
+{
+	pg_tz	   *tz = rule_pg_zone(NULL);
+	RuleCivilTime local;
+	int64		epoch;
+	const char *key = NULL;
+	ListCell   *lc;
+	LayerPlan  *lp = NULL;
+	SPIPlanPtr	plan;
+	int			i;
+	char	   *sql;
+
+	for (i = 0; i < n && cache; i++)
+		cache = !cat->groups[layer[i]].clock;
+	rule_pg_as_of(as_of, tz, &local, &epoch);
+	if (cache)
+	{
+		key = LayerKey(cat, mode, layer, n);
+		foreach(lc, cat->plans)
+		{
+			LayerPlan  *p = (LayerPlan *) lfirst(lc);
+
+			if (strcmp(p->key, key) != 0)
+				continue;
+			if (p->tz == tz && p->year == local.year && p->month == local.month && p->day == local.day)
+			{
+				*temporary = false;
+				return p->plan;
+			}
+			lp = p;				/* another day: compile again */
+			SPI_freeplan(p->plan);
+			p->plan = NULL;
+			break;
+		}
+	}
+	sql = LayerSql(cat, mode, layer, n, as_of);
+	plan = SPI_prepare_cursor(sql, mode == AMONG_ALL ? 0 : 1, &audience_type,
+							  mode == AMONG_LIST ? CURSOR_OPT_GENERIC_PLAN : 0);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the auto-tagging query: %s", SPI_result_code_string(SPI_result));
+	*temporary = !cache;
+	if (!cache)
+		return plan;
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the auto-tagging query");
+	if (lp == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cat->cxt);
+
+		lp = palloc0(sizeof(LayerPlan));
+		lp->key = pstrdup(key);
+		cat->plans = lappend(cat->plans, lp);
+		MemoryContextSwitchTo(old);
+	}
+	lp->plan = plan;
+	lp->tz = tz;
+	lp->year = local.year;
+	lp->month = local.month;
+	lp->day = local.day;
+	return plan;
+}
+
+static AudienceSet *
+ResultSet(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "auto-tagging query returned NULL");
+	return audience_set_from(DatumGetAudienceP(d));
+}
+
+static AudienceSet *
+Copy(const AudienceSet *a)
+{
+	return audience_set_adopt(roaring_bitmap_copy(a->bm));
+}
+
+/* Adds or removes one value's automatic tags, logged (segment._apply_auto). */
+static void
+Apply(int32 tag_id, AudienceSet *added, AudienceSet *removed, Oid audience_type)
+{
+	Oid			types[3] = {INT4OID, audience_type, audience_type};
+	Datum		values[3];
+
+	if (roaring_bitmap_is_empty(added->bm) && roaring_bitmap_is_empty(removed->bm))
+		return;
+	values[0] = Int32GetDatum(tag_id);
+	values[1] = PointerGetDatum(audience_set_serialize(added));
+	values[2] = PointerGetDatum(audience_set_serialize(removed));
+	if (SPI_execute_with_args("SELECT segment._apply_auto($1, $2, $3)", 3, types, values, NULL,
+							  false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not apply automatic tags");
+}
+
+/*
+ * Decides one group from its rules' audiences (helds, by rule) and its
+ * values' holders, and applies the difference.  Exclusive groups give
+ * each customer the first value (by position) whose rule holds; customers
+ * with a manual or imported value in the group, or an automatic value that
+ * is disabled or has lost its rule, keep it.  Manual and imported tags are
+ * never removed; automatic tags of a value with auto_remove off go only
+ * when another value of an exclusive group takes over.  Every removal
+ * comes before any addition, so the tag log reads as swaps.
+ */
+static void
+DecideGroup(const AutoGroup *g, AudienceSet **helds, AudienceSet **autos, AudienceSet **others,
+			Oid audience_type, GroupResult *res)
+{
+	AudienceSet *taken = audience_set_new();
+	AudienceSet **wins = palloc(sizeof(AudienceSet *) * g->nvalues);
+	AudienceSet **rems = palloc(sizeof(AudienceSet *) * g->nvalues);
+	int			k;
+
+	res->changed = audience_set_new();
+	res->added = res->removed = 0;
+	if (g->exclusive)
+	{
+		for (k = 0; k < g->nvalues; k++)
+		{
+			roaring_bitmap_or_inplace(taken->bm, others[k]->bm);
+			if (!g->values[k].has_rule)
+				roaring_bitmap_or_inplace(taken->bm, autos[k]->bm);
+		}
+	}
+	for (k = 0; k < g->nvalues; k++)
+	{
+		if (!g->values[k].has_rule)
+			continue;
+		wins[k] = Copy(helds[g->values[k].rule]);
+		roaring_bitmap_andnot_inplace(wins[k]->bm, g->exclusive ? taken->bm : others[k]->bm);
+		if (g->exclusive)
+			roaring_bitmap_or_inplace(taken->bm, wins[k]->bm);
+	}
+	for (k = 0; k < g->nvalues; k++)
+	{
+		if (!g->values[k].has_rule)
+			continue;
+		rems[k] = Copy(autos[k]);
+		roaring_bitmap_andnot_inplace(rems[k]->bm, wins[k]->bm);
+		if (!g->values[k].auto_remove)
+		{
+			/* kept unless another value of an exclusive group won them */
+			if (g->exclusive)
+			{
+				AudienceSet *elsewhere = Copy(taken);
+
+				roaring_bitmap_andnot_inplace(elsewhere->bm, wins[k]->bm);
+				roaring_bitmap_and_inplace(rems[k]->bm, elsewhere->bm);
+			}
+			else
+				roaring_bitmap_clear(rems[k]->bm);
+		}
+		roaring_bitmap_andnot_inplace(wins[k]->bm, autos[k]->bm);
+		Apply(g->values[k].id, audience_set_new(), rems[k], audience_type);
+		roaring_bitmap_or_inplace(res->changed->bm, rems[k]->bm);
+		res->removed += roaring_bitmap_get_cardinality(rems[k]->bm);
+	}
+	for (k = 0; k < g->nvalues; k++)
+	{
+		if (!g->values[k].has_rule)
+			continue;
+		Apply(g->values[k].id, wins[k], audience_set_new(), audience_type);
+		roaring_bitmap_or_inplace(res->changed->bm, wins[k]->bm);
+		res->added += roaring_bitmap_get_cardinality(wins[k]->bm);
+	}
+}
+
+/*
+ * The automatic and the other holders of every value of the layer's
+ * groups, among the candidates, as arrays by group and value.
+ */
+static void
+LayerHolders(AutoCatalog *cat, bool cache, AmongMode mode, const int *layer, int n, Datum cand,
+			 AudienceSet ***autos, AudienceSet ***others)
+{
+	SPIPlanPtr	plan = HoldersPlan(cat, cache, mode);
+	Datum	   *ids;
+	int			nids = 0,
+				i,
+				k;
+	Datum		params[2];
+	uint64		row;
+
+	for (i = 0; i < n; i++)
+		nids += cat->groups[layer[i]].nvalues;
+	ids = palloc(sizeof(Datum) * nids);
+	nids = 0;
+	for (i = 0; i < n; i++)
+	{
+		const AutoGroup *g = &cat->groups[layer[i]];
+
+		autos[i] = palloc(sizeof(AudienceSet *) * g->nvalues);
+		others[i] = palloc(sizeof(AudienceSet *) * g->nvalues);
+		for (k = 0; k < g->nvalues; k++)
+		{
+			ids[nids++] = Int32GetDatum(g->values[k].id);
+			autos[i][k] = audience_set_new();
+			others[i][k] = audience_set_new();
+		}
+	}
+	params[0] = cand;
+	params[1] = PointerGetDatum(construct_array(ids, nids, INT4OID, 4, true, TYPALIGN_INT));
+	if (mode == AMONG_ALL)
+		params[0] = params[1];
+	if (SPI_execute_plan(plan, params, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the tag holders");
+	for (row = 0; row < SPI_processed; row++)
+	{
+		int32		id = GetInt32(row, 1);
+		bool		isauto = GetBool(row, 2);
+		bool		isnull;
+		Audience   *a = DatumGetAudienceP(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &isnull));
+
+		for (i = 0; i < n; i++)
+		{
+			const AutoGroup *g = &cat->groups[layer[i]];
+
+			for (k = 0; k < g->nvalues; k++)
+				if (g->values[k].id == id)
+					roaring_bitmap_or_inplace(isauto ? autos[i][k]->bm : others[i][k]->bm,
+											  audience_set_from(a)->bm);
+		}
+	}
+	if (!cache)
+		SPI_freeplan(plan);
+}
+
+/* Evaluates a layer of groups of one tenant among cand (NULL: all). */
+static void
+EvaluateLayer(AutoCatalog *cat, bool cache, const int *layer, int n, AudienceSet *cand,
+			  Oid audience_type, GroupResult *results)
+{
+	uint64		count = cand ? roaring_bitmap_get_cardinality(cand->bm) : 0;
+	AmongMode	mode = cand == NULL ? AMONG_ALL : count <= RULE_AMONG_LIST_MAX ? AMONG_LIST : AMONG_BITMAP;
+	bool		temporary;
+	SPIPlanPtr	plan;
+	Datum		param = (Datum) 0;
+	AudienceSet ***helds = palloc(sizeof(AudienceSet **) * n);
+	AudienceSet ***autos = palloc(sizeof(AudienceSet **) * n);
+	AudienceSet ***others = palloc(sizeof(AudienceSet **) * n);
+	int			col = 1,
+				i,
+				k;
+
+	plan = LayerPlanFor(cat, cache, mode, layer, n, GetCurrentTransactionStartTimestamp(),
+						audience_type, &temporary);
+	if (cand != NULL)
+		param = PointerGetDatum(audience_set_serialize(cand));
+	/* not read-only: a fresh snapshot sees the tags earlier layers applied */
+	if (SPI_execute_plan(plan, &param, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "auto-tagging query returned no row");
+	for (i = 0; i < n; i++)
+	{
+		const AutoGroup *g = &cat->groups[layer[i]];
+
+		helds[i] = palloc(sizeof(AudienceSet *) * Max(g->nrules, 1));
+		for (k = 0; k < g->nrules; k++)
+			helds[i][k] = ResultSet(col++);
+	}
+	if (temporary)
+		SPI_freeplan(plan);
+	LayerHolders(cat, cache, mode, layer, n, param, autos, others);
+	for (i = 0; i < n; i++)
+		DecideGroup(&cat->groups[layer[i]], helds[i], autos[i], others[i], audience_type, &results[i]);
+}
+
+static void
+ReportRow(Report *report, const AutoGroup *g, const GroupResult *r)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (report == NULL)
+		return;
+	values[0] = CStringGetTextDatum(g->name);
+	values[1] = Int64GetDatum(r->added);
+	values[2] = Int64GetDatum(r->removed);
+	tuplestore_putvalues(report->store, report->desc, values, nulls);
+}
+
+/*
+ * Re-tags the start groups among cand (NULL: all customers) and then,
+ * with the customers that changed, the groups reading them, layer by layer.
+ */
+static void
+Cascade(AutoCatalog *cat, bool cache, const int *start, int nstart, AudienceSet *cand,
+		Oid audience_type, Report *report)
+{
+	Pending    *pending = palloc(sizeof(Pending) * Max(cat->ngroups, 1));
+	int		   *layer = palloc(sizeof(int) * Max(cat->ngroups, 1));
+	GroupResult *results = palloc(sizeof(GroupResult) * Max(cat->ngroups, 1));
+	int			npending = 0,
+				i,
+				j,
+				rounds = 0;
+
+	for (i = 0; i < nstart; i++)
+	{
+		pending[npending].group = start[i];
+		pending[npending++].cand = cand;
+	}
+	while (npending > 0)
+	{
+		AudienceSet *lcand = audience_set_new();
+		bool		all = false;
+		int			n = 0,
+					kept = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (++rounds > 10000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("auto-tagging did not settle")));
+		/* the layer: pending groups reading no other pending group */
+		for (i = 0; i < npending; i++)
+		{
+			bool		blocked = false;
+
+			for (j = 0; j < npending && !blocked; j++)
+				blocked = j != i && ReadsGroup(&cat->groups[pending[i].group],
+											   &cat->groups[pending[j].group]);
+			if (blocked)
+			{
+				pending[kept++] = pending[i];
+				continue;
+			}
+			layer[n++] = pending[i].group;
+			if (pending[i].cand == NULL)
+				all = true;
+			else
+				roaring_bitmap_or_inplace(lcand->bm, pending[i].cand->bm);
+		}
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_RECURSION),
+					 errmsg("tag groups depend on each other through TAG conditions")));
+		npending = kept;
+		EvaluateLayer(cat, cache, layer, n, all ? NULL : lcand, audience_type, results);
+		for (i = 0; i < n; i++)
+		{
+			ReportRow(report, &cat->groups[layer[i]], &results[i]);
+			if (roaring_bitmap_is_empty(results[i].changed->bm))
+				continue;
+			/* the groups reading this one, for the customers that changed */
+			for (j = 0; j < cat->ngroups; j++)
+			{
+				int			p;
+
+				if (!ReadsGroup(&cat->groups[j], &cat->groups[layer[i]]))
+					continue;
+				for (p = 0; p < npending && pending[p].group != j; p++)
+					;
+				if (p == npending)
+				{
+					pending[npending].group = j;
+					pending[npending++].cand = Copy(results[i].changed);
+				}
+				else if (pending[p].cand != NULL)
+					roaring_bitmap_or_inplace(pending[p].cand->bm, results[i].changed->bm);
+			}
+		}
+	}
+}
+
+
+/* The statement trigger */
+
+/* Table feeds: what the table's rows feed and the columns naming customers. */
+static TableFeeds *
+TableFeedsOf(AutoCatalog *cat, Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	ListCell   *lc;
+	TableFeeds *tf;
+	MemoryContext old;
+	uint64		row;
+
+	foreach(lc, cat->tables)
+		if (((TableFeeds *) lfirst(lc))->rel == relid)
+			return (TableFeeds *) lfirst(lc);
+	if (SPI_execute_with_args("SELECT feed, customer_column::text FROM segment._table_feeds($1)",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read what table %u feeds", relid);
+	old = MemoryContextSwitchTo(cat->cxt);
+	tf = palloc0(sizeof(TableFeeds));
+	tf->rel = relid;
+	tf->cols = palloc(sizeof(AttrNumber) * Max(SPI_processed, 1));
+	for (row = 0; row < SPI_processed; row++)
+	{
+		AttrNumber	att = get_attnum(relid, GetText(row, 2));
+		int			i;
+
+		tf->feeds = lappend(tf->feeds, GetText(row, 1));
+		if (att == InvalidAttrNumber)
+			continue;
+		for (i = 0; i < tf->ncols && tf->cols[i] != att; i++)
+			;
+		if (i == tf->ncols)
+			tf->cols[tf->ncols++] = att;
+	}
+	cat->tables = lappend(cat->tables, tf);
+	MemoryContextSwitchTo(old);
+	return tf;
+}
+
+static bool
+IntegerType(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
+/* Adds the ordinals in integer columns of a transition table (direct mode). */
+static void
+AddDirectKeys(Tuplestorestate *ts, TupleDesc desc, const TableFeeds *tf, roaring_bitmap_t *bm)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+
+	/* a read pointer of our own: other triggers may be reading this store */
+	tuplestore_select_read_pointer(ts, ptr);
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		int			i;
+
+		for (i = 0; i < tf->ncols; i++)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, tf->cols[i], &isnull);
+			Oid			type = TupleDescAttr(desc, tf->cols[i] - 1)->atttypid;
+			int64		v;
+
+			if (isnull)
+				continue;
+			v = type == INT8OID ? DatumGetInt64(d) : type == INT4OID ? DatumGetInt32(d) : DatumGetInt16(d);
+			/* rows naming impossible customers are nobody's: skipped */
+			if (v >= 0 && v <= (int64) PG_UINT32_MAX)
+				roaring_bitmap_add(bm, (uint32) v);
+		}
+	}
+	tuplestore_select_read_pointer(ts, 0);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* The same through SQL over the transition tables (dictionary keys, other types). */
+static void
+AddKeysBySql(AutoCatalog *cat, TriggerData *td, const TableFeeds *tf, roaring_bitmap_t *bm)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	const char *tables[2] = {td->tg_newtable ? "segment_new_rows" : NULL,
+	td->tg_oldtable ? "segment_old_rows" : NULL};
+	int			i,
+				t;
+
+	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables");
+	for (i = 0; i < tf->ncols; i++)
+	{
+		const char *col = quote_identifier(NameStr(TupleDescAttr(desc, tf->cols[i] - 1)->attname));
+
+		for (t = 0; t < 2; t++)
+		{
+			char	   *sql;
+			bool		isnull;
+			Datum		d;
+
+			if (tables[t] == NULL)
+				continue;
+			if (cat->dictionary)
+				sql = psprintf("SELECT segment.audience_agg(o.ordinal) FROM %s n "
+							   "JOIN segment.customer_ordinals o ON o.key = n.%s", tables[t], col);
+			else
+				sql = psprintf("SELECT segment.audience_agg(n.%s::bigint) FROM %s n "
+							   "WHERE n.%s BETWEEN 0 AND 4294967295", col, tables[t], col);
+			if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not read the transition table");
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				roaring_bitmap_or_inplace(bm, audience_set_from(DatumGetAudienceP(d))->bm);
+		}
+	}
+}
+
+/* The ordinals of the customers whose rows the statement wrote. */
+static AudienceSet *
+StatementCustomers(AutoCatalog *cat, TriggerData *td, const TableFeeds *tf)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	AudienceSet *keys = audience_set_new();
+	bool		direct = !cat->dictionary;
+	int			i;
+
+	for (i = 0; i < tf->ncols && direct; i++)
+		direct = IntegerType(TupleDescAttr(desc, tf->cols[i] - 1)->atttypid);
+	if (!direct)
+		AddKeysBySql(cat, td, tf, keys->bm);
+	else
+	{
+		if (td->tg_newtable)
+			AddDirectKeys(td->tg_newtable, desc, tf, keys->bm);
+		if (td->tg_oldtable)
+			AddDirectKeys(td->tg_oldtable, desc, tf, keys->bm);
+	}
+	return keys;
+}
+
+static bool
+BucketOf(uint32 value, void *arg)
+{
+	((bool *) arg)[value % 256] = true;
+	return true;
+}
+
+/*
+ * Serializes re-tagging of the same customers across transactions: one of
+ * 256 advisory locks per customer ordinal, taken in order (no deadlock),
+ * so the second transaction evaluates after the first committed and sees
+ * its rows (a fresh snapshot per query).  retag() takes all 256
+ * (segment._lock_customers).
+ */
+static void
+LockCustomers(const AudienceSet *keys)
+{
+	bool		buckets[256] = {false};
+	int32		space = DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
+														   CStringGetTextDatum("segment.tags")));
+	int			b;
+
+	if (roaring_bitmap_get_cardinality(keys->bm) >= 256 * 16)
+		memset(buckets, true, sizeof(buckets));
+	else
+		roaring_iterate(keys->bm, BucketOf, buckets);
+	for (b = 0; b < 256; b++)
+		if (buckets[b])
+			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(space), Int32GetDatum(b));
+}
+
+/* The groups of a tenant whose rules read what the table feeds. */
+static int
+GroupsReading(AutoCatalog *cat, const char *tenant, List *feeds, int *out)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < cat->ngroups; i++)
+		if ((tenant == NULL || strcmp(cat->groups[i].tenant, tenant) == 0) &&
+			ReadsAny(&cat->groups[i], feeds))
+			out[n++] = i;
+	return n;
+}
+
+static void
+SetTenant(const char *tenant)
+{
+	(void) set_config_option("segment.tenant", tenant, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* Re-tags the statement's customers, tenant by tenant. */
+static void
+TagStatement(TriggerData *td)
+{
+	AutoCatalog *cat = CachedCatalog();
+	TableFeeds *tf;
+	AudienceSet *keys;
+	int		   *groups;
+	uint64		row;
+
+	if (!cat->registered)
+		return;
+	tf = TableFeedsOf(cat, td->tg_relation);
+	groups = palloc(sizeof(int) * Max(cat->ngroups, 1));
+	if (GroupsReading(cat, NULL, tf->feeds, groups) == 0)
+		return;
+	keys = StatementCustomers(cat, td, tf);
+	if (roaring_bitmap_is_empty(keys->bm))
+		return;
+	LockCustomers(keys);
+	if (cat->tenant_sql == NULL)
+	{
+		Cascade(cat, true, groups, GroupsReading(cat, "", tf->feeds, groups), keys,
+				cat->audience_type, NULL);
+		return;
+	}
+	{
+		Datum		param = PointerGetDatum(audience_set_serialize(keys));
+		char	   *before = pstrdup(segment_tenant ? segment_tenant : "");
+		SPITupleTable *split;
+
+		if (SPI_execute_with_args(cat->tenant_sql, 1, &cat->audience_type, &param, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not split customers by tenant");
+		split = SPI_tuptable;
+		for (row = 0; row < split->numvals; row++)
+		{
+			bool		isnull;
+			char	   *tenant = SPI_getvalue(split->vals[row], split->tupdesc, 1);
+			AudienceSet *cand = audience_set_from(DatumGetAudienceP(SPI_getbinval(split->vals[row],
+																				 split->tupdesc, 2, &isnull)));
+			int			n;
+
+			if (tenant == NULL)
+				continue;		/* customers of no tenant have no tags */
+			n = GroupsReading(cat, tenant, tf->feeds, groups);
+			if (n == 0)
+				continue;
+			SetTenant(tenant);
+			Cascade(cat, true, groups, n, cand, cat->audience_type, NULL);
+		}
+		SetTenant(before);
+	}
+}
+
+/*
+ * _autotag_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT
+ * with transition tables (segment_new_rows, segment_old_rows), installed
+ * by segment._sync_triggers() on the tables auto rules read.
+ */
+PG_FUNCTION_INFO_V1(segment_autotag_trigger);
+Datum
+segment_autotag_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("segment._autotag_trigger() must be fired AFTER ... FOR EACH STATEMENT")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	engine_depth++;
+	PG_TRY();
+	{
+		TagStatement(td);
+	}
+	PG_FINALLY();
+	{
+		engine_depth--;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * _autotag_catalog_changed(): statement trigger on the catalogs the
+ * engine caches; every backend drops its cache when this commits.
+ */
+PG_FUNCTION_INFO_V1(segment_autotag_catalog_changed);
+Datum
+segment_autotag_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("segment._autotag_catalog_changed() must be fired as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * _retag_cascade(start integer[], cand audience): re-tags the groups with
+ * those ids among cand (NULL: every customer) and the groups reading them;
+ * one row (tag_group, added, removed) per group evaluation.  Groups that
+ * do not tag automatically (disabled, no rules) report no change.
+ */
+PG_FUNCTION_INFO_V1(segment_retag_cascade);
+Datum
+segment_retag_cascade(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *ids;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i,
+				nstart = 0;
+	int		   *start;
+	AutoCatalog *cat;
+	AudienceSet *cand = NULL;
+	Report		report;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	ids = PG_GETARG_ARRAYTYPE_P(0);
+	deconstruct_array(ids, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (!PG_ARGISNULL(1))
+		cand = audience_set_from(PG_GETARG_AUDIENCE_P(1));
+	report.store = rsinfo->setResult;
+	report.desc = rsinfo->setDesc;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	engine_depth++;
+	PG_TRY();
+	{
+		cat = LoadCatalog(CurrentMemoryContext, false);
+		start = palloc(sizeof(int) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			int			g;
+			GroupResult none = {NULL, 0, 0};
+
+			if (nulls[i])
+				continue;
+			for (g = 0; g < cat->ngroups && cat->groups[g].id != DatumGetInt32(elems[i]); g++)
+				;
+			if (g < cat->ngroups)
+				start[nstart++] = g;
+			else if (cat->registered)
+			{
+				Oid			type = INT4OID;
+				AutoGroup	idle;
+
+				if (SPI_execute_with_args("SELECT name FROM segment.tag_groups WHERE id = $1", 1, &type,
+										  &elems[i], NULL, true, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not read segment.tag_groups");
+				if (SPI_processed == 0)
+					continue;
+				idle.name = GetText(0, 1);
+				ReportRow(&report, &idle, &none);
+			}
+		}
+		if (nstart > 0)
+			Cascade(cat, false, start, nstart, cand, cat->audience_type, &report);
+	}
+	PG_FINALLY();
+	{
+		engine_depth--;
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return (Datum) 0;
+}
