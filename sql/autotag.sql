@@ -136,8 +136,43 @@ SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'segment reta
 SELECT unschedule_retag(), unschedule_retag(missing_ok => true);
 SELECT unschedule_retag();
 
+-- each backend caches the groups and prepared queries; a rule change,
+-- also one rolled back, is seen by the very next statement (new customers
+-- 21..25 without orders)
+INSERT INTO at_customers SELECT g, '客户' || g, '北京' FROM generate_series(21, 25) g;
+BEGIN;
+SELECT * FROM set_tag_rule('价值等级', '高', 'sum(orders.amount WHERE status = ''paid'') >= 5000');
+INSERT INTO at_orders (customer_id, status, amount) VALUES (21, 'paid', 3000);
+SELECT count(*) AS tiers_under_new_rule FROM customer_tags WHERE customer_key = 21 AND group_name = '价值等级';
+ROLLBACK;
+INSERT INTO at_orders (customer_id, status, amount) VALUES (21, 'paid', 3000);
+SELECT value AS under_old_rule FROM customer_tags WHERE customer_key = 21 AND group_name = '价值等级';
+-- a value disabled and enabled again, in the same session
+SELECT set_tag_enabled('价值等级', '高', false);
+INSERT INTO at_orders (customer_id, status, amount) VALUES (22, 'paid', 3000);
+SELECT count(*) AS tiers_while_disabled FROM tag_members m JOIN tags t ON t.id = m.tag_id JOIN tag_groups g ON g.id = t.group_id
+WHERE g.name = '价值等级' AND m.ordinal = 22;
+SELECT set_tag_enabled('价值等级', '高', true);
+INSERT INTO at_orders (customer_id, status, amount) VALUES (22, 'paid', 1);
+SELECT value AS enabled_again FROM customer_tags WHERE customer_key = 22 AND group_name = '价值等级';
+
+-- rules reading the clock (hour windows) are compiled for each statement
+SELECT create_tag_group('just_bought', allow_auto => true) > 0,
+       add_tag('just_bought', 'within an hour', rule => 'EXISTS orders WHERE status = ''paid'' DURING LAST 1 hour') > 0;
+INSERT INTO at_orders (customer_id, status, amount, paid_at) VALUES (23, 'paid', 5, now() - interval '2 hours');
+INSERT INTO at_orders (customer_id, status, amount) VALUES (24, 'paid', 5);
+INSERT INTO at_orders (customer_id, status, amount, paid_at) VALUES (25, 'paid', 5, now() - interval '59 minutes');
+SELECT customer_key FROM customer_tags WHERE group_name = 'just_bought' AND customer_key IN (23, 24, 25) ORDER BY 1;
+
+-- the trigger function refuses to run as anything but a statement trigger
+CREATE TABLE at_wrong (customer_id int);
+CREATE TRIGGER wrong AFTER INSERT ON at_wrong FOR EACH ROW EXECUTE FUNCTION _autotag_trigger();
+INSERT INTO at_wrong VALUES (1);
+DROP TABLE at_wrong;
+SELECT _autotag_catalog_changed();
+
 -- dropping the rules removes the triggers
-SELECT drop_tag_group('clicked'), drop_tag_group('vip'), drop_tag_group('ever_bought'), drop_tag_group('价值等级'),
+SELECT drop_tag_group('clicked'), drop_tag_group('just_bought'), drop_tag_group('vip'), drop_tag_group('ever_bought'), drop_tag_group('价值等级'),
        drop_tag_group('订单数'), drop_tag_group('manual_only');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'segment_autotag%';
 SELECT count(*) AS watched FROM autotag_triggers;

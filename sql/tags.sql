@@ -77,6 +77,16 @@ SELECT drop_tag_group('退订标签');
 SELECT group_name, value, action, count(*) FROM tag_log WHERE action = 'remove' GROUP BY 1, 2, 3 ORDER BY 1, 2;
 SELECT name FROM tag_groups ORDER BY position;
 
+-- tag_members.tag_id acts as a foreign key to tags (checked per statement)
+SELECT count(*) AS members_of_dropped_values FROM tag_members m WHERE NOT EXISTS (SELECT FROM tags t WHERE t.id = m.tag_id);
+INSERT INTO tag_members (tag_id, ordinal, source) VALUES (999999, 1, 'manual');
+INSERT INTO tag_members (tag_id, ordinal, source) SELECT t.id, 424242, 'manual' FROM tags t LIMIT 1;
+UPDATE tag_members SET tag_id = 999999 WHERE ordinal = 424242;
+-- deleting tags directly removes their members, in one statement
+SELECT count(*) > 0 AS has_members FROM tag_members;
+DELETE FROM tags;
+SELECT count(*) AS members_left FROM tag_members;
+
 SELECT unregister_customers();
 DROP TABLE crm_customers, import_rows;
 DELETE FROM tag_groups;

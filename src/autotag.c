@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "audience.h"
@@ -717,8 +718,12 @@ EvaluateLayer(AutoCatalog *cat, bool cache, const int *layer, int n, AudienceSet
 				i,
 				k;
 
-	plan = LayerPlanFor(cat, cache, mode, layer, n, GetCurrentTransactionStartTimestamp(),
-						audience_type, &temporary);
+	/*
+	 * As of the moment the engine runs, not the transaction start: rows the
+	 * statement stamped with now() are then inside "last n hours" (whose
+	 * end, now, is excluded).
+	 */
+	plan = LayerPlanFor(cat, cache, mode, layer, n, GetCurrentTimestamp(), audience_type, &temporary);
 	if (cand != NULL)
 		param = PointerGetDatum(audience_set_serialize(cand));
 	/* not read-only: a fresh snapshot sees the tags earlier layers applied */

@@ -1294,8 +1294,9 @@ rule_compile_shared(const RuleNode *rule, TimestampTz as_of, RuleQuery *query)
  * Several rules at once (the values of a tag group): one query returning
  * one audience per rule, whose predicates over the same source share one
  * grouped scan across all the rules (the tiers' three "sum(orders.amount
- * WHERE status = 'paid')" are one column of one scan).  Always intersects
- * with the universe, restricted to the candidates when there are any.
+ * WHERE status = 'paid')" are one column of one scan).  Intersects with
+ * the universe (restricted to the candidates, if any) unless, as for one
+ * rule, nothing complements and every customer found is registered.
  */
 char *
 rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong among, int64 among_count)
@@ -1303,6 +1304,7 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	Compiler	c;
 	RuleNode	all;
 	StringInfoData select;
+	char	  **exprs;
 	int			i;
 
 	memset(&c, 0, sizeof(c));
@@ -1323,12 +1325,29 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	all.nchildren = n;
 	all.children = (RuleNode **) rules;
 	CompileMergedScans(&c, &all);
+	exprs = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		resetStringInfo(&c.sql);
 		CompileNode(&c, rules[i]);
-		appendStringInfo(&select, "%su.a OPERATOR(segment.&) %s AS r%d", i > 0 ? ",\n  " : "", c.sql.data, i + 1);
+		exprs[i] = pstrdup(c.sql.data);
 	}
+
+	/*
+	 * Like a single rule, no universe is needed when nothing complements and
+	 * every customer found is known to be registered (and of the tenant).
+	 */
+	if (!c.uses_universe && !c.unchecked && !c.reg.tenant && !c.reg.dictionary &&
+		!c.among_customers && c.from.len > 0)
+	{
+		for (i = 0; i < n; i++)
+			appendStringInfo(&select, "%s%s AS r%d", i > 0 ? ",\n  " : "", exprs[i], i + 1);
+		resetStringInfo(&c.sql);
+		appendStringInfo(&c.sql, "SELECT %s\nFROM%s", select.data, c.from.data + 1);
+		return c.sql.data;
+	}
+	for (i = 0; i < n; i++)
+		appendStringInfo(&select, "%su.a OPERATOR(segment.&) %s AS r%d", i > 0 ? ",\n  " : "", exprs[i], i + 1);
 	resetStringInfo(&c.sql);
 	appendStringInfoString(&c.sql, "WITH ");
 	if (c.among_customers)

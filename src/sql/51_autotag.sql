@@ -95,6 +95,8 @@ LANGUAGE sql AS $$
 $$;
 
 -- Applies one value's difference: removes then adds automatic tags, logged.
+-- Log rows are in ordinal order: added members are inserted in that
+-- order (ids_bigint yields ordinals in order), so only removals sort.
 CREATE FUNCTION @extschema@._apply_auto(tag integer, added @extschema@.audience, removed @extschema@.audience)
 RETURNS void
 LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
@@ -123,7 +125,7 @@ BEGIN
             RETURNING ordinal
         )
         INSERT INTO @extschema@.tag_log (tenant, group_name, value, ordinal, action, source, actor)
-        SELECT g.tenant, g.name, t.value, fresh.ordinal, 'add', 'auto', actor FROM fresh ORDER BY fresh.ordinal;
+        SELECT g.tenant, g.name, t.value, fresh.ordinal, 'add', 'auto', actor FROM fresh;
     END IF;
 END $$;
 
