@@ -95,3 +95,28 @@ SELECT count(*) FROM (SELECT DISTINCT a FROM (VALUES ('{0-1,3-4}'::audience), ('
 EXPLAIN (COSTS ON) SELECT * FROM ids('{1-50000}');
 EXPLAIN (COSTS ON) SELECT * FROM ids_bigint('{7}');
 EXPLAIN (COSTS ON) SELECT * FROM ids_bigint('{}');
+
+-- "column is in a constant audience" keeps members / n_distinct of the rows
+CREATE TEMP TABLE sel_rows (id int, big bigint);
+INSERT INTO sel_rows SELECT g % 1000, g % 1000 FROM generate_series(1, 10000) g;
+ANALYZE sel_rows;
+CREATE TEMP TABLE sel_nostats (id int);
+CREATE FUNCTION pg_temp.estimate(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+    RETURN (plan->0->'Plan'->>'Plan Rows')::float8;
+END $$;
+SELECT q, pg_temp.estimate(q) AS estimated_rows
+FROM unnest(ARRAY[
+    $q$SELECT * FROM sel_rows WHERE '{1-100}'::audience @> id$q$,
+    $q$SELECT * FROM sel_rows WHERE id <@ '{1-100}'::audience$q$,
+    $q$SELECT * FROM sel_rows WHERE '{1-100}'::audience @> id::bigint$q$,
+    $q$SELECT * FROM sel_rows WHERE '{1-100}'::audience @> big$q$,
+    $q$SELECT * FROM sel_rows WHERE '{7}'::audience @> id$q$,
+    $q$SELECT * FROM sel_rows WHERE '{}'::audience @> id$q$,
+    $q$SELECT * FROM sel_rows WHERE '{0-4000000000}'::audience @> id$q$,
+    $q$SELECT * FROM sel_rows WHERE NULL::audience @> id$q$,
+    $q$SELECT * FROM sel_rows WHERE ('{1-10}'::audience | '{20-29}') @> id$q$,
+    $q$SELECT * FROM sel_nostats WHERE '{1-100}'::audience @> id$q$]) q;

@@ -160,15 +160,19 @@ CREATE OPERATOR @extschema@.<@ (LEFTARG = @extschema@.audience, RIGHTARG = @exts
 CREATE OPERATOR @extschema@.&& (LEFTARG = @extschema@.audience, RIGHTARG = @extschema@.audience,
     FUNCTION = @extschema@.audience_overlaps, COMMUTATOR = OPERATOR(@extschema@.&&),
     RESTRICT = areasel, JOIN = areajoinsel);
+-- Selectivity of "column is a member of a constant audience".
+CREATE FUNCTION @extschema@._member_sel(internal, oid, internal, integer) RETURNS float8
+    AS 'MODULE_PATHNAME', 'audience_member_sel' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 CREATE OPERATOR @extschema@.@> (LEFTARG = @extschema@.audience, RIGHTARG = integer,
     FUNCTION = @extschema@.audience_contains_int4, COMMUTATOR = OPERATOR(@extschema@.<@),
-    RESTRICT = contsel, JOIN = contjoinsel);
+    RESTRICT = @extschema@._member_sel, JOIN = contjoinsel);
 CREATE OPERATOR @extschema@.<@ (LEFTARG = integer, RIGHTARG = @extschema@.audience,
     FUNCTION = @extschema@.audience_int4_contained_by, COMMUTATOR = OPERATOR(@extschema@.@>),
-    RESTRICT = contsel, JOIN = contjoinsel);
+    RESTRICT = @extschema@._member_sel, JOIN = contjoinsel);
 CREATE OPERATOR @extschema@.@> (LEFTARG = @extschema@.audience, RIGHTARG = bigint,
     FUNCTION = @extschema@.audience_contains_int8,
-    RESTRICT = contsel, JOIN = contjoinsel);
+    RESTRICT = @extschema@._member_sel, JOIN = contjoinsel);
 CREATE OPERATOR @extschema@.= (LEFTARG = @extschema@.audience, RIGHTARG = @extschema@.audience,
     FUNCTION = @extschema@.audience_eq, COMMUTATOR = OPERATOR(@extschema@.=),
     NEGATOR = OPERATOR(@extschema@.<>), RESTRICT = eqsel, JOIN = eqjoinsel,
