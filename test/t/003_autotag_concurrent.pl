@@ -81,6 +81,27 @@ is( $node->safe_psql('postgres',
 	'high', 'the second transaction saw the first one\'s order: 4999 crossed 2000 and is high');
 is($node->safe_psql('postgres', $retag_changes), '0', 'a full retag agrees');
 
+# the backends cache groups and prepared queries: a rule another session
+# changes (and commits) applies to this session's very next statement
+# (customers without orders: the bulk insert above gave everyone else some)
+$node->safe_psql('postgres', q{INSERT INTO customers VALUES (6001), (6002)});
+$s[0]->query_safe(q{INSERT INTO orders (customer_id, status, amount) VALUES (6001, 'paid', 10)});
+is( $node->safe_psql('postgres',
+		q{SELECT value FROM segment.customer_tags WHERE customer_key = 6001 AND group_name = 'tier'}),
+	'low', 'session 0 tags with the cached rules');
+$s[1]->query_safe(q{SELECT count(*) FROM segment.set_tag_rule('tier', 'low', 'sum(orders.amount WHERE status = ''paid'') < 5')});
+$s[0]->query_safe(q{INSERT INTO orders (customer_id, status, amount) VALUES (6001, 'paid', 1)});
+is( $node->safe_psql('postgres',
+		q{SELECT value FROM segment.customer_tags WHERE customer_key = 6001 AND group_name = 'tier'}),
+	'mid', 'after session 1 changed the low rule, session 0 follows the new one at once');
+# a rolled-back change leaves the old rule in force in the other session
+$s[1]->query_safe(q{BEGIN; SELECT count(*) FROM segment.set_tag_rule('tier', 'mid', NULL); ROLLBACK});
+$s[0]->query_safe(q{INSERT INTO orders (customer_id, status, amount) VALUES (6002, 'paid', 100)});
+is( $node->safe_psql('postgres',
+		q{SELECT value FROM segment.customer_tags WHERE customer_key = 6002 AND group_name = 'tier'}),
+	'mid', 'a rule change rolled back elsewhere changes nothing here');
+is($node->safe_psql('postgres', $retag_changes), '0', 'a full retag agrees');
+
 $_->quit for @s;
 $node->stop;
 done_testing();
