@@ -56,6 +56,7 @@
 typedef struct AutoValue
 {
 	int32		id;
+	char	   *value;
 	bool		has_rule;		/* enabled, with a rule */
 	bool		auto_remove;
 	int			rule;			/* index into the group's rules, if has_rule */
@@ -110,7 +111,8 @@ typedef struct AutoCatalog
 	List	   *watched;		/* OIDs whose invalidation makes this stale */
 	List	   *tables;			/* TableFeeds */
 	List	   *plans;			/* LayerPlan */
-	SPIPlanPtr	holders[3];		/* by AmongMode, when cached */
+	bool		cached;			/* the trigger's: plans are kept */
+	SPIPlanPtr	statements[5];	/* by Statement, prepared when first run */
 } AutoCatalog;
 
 /* The trigger's catalog; NULL until first needed. */
@@ -162,9 +164,9 @@ FreeCatalog(AutoCatalog *cat)
 
 	foreach(lc, cat->plans)
 		SPI_freeplan(((LayerPlan *) lfirst(lc))->plan);
-	for (i = 0; i < lengthof(cat->holders); i++)
-		if (cat->holders[i] != NULL)
-			SPI_freeplan(cat->holders[i]);
+	for (i = 0; i < lengthof(cat->statements); i++)
+		if (cat->statements[i] != NULL)
+			SPI_freeplan(cat->statements[i]);
 	MemoryContextDelete(cat->cxt);
 }
 
@@ -233,7 +235,7 @@ static void
 LoadGroups(AutoCatalog *cat)
 {
 	const char *q = "SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
-		"t.auto_remove, t.rule FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
+		"t.auto_remove, t.rule, t.value FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
 		"WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
 		"WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) "
 		"ORDER BY g.id, t.position, t.id";
@@ -267,6 +269,7 @@ LoadGroups(AutoCatalog *cat)
 			uint64		r = row + g->nvalues;
 
 			v->id = GetInt32(r, 5);
+			v->value = GetText(r, 9);
 			v->has_rule = GetBool(r, 6);
 			v->auto_remove = GetBool(r, 7);
 			if (v->has_rule)
@@ -350,6 +353,7 @@ CachedCatalog(void)
 			callback_registered = true;
 		}
 		cached_catalog = LoadCatalog(CacheMemoryContext, true);
+		cached_catalog->cached = true;
 	}
 	return cached_catalog;
 }
@@ -429,38 +433,82 @@ LayerSql(AutoCatalog *cat, AmongMode mode, const int *layer, int n, TimestampTz 
 }
 
 /*
- * Current holders of some tags ($1, or $2 among candidates $1), automatic
- * and not: one row per tag and kind.
+ * The engine's fixed statements.  Holders: current holders of some tags
+ * ($1, or $2 among candidates $1), automatic and not, one row per tag and
+ * kind.  Apply: automatic tags of tag $1 removed from or added to the
+ * customers in $2, logged with tenant $3, group $4, value $5, actor $6; log
+ * rows in ordinal order (members are added in that order, removals sort).
  */
-static const char *const holders_sql[] = {
-	[AMONG_ALL] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+typedef enum Statement
+{
+	HOLDERS_ALL = AMONG_ALL,
+	HOLDERS_LIST = AMONG_LIST,
+	HOLDERS_BITMAP = AMONG_BITMAP,
+	APPLY_REMOVE,
+	APPLY_ADD
+} Statement;
+
+static const char *const statement_sql[] = {
+	[HOLDERS_ALL] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
 	"FROM segment.tag_members m WHERE m.tag_id = ANY ($1) GROUP BY 1, 2",
-	[AMONG_LIST] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+	[HOLDERS_LIST] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
 	"FROM segment.tag_members m WHERE m.tag_id = ANY ($2) AND m.ordinal = ANY ($1::bigint[]) GROUP BY 1, 2",
-	[AMONG_BITMAP] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
-	"FROM segment.tag_members m WHERE m.tag_id = ANY ($2) AND $1 OPERATOR(segment.@>) m.ordinal GROUP BY 1, 2"
+	[HOLDERS_BITMAP] = "SELECT m.tag_id, m.source = 'auto', segment.audience_agg(m.ordinal) "
+	"FROM segment.tag_members m WHERE m.tag_id = ANY ($2) AND $1 OPERATOR(segment.@>) m.ordinal GROUP BY 1, 2",
+	[APPLY_REMOVE] = "WITH gone AS (DELETE FROM segment.tag_members m WHERE m.tag_id = $1 AND m.source = 'auto' "
+	"AND m.ordinal = ANY ($2::bigint[]) RETURNING m.ordinal) "
+	"INSERT INTO segment.tag_log (tenant, group_name, value, ordinal, action, source, actor) "
+	"SELECT $3, $4, $5, gone.ordinal, 'remove', 'auto', $6 FROM gone ORDER BY gone.ordinal",
+	[APPLY_ADD] = "WITH fresh AS (INSERT INTO segment.tag_members (tag_id, ordinal, source) "
+	"SELECT $1, i, 'auto' FROM segment.ids_bigint($2) i ON CONFLICT (tag_id, ordinal) DO NOTHING "
+	"RETURNING ordinal) "
+	"INSERT INTO segment.tag_log (tenant, group_name, value, ordinal, action, source, actor) "
+	"SELECT $3, $4, $5, fresh.ordinal, 'add', 'auto', $6 FROM fresh"
 };
 
+/*
+ * A fixed statement, prepared on first use and kept with the catalog (for
+ * the trigger's, across statements).  Where the best plan is the same for
+ * any parameters (few candidates: index lookups), the generic plan saves
+ * planning each time.
+ */
 static SPIPlanPtr
-HoldersPlan(AutoCatalog *cat, bool cache, AmongMode mode)
+StatementPlan(AutoCatalog *cat, Statement which)
 {
-	Oid			types[2] = {cat->audience_type, INT4ARRAYOID};
+	Oid			types[6] = {cat->audience_type, INT4ARRAYOID};
+	int			nargs = 2;
+	int			options = 0;
 	SPIPlanPtr	plan;
 
-	if (mode == AMONG_ALL)
-		types[0] = INT4ARRAYOID;
-	if (cache && cat->holders[mode] != NULL)
-		return cat->holders[mode];
-	plan = SPI_prepare_cursor(holders_sql[mode], mode == AMONG_ALL ? 1 : 2, types,
-							  mode == AMONG_LIST ? CURSOR_OPT_GENERIC_PLAN : 0);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the tag holders query: %s", SPI_result_code_string(SPI_result));
-	if (cache)
+	if (cat->statements[which] != NULL)
+		return cat->statements[which];
+	switch (which)
 	{
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the tag holders query");
-		cat->holders[mode] = plan;
+		case HOLDERS_ALL:
+			types[0] = INT4ARRAYOID;
+			nargs = 1;
+			break;
+		case HOLDERS_LIST:
+			options = CURSOR_OPT_GENERIC_PLAN;
+			break;
+		case HOLDERS_BITMAP:
+			break;
+		case APPLY_REMOVE:
+		case APPLY_ADD:
+			/* the plan does not depend on how many: no planning per call */
+			options = CURSOR_OPT_GENERIC_PLAN;
+			types[0] = INT4OID;
+			types[1] = cat->audience_type;
+			types[2] = types[3] = types[4] = types[5] = TEXTOID;
+			nargs = 6;
+			break;
 	}
+	plan = SPI_prepare_cursor(statement_sql[which], nargs, types, options);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare an auto-tagging statement: %s", SPI_result_code_string(SPI_result));
+	if (cat->cached && SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep an auto-tagging statement");
+	cat->statements[which] = plan;
 	return plan;
 }
 
@@ -551,20 +599,22 @@ Copy(const AudienceSet *a)
 	return audience_set_adopt(roaring_bitmap_copy(a->bm));
 }
 
-/* Adds or removes one value's automatic tags, logged (segment._apply_auto). */
+/* Removes (APPLY_REMOVE) or adds (APPLY_ADD) one value's automatic tags, logged. */
 static void
-Apply(int32 tag_id, AudienceSet *added, AudienceSet *removed, Oid audience_type)
+Apply(SPIPlanPtr plan, int32 tag_id, const char *tenant, const char *group, const char *value,
+	  AudienceSet *who)
 {
-	Oid			types[3] = {INT4OID, audience_type, audience_type};
-	Datum		values[3];
+	Datum		values[6];
 
-	if (roaring_bitmap_is_empty(added->bm) && roaring_bitmap_is_empty(removed->bm))
+	if (roaring_bitmap_is_empty(who->bm))
 		return;
 	values[0] = Int32GetDatum(tag_id);
-	values[1] = PointerGetDatum(audience_set_serialize(added));
-	values[2] = PointerGetDatum(audience_set_serialize(removed));
-	if (SPI_execute_with_args("SELECT segment._apply_auto($1, $2, $3)", 3, types, values, NULL,
-							  false, 0) != SPI_OK_SELECT)
+	values[1] = PointerGetDatum(audience_set_serialize(who));
+	values[2] = CStringGetTextDatum(tenant);
+	values[3] = CStringGetTextDatum(group);
+	values[4] = CStringGetTextDatum(value);
+	values[5] = CStringGetTextDatum(psprintf("rule %s-%s", group, value));
+	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not apply automatic tags");
 }
 
@@ -579,8 +629,8 @@ Apply(int32 tag_id, AudienceSet *added, AudienceSet *removed, Oid audience_type)
  * comes before any addition, so the tag log reads as swaps.
  */
 static void
-DecideGroup(const AutoGroup *g, AudienceSet **helds, AudienceSet **autos, AudienceSet **others,
-			Oid audience_type, GroupResult *res)
+DecideGroup(AutoCatalog *cat, const AutoGroup *g, AudienceSet **helds, AudienceSet **autos,
+			AudienceSet **others, GroupResult *res)
 {
 	AudienceSet *taken = audience_set_new();
 	AudienceSet **wins = palloc(sizeof(AudienceSet *) * g->nvalues);
@@ -627,7 +677,8 @@ DecideGroup(const AutoGroup *g, AudienceSet **helds, AudienceSet **autos, Audien
 				roaring_bitmap_clear(rems[k]->bm);
 		}
 		roaring_bitmap_andnot_inplace(wins[k]->bm, autos[k]->bm);
-		Apply(g->values[k].id, audience_set_new(), rems[k], audience_type);
+		Apply(StatementPlan(cat, APPLY_REMOVE), g->values[k].id, g->tenant, g->name, g->values[k].value,
+			  rems[k]);
 		roaring_bitmap_or_inplace(res->changed->bm, rems[k]->bm);
 		res->removed += roaring_bitmap_get_cardinality(rems[k]->bm);
 	}
@@ -635,7 +686,8 @@ DecideGroup(const AutoGroup *g, AudienceSet **helds, AudienceSet **autos, Audien
 	{
 		if (!g->values[k].has_rule)
 			continue;
-		Apply(g->values[k].id, wins[k], audience_set_new(), audience_type);
+		Apply(StatementPlan(cat, APPLY_ADD), g->values[k].id, g->tenant, g->name, g->values[k].value,
+			  wins[k]);
 		roaring_bitmap_or_inplace(res->changed->bm, wins[k]->bm);
 		res->added += roaring_bitmap_get_cardinality(wins[k]->bm);
 	}
@@ -646,10 +698,10 @@ DecideGroup(const AutoGroup *g, AudienceSet **helds, AudienceSet **autos, Audien
  * groups, among the candidates, as arrays by group and value.
  */
 static void
-LayerHolders(AutoCatalog *cat, bool cache, AmongMode mode, const int *layer, int n, Datum cand,
+LayerHolders(AutoCatalog *cat, AmongMode mode, const int *layer, int n, Datum cand,
 			 AudienceSet ***autos, AudienceSet ***others)
 {
-	SPIPlanPtr	plan = HoldersPlan(cat, cache, mode);
+	SPIPlanPtr	plan = StatementPlan(cat, (Statement) mode);
 	Datum	   *ids;
 	int			nids = 0,
 				i,
@@ -697,8 +749,6 @@ LayerHolders(AutoCatalog *cat, bool cache, AmongMode mode, const int *layer, int
 											  audience_set_from(a)->bm);
 		}
 	}
-	if (!cache)
-		SPI_freeplan(plan);
 }
 
 /* Evaluates a layer of groups of one tenant among cand (NULL: all). */
@@ -739,9 +789,9 @@ EvaluateLayer(AutoCatalog *cat, bool cache, const int *layer, int n, AudienceSet
 	}
 	if (temporary)
 		SPI_freeplan(plan);
-	LayerHolders(cat, cache, mode, layer, n, param, autos, others);
+	LayerHolders(cat, mode, layer, n, param, autos, others);
 	for (i = 0; i < n; i++)
-		DecideGroup(&cat->groups[layer[i]], helds[i], autos[i], others[i], audience_type, &results[i]);
+		DecideGroup(cat, &cat->groups[layer[i]], helds[i], autos[i], others[i], &results[i]);
 }
 
 static void
@@ -1215,4 +1265,44 @@ segment_retag_cascade(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * _apply_auto(tag integer, added audience, removed audience): removes then
+ * adds automatic tags of one value, logged as the rule's; what the engine
+ * does for each value, for RFM re-scoring (63_rfm.sql).
+ */
+PG_FUNCTION_INFO_V1(segment_apply_auto);
+Datum
+segment_apply_auto(PG_FUNCTION_ARGS)
+{
+	int32		tag_id = PG_GETARG_INT32(0);
+	AudienceSet *added = audience_set_from(PG_GETARG_AUDIENCE_P(1));
+	AudienceSet *removed = audience_set_from(PG_GETARG_AUDIENCE_P(2));
+	AutoCatalog cat;
+	Oid			type = INT4OID;
+	Datum		id = Int32GetDatum(tag_id);
+	char	   *tenant,
+			   *group,
+			   *value;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT g.tenant, g.name, t.value FROM segment.tags t "
+							  "JOIN segment.tag_groups g ON g.id = t.group_id WHERE t.id = $1",
+							  1, &type, &id, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read segment.tags");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("tag %d does not exist", tag_id)));
+	tenant = GetText(0, 1);
+	group = GetText(0, 2);
+	value = GetText(0, 3);
+	memset(&cat, 0, sizeof(cat));
+	cat.audience_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	Apply(StatementPlan(&cat, APPLY_REMOVE), tag_id, tenant, group, value, removed);
+	Apply(StatementPlan(&cat, APPLY_ADD), tag_id, tenant, group, value, added);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

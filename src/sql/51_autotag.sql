@@ -94,40 +94,11 @@ LANGUAGE sql AS $$
     FROM (SELECT DISTINCT i % 256 AS b FROM @extschema@.ids_bigint(cand) i ORDER BY 1) x
 $$;
 
--- Applies one value's difference: removes then adds automatic tags, logged.
--- Log rows are in ordinal order: added members are inserted in that
--- order (ids_bigint yields ordinals in order), so only removals sort.
+-- Removes then adds automatic tags of one value, logged as its rule's
+-- (what the engine in src/autotag.c does for each value; RFM uses it).
 CREATE FUNCTION @extschema@._apply_auto(tag integer, added @extschema@.audience, removed @extschema@.audience)
 RETURNS void
-LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
-DECLARE
-    t tags;
-    g tag_groups;
-    actor text;
-BEGIN
-    SELECT * INTO t FROM tags x WHERE x.id = _apply_auto.tag;
-    SELECT * INTO g FROM tag_groups x WHERE x.id = t.group_id;
-    actor := format('rule %s-%s', g.name, t.value);
-    IF NOT @extschema@.is_empty(removed) THEN
-        WITH gone AS (
-            DELETE FROM @extschema@.tag_members m
-            WHERE m.tag_id = t.id AND m.source = 'auto' AND m.ordinal IN (SELECT @extschema@.ids_bigint(removed))
-            RETURNING m.ordinal
-        )
-        INSERT INTO @extschema@.tag_log (tenant, group_name, value, ordinal, action, source, actor)
-        SELECT g.tenant, g.name, t.value, gone.ordinal, 'remove', 'auto', actor FROM gone ORDER BY gone.ordinal;
-    END IF;
-    IF NOT @extschema@.is_empty(added) THEN
-        WITH fresh AS (
-            INSERT INTO @extschema@.tag_members (tag_id, ordinal, source)
-            SELECT t.id, i, 'auto' FROM @extschema@.ids_bigint(added) i
-            ON CONFLICT (tag_id, ordinal) DO NOTHING
-            RETURNING ordinal
-        )
-        INSERT INTO @extschema@.tag_log (tenant, group_name, value, ordinal, action, source, actor)
-        SELECT g.tenant, g.name, t.value, fresh.ordinal, 'add', 'auto', actor FROM fresh;
-    END IF;
-END $$;
+AS 'MODULE_PATHNAME', 'segment_apply_auto' LANGUAGE C VOLATILE STRICT;
 
 -- The engine (src/autotag.c).  _retag_cascade re-tags groups among
 -- candidates (NULL: every customer), then the groups whose TAG conditions
