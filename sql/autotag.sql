@@ -18,9 +18,15 @@ SELECT add_tag('价值等级', '低', rule => 'sum(orders.amount WHERE status = 
        add_tag('价值等级', '高', rule => 'sum(orders.amount WHERE status = ''paid'') >= 2000') > 0;
 -- a rule tags existing customers at once: nobody has paid, everyone is low
 SELECT value, count(*) FROM customer_tags WHERE group_name = '价值等级' GROUP BY 1 ORDER BY 1;
--- the triggers are on the orders table (not on the customer table: no rule reads it)
+-- the triggers are on the orders table, and on the customer table: 低 (sum < 300)
+-- holds for a customer without orders, so a new customer is 低 at once
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'at_orders'::regclass ORDER BY 1;
 SELECT count(*) AS customer_table_triggers FROM pg_trigger WHERE tgrelid = 'at_customers'::regclass AND tgname LIKE 'segment_autotag%';
+INSERT INTO at_customers VALUES (30, '客户30', '上海');
+SELECT customer_key, value FROM customer_tags WHERE customer_key = 30;
+-- ...and a deleted customer loses its automatic tags
+DELETE FROM at_customers WHERE id = 30;
+SELECT count(*) AS tags_of_deleted_customer FROM tag_members WHERE ordinal = 30;
 
 -- order-count bands, not exclusive by accident: two bands, exclusive group
 SELECT create_tag_group('订单数', exclusive => true, allow_manual => true, allow_auto => true) > 0 AS created;

@@ -740,3 +740,30 @@ rule_collect_refs(const RuleNode *rule, RuleRefCallback callback, void *ctx)
 	w.ctx = ctx;
 	return walk_node(&w, rule, NULL);
 }
+
+bool
+rule_may_complement(const RuleNode *n)
+{
+	int			i;
+
+	switch (n->kind)
+	{
+		case RULE_NOT:
+			return true;
+		case RULE_AND:
+		case RULE_OR:
+			for (i = 0; i < n->nchildren; i++)
+				if (rule_may_complement(n->children[i]))
+					return true;
+			return false;
+		case RULE_TAG_IN:
+			return n->negated;
+		case RULE_TAG_EMPTY:
+			return !n->negated;
+		case RULE_EXISTS:
+		case RULE_IN_SEGMENT:
+			return false;
+		default:
+			return n->value != NULL && n->value->kind == RULE_VALUE_AGG;
+	}
+}

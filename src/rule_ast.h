@@ -285,6 +285,17 @@ extern bool rule_normalize(RuleNode *rule, RuleArena *arena);
 extern bool rule_equal(const RuleNode *a, const RuleNode *b);
 
 /*
+ * Whether the rule may complement: hold for customers that no source row
+ * and no tag it reads picks out, so that its audience is drawn from the
+ * whole customer table.  True when it contains a NOT, TAG .. NOT IN / IS
+ * EMPTY, or a comparison of an aggregate (count(orders) < 3 holds for no
+ * orders).  Judged on the tree alone, so "may": false means certainly not.
+ * A new customer can join such a rule's audience, so auto-tagging watches
+ * the customer table for them.
+ */
+extern bool rule_may_complement(const RuleNode *rule);
+
+/*
  * Enumerating what a rule references, for validation against the registry.
  * One callback per occurrence (duplicates included), in text order:
  *

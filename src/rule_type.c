@@ -355,13 +355,22 @@ List *
 rule_pg_refs(const RuleNode *rule, List *refs)
 {
 	(void) rule_collect_refs(rule, CollectRef, &refs);
+	/* a rule that may complement reads the customer table (the universe) */
+	if (rule_may_complement(rule))
+	{
+		RuleRef		universe = {.kind = RULE_REF_CUSTOMER_COLUMN};
+
+		(void) CollectRef(&universe, &refs);
+	}
 	return refs;
 }
 
 /*
  * rule_refs(rule): what a rule reads ("customer", "source:orders",
  * "tag:tier", "segment:vip"), so that auto-tagging knows which tables'
- * changes can change a tag.
+ * changes can change a tag.  "customer" also when the rule may complement
+ * (NOT, count(...) < 3): its audience depends on who is in the customer
+ * table.
  */
 PG_FUNCTION_INFO_V1(segment_rule_refs);
 Datum

@@ -1029,6 +1029,47 @@ test_out_of_memory(void)
 	free(s);
 }
 
+/* Rules that may complement read the customer table too. */
+static void
+test_may_complement(void)
+{
+	static const struct
+	{
+		const char *rule;
+		bool		may;
+	}			cases[] = {
+		{"EXISTS orders", false},
+		{"EXISTS orders WHERE status = 'paid' DURING LAST 30 days", false},
+		{"NOT EXISTS orders", true},
+		{"EXISTS orders AND NOT EXISTS refunds", true},
+		{"count(orders) >= 1", true},	/* judged on the tree: may */
+		{"sum(orders.amount WHERE status = 'paid') < 300", true},
+		{"customer.city = '上海'", false},
+		{"customer.city = '上海' OR max(orders.paid_at) IS NULL", true},
+		{"TAG 'tier' IN ('high')", false},
+		{"TAG 'tier' NOT IN ('high')", true},
+		{"TAG 'tier' IS EMPTY", true},
+		{"TAG 'tier' IS NOT EMPTY", false},
+		{"IN SEGMENT 'vip' AND EXISTS orders", false},
+		{"(EXISTS orders OR IN SEGMENT 'vip') AND customer.age > 30", false},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		RuleArena	arena;
+		RuleError	err;
+		RuleNode   *rule;
+
+		rule_arena_init_malloc(&arena);
+		rule_error_clear(&err);
+		rule = rule_parse(cases[i].rule, strlen(cases[i].rule), &arena, &err);
+		ok(rule != NULL && rule_may_complement(rule) == cases[i].may,
+		   "%s %s", cases[i].rule, cases[i].may ? "may complement" : "does not complement");
+		rule_arena_destroy(&arena);
+	}
+}
+
 int
 main(void)
 {
@@ -1047,5 +1088,6 @@ main(void)
 	test_serial_mutations();
 	test_parse_window();
 	test_out_of_memory();
+	test_may_complement();
 	return tap_done();
 }
