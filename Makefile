@@ -33,7 +33,8 @@ OBJS = \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o \
-	src/autotag.o
+	src/autotag.o \
+	src/tag_store.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \

@@ -82,6 +82,9 @@ SELECT count(*) AS members_of_dropped_values FROM tag_members m WHERE NOT EXISTS
 INSERT INTO tag_members (tag_id, ordinal, source) VALUES (999999, 1, 'manual');
 INSERT INTO tag_members (tag_id, ordinal, source) SELECT t.id, 424242, 'manual' FROM tags t LIMIT 1;
 UPDATE tag_members SET tag_id = 999999 WHERE ordinal = 424242;
+INSERT INTO tag_members (tag_id, ordinal, source)
+SELECT x, 424243, 'manual' FROM (SELECT min(id) FROM tags UNION ALL SELECT 999998 UNION ALL SELECT max(id) FROM tags) t(x);
+SELECT _tag_members_check();
 -- deleting tags directly removes their members, in one statement
 SELECT count(*) > 0 AS has_members FROM tag_members;
 DELETE FROM tags;

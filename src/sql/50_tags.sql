@@ -40,23 +40,11 @@ CREATE TABLE @extschema@.tag_members (
 CREATE INDEX ON @extschema@.tag_members (ordinal);
 
 -- tag_members.tag_id behaves as a foreign key to tags ON DELETE CASCADE,
--- checked once per statement instead of once per row: auto-tagging writes
--- tens of thousands of members in one statement, and a foreign key would
--- run one lookup query for each.
+-- checked once per statement instead of once per row (src/tag_store.c):
+-- auto-tagging writes tens of thousands of members in one statement, and
+-- a foreign key would run one lookup query for each.
 CREATE FUNCTION @extschema@._tag_members_check() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    missing integer;
-BEGIN
-    SELECT n.tag_id INTO missing FROM segment_members n
-    WHERE NOT EXISTS (SELECT FROM @extschema@.tags t WHERE t.id = n.tag_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'tag % does not exist', missing
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'Every row of segment.tag_members must name a row of segment.tags.';
-    END IF;
-    RETURN NULL;
-END $$;
+AS 'MODULE_PATHNAME', 'segment_tag_members_check' LANGUAGE C;
 CREATE TRIGGER tag_members_insert_check AFTER INSERT ON @extschema@.tag_members
     REFERENCING NEW TABLE AS segment_members FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._tag_members_check();
 CREATE TRIGGER tag_members_update_check AFTER UPDATE ON @extschema@.tag_members
