@@ -111,8 +111,9 @@ segment_tag_members_check(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (existing_tags_plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT t.id FROM segment.tags t WHERE t.id = ANY ($1) ORDER BY 1",
-									   1, &type);
+		/* index lookups whatever the ids: the generic plan, never replanned */
+		SPIPlanPtr	plan = SPI_prepare_cursor("SELECT t.id FROM segment.tags t WHERE t.id = ANY ($1) ORDER BY 1",
+											  1, &type, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the tag check");
