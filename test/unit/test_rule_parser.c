@@ -13,6 +13,7 @@
 #include "rule_print.h"
 #include "rule_serial.h"
 #include "tap.h"
+#include "rule_cases.h"
 
 typedef struct Scenario
 {
@@ -1033,11 +1034,7 @@ test_out_of_memory(void)
 static void
 test_may_complement(void)
 {
-	static const struct
-	{
-		const char *rule;
-		bool		may;
-	}			cases[] = {
+	static const RuleCase cases[] = {
 		{"EXISTS orders", false},
 		{"EXISTS orders WHERE status = 'paid' DURING LAST 30 days", false},
 		{"NOT EXISTS orders", true},
@@ -1053,21 +1050,7 @@ test_may_complement(void)
 		{"IN SEGMENT 'vip' AND EXISTS orders", false},
 		{"(EXISTS orders OR IN SEGMENT 'vip') AND customer.age > 30", false},
 	};
-	size_t		i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-	{
-		RuleArena	arena;
-		RuleError	err;
-		RuleNode   *rule;
-
-		rule_arena_init_malloc(&arena);
-		rule_error_clear(&err);
-		rule = rule_parse(cases[i].rule, strlen(cases[i].rule), &arena, &err);
-		ok(rule != NULL && rule_may_complement(rule) == cases[i].may,
-		   "%s %s", cases[i].rule, cases[i].may ? "may complement" : "does not complement");
-		rule_arena_destroy(&arena);
-	}
+	check_rule_cases(cases, sizeof(cases) / sizeof(cases[0]), rule_may_complement, "may complement", "does not complement");
 }
 
 int

@@ -16,6 +16,7 @@
 #include "rule_parser.h"
 #include "rule_window.h"
 #include "tap.h"
+#include "rule_cases.h"
 
 typedef struct WindowCase
 {
@@ -521,11 +522,7 @@ test_edge_cases(void)
 static void
 test_uses_clock(void)
 {
-	static const struct
-	{
-		const char *rule;
-		bool		clock;
-	}			cases[] = {
+	static const RuleCase cases[] = {
 		{"count(orders) > 3", false},
 		{"EXISTS orders DURING LAST 30 days", false},
 		{"EXISTS orders DURING LAST 2 hours", true},
@@ -544,21 +541,7 @@ test_uses_clock(void)
 		{"customer.birthday DURING TODAY OR TAG 'vip' IN ('gold')", false},
 		{"customer.last_seen NOT DURING LAST 15 minutes", true},
 	};
-	size_t		i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-	{
-		RuleArena	arena;
-		RuleError	err;
-		RuleNode   *rule;
-
-		rule_arena_init_malloc(&arena);
-		rule_error_clear(&err);
-		rule = rule_parse(cases[i].rule, strlen(cases[i].rule), &arena, &err);
-		ok(rule != NULL && rule_uses_clock(rule) == cases[i].clock,
-		   "%s %s the clock", cases[i].rule, cases[i].clock ? "uses" : "does not use");
-		rule_arena_destroy(&arena);
-	}
+	check_rule_cases(cases, sizeof(cases) / sizeof(cases[0]), rule_uses_clock, "uses the clock", "does not use the clock");
 }
 
 int
