@@ -61,3 +61,11 @@ SELECT E'{\t1,\n2 }'::audience;
 -- huge: a million members in and out
 SELECT cardinality(audience(array_agg(g))) FROM generate_series(1, 1000000, 3) g;
 SELECT length(audience_out(audience(array_agg(g)))::text) FROM generate_series(1, 100000, 2) g;
+
+-- long runs print without visiting every member (galloping to each run's end)
+SELECT '{0-4294967295}'::audience, cardinality('{0-4294967295}'::audience);
+SELECT '{0-4000000000}'::audience;
+SELECT '{1-100000,100002,200000-300000,4294967290-4294967295}'::audience;
+SELECT ('{1-5000000}'::audience - '{65536,65537,131071,2500000}')::text;
+SELECT audience(ARRAY(SELECT g * 2 FROM generate_series(1, 3000) g))::text = '{' || (SELECT string_agg((g * 2)::text, ',') FROM generate_series(1, 3000) g) || '}' AS sparse_roundtrip;
+SELECT ('{0-9999}'::audience | '{10001-20000}')::text, ('{0-10000}'::audience | '{10001-20000}')::text;
