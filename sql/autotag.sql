@@ -189,3 +189,42 @@ SELECT unregister_source('coupon_clicks'), unregister_source('orders');
 SELECT unregister_customers();
 DROP VIEW at_coupon_clicks;
 DROP TABLE at_customers, at_orders, at_clicks;
+
+-- customers with text keys: the trigger maps the statement's keys to
+-- ordinals through the dictionary (one query instead of reading the rows)
+CREATE TABLE at_members (code text PRIMARY KEY, city text);
+CREATE TABLE at_visits (member_code text NOT NULL, at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE at_points (member_id bigint, points int, at timestamptz NOT NULL DEFAULT now());
+INSERT INTO at_members VALUES ('m-一', '上海'), ('m-二', '北京'), ('m-三', '上海');
+SELECT register_customers('at_members', 'code');
+SELECT register_source('visits', 'at_visits', 'member_code', 'at');
+SELECT create_tag_group('visitor', allow_auto => true) > 0, add_tag('visitor', 'yes', rule => 'EXISTS visits') > 0;
+INSERT INTO at_visits (member_code) VALUES ('m-二'), ('m-二'), ('nobody');
+SELECT customer_key, value FROM customer_tags WHERE group_name = 'visitor';
+UPDATE at_visits SET member_code = 'm-三' WHERE member_code = 'm-二';
+SELECT customer_key, value FROM customer_tags WHERE group_name = 'visitor';
+DELETE FROM at_visits;
+SELECT count(*) AS visitors_left FROM customer_tags WHERE group_name = 'visitor';
+SELECT drop_tag_group('visitor');
+SELECT unregister_source('visits');
+SELECT unregister_customers();
+
+-- integer keys, bigint customer column in the source: read from the rows directly
+CREATE TABLE at_people (id int PRIMARY KEY);
+INSERT INTO at_people SELECT generate_series(1, 5);
+SELECT register_customers('at_people', 'id');
+SELECT register_source('points', 'at_points', 'member_id', 'at');
+SELECT create_tag_group('points', exclusive => true, allow_auto => true) > 0,
+       add_tag('points', 'many', rule => 'sum(points.points) >= 100') > 0,
+       add_tag('points', 'some', rule => 'sum(points.points) > 0') > 0;
+INSERT INTO at_points VALUES (2, 50), (3, 150), (9999999999, 1), (-1, 5), (NULL, 7);
+SELECT customer_key, value FROM customer_tags WHERE group_name = 'points' ORDER BY 1;
+UPDATE at_points SET points = 60 WHERE member_id = 2;
+INSERT INTO at_points (member_id, points) VALUES (2, 60);
+SELECT customer_key, value FROM customer_tags WHERE group_name = 'points' ORDER BY 1;
+SELECT * FROM retag('points');
+SELECT drop_tag_group('points');
+SELECT unregister_source('points');
+SELECT unregister_customers();
+DELETE FROM tag_log;
+DROP TABLE at_members, at_visits, at_points, at_people;
