@@ -227,4 +227,5 @@ SELECT drop_tag_group('points');
 SELECT unregister_source('points');
 SELECT unregister_customers();
 DELETE FROM tag_log;
+SELECT setval('tag_groups_id_seq', 1, false), setval('tags_id_seq', 1, false);
 DROP TABLE at_members, at_visits, at_points, at_people;
