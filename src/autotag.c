@@ -352,7 +352,9 @@ CachedCatalog(void)
 			CacheRegisterRelcacheCallback(CatalogCallback, (Datum) 0);
 			callback_registered = true;
 		}
-		cached_catalog = LoadCatalog(CacheMemoryContext, true);
+		/* read under the current context (an error frees it), then kept */
+		cached_catalog = LoadCatalog(CurrentMemoryContext, true);
+		MemoryContextSetParent(cached_catalog->cxt, CacheMemoryContext);
 		cached_catalog->cached = true;
 	}
 	return cached_catalog;
