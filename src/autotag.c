@@ -67,6 +67,7 @@ typedef struct AutoGroup
 {
 	int32		id;
 	char	   *name;
+	char	   *tag_ref;		/* "tag:<name>", as readers' refs name it */
 	char	   *tenant;
 	bool		exclusive;
 	bool		clock;			/* some rule reads the time of day */
@@ -259,6 +260,7 @@ LoadGroups(AutoCatalog *cat)
 		g = &cat->groups[cat->ngroups++];
 		g->id = gid;
 		g->name = GetText(row, 2);
+		g->tag_ref = psprintf("tag:%s", g->name);
 		g->tenant = GetText(row, 3);
 		g->exclusive = GetBool(row, 4);
 		g->values = palloc0(sizeof(AutoValue) * nvalues);
@@ -377,7 +379,7 @@ Reads(const AutoGroup *g, const char *ref)
 static bool
 ReadsGroup(const AutoGroup *a, const AutoGroup *b)
 {
-	return strcmp(a->tenant, b->tenant) == 0 && Reads(a, psprintf("tag:%s", b->name));
+	return strcmp(a->tenant, b->tenant) == 0 && Reads(a, b->tag_ref);
 }
 
 static bool
