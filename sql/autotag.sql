@@ -223,6 +223,11 @@ UPDATE at_points SET points = 60 WHERE member_id = 2;
 INSERT INTO at_points (member_id, points) VALUES (2, 60);
 SELECT customer_key, value FROM customer_tags WHERE group_name = 'points' ORDER BY 1;
 SELECT * FROM retag('points');
+-- TRUNCATE leaves no rows to read: every group reading the table is
+-- evaluated for everyone (and the automatic tags go)
+TRUNCATE at_points;
+SELECT count(*) AS points_tags_after_truncate FROM customer_tags WHERE group_name = 'points';
+SELECT group_name, value, ordinal, action, source FROM tag_log WHERE group_name = 'points' AND action = 'remove' ORDER BY id;
 SELECT drop_tag_group('points');
 SELECT unregister_source('points');
 SELECT unregister_customers();

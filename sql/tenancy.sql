@@ -12,6 +12,33 @@ INSERT INTO mt_orders SELECT g, 100 * g, '2024-08-01' FROM generate_series(1, 20
 SELECT register_customers('mt_customers', 'id', tenant_column => 'shop');
 SELECT register_source('orders', 'mt_orders', 'customer_id', 'paid_at');
 
+-- auto-tagging works tenant by tenant: one statement touching customers of
+-- both tenants re-tags each with its own tenant's rules (a: >= 500, b: >= 2000)
+SET segment.tenant = 'shop_a';
+SELECT create_tag_group('spend', allow_auto => true) > 0, add_tag('spend', 'big', rule => 'sum(orders.amount) >= 500') > 0;
+SET segment.tenant = 'shop_b';
+SELECT create_tag_group('spend', allow_auto => true) > 0, add_tag('spend', 'big', rule => 'sum(orders.amount) >= 2000') > 0;
+RESET segment.tenant;
+CREATE VIEW pg_temp.spenders AS
+SELECT g.tenant, array_agg(m.ordinal ORDER BY m.ordinal) AS big FROM tag_members m
+JOIN tags t ON t.id = m.tag_id JOIN tag_groups g ON g.id = t.group_id WHERE g.name = 'spend' GROUP BY 1 ORDER BY 1;
+SELECT * FROM pg_temp.spenders;
+INSERT INTO mt_orders VALUES (4, 200, '2024-08-02'), (12, 900, '2024-08-02');
+SELECT * FROM pg_temp.spenders;
+DELETE FROM mt_orders WHERE paid_at = '2024-08-02';
+SELECT * FROM pg_temp.spenders;
+-- TRUNCATE: every tenant's groups reading the table, for all their customers
+TRUNCATE mt_orders;
+SELECT count(*) AS spend_tags_after_truncate FROM pg_temp.spenders;
+INSERT INTO mt_orders SELECT g, 100 * g, '2024-08-01' FROM generate_series(1, 20) g;
+SELECT * FROM pg_temp.spenders;
+SET segment.tenant = 'shop_a';
+SELECT drop_tag_group('spend');
+SET segment.tenant = 'shop_b';
+SELECT drop_tag_group('spend');
+RESET segment.tenant;
+DELETE FROM tag_log;
+
 -- the setting is required once a tenant column is registered
 RESET segment.tenant;
 SELECT evaluate('EXISTS orders');

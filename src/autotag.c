@@ -1092,6 +1092,38 @@ SetTenant(const char *tenant)
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
+/*
+ * TRUNCATE leaves no rows to read customers from: every group reading the
+ * table is evaluated for everyone, tenant by tenant, as retag() would.
+ */
+static void
+TagTruncate(AutoCatalog *cat, TableFeeds *tf, int *groups)
+{
+	char	   *before = pstrdup(segment_tenant ? segment_tenant : "");
+	AudienceSet *all = audience_set_new();
+	int			i;
+
+	roaring_bitmap_add_range_closed(all->bm, 0, 255);
+	LockCustomers(all);
+	for (i = 0; i < cat->ngroups; i++)
+	{
+		const char *tenant = cat->groups[i].tenant;
+		int			j,
+					n;
+
+		/* once per tenant: at its first group reading the table */
+		for (j = 0; j < i && strcmp(cat->groups[j].tenant, tenant) != 0; j++)
+			;
+		if (j < i || (n = GroupsReading(cat, tenant, tf->feeds, groups)) == 0)
+			continue;
+		if (cat->tenant_sql != NULL)
+			SetTenant(tenant);
+		Cascade(cat, true, groups, n, NULL, cat->audience_type, NULL);
+	}
+	if (cat->tenant_sql != NULL)
+		SetTenant(before);
+}
+
 /* Re-tags the statement's customers, tenant by tenant. */
 static void
 TagStatement(TriggerData *td)
@@ -1108,6 +1140,11 @@ TagStatement(TriggerData *td)
 	groups = palloc(sizeof(int) * Max(cat->ngroups, 1));
 	if (GroupsReading(cat, NULL, tf->feeds, groups) == 0)
 		return;
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		TagTruncate(cat, tf, groups);
+		return;
+	}
 	keys = StatementCustomers(cat, td, tf);
 	if (roaring_bitmap_is_empty(keys->bm))
 		return;
@@ -1148,8 +1185,9 @@ TagStatement(TriggerData *td)
 
 /*
  * _autotag_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT
- * with transition tables (segment_new_rows, segment_old_rows), installed
- * by segment._sync_triggers() on the tables auto rules read.
+ * with transition tables (segment_new_rows, segment_old_rows), and AFTER
+ * TRUNCATE, installed by segment._sync_triggers() on the tables auto
+ * rules read.
  */
 PG_FUNCTION_INFO_V1(segment_autotag_trigger);
 Datum

@@ -69,6 +69,7 @@ BEGIN
             EXECUTE format('DROP TRIGGER IF EXISTS segment_autotag_insert ON %s', r);
             EXECUTE format('DROP TRIGGER IF EXISTS segment_autotag_update ON %s', r);
             EXECUTE format('DROP TRIGGER IF EXISTS segment_autotag_delete ON %s', r);
+            EXECUTE format('DROP TRIGGER IF EXISTS segment_autotag_truncate ON %s', r);
         END IF;
         DELETE FROM @extschema@.autotag_triggers a WHERE a.rel = r;
     END LOOP;
@@ -79,6 +80,8 @@ BEGIN
         EXECUTE format('CREATE TRIGGER segment_autotag_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS segment_old_rows
                         NEW TABLE AS segment_new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_trigger()', r);
         EXECUTE format('CREATE TRIGGER segment_autotag_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS segment_old_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_trigger()', r);
+        EXECUTE format('CREATE TRIGGER segment_autotag_truncate AFTER TRUNCATE ON %s
                         FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_trigger()', r);
         INSERT INTO @extschema@.autotag_triggers VALUES (r);
     END LOOP;
