@@ -162,6 +162,15 @@ SELECT set_tag_enabled('价值等级', '高', true);
 INSERT INTO at_orders (customer_id, status, amount) VALUES (22, 'paid', 1);
 SELECT value AS enabled_again FROM customer_tags WHERE customer_key = 22 AND group_name = '价值等级';
 
+-- another time zone (as after midnight: another local date) compiles the
+-- cached queries again
+SET segment.timezone = 'America/New_York';
+INSERT INTO at_orders (customer_id, status, amount) VALUES (22, 'paid', 1);
+SELECT value AS in_new_york FROM customer_tags WHERE customer_key = 22 AND group_name = '价值等级';
+RESET segment.timezone;
+INSERT INTO at_orders (customer_id, status, amount) VALUES (22, 'paid', -3000);
+SELECT value AS back_home FROM customer_tags WHERE customer_key = 22 AND group_name = '价值等级';
+
 -- rules reading the clock (hour windows) are compiled for each statement
 SELECT create_tag_group('just_bought', allow_auto => true) > 0,
        add_tag('just_bought', 'within an hour', rule => 'EXISTS orders WHERE status = ''paid'' DURING LAST 1 hour') > 0;
