@@ -199,22 +199,27 @@ SELECT unregister_customers();
 DROP VIEW at_coupon_clicks;
 DROP TABLE at_customers, at_orders, at_clicks;
 
--- customers with text keys: the trigger maps the statement's keys to
--- ordinals through the dictionary (one query instead of reading the rows)
+-- customers with text keys and a tenant column: the trigger maps the
+-- statement's keys to ordinals through the dictionary, then splits them by
+-- tenant (here the city); only 上海 has a visitor group
 CREATE TABLE at_members (code text PRIMARY KEY, city text);
 CREATE TABLE at_visits (member_code text NOT NULL, at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE at_points (member_id bigint, points int, at timestamptz NOT NULL DEFAULT now());
 INSERT INTO at_members VALUES ('m-一', '上海'), ('m-二', '北京'), ('m-三', '上海');
-SELECT register_customers('at_members', 'code');
+SELECT register_customers('at_members', 'code', tenant_column => 'city');
 SELECT register_source('visits', 'at_visits', 'member_code', 'at');
+SET segment.tenant = '上海';
 SELECT create_tag_group('visitor', allow_auto => true) > 0, add_tag('visitor', 'yes', rule => 'EXISTS visits') > 0;
-INSERT INTO at_visits (member_code) VALUES ('m-二'), ('m-二'), ('nobody');
+RESET segment.tenant;
+INSERT INTO at_visits (member_code) VALUES ('m-二'), ('m-二'), ('m-一'), ('nobody');
+SET segment.tenant = '上海';
 SELECT customer_key, value FROM customer_tags WHERE group_name = 'visitor';
-UPDATE at_visits SET member_code = 'm-三' WHERE member_code = 'm-二';
+UPDATE at_visits SET member_code = 'm-三' WHERE member_code IN ('m-一', 'm-二');
 SELECT customer_key, value FROM customer_tags WHERE group_name = 'visitor';
 DELETE FROM at_visits;
 SELECT count(*) AS visitors_left FROM customer_tags WHERE group_name = 'visitor';
 SELECT drop_tag_group('visitor');
+RESET segment.tenant;
 SELECT unregister_source('visits');
 SELECT unregister_customers();
 
