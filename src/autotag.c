@@ -160,11 +160,11 @@ static void
 FreeCatalog(AutoCatalog *cat)
 {
 	ListCell   *lc;
-
 	int			i;
 
 	foreach(lc, cat->plans)
-		SPI_freeplan(((LayerPlan *) lfirst(lc))->plan);
+		if (((LayerPlan *) lfirst(lc))->plan != NULL)
+			SPI_freeplan(((LayerPlan *) lfirst(lc))->plan);
 	for (i = 0; i < lengthof(cat->statements); i++)
 		if (cat->statements[i] != NULL)
 			SPI_freeplan(cat->statements[i]);
@@ -548,13 +548,16 @@ LayerPlanFor(AutoCatalog *cat, bool cache, AmongMode mode, const int *layer, int
 
 			if (strcmp(p->key, key) != 0)
 				continue;
-			if (p->tz == tz && p->year == local.year && p->month == local.month && p->day == local.day)
+			if (p->plan != NULL && p->tz == tz && p->year == local.year && p->month == local.month &&
+				p->day == local.day)
 			{
 				*temporary = false;
 				return p->plan;
 			}
-			lp = p;				/* another day: compile again */
-			SPI_freeplan(p->plan);
+			/* another day (or a compilation that failed): compile again */
+			lp = p;
+			if (p->plan != NULL)
+				SPI_freeplan(p->plan);
 			p->plan = NULL;
 			break;
 		}
@@ -656,8 +659,8 @@ DecideGroup(AutoCatalog *cat, const AutoGroup *g, AudienceSet **helds, AudienceS
 	{
 		if (!g->values[k].has_rule)
 			continue;
-		wins[k] = Copy(helds[g->values[k].rule]);
-		roaring_bitmap_andnot_inplace(wins[k]->bm, g->exclusive ? taken->bm : others[k]->bm);
+		wins[k] = audience_set_adopt(roaring_bitmap_andnot(helds[g->values[k].rule]->bm,
+														   g->exclusive ? taken->bm : others[k]->bm));
 		if (g->exclusive)
 			roaring_bitmap_or_inplace(taken->bm, wins[k]->bm);
 	}
@@ -665,17 +668,16 @@ DecideGroup(AutoCatalog *cat, const AutoGroup *g, AudienceSet **helds, AudienceS
 	{
 		if (!g->values[k].has_rule)
 			continue;
-		rems[k] = Copy(autos[k]);
-		roaring_bitmap_andnot_inplace(rems[k]->bm, wins[k]->bm);
+		rems[k] = audience_set_adopt(roaring_bitmap_andnot(autos[k]->bm, wins[k]->bm));
 		if (!g->values[k].auto_remove)
 		{
 			/* kept unless another value of an exclusive group won them */
 			if (g->exclusive)
 			{
-				AudienceSet *elsewhere = Copy(taken);
+				AudienceSet *elsewhere = audience_set_adopt(roaring_bitmap_andnot(taken->bm, wins[k]->bm));
 
-				roaring_bitmap_andnot_inplace(elsewhere->bm, wins[k]->bm);
 				roaring_bitmap_and_inplace(rems[k]->bm, elsewhere->bm);
+				audience_set_free(elsewhere);
 			}
 			else
 				roaring_bitmap_clear(rems[k]->bm);
@@ -743,14 +745,19 @@ LayerHolders(AutoCatalog *cat, AmongMode mode, const int *layer, int n, Datum ca
 		bool		isnull;
 		Audience   *a = DatumGetAudienceP(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &isnull));
 
+		/* one row per tag and kind (GROUP BY): it replaces the empty set */
 		for (i = 0; i < n; i++)
 		{
 			const AutoGroup *g = &cat->groups[layer[i]];
 
 			for (k = 0; k < g->nvalues; k++)
 				if (g->values[k].id == id)
-					roaring_bitmap_or_inplace(isauto ? autos[i][k]->bm : others[i][k]->bm,
-											  audience_set_from(a)->bm);
+				{
+					AudienceSet **slot = isauto ? &autos[i][k] : &others[i][k];
+
+					audience_set_free(*slot);
+					*slot = audience_set_from(a);
+				}
 		}
 	}
 }

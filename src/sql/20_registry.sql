@@ -399,6 +399,23 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.register_source(text, regclass, name, name) IS 'registers (or re-registers) an event source usable in rules';
 
+-- A registered source, or the error every function reports for an unknown
+-- one (the rule compiler's too): its name, and the sources there are.
+CREATE FUNCTION @extschema@._source(name text) RETURNS @extschema@.sources
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s @extschema@.sources;
+BEGIN
+    SELECT * INTO s FROM @extschema@.sources x WHERE x.name = _source.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM @extschema@.sources x) || '.',
+                                  'No source is registered; use segment.register_source().');
+    END IF;
+    RETURN s;
+END $$;
+
 CREATE FUNCTION @extschema@.unregister_source(name text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -415,13 +432,8 @@ BEGIN
                       HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
         END IF;
     END IF;
+    PERFORM @extschema@._source(name);
     DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'source "%" does not exist', name
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(s.name, ', ' ORDER BY s.name) FROM @extschema@.sources s) || '.',
-                                  'No source is registered.');
-    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.unregister_source(text) IS 'removes an event source';
 

@@ -219,9 +219,7 @@ COMMENT ON FUNCTION @extschema@.retag(text) IS 're-evaluates auto-tagging rules 
 CREATE FUNCTION @extschema@.watch(source text, base_table regclass, customer_column name) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM @extschema@.sources s WHERE s.name = watch.source) THEN
-        RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM @extschema@._source(source);
     PERFORM @extschema@._column_type(base_table, customer_column, 'customer column');
     INSERT INTO @extschema@.watches VALUES (source, base_table, customer_column)
     ON CONFLICT ON CONSTRAINT watches_pkey DO UPDATE SET customer_column = EXCLUDED.customer_column;

@@ -23,18 +23,9 @@ BEGIN
     IF orders_source IS NULL THEN
         RAISE EXCEPTION 'orders_source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT quote_ident(s.name), quote_ident(s.time_column) INTO o, t FROM @extschema@.sources s WHERE s.name = orders_source;
-    IF o IS NULL THEN
-        RAISE EXCEPTION 'source "%" does not exist', orders_source
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(s.name, ', ' ORDER BY s.name) FROM @extschema@.sources s) || '.',
-                                  'No source is registered; use segment.register_source().');
-    END IF;
+    SELECT quote_ident(s.name), quote_ident(s.time_column) INTO o, t FROM @extschema@._source(orders_source) s;
     IF views_source IS NOT NULL THEN
-        SELECT quote_ident(s.name) INTO v FROM @extschema@.sources s WHERE s.name = views_source;
-        IF v IS NULL THEN
-            RAISE EXCEPTION 'source "%" does not exist', views_source USING ERRCODE = 'undefined_object';
-        END IF;
+        v := quote_ident((@extschema@._source(views_source)).name);
     END IF;
     p := CASE WHEN paid_filter IS NULL THEN '' ELSE ' WHERE ' || paid_filter END;
     FOR r IN SELECT * FROM (VALUES

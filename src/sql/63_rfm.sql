@@ -54,13 +54,7 @@ BEGIN
         RAISE EXCEPTION 'no customer table is registered'
             USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call segment.register_customers() first.';
     END IF;
-    SELECT * INTO s FROM @extschema@.sources x WHERE x.name = rfm.source;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'source "%" does not exist', source
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM @extschema@.sources x) || '.',
-                                  'No source is registered; use segment.register_source().');
-    END IF;
+    s := @extschema@._source(source);
     atype := @extschema@._column_type(s.rel, amount_column, 'amount column');
     IF (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = atype) <> 'N' THEN
         RAISE EXCEPTION 'amount column "%" of % has type %, not a number', amount_column, s.rel, atype
