@@ -30,6 +30,7 @@ OBJS = \
 	src/rule_type.o \
 	src/rule_json.o \
 	src/rule_json_pg.o \
+	src/rule_rewrite.o \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o \

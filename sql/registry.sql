@@ -60,7 +60,6 @@ SELECT register_customers('big_customers', 'id');
 INSERT INTO big_customers VALUES (4294967296);
 INSERT INTO big_customers VALUES (7);
 SELECT ordinal_mode FROM customer_registry;
-
 -- text and uuid keys get dense ordinals from a dictionary kept by trigger
 CREATE TABLE text_customers (code text PRIMARY KEY, city text);
 INSERT INTO text_customers VALUES ('b-002', '上海'), ('a-001', '北京'), ('😀', 'emoji');
@@ -80,6 +79,23 @@ CREATE TABLE uuid_customers (id uuid PRIMARY KEY);
 INSERT INTO uuid_customers VALUES ('00000000-0000-0000-0000-000000000002'), ('00000000-0000-0000-0000-000000000001');
 SELECT register_customers('uuid_customers', 'id');
 SELECT count(*), min(ordinal) >= 0 FROM customer_ordinals;
+SELECT register_customers('uuid_customers', 'id', dictionary => false);
+SELECT ordinal_mode FROM customer_registry;
+
+-- bigint keys of any size (snowflake ids, 2^62) through the dictionary
+DELETE FROM big_customers;
+INSERT INTO big_customers VALUES (4611686018427387904), (9223372036854775807), (-9223372036854775808), (0);
+SELECT register_customers('big_customers', 'id');
+SELECT register_customers('big_customers', 'id', dictionary => true);
+SELECT ordinal_mode, key_type FROM customer_registry;
+SELECT ordinal, key FROM customer_ordinals ORDER BY ordinal;
+INSERT INTO big_customers VALUES (4294967296);
+SELECT ordinal, key FROM customer_ordinals WHERE key = 4294967296;
+-- dictionary => false: keys must be their own ordinals
+SELECT register_customers('big_customers', 'id', dictionary => false);
+DELETE FROM big_customers WHERE id < 0 OR id > 4294967295;
+SELECT register_customers('big_customers', 'id', dictionary => false);
+SELECT ordinal_mode FROM customer_registry;
 
 -- unregistering the customer table drops the dictionary and the triggers
 SELECT unregister_customers();

@@ -20,20 +20,25 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/plancache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_print.h"
+#include "rule_rewrite.h"
 #include "rule_share.h"
 #include "segment.h"
 
@@ -68,6 +73,10 @@ typedef struct Compiler
 	bool		uses_universe;	/* the expression refers to u.a */
 	bool		unchecked;		/* may yield customers not (or no longer)
 								 * in the customer table */
+	bool		post_join;		/* dictionary keys: group on the source's
+								 * own key, map to ordinals afterwards */
+	bool		choose;			/* choose scans by the planner's costs */
+	StringInfoData notes;		/* the choices made, as SQL comments */
 } Compiler;
 
 /*
@@ -81,6 +90,8 @@ typedef struct Merged
 	int			nleaves;
 	const RuleNode **leaves;
 	bool	   *holds;			/* per aggregate: true for no rows */
+	bool		grouped;		/* GROUP BY customer; false: one plain scan
+								 * with a FILTERed audience per EXISTS */
 } Merged;
 
 static void CompileNode(Compiler *c, const RuleNode *n);
@@ -412,19 +423,46 @@ AppendAmong(Compiler *c, const char *key)
 		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
 }
 
-/* The ordinal expression of a source row (alias e), and the FROM clause. */
+/*
+ * The FROM clause of a source scan (alias e).  Dictionary keys are mapped
+ * to ordinals in the scan only among candidates (whose restriction is on
+ * ordinals); otherwise grouped scans group on the source's own key, in its
+ * own type, so that an index on it gives the order, and join the
+ * dictionary once per customer afterwards (InnerKey, OuterKey).
+ */
 static void
 AppendSourceFrom(Compiler *c, const Source *s)
 {
 	appendStringInfo(&c->sql, " FROM %s e", s->relname);
-	if (c->reg.dictionary)
+	if (c->reg.dictionary && !c->post_join)
 		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s->customer);
 }
 
+/* The ordinal of a source row, when the scan maps keys itself. */
 static const char *
 SourceOrdinal(Compiler *c, const Source *s)
 {
 	return c->reg.dictionary ? "o.ordinal" : psprintf("e.%s::bigint", s->customer);
+}
+
+/* What a grouped scan groups on: the source's key, or the ordinal. */
+static const char *
+InnerKey(Compiler *c, const Source *s)
+{
+	return c->reg.dictionary && !c->post_join ? "o.ordinal" : psprintf("e.%s", s->customer);
+}
+
+/* The ordinal of a grouped row (alias g), and the dictionary join after it. */
+static const char *
+OuterKey(Compiler *c)
+{
+	return c->post_join ? "o.ordinal" : c->reg.dictionary ? "g.k" : "g.k::bigint";
+}
+
+static const char *
+OuterJoin(Compiler *c)
+{
+	return c->post_join ? " JOIN segment.customer_ordinals o ON o.key = g.k" : "";
 }
 
 /* Text written by fn into a fresh buffer (the compiler appends to c->sql). */
@@ -523,6 +561,16 @@ CompileExists(Compiler *c, const RuleNode *n)
 		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
 						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
 						 s.relname, s.customer, LeafCondition(c, &s, n->name, n->filter, n->window));
+		return;
+	}
+	if (c->post_join)
+	{
+		/* distinct keys of the matching rows, each looked up once */
+		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(o.ordinal), '{}') AS yes "
+						 "FROM segment.customer_ordinals o WHERE o.key IN (SELECT e.%s", s.customer);
+		AppendSourceFrom(c, &s);
+		AppendSourceWhere(c, &s, n->name, n->filter, n->window);
+		appendStringInfoChar(&c->sql, ')');
 		return;
 	}
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", SourceOrdinal(c, &s));
@@ -635,11 +683,11 @@ static void
 AppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value,
 				 const char *seen, const char *suffix, bool holds)
 {
-	appendStringInfoString(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE ");
+	appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE ", OuterKey(c));
 	AppendCondition(c, n, psprintf("g.%s", value), a->vtype, a->what);
 	appendStringInfo(&c->sql, "), '{}') AS yes%s", suffix);
 	if (holds)
-		appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(g.k)%s, '{}') AS seen%s",
+		appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(%s)%s, '{}') AS seen%s", OuterKey(c),
 						 seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
 }
 
@@ -675,11 +723,11 @@ CompileAggregate(Compiler *c, const RuleNode *n)
 	holds = EmptyHolds(c, n, &a);
 	appendStringInfoString(&c->sql, "SELECT ");
 	AppendAggColumns(c, n, &a, "v", NULL, "", holds);
-	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", SourceOrdinal(c, &s),
+	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", InnerKey(c, &s),
 					 AggSql(v->agg, a.arg, v->column == NULL, NULL));
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, v->source, v->filter, v->window);
-	appendStringInfoString(&c->sql, " GROUP BY 1) g");
+	appendStringInfo(&c->sql, " GROUP BY 1) g%s", OuterJoin(c));
 	return holds;
 }
 
@@ -759,14 +807,17 @@ Column(Columns *cols, const char *expr)
 }
 
 /*
- * One grouped scan for all predicates of a source (alias sN): the rows any
- * of them needs, one column per distinct aggregate or condition, then
- * per-predicate audiences yesJ (and seenJ for zero-inclusive aggregates).
- * A window all predicates share is hoisted into the WHERE clause, where an
- * index on the time column serves it once.
+ * One scan for several predicates of a source (alias sN): the rows any of
+ * them needs, then per-predicate audiences yesJ (and seenJ for
+ * zero-inclusive aggregates).  Grouped (GROUP BY customer), with one
+ * column per distinct aggregate or condition, when a predicate needs an
+ * aggregate's value; otherwise (EXISTS only) no grouping at all: one
+ * audience per predicate, FILTERed by its condition.  A window all
+ * predicates share is hoisted into the WHERE clause, where an index on the
+ * time column serves it once.  Returns the subquery.
  */
-static void
-CompileMerged(Compiler *c, const Merged *m, int alias)
+static char *
+MergedSql(Compiler *c, Merged *m)
 {
 	StringInfoData saved = c->sql;
 	Source		s;
@@ -775,6 +826,7 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 	char	  **conds = palloc(sizeof(char *) * m->nleaves);
 	const char *shared_window;
 	Columns		cols;
+	char	   *text;
 	int			j;
 
 	LoadSource(m->source, &s);
@@ -807,9 +859,12 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 
 		if (j > 0)
 			appendStringInfoString(&c->sql, ", ");
-		if (n->kind == RULE_EXISTS)
-			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(g.k) FILTER (WHERE g.%s), '{}') AS yes%s",
-							 Column(&cols, psprintf("bool_or(%s)", conds[j])), suffix);
+		if (n->kind == RULE_EXISTS && !m->grouped)
+			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE %s), '{}') AS yes%s",
+							 SourceOrdinal(c, &s), conds[j], suffix);
+		else if (n->kind == RULE_EXISTS)
+			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE g.%s), '{}') AS yes%s",
+							 OuterKey(c), Column(&cols, psprintf("bool_or(%s)", conds[j])), suffix);
 		else
 		{
 			AggInfo		a;
@@ -824,19 +879,26 @@ CompileMerged(Compiler *c, const Merged *m, int alias)
 			AppendAggColumns(c, n, &a, value, seen, suffix, m->holds[j]);
 		}
 	}
-	appendStringInfo(&c->sql, " FROM (SELECT %s AS k%s FROM %s e", SourceOrdinal(c, &s), cols.list.data, s.relname);
-	if (c->reg.dictionary)
-		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s.customer);
+	if (m->grouped)
+		appendStringInfo(&c->sql, " FROM (SELECT %s AS k%s", InnerKey(c, &s), cols.list.data);
+	AppendSourceFrom(c, &s);
 	appendStringInfo(&c->sql, " WHERE %s AND (", shared_window ? shared_window : "true");
 	for (j = 0; j < m->nleaves; j++)
 		appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
 	appendStringInfoChar(&c->sql, ')');
 	AppendKeyRange(c, &s);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s.customer));
-	appendStringInfoString(&c->sql, " GROUP BY 1) g");
-	appendStringInfo(&c->from, ",\n  (%s) s%d", c->sql.data, alias);
-	pfree(c->sql.data);
+	if (m->grouped)
+		appendStringInfo(&c->sql, " GROUP BY 1) g%s", OuterJoin(c));
+	text = c->sql.data;
 	c->sql = saved;
+	return text;
+}
+
+static void
+CompileMerged(Compiler *c, Merged *m, int alias)
+{
+	appendStringInfo(&c->from, ",\n  (%s) s%d", MergedSql(c, m), alias);
 }
 
 /* Finds a predicate's merged scan: its alias and column number, or NULL. */
@@ -871,39 +933,242 @@ CountLeaves(const RuleNode *n)
 	return total;
 }
 
+/* The planner's total cost of a query, from a plan made but not run. */
+static double
+PlanCost(const char *query)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+	CachedPlan *cplan;
+	double		cost;
+
+	if (plan == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
+		elog(ERROR, "could not plan %s", query);
+	cost = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->total_cost;
+	/* an unsaved SPI plan's cached plan belongs to no resource owner */
+	ReleaseCachedPlan(cplan, NULL);
+	SPI_freeplan(plan);
+	return cost;
+}
+
+static void CompileExists(Compiler *c, const RuleNode *n);
+static bool CompileAggregate(Compiler *c, const RuleNode *n);
+
+/* A predicate's own subquery (as CompileLeaf writes it), for costing. */
+static char *
+LeafSql(Compiler *c, const RuleNode *n)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	if (n->kind == RULE_EXISTS)
+		CompileExists(c, n);
+	else
+		(void) CompileAggregate(c, n);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/* A group of some of a source's predicates, scanned together. */
+static Merged
+Subgroup(const Merged *all, bool exists, bool aggregates, bool grouped)
+{
+	Merged		m = *all;
+	int			j;
+
+	m.leaves = palloc(sizeof(RuleNode *) * all->nleaves);
+	m.holds = palloc0(sizeof(bool) * all->nleaves);
+	m.nleaves = 0;
+	m.grouped = grouped;
+	for (j = 0; j < all->nleaves; j++)
+		if (all->leaves[j]->kind == RULE_EXISTS ? exists : aggregates)
+			m.leaves[m.nleaves++] = all->leaves[j];
+	return m;
+}
+
+/* Cost of evaluating the leaves of groups: merged scans or one by one. */
+static double
+GroupCost(Compiler *c, Merged *m, const double *leafcost, const Merged *all)
+{
+	double		total = 0;
+	int			i,
+				j;
+
+	if (m->nleaves > 1)
+		return PlanCost(MergedSql(c, m));
+	for (i = 0; i < m->nleaves; i++)
+		for (j = 0; j < all->nleaves; j++)
+			if (all->leaves[j] == m->leaves[i])
+				total += leafcost[j];
+	return total;
+}
+
+/*
+ * Decides how a source's predicates are scanned, by the planner's
+ * estimates of each alternative:
+ *	 one:	 one scan for all (grouped if any needs an aggregate's value);
+ *	 split:	 each EXISTS its own scan (an index range scan on the time
+ *			 column reads only its window), the aggregates one grouped scan;
+ *	 hybrid: the EXISTS in one plain scan, the aggregates in a grouped one.
+ * Appends the chosen groups of two or more predicates to out; the others
+ * are compiled alone.  The choice goes into the notes.
+ */
+static void
+ChooseScans(Compiler *c, const Merged *all, Merged *out, int *nout)
+{
+	int			nexists = 0,
+				j;
+	bool		dict = c->reg.dictionary;
+	double	   *leafcost = palloc(sizeof(double) * all->nleaves);
+	Merged		one = Subgroup(all, true, true, true),
+				ex = Subgroup(all, true, false, dict),
+				ag = Subgroup(all, false, true, true);
+	double		cost_one,
+				cost_split,
+				cost_hybrid = -1,
+				cost_ag;
+	const char *choice;
+
+	for (j = 0; j < all->nleaves; j++)
+		nexists += all->leaves[j]->kind == RULE_EXISTS;
+	one.grouped = dict || nexists < all->nleaves;
+	if (!c->choose)
+	{
+		out[(*nout)++] = one;
+		return;
+	}
+	for (j = 0; j < all->nleaves; j++)
+		leafcost[j] = PlanCost(LeafSql(c, all->leaves[j]));
+	cost_one = PlanCost(MergedSql(c, &one));
+	cost_ag = GroupCost(c, &ag, leafcost, all);
+	cost_split = cost_ag;
+	for (j = 0; j < all->nleaves; j++)
+		if (all->leaves[j]->kind == RULE_EXISTS)
+			cost_split += leafcost[j];
+	if (nexists >= 2 && nexists < all->nleaves)
+		cost_hybrid = PlanCost(MergedSql(c, &ex)) + cost_ag;
+
+	if (cost_one <= cost_split && (cost_hybrid < 0 || cost_one <= cost_hybrid))
+	{
+		out[(*nout)++] = one;
+		choice = one.grouped ? "one grouped scan" : "one scan, no grouping";
+	}
+	else if (cost_hybrid >= 0 && cost_hybrid < cost_split)
+	{
+		out[(*nout)++] = ex;
+		if (ag.nleaves > 1)
+			out[(*nout)++] = ag;
+		choice = "EXISTS in one scan, aggregates in one grouped scan";
+	}
+	else
+	{
+		if (ag.nleaves > 1)
+			out[(*nout)++] = ag;
+		choice = ag.nleaves > 1 ? "one scan per EXISTS, aggregates in one grouped scan" : "one scan per predicate";
+	}
+	appendStringInfo(&c->notes, "-- %s: %d predicates: %s (estimated cost: one scan %.0f, one per predicate %.0f",
+					 all->source, all->nleaves, choice, cost_one, cost_split);
+	if (cost_hybrid >= 0)
+		appendStringInfo(&c->notes, ", EXISTS together %.0f", cost_hybrid);
+	appendStringInfoString(&c->notes, ")\n");
+}
+
 /*
  * Merges the source predicates of a rule, source by source, when not
  * sharing (refresh_all() shares whole predicates across rules instead,
- * which merging would defeat).
+ * which merging would defeat).  Outside the auto-tagging triggers, how
+ * they are grouped is chosen by cost.
  */
 static void
 CompileMergedScans(Compiler *c, const RuleNode *rule)
 {
 	int			nleaves = CountLeaves(rule);
+	Merged	   *groups;
+	int			ngroups = 0;
 	int			i;
 
 	if (c->share)
 		return;
 	c->merged = palloc(sizeof(Merged) * nleaves);
 	CollectLeaves(c, rule, nleaves);
+	groups = palloc(sizeof(Merged) * (nleaves + 1));
 	for (i = 0; i < c->nmerged; i++)
 		if (c->merged[i].nleaves > 1)
-			CompileMerged(c, &c->merged[i], i + 1);
+			ChooseScans(c, &c->merged[i], groups, &ngroups);
+	c->merged = groups;
+	c->nmerged = ngroups;
+	for (i = 0; i < c->nmerged; i++)
+		CompileMerged(c, &c->merged[i], i + 1);
 }
 
-/* customer.column <condition>: one scan of the customer table. */
+/*
+ * Customer conditions (any AND / OR / NOT of them) as one boolean over the
+ * customer row cu.  A rule's NOT is "the registered customers for which the
+ * condition is not true", so NOTs are pushed down to the conditions and a
+ * negated condition is "(cond) IS NOT TRUE" (true for NULLs); without a
+ * NOT above it, a condition that is NULL rejects the row as false would.
+ */
 static void
-CompileCustomer(Compiler *c, const RuleNode *n)
+AppendCustomerBool(Compiler *c, const RuleNode *n, bool negate)
 {
-	Oid			type = ColumnType(c->reg.rel, c->reg.relname, n->value->column);
-	char	   *what = psprintf("customer.%s", n->value->column);
+	int			i;
 
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM %s cu",
-					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key), c->reg.relname);
+	check_stack_depth();
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+			appendStringInfoChar(&c->sql, '(');
+			for (i = 0; i < n->nchildren; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(&c->sql, (n->kind == RULE_AND) != negate ? " AND " : " OR ");
+				AppendCustomerBool(c, n->children[i], negate);
+			}
+			appendStringInfoChar(&c->sql, ')');
+			return;
+		case RULE_NOT:
+			AppendCustomerBool(c, n->children[0], !negate);
+			return;
+		default:
+			{
+				const char *col = n->value->column;
+
+				if (negate)
+					appendStringInfoChar(&c->sql, '(');
+				AppendCondition(c, n, psprintf("cu.%s", quote_identifier(col)),
+								ColumnType(c->reg.rel, c->reg.relname, col), psprintf("customer.%s", col));
+				if (negate)
+					appendStringInfoString(&c->sql, " IS NOT TRUE)");
+			}
+	}
+}
+
+/* FROM and WHERE of a customer-table scan: the tenant's rows (alias cu). */
+static void
+AppendCustomerFrom(Compiler *c)
+{
+	appendStringInfo(&c->sql, " FROM %s cu", c->reg.relname);
 	if (c->reg.dictionary)
 		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
 	appendStringInfoString(&c->sql, " WHERE ");
-	AppendCondition(c, n, psprintf("cu.%s", quote_identifier(n->value->column)), type, what);
+	if (c->reg.tenant)
+		appendStringInfo(&c->sql, "cu.%s::text = %s AND ", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
+}
+
+/*
+ * Conditions on the customer table, whatever their boolean shape: one scan
+ * with one WHERE clause (an index on a column serves it when selective),
+ * restricted to the tenant, so its customers are registered ones.
+ */
+static void
+CompileCustomer(Compiler *c, const RuleNode *n)
+{
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes",
+					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key));
+	AppendCustomerFrom(c);
+	AppendCustomerBool(c, n, false);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
 }
 
@@ -1019,8 +1284,11 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 		return;
 	}
 	initStringInfo(&c->sql);
-	switch (n->kind)
+	switch (rule_is_customer_only(n) ? RULE_AND : n->kind)
 	{
+		case RULE_AND:			/* customer conditions, any shape */
+			CompileCustomer(c, n);
+			break;
 		case RULE_EXISTS:
 			CompileExists(c, n);
 			break;
@@ -1062,6 +1330,13 @@ CompileLeaf(Compiler *c, const RuleNode *n)
  * AND of the others, so "bought ... AND NOT EXISTS ..." needs no universe.
  * Only an AND of nothing but NOTs complements the universe.
  */
+static bool
+Subtracted(const RuleNode *n)
+{
+	/* a NOT of customer conditions is one scan with the negated condition */
+	return n->kind == RULE_NOT && !rule_is_customer_only(n);
+}
+
 static void
 CompileAnd(Compiler *c, const RuleNode *n)
 {
@@ -1070,14 +1345,14 @@ CompileAnd(Compiler *c, const RuleNode *n)
 
 	appendStringInfoChar(&c->sql, '(');
 	for (i = 0; i < n->nchildren; i++)
-		if (n->children[i]->kind != RULE_NOT)
+		if (!Subtracted(n->children[i]))
 		{
 			if (npositive++ > 0)
 				appendStringInfoString(&c->sql, " OPERATOR(segment.&) ");
 			CompileNode(c, n->children[i]);
 		}
 	for (i = 0; i < n->nchildren; i++)
-		if (n->children[i]->kind == RULE_NOT)
+		if (Subtracted(n->children[i]))
 		{
 			if (npositive == 0)
 			{
@@ -1098,6 +1373,11 @@ CompileNode(Compiler *c, const RuleNode *n)
 
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
+	if (rule_is_customer_only(n))
+	{
+		CompileLeaf(c, n);
+		return;
+	}
 	switch (n->kind)
 	{
 		case RULE_AND:
@@ -1157,8 +1437,161 @@ CustomerOrdinal(Compiler *c)
 	return c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key);
 }
 
+/* Reads the registry and the clock; sets the modes that follow from them. */
+static void
+Prepare(Compiler *c, TimestampTz as_of)
+{
+	LoadRegistry(&c->reg);
+	c->as_of = as_of;
+	c->tz = rule_pg_zone(NULL);
+	rule_pg_as_of(as_of, c->tz, &c->local, &c->epoch);
+	c->post_join = c->reg.dictionary && !c->among;
+	c->choose = !c->among && !c->share;
+	initStringInfo(&c->from);
+	initStringInfo(&c->sql);
+	initStringInfo(&c->notes);
+}
+
+/* The rule rewritten for evaluation (rule_rewrite.h). */
+static const RuleNode *
+Rewrite(const RuleNode *rule)
+{
+	RuleArena	arena;
+	RuleNode   *out;
+
+	rule_pg_arena(&arena);
+	if ((out = rule_rewrite(rule, &arena)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return out;
+}
+
 /*
- * The query around the rule's expression.  When the expression never
+ * The audience of the tenant's customers satisfying customer conditions
+ * (NULL: all of them), as column a; with probe, only among the members of
+ * x.a (index lookups of each member instead of a scan).
+ */
+static char *
+CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a", CustomerOrdinal(c));
+	AppendCustomerFrom(c);
+	if (cond)
+		AppendCustomerBool(c, cond, false);
+	else
+		appendStringInfoString(&c->sql, "true");
+	if (probe)
+		appendStringInfo(&c->sql, " AND %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
+						 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/* The planner's idea of the number of customers (at least 1). */
+static double
+CustomerRows(Compiler *c)
+{
+	char	   *rows = LookupText(psprintf("SELECT greatest(reltuples, 1)::float8::text FROM pg_catalog.pg_class "
+										   "WHERE oid = %u", c->reg.rel), 0, NULL, NULL, 1);
+
+	return rows ? strtod(rows, NULL) : 1;
+}
+
+/*
+ * Result sizes up to this fraction of the customers are checked against
+ * the customer table by index lookups of each member; larger ones by a
+ * scan of the table (the universe) and an intersection.
+ */
+#define PROBE_FRACTION 0.0625
+
+/*
+ * A rule outside the triggers and refresh_all(): the customer conditions
+ * of a top-level AND (or the whole rule) become one scan of the customer
+ * table, which is also the rule's check that its customers are registered:
+ *	- the rest complements (NOT, count(...) < 3...): the scan is the
+ *	  universe the rest is computed in, and the result is their
+ *	  intersection;
+ *	- otherwise the rest is computed first (CTE x), and the query decides
+ *	  at run time, from its exact size: few members are looked up in the
+ *	  customer table with the conditions, many are intersected with one
+ *	  scan of it.  Both arms are uncorrelated subqueries (init plans) run
+ *	  only when taken.
+ * Without customer conditions the same holds with the universe, and no
+ * check at all is needed when every customer found comes from sources
+ * whose foreign key guarantees it is registered.
+ */
+static void
+CompilePlain(Compiler *c, const RuleNode *rule)
+{
+	const RuleNode *block = NULL;
+	const RuleNode *rest = rule;
+	StringInfoData expr;
+	double		threshold;
+	int			i;
+
+	if (rule_is_customer_only(rule))
+	{
+		appendStringInfoString(&c->notes, "-- customer conditions: one scan of the customer table\n");
+		appendStringInfo(&c->sql, "%s%s", c->notes.data, CustomerScanSql(c, rule, false));
+		return;
+	}
+	if (rule->kind == RULE_AND)
+		for (i = 0; i < rule->nchildren && block == NULL; i++)
+			if (rule_is_customer_only(rule->children[i]))
+			{
+				RuleNode   *and = palloc0(sizeof(RuleNode));
+				int			j,
+							k = 0;
+
+				block = rule->children[i];
+				and->kind = RULE_AND;
+				and->children = palloc(sizeof(RuleNode *) * rule->nchildren);
+				for (j = 0; j < rule->nchildren; j++)
+					if (j != i)
+						and->children[k++] = rule->children[j];
+				and->nchildren = k;
+				rest = k == 1 ? and->children[0] : and;
+			}
+	CompileMergedScans(c, rest);
+	CompileNode(c, rest);
+	expr = c->sql;
+	initStringInfo(&c->sql);
+	if (c->uses_universe)
+	{
+		appendStringInfo(&c->notes, "-- universe: %s\n",
+						 block ? "the customers satisfying the customer conditions (one scan)"
+						 : "one scan of the customer table");
+		appendStringInfo(&c->sql, "%sWITH u AS MATERIALIZED (%s)\nSELECT u.a OPERATOR(segment.&) %s\nFROM u%s",
+						 c->notes.data, CustomerScanSql(c, block, false), expr.data, c->from.data);
+		return;
+	}
+	if (!block && !c->unchecked && !c->reg.tenant && !c->reg.dictionary)
+	{
+		appendStringInfoString(&c->notes, "-- no registered-customer check: validated foreign keys guarantee it\n");
+		appendStringInfo(&c->sql, "%sSELECT %s\nFROM%s", c->notes.data, expr.data, c->from.data + 1);
+		return;
+	}
+	threshold = Max(1000.0, floor(CustomerRows(c) * PROBE_FRACTION));
+	appendStringInfo(&c->notes, "-- %s: index lookups of each member when at most %.0f, else one scan and an intersection\n",
+					 block ? "customer conditions and registered-customer check" : "registered-customer check",
+					 threshold);
+	appendStringInfo(&c->sql, "%sWITH x AS MATERIALIZED (SELECT %s AS a\nFROM%s)\n"
+					 "SELECT CASE WHEN segment.cardinality(x.a) <= %.0f\n"
+					 "  THEN (%s)\n"
+					 "  ELSE x.a OPERATOR(segment.&) (%s) END\nFROM x",
+					 c->notes.data, expr.data, c->from.data + 1, threshold,
+					 CustomerScanSql(c, block, true), CustomerScanSql(c, block, false));
+}
+
+/*
+ * The query around the rule's expression, among candidates and while
+ * refresh_all() shares predicates.  When the expression never
  * complements (no NOT, no zero-inclusive aggregate, no TAG NOT IN / IS
  * EMPTY), the universe need not be built: the expression's customers are
  * checked against the customer table instead (index lookups for a few,
@@ -1169,12 +1602,13 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 {
 	StringInfoData expr;
 
-	LoadRegistry(&c->reg);
-	c->as_of = as_of;
-	c->tz = rule_pg_zone(NULL);
-	rule_pg_as_of(as_of, c->tz, &c->local, &c->epoch);
-	initStringInfo(&c->from);
-	initStringInfo(&c->sql);
+	Prepare(c, as_of);
+	rule = Rewrite(rule);
+	if (c->choose)
+	{
+		CompilePlain(c, rule);
+		return;
+	}
 	CompileMergedScans(c, rule);
 	CompileNode(c, rule);
 	expr = c->sql;
@@ -1304,6 +1738,7 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	Compiler	c;
 	RuleNode	all;
 	StringInfoData select;
+	RuleNode  **rewritten;
 	char	  **exprs;
 	int			i;
 
@@ -1311,13 +1746,12 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	c.among = among != RULE_AMONG_NONE;
 	c.among_customers = among == RULE_AMONG_CUSTOMERS;
 	c.among_count = among_count;
-	LoadRegistry(&c.reg);
-	c.as_of = as_of;
-	c.tz = rule_pg_zone(NULL);
-	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
-	initStringInfo(&c.from);
-	initStringInfo(&c.sql);
+	Prepare(&c, as_of);
 	initStringInfo(&select);
+	rewritten = palloc(sizeof(RuleNode *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		rewritten[i] = (RuleNode *) Rewrite(rules[i]);
+	rules = (const RuleNode **) rewritten;
 
 	/* a root over all rules, so that leaf collection sees them together */
 	memset(&all, 0, sizeof(all));

@@ -212,7 +212,11 @@ BEGIN
     DELETE FROM @extschema@.customer_registry;
 END $$;
 
-CREATE FUNCTION @extschema@.register_customers(rel regclass, key_column name, tenant_column name DEFAULT NULL)
+-- dictionary: NULL or false uses integer keys as their own ordinals (an
+-- error for other types), true maps keys of any type (bigint ids beyond
+-- 2^32 among them) to dense ordinals through segment.customer_ordinals.
+CREATE FUNCTION @extschema@.register_customers(rel regclass, key_column name, tenant_column name DEFAULT NULL,
+                                               dictionary boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -227,14 +231,20 @@ BEGIN
     IF tenant_column IS NOT NULL THEN
         PERFORM @extschema@._column_type(rel, tenant_column, 'tenant column');
     END IF;
-    IF @extschema@._is_integer_type(ktype) THEN
+    IF @extschema@._is_integer_type(ktype) AND NOT coalesce(dictionary, false) THEN
         mode := 'direct';
         EXECUTE format('SELECT %1$I::text FROM %2$s WHERE %1$I < 0 OR %1$I > 4294967295 LIMIT 1', key_column, rel) INTO bad;
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
                 USING ERRCODE = 'numeric_value_out_of_range',
-                      DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.';
+                      DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                      HINT = 'Register with dictionary => true to map keys of any size to ordinals.';
         END IF;
+    ELSIF NOT coalesce(dictionary, true) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be used as ordinals', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Only smallint, integer and bigint keys can be their own ordinals.',
+                  HINT = 'Register with dictionary => true or NULL.';
     ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
                       WHERE a.amname = 'btree' AND c.opcdefault AND c.opcintype = ktype) THEN
         RAISE EXCEPTION 'customer key column "%" has type %, which cannot be a key', key_column, ktype
@@ -245,7 +255,8 @@ BEGIN
     END IF;
 
     SELECT * INTO old FROM @extschema@.customer_registry;
-    IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column)
+    IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column
+                  OR old.ordinal_mode <> mode)
        AND @extschema@._segment_count() > 0 THEN
         RAISE EXCEPTION 'cannot change the customer registration while segments exist'
             USING ERRCODE = 'object_in_use',
@@ -342,7 +353,7 @@ BEGIN
     END LOOP;
 END $$;
 
-COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name) IS 'registers the customer table: the universe of every rule';
+COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name, boolean) IS 'registers the customer table: the universe of every rule';
 
 CREATE FUNCTION @extschema@.unregister_customers() RETURNS void
 LANGUAGE plpgsql AS $$

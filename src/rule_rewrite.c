@@ -1,0 +1,268 @@
+/*
+ * rule_rewrite.c
+ *		Equivalent, cheaper trees for the compiler (see rule_rewrite.h).
+ */
+#include "rule_rewrite.h"
+
+#include <string.h>
+
+bool
+rule_is_customer_only(const RuleNode *n)
+{
+	int			i;
+
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+		case RULE_NOT:
+			for (i = 0; i < n->nchildren; i++)
+				if (!rule_is_customer_only(n->children[i]))
+					return false;
+			return true;
+		case RULE_TAG_IN:
+		case RULE_TAG_EMPTY:
+		case RULE_EXISTS:
+		case RULE_IN_SEGMENT:
+			return false;
+		default:
+			return n->value != NULL && n->value->kind == RULE_VALUE_CUSTOMER;
+	}
+}
+
+static RuleNode *
+NewNode(RuleArena *arena, RuleNodeKind kind, int nchildren)
+{
+	RuleNode   *n = rule_arena_alloc(arena, sizeof(RuleNode));
+
+	if (n == NULL)
+		return NULL;
+	n->kind = kind;
+	n->nchildren = nchildren;
+	if (nchildren > 0 &&
+		(n->children = rule_arena_alloc(arena, sizeof(RuleNode *) * nchildren)) == NULL)
+		return NULL;
+	return n;
+}
+
+/* A filter condition "column IS NOT NULL" or "column op literal". */
+static RuleNode *
+FieldCondition(RuleArena *arena, const char *column, RuleNodeKind kind, RuleCmpOp op,
+			   const RuleLiteral *lit)
+{
+	RuleNode   *n = NewNode(arena, kind, 0);
+	RuleValue  *v = rule_arena_alloc(arena, sizeof(RuleValue));
+
+	if (n == NULL || v == NULL)
+		return NULL;
+	v->kind = RULE_VALUE_FIELD;
+	v->column = column;
+	n->value = v;
+	n->negated = kind == RULE_IS_NULL;	/* IS NOT NULL */
+	if (kind == RULE_CMP)
+	{
+		n->op = op;
+		n->nargs = 1;
+		n->args = (RuleLiteral *) lit;
+	}
+	return n;
+}
+
+/* EXISTS source WHERE filter [AND extra] DURING window. */
+static RuleNode *
+Exists(RuleArena *arena, const RuleValue *v, RuleNode *extra)
+{
+	RuleNode   *n = NewNode(arena, RULE_EXISTS, 0);
+
+	if (n == NULL)
+		return NULL;
+	n->name = v->source;
+	n->window = v->window;
+	if (extra == NULL)
+		n->filter = v->filter;
+	else if (v->filter == NULL)
+		n->filter = extra;
+	else
+	{
+		RuleNode   *and = NewNode(arena, RULE_AND, 2);
+
+		if (and == NULL)
+			return NULL;
+		and->children[0] = v->filter;
+		and->children[1] = extra;
+		n->filter = and;
+	}
+	return n;
+}
+
+static RuleNode *
+Not(RuleArena *arena, RuleNode *child)
+{
+	RuleNode   *n;
+
+	if (child == NULL || (n = NewNode(arena, RULE_NOT, 1)) == NULL)
+		return NULL;
+	n->children[0] = child;
+	return n;
+}
+
+/* 0 or 1 as a number literal ("0", "1"), else -1. */
+static int
+ZeroOrOne(const RuleLiteral *lit)
+{
+	if (lit->kind != RULE_LIT_NUMBER)
+		return -1;
+	if (strcmp(lit->text, "0") == 0)
+		return 0;
+	if (strcmp(lit->text, "1") == 0)
+		return 1;
+	return -1;
+}
+
+/* The opposite comparison: not (c < x) is c >= x for non-null c. */
+static RuleCmpOp
+Complement(RuleCmpOp op)
+{
+	switch (op)
+	{
+		case RULE_OP_LT:
+			return RULE_OP_GE;
+		case RULE_OP_LE:
+			return RULE_OP_GT;
+		case RULE_OP_GT:
+			return RULE_OP_LE;
+		case RULE_OP_GE:
+			return RULE_OP_LT;
+		default:
+			return op;
+	}
+}
+
+/*
+ * count(...) compared with 0 or 1: 1 for "some row", 0 for "no row", -1
+ * when the comparison asks something else.
+ */
+static int
+CountExistence(RuleCmpOp op, int k)
+{
+	if ((op == RULE_OP_GT && k == 0) || (op == RULE_OP_GE && k == 1) || (op == RULE_OP_NE && k == 0))
+		return 1;
+	if ((op == RULE_OP_EQ && k == 0) || (op == RULE_OP_LT && k == 1) || (op == RULE_OP_LE && k == 0))
+		return 0;
+	return -1;
+}
+
+/*
+ * An aggregate comparison as EXISTS / NOT EXISTS, or the node itself when
+ * it needs the aggregate's value.  NULL only when out of memory.
+ */
+static RuleNode *
+RewriteAggregate(const RuleNode *n, RuleArena *arena)
+{
+	const RuleValue *v = n->value;
+	RuleNode   *notnull;
+
+	if (n->kind != RULE_CMP || v == NULL || v->kind != RULE_VALUE_AGG)
+		return (RuleNode *) n;
+	if (v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT)
+	{
+		int			k = ZeroOrOne(&n->args[0]);
+		int			some = k < 0 ? -1 : CountExistence(n->op, k);
+		RuleNode   *e;
+
+		if (some < 0)
+			return (RuleNode *) n;
+		notnull = v->column ? FieldCondition(arena, v->column, RULE_IS_NULL, 0, NULL) : NULL;
+		if (v->column && notnull == NULL)
+			return NULL;
+		e = Exists(arena, v, notnull);
+		return some ? e : Not(arena, e);
+	}
+	if (v->agg != RULE_AGG_MIN && v->agg != RULE_AGG_MAX)
+		return (RuleNode *) n;
+	/* max > x, max >= x, min < x, min <= x: some row beyond x */
+	if ((v->agg == RULE_AGG_MAX && (n->op == RULE_OP_GT || n->op == RULE_OP_GE)) ||
+		(v->agg == RULE_AGG_MIN && (n->op == RULE_OP_LT || n->op == RULE_OP_LE)))
+	{
+		RuleNode   *cond = FieldCondition(arena, v->column, RULE_CMP, n->op, &n->args[0]);
+
+		return cond ? Exists(arena, v, cond) : NULL;
+	}
+	/* max < x: some non-null row, and none at or beyond x (min mirrored) */
+	if ((v->agg == RULE_AGG_MAX && (n->op == RULE_OP_LT || n->op == RULE_OP_LE)) ||
+		(v->agg == RULE_AGG_MIN && (n->op == RULE_OP_GT || n->op == RULE_OP_GE)))
+	{
+		RuleNode   *and = NewNode(arena, RULE_AND, 2);
+		RuleNode   *beyond = FieldCondition(arena, v->column, RULE_CMP, Complement(n->op), &n->args[0]);
+
+		notnull = FieldCondition(arena, v->column, RULE_IS_NULL, 0, NULL);
+		if (and == NULL || beyond == NULL || notnull == NULL)
+			return NULL;
+		and->children[0] = Exists(arena, v, notnull);
+		and->children[1] = Not(arena, Exists(arena, v, beyond));
+		if (and->children[0] == NULL || and->children[1] == NULL)
+			return NULL;
+		return and;
+	}
+	return (RuleNode *) n;
+}
+
+/*
+ * AND / OR: children rewritten, then those reading only the customer table
+ * gathered under one node of the same kind (first), when there are two or
+ * more of them beside other children.
+ */
+static RuleNode *
+RewriteJunction(const RuleNode *n, RuleArena *arena)
+{
+	RuleNode   *out = NewNode(arena, n->kind, n->nchildren);
+	RuleNode   *block;
+	RuleNode  **others;
+	int			ncust = 0,
+				i,
+				j,
+				k;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < n->nchildren; i++)
+	{
+		if ((out->children[i] = rule_rewrite(n->children[i], arena)) == NULL)
+			return NULL;
+		ncust += rule_is_customer_only(out->children[i]);
+	}
+	if (ncust < 2 || ncust == n->nchildren)
+		return out;
+	if ((block = NewNode(arena, n->kind, ncust)) == NULL ||
+		(others = rule_arena_alloc(arena, sizeof(RuleNode *) * n->nchildren)) == NULL)
+		return NULL;
+	others[0] = block;
+	for (i = 0, j = 0, k = 1; i < n->nchildren; i++)
+		if (rule_is_customer_only(out->children[i]))
+			block->children[j++] = out->children[i];
+		else
+			others[k++] = out->children[i];
+	out->children = others;
+	out->nchildren = k;
+	return out;
+}
+
+RuleNode *
+rule_rewrite(const RuleNode *n, RuleArena *arena)
+{
+	RuleNode   *out;
+
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+			return RewriteJunction(n, arena);
+		case RULE_NOT:
+			if ((out = NewNode(arena, RULE_NOT, 1)) == NULL ||
+				(out->children[0] = rule_rewrite(n->children[0], arena)) == NULL)
+				return NULL;
+			return out;
+		default:
+			return RewriteAggregate(n, arena);
+	}
+}
