@@ -559,8 +559,8 @@ moment_eq(const RuleMoment *a, const RuleMoment *b)
 }
 
 /* Windows compare by the fields their kind uses. */
-static bool
-window_eq(const RuleWindow *a, const RuleWindow *b)
+bool
+rule_window_equal(const RuleWindow *a, const RuleWindow *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
@@ -614,7 +614,7 @@ value_eq(const RuleValue *a, const RuleValue *b)
 	if (a->kind != RULE_VALUE_AGG)
 		return true;
 	return a->agg == b->agg && str_eq(a->source, b->source) &&
-		rule_equal(a->filter, b->filter) && window_eq(a->window, b->window);
+		rule_equal(a->filter, b->filter) && rule_window_equal(a->window, b->window);
 }
 
 /* Whole-tree equality, the fields each kind uses only. */
@@ -639,7 +639,7 @@ rule_equal(const RuleNode *a, const RuleNode *b)
 			return false;
 	if (a->kind == RULE_CMP && a->op != b->op)
 		return false;
-	return value_eq(a->value, b->value) && window_eq(a->window, b->window) &&
+	return value_eq(a->value, b->value) && rule_window_equal(a->window, b->window) &&
 		str_eq(a->name, b->name) && rule_equal(a->filter, b->filter);
 }
 

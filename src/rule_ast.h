@@ -284,6 +284,9 @@ extern bool rule_normalize(RuleNode *rule, RuleArena *arena);
 /* Structural equality (names, literal texts, windows, flags). */
 extern bool rule_equal(const RuleNode *a, const RuleNode *b);
 
+/* Equality of windows (NULL equals only NULL). */
+extern bool rule_window_equal(const RuleWindow *a, const RuleWindow *b);
+
 /*
  * Whether the rule may complement: hold for customers that no source row
  * and no tag it reads picks out, so that its audience is drawn from the

@@ -39,7 +39,7 @@ RunQuery(const RuleQuery *q, MemoryContext caller)
 	Audience   *result;
 
 	if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, q->nulls,
-							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+							  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "rule query returned no row");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
@@ -153,7 +153,7 @@ CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_
 	sql = rule_compile_customers(Conjunction(cust, ncust), as_of, &probe);
 	if (EstimatedRows(probe) > CUSTOMER_FIRST_FRACTION * CustomerRows())
 		return NULL;
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "customer conditions returned no row");
 	*among_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 	*among = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
@@ -300,7 +300,7 @@ segment_evaluate_rules(PG_FUNCTION_ARGS)
 		}
 		sql = rule_compile_many(rules, n, PG_GETARG_TIMESTAMPTZ(2), mode, count);
 		if (SPI_execute_with_args(sql, OidIsValid(among_type) ? 1 : 0, &among_type, &among, NULL,
-								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+								  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "rule query returned no row");
 		restype = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 		for (i = 0; i < n; i++)

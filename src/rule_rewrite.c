@@ -30,6 +30,40 @@ rule_is_customer_only(const RuleNode *n)
 	}
 }
 
+/* The rows an EXISTS or aggregate predicate reads; false for others. */
+static bool
+Scope(const RuleNode *n, const char **source, const RuleNode **filter, const RuleWindow **window)
+{
+	if (n->kind == RULE_EXISTS)
+	{
+		*source = n->name;
+		*filter = n->filter;
+		*window = n->window;
+		return true;
+	}
+	if (n->kind == RULE_AND || n->kind == RULE_OR || n->kind == RULE_NOT ||
+		n->value == NULL || n->value->kind != RULE_VALUE_AGG)
+		return false;
+	*source = n->value->source;
+	*filter = n->value->filter;
+	*window = n->value->window;
+	return true;
+}
+
+bool
+rule_same_scope(const RuleNode *a, const RuleNode *b)
+{
+	const char *sa,
+			   *sb;
+	const RuleNode *fa,
+			   *fb;
+	const RuleWindow *wa,
+			   *wb;
+
+	return Scope(a, &sa, &fa, &wa) && Scope(b, &sb, &fb, &wb) && strcmp(sa, sb) == 0 &&
+		rule_equal(fa, fb) && rule_window_equal(wa, wb);
+}
+
 static RuleNode *
 NewNode(RuleArena *arena, RuleNodeKind kind, int nchildren)
 {

@@ -35,6 +35,14 @@
 /* The rewritten rule, or NULL when out of memory. */
 extern RuleNode *rule_rewrite(const RuleNode *rule, RuleArena *arena);
 
+/*
+ * Whether a and b are EXISTS or aggregate predicates over the same rows:
+ * same source, filter and window.  A customer satisfying an EXISTS, or an
+ * aggregate comparison that is false over no rows, then has rows in the
+ * other's scope too.
+ */
+extern bool rule_same_scope(const RuleNode *a, const RuleNode *b);
+
 /* Whether every predicate of the subtree reads only the customer table. */
 extern bool rule_is_customer_only(const RuleNode *node);
 
