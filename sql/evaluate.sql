@@ -231,3 +231,42 @@ SELECT unregister_source('orders'), unregister_source('order_lines'), unregister
 SELECT unregister_customers();
 DROP TABLE ev_customers, ev_orders, ev_lines, ev_messages, ev_views, checks;
 DROP FUNCTION check_rules;
+
+-- bigint keys beyond 2^32 through the dictionary, no foreign keys, events
+-- of unknown customers and NULL keys: every strategy gives the hand-written
+-- members
+CREATE TABLE dk_customers (id bigint PRIMARY KEY, city text, age int);
+INSERT INTO dk_customers
+SELECT 5000000000 + g * 7919, (ARRAY['上海', '北京', NULL])[1 + g % 3], CASE WHEN g % 5 = 0 THEN NULL ELSE 20 + g % 50 END
+FROM generate_series(1, 300) g;
+CREATE TABLE dk_orders (customer_id bigint, amount numeric, paid_at timestamptz);
+INSERT INTO dk_orders
+SELECT 5000000000 + (g % 200) * 7919, g % 90, timestamptz '2024-08-09 11:00+08' - ((g % 200) * 3 + (g / 200) * 10) * interval '1 day'
+FROM generate_series(1, 2000) g;
+INSERT INTO dk_orders VALUES (42, 10, '2024-08-01'), (NULL, 10, '2024-08-01'), (9223372036854775807, 5, '2024-01-01');
+SELECT register_customers('dk_customers', 'id', dictionary => true);
+SELECT register_source('orders', 'dk_orders', 'customer_id', 'paid_at');
+CREATE TABLE dk_checks (rule text, hand text);
+INSERT INTO dk_checks VALUES
+('EXISTS orders DURING LAST 30 days', $$SELECT DISTINCT customer_id FROM dk_orders o JOIN dk_customers c ON c.id = o.customer_id WHERE paid_at >= '2024-07-10 00:00+08' AND paid_at < '2024-08-10 00:00+08'$$),
+('count(orders) > 0 AND count(orders DURING LAST 1 year) = 0', $$SELECT customer_id FROM dk_orders o JOIN dk_customers c ON c.id = o.customer_id GROUP BY 1 HAVING max(paid_at) < '2023-08-09 00:00+08'$$),
+('sum(orders.amount) >= 300 AND sum(orders.amount) < 500', $$SELECT customer_id FROM dk_orders o JOIN dk_customers c ON c.id = o.customer_id GROUP BY 1 HAVING sum(amount) >= 300 AND sum(amount) < 500$$),
+('sum(orders.amount) < 500', $$SELECT id FROM dk_customers c WHERE coalesce((SELECT sum(amount) FROM dk_orders o WHERE o.customer_id = c.id), 0) < 500$$),
+('customer.city IN (''上海'') AND customer.age >= 40 AND max(orders.paid_at) < 200 days ago', $$SELECT c.id FROM dk_customers c JOIN dk_orders o ON o.customer_id = c.id WHERE city = '上海' AND age >= 40 GROUP BY 1 HAVING max(paid_at) < '2024-01-22 00:00+08'$$),
+('NOT (customer.city = ''北京'' OR customer.age < 30) AND count(orders) = 0', $$SELECT id FROM dk_customers c WHERE (city = '北京' OR age < 30) IS NOT TRUE AND NOT EXISTS (SELECT FROM dk_orders o WHERE o.customer_id = c.id)$$),
+('customer.age IS NULL OR min(orders.amount) < 2', $$SELECT id FROM dk_customers c WHERE age IS NULL OR EXISTS (SELECT FROM dk_orders o WHERE o.customer_id = c.id AND amount < 2)$$);
+CREATE FUNCTION dk_hand(q text) RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE q; END $$;
+SET TimeZone = 'Asia/Shanghai';
+SELECT rule, cardinality(evaluate(rule::segment_rule, '2024-08-09 11:00+08')) AS members,
+       (SELECT array_agg(o.key ORDER BY o.key) FROM ids_bigint(evaluate(rule::segment_rule, '2024-08-09 11:00+08')) i
+        JOIN customer_ordinals o ON o.ordinal = i) IS NOT DISTINCT FROM
+       (SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM dk_hand(hand) k) s) AS equal
+FROM dk_checks
+ORDER BY rule;
+-- the plan choices are visible in compile()
+SELECT line FROM regexp_split_to_table(compile('count(orders) > 0 AND count(orders DURING LAST 1 year) = 0', '2024-08-09 11:00+08'), E'\n') line
+WHERE line LIKE '--%';
+RESET TimeZone;
+SELECT unregister_source('orders'), unregister_customers();
+DROP TABLE dk_customers, dk_orders, dk_checks;
+DROP FUNCTION dk_hand;
