@@ -263,6 +263,24 @@ SELECT rule, cardinality(evaluate(rule::segment_rule, '2024-08-09 11:00+08')) AS
        (SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM dk_hand(hand) k) s) AS equal
 FROM dk_checks
 ORDER BY rule;
+-- a quoted date or timestamp compared with a time value is a moment of the
+-- rule's zone (segment.timezone), never cast to the column's type
+ALTER TABLE dk_customers ADD COLUMN born date, ADD COLUMN seen timestamp, ADD COLUMN joined timestamptz;
+UPDATE dk_customers SET born = date '2024-03-30' + (id % 3)::int, seen = timestamp '2024-03-31 11:00' + (id % 3) * interval '1 hour',
+       joined = timestamptz '2024-03-30 16:00+00' + (id % 3) * interval '1 hour';
+SET segment.timezone = 'Asia/Shanghai';
+SET TimeZone = 'UTC';
+SELECT r AS rule, cardinality(evaluate(r::segment_rule, '2024-08-09 11:00+08')) AS members
+FROM unnest(ARRAY['customer.born < ''2024-03-31 11:59:59''',            -- 30th and 31st: 2 of 3
+                  'customer.born < ''2024-03-31''',                     -- the 30th: 1 of 3
+                  'customer.born = ''2024-03-31''',
+                  'customer.seen >= ''2024-03-31 12:00''',              -- 12:00 and 13:00
+                  'customer.seen < ''2024-03-31 04:00:00+00''',         -- 12:00 Shanghai: 11:00 only
+                  'customer.joined < ''2024-03-31 01:00''',             -- 00:00 and 01:00 Shanghai are 16:00, 17:00 UTC: 1 of 3
+                  'customer.joined IN (''2024-03-31 01:00'')',
+                  'customer.born BETWEEN ''2024-03-31'' AND ''2024-04-01''']) r;
+RESET segment.timezone;
+SET TimeZone = 'Asia/Shanghai';
 -- the plan choices are visible in compile()
 SELECT line FROM regexp_split_to_table(compile('count(orders) > 0 AND count(orders DURING LAST 1 year) = 0', '2024-08-09 11:00+08'), E'\n') line
 WHERE line LIKE '--%';

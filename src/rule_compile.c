@@ -40,6 +40,7 @@
 #include "rule_print.h"
 #include "rule_rewrite.h"
 #include "rule_share.h"
+#include "rule_window.h"
 #include "segment.h"
 
 /* What the registry says about the customer table. */
@@ -288,6 +289,33 @@ AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
 							 errmsg("moment is out of range at this as-of time")));
 				AppendInstant(&c->sql, rule_pg_bound(&b, c->tz), type, c->tz);
 				return;
+			}
+		case RULE_LIT_STRING:
+			{
+				RuleMoment	m;
+				RuleBound	b;
+
+				/*
+				 * A quoted date or timestamp compared with a time value is a
+				 * moment of the rule's zone (SPEC 4), like the bounds of
+				 * windows; cast to the column's type it would lose its time
+				 * of day (date), its offset (timestamp) or be read in the
+				 * session's zone.
+				 */
+				memset(&m, 0, sizeof(m));
+				m.kind = RULE_MOMENT_DATETIME;
+				m.text = lit->text;
+				if (IsTimeType(type) &&
+					rule_parse_datetime(lit->text, strlen(lit->text), &m.datetime) == RULE_DT_OK)
+				{
+					if (!rule_resolve_moment(&m, &c->local, c->epoch, &b))
+						ereport(ERROR,
+								(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+								 errmsg("moment %s is out of range", quote_literal_cstr(lit->text))));
+					AppendInstant(&c->sql, rule_pg_bound(&b, c->tz), type, c->tz);
+					return;
+				}
+				break;
 			}
 		case RULE_LIT_BOOL:
 			if (type != BOOLOID)
@@ -1182,15 +1210,14 @@ CompileCustomer(Compiler *c, const RuleNode *n)
  * TAG 'group' [NOT] IN (...) / IS [NOT] EMPTY over the tag store; returns
  * true when the predicate is the universe minus the holders found.
  */
-static bool
-CompileTag(Compiler *c, const RuleNode *n)
+/* The id of the tenant's tag group, or an error naming the groups. */
+static char *
+TagGroupId(const char *name)
 {
 	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(n->name)};
+	Datum		values[1] = {CStringGetTextDatum(name)};
 	char	   *gid = LookupText("SELECT id::text FROM segment.tag_groups WHERE tenant = segment._tenant() AND name = $1",
 								 1, types, values, 1);
-	bool		complement = n->negated;
-	int			i;
 
 	if (gid == NULL)
 	{
@@ -1199,30 +1226,48 @@ CompileTag(Compiler *c, const RuleNode *n)
 
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("tag group \"%s\" does not exist", n->name),
+				 errmsg("tag group \"%s\" does not exist", name),
 				 names ? errhint("Tag groups: %s.", names) : errhint("No tag group exists yet.")));
 	}
+	return gid;
+}
+
+/* " AND t.value IN (...)" of TAG ... IN, nothing for IS EMPTY. */
+static void
+AppendTagValues(Compiler *c, const RuleNode *n)
+{
+	int			i;
+
+	if (n->kind != RULE_TAG_IN)
+		return;
+	appendStringInfoString(&c->sql, " AND t.value IN (");
+	for (i = 0; i < n->nargs; i++)
+		appendStringInfo(&c->sql, "%s%s", i > 0 ? ", " : "", quote_literal_cstr(n->args[i].text));
+	appendStringInfoChar(&c->sql, ')');
+}
+
+static bool
+CompileTag(Compiler *c, const RuleNode *n)
+{
+	char	   *gid = TagGroupId(n->name);
+	bool		complement = n->negated;
+
 	if (n->kind == RULE_TAG_EMPTY)
 		complement = !n->negated;	/* IS EMPTY = universe minus holders */
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(m.ordinal), '{}') AS yes FROM segment.tag_members m "
 					 "JOIN segment.tags t ON t.id = m.tag_id WHERE t.group_id = %s", gid);
-	if (n->kind == RULE_TAG_IN)
-	{
-		appendStringInfoString(&c->sql, " AND t.value IN (");
-		for (i = 0; i < n->nargs; i++)
-			appendStringInfo(&c->sql, "%s%s", i > 0 ? ", " : "", quote_literal_cstr(n->args[i].text));
-		appendStringInfoChar(&c->sql, ')');
-	}
+	AppendTagValues(c, n);
 	AppendAmong(c, "m.ordinal");
 	return complement;
 }
 
 /* IN SEGMENT 'name': the segment's last refreshed members. */
-static void
-CompileInSegment(Compiler *c, const RuleNode *n)
+/* The id of the tenant's segment, or an error. */
+static char *
+SegmentId(const char *name)
 {
 	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(n->name)};
+	Datum		values[1] = {CStringGetTextDatum(name)};
 	char	   *id = LookupText("SELECT to_regclass('segment.segments')::text", 0, NULL, NULL, 1)
 		? LookupText("SELECT id::text FROM segment.segments WHERE tenant = segment._tenant() AND name = $1",
 					 1, types, values, 1)
@@ -1231,7 +1276,15 @@ CompileInSegment(Compiler *c, const RuleNode *n)
 	if (id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("segment \"%s\" does not exist", n->name)));
+				 errmsg("segment \"%s\" does not exist", name)));
+	return id;
+}
+
+static void
+CompileInSegment(Compiler *c, const RuleNode *n)
+{
+	char	   *id = SegmentId(n->name);
+
 	appendStringInfo(&c->sql, "SELECT coalesce(members%s, '{}') AS yes FROM segment.segments WHERE id = %s",
 					 c->among ? " OPERATOR(segment.&) $1" : "", id);
 }
@@ -1601,6 +1654,109 @@ CustomerRows(Compiler *c)
 }
 
 /*
+ * The per-customer form of a predicate: a boolean over the customer row cu
+ * with correlated subqueries, as one would write the rule by hand
+ * ("... WHERE cu.age > 30 AND NOT EXISTS (SELECT FROM orders e WHERE
+ * e.customer_id = cu.id ...)").  The planner turns EXISTS into semi- and
+ * anti-joins (index lookups for few customers, hash joins for many);
+ * aggregates are scalar subqueries whose value over no rows is the
+ * language's (0 for count and sum, NULL otherwise).  NOTs are pushed down
+ * as in AppendCustomerBool, so the expression is never NULL where it
+ * matters.
+ */
+static void
+AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
+{
+	const char *ordinal = c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key);
+	int			i;
+
+	check_stack_depth();
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+			appendStringInfoChar(&c->sql, '(');
+			for (i = 0; i < n->nchildren; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(&c->sql, (n->kind == RULE_AND) != negate ? " AND " : " OR ");
+				AppendRowBool(c, n->children[i], negate);
+			}
+			appendStringInfoChar(&c->sql, ')');
+			return;
+		case RULE_NOT:
+			AppendRowBool(c, n->children[0], !negate);
+			return;
+		case RULE_EXISTS:
+			{
+				Source		s;
+
+				LoadSource(n->name, &s);
+				appendStringInfo(&c->sql, "(%sEXISTS (SELECT FROM %s e WHERE e.%s = cu.%s AND %s))",
+								 negate ? "NOT " : "", s.relname, s.customer, c->reg.key,
+								 LeafCondition(c, &s, n->name, n->filter, n->window));
+				return;
+			}
+		case RULE_TAG_IN:
+		case RULE_TAG_EMPTY:
+			{
+				/* holds for holders: IN, IS NOT EMPTY; for the others: NOT IN, IS EMPTY */
+				bool		holders = (n->kind == RULE_TAG_IN) != n->negated;
+
+				appendStringInfo(&c->sql, "(%sEXISTS (SELECT FROM segment.tag_members m JOIN segment.tags t "
+								 "ON t.id = m.tag_id WHERE m.ordinal = %s AND t.group_id = %s",
+								 holders != negate ? "" : "NOT ", ordinal, TagGroupId(n->name));
+				AppendTagValues(c, n);
+				appendStringInfoString(&c->sql, "))");
+				return;
+			}
+		case RULE_IN_SEGMENT:
+			appendStringInfo(&c->sql, "(%s(SELECT coalesce(members, '{}') FROM segment.segments WHERE id = %s) "
+							 "OPERATOR(segment.@>) %s::bigint)", negate ? "NOT " : "", SegmentId(n->name), ordinal);
+			return;
+		default:
+			if (n->value->kind == RULE_VALUE_CUSTOMER)
+			{
+				AppendCustomerBool(c, n, negate);
+				return;
+			}
+			{
+				const RuleValue *v = n->value;
+				Source		s;
+				AggInfo		a;
+				char	   *value;
+
+				LoadSource(v->source, &s);
+				CheckAggregate(v, &s, &a);
+				value = psprintf("(SELECT %s FROM %s e WHERE e.%s = cu.%s AND %s)",
+								 AggSql(v->agg, a.arg, v->column == NULL, NULL), s.relname, s.customer,
+								 c->reg.key, LeafCondition(c, &s, v->source, v->filter, v->window));
+				if (negate)
+					appendStringInfoChar(&c->sql, '(');
+				AppendCondition(c, n, value, a.vtype, a.what);
+				if (negate)
+					appendStringInfoString(&c->sql, " IS NOT TRUE)");
+			}
+	}
+}
+
+/* The whole rule per customer: one query over the customer table. */
+static char *
+PerCustomerSql(Compiler *c, const RuleNode *rule)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}')", CustomerOrdinal(c));
+	AppendCustomerFrom(c);
+	AppendRowBool(c, rule, false);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/*
  * Result sizes up to this fraction of the customers are checked against
  * the customer table by index lookups of each member; larger ones by a
  * scan of the table (the universe) and an intersection.
@@ -1626,7 +1782,7 @@ CustomerRows(Compiler *c)
  * whose foreign key guarantees it is registered.
  */
 static void
-CompilePlain(Compiler *c, const RuleNode *rule)
+CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 {
 	const RuleNode *block = NULL;
 	const RuleNode *rest = rule;
@@ -1687,6 +1843,39 @@ CompilePlain(Compiler *c, const RuleNode *rule)
 					 "  ELSE x.a OPERATOR(segment.&) (%s) END\nFROM x",
 					 c->notes.data, expr.data, c->from.data + 1, threshold,
 					 CustomerScanSql(c, block, true), CustomerScanSql(c, block, false));
+}
+
+/*
+ * A rule outside the triggers and refresh_all(): compiled both as set
+ * algebra over audiences (CompileSetAlgebra) and per customer
+ * (PerCustomerSql), and the form the planner estimates cheaper is kept.
+ * Per customer wins where few customers qualify by their own columns
+ * ("registered in the last 15 days AND no order": index lookups of the
+ * few), set algebra where sources are scanned anyway.
+ */
+static void
+CompilePlain(Compiler *c, const RuleNode *rule)
+{
+	char	   *algebra;
+	char	   *percustomer;
+	double		cost_algebra,
+				cost_percustomer;
+
+	CompileSetAlgebra(c, rule);
+	if (rule_is_customer_only(rule))
+		return;
+	algebra = c->sql.data;
+	percustomer = PerCustomerSql(c, rule);
+	cost_algebra = PlanCost(algebra);
+	cost_percustomer = PlanCost(percustomer);
+	initStringInfo(&c->sql);
+	if (cost_percustomer < cost_algebra)
+		appendStringInfo(&c->sql, "-- per customer: one query over the customer table "
+						 "(estimated cost %.0f; set algebra %.0f)\n%s",
+						 cost_percustomer, cost_algebra, percustomer);
+	else
+		appendStringInfo(&c->sql, "-- set algebra over audiences (estimated cost %.0f; per customer %.0f)\n%s",
+						 cost_algebra, cost_percustomer, algebra);
 }
 
 /*
@@ -1758,47 +1947,6 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
 	if (c->reg.tenant)
 		appendStringInfo(&c->sql, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
-}
-
-/*
- * Customer conditions only (rule is one customer-table predicate or an AND
- * of them): the query returning the audience of customers satisfying them
- * in the current tenant, and in *probe a query selecting the same rows, for
- * the planner's row estimate.
- */
-char *
-rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe)
-{
-	Compiler	c;
-	StringInfoData from;
-	int			i,
-				n = rule->kind == RULE_AND ? rule->nchildren : 1;
-
-	memset(&c, 0, sizeof(c));
-	LoadRegistry(&c.reg);
-	c.as_of = as_of;
-	c.tz = rule_pg_zone(NULL);
-	rule_pg_as_of(as_of, c.tz, &c.local, &c.epoch);
-	initStringInfo(&c.sql);
-	initStringInfo(&from);
-	appendStringInfo(&from, " FROM %s cu", c.reg.relname);
-	if (c.reg.dictionary)
-		appendStringInfo(&from, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c.reg.key);
-	appendStringInfoString(&from, " WHERE true");
-	if (c.reg.tenant)
-		appendStringInfo(&from, " AND cu.%s::text = %s", c.reg.tenant, quote_literal_cstr(c.reg.tenant_value));
-	for (i = 0; i < n; i++)
-	{
-		const RuleNode *leaf = rule->kind == RULE_AND ? rule->children[i] : rule;
-		const char *col = leaf->value->column;
-
-		resetStringInfo(&c.sql);
-		AppendCondition(&c, leaf, psprintf("cu.%s", quote_identifier(col)),
-						ColumnType(c.reg.rel, c.reg.relname, col), psprintf("customer.%s", col));
-		appendStringInfo(&from, " AND %s", c.sql.data);
-	}
-	*probe = psprintf("SELECT 1%s", from.data);
-	return psprintf("SELECT coalesce(segment.audience_agg(%s), '{}')%s", CustomerOrdinal(&c), from.data);
 }
 
 char *

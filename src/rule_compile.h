@@ -31,11 +31,6 @@ typedef enum RuleAmong
 extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among,
 							  int64 among_count);
 
-/*
- * An AND of customer-table predicates (or one): the query of their audience,
- * and in *probe one selecting the same customer rows (for EXPLAIN).
- */
-extern char *rule_compile_customers(const RuleNode *rule, TimestampTz as_of, char **probe);
 
 /*
  * n rules in one query returning n audience columns (r1 .. rn), predicates

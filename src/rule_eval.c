@@ -51,117 +51,6 @@ RunQuery(const RuleQuery *q, MemoryContext caller)
 }
 
 /*
- * A rule AND-ing customer-table conditions with other predicates whose
- * customer conditions leave at most this fraction of the customers is
- * evaluated customer conditions first, the rest among those candidates.
- */
-#define CUSTOMER_FIRST_FRACTION 0.2
-
-static bool
-IsCustomerLeaf(const RuleNode *n)
-{
-	switch (n->kind)
-	{
-		case RULE_AND:
-		case RULE_OR:
-		case RULE_NOT:
-		case RULE_EXISTS:
-		case RULE_TAG_IN:
-		case RULE_TAG_EMPTY:
-		case RULE_IN_SEGMENT:
-			return false;
-		default:
-			return n->value->kind == RULE_VALUE_CUSTOMER;
-	}
-}
-
-/* The AND of some nodes (the node itself when alone). */
-static RuleNode *
-Conjunction(RuleNode **nodes, int n)
-{
-	RuleNode   *and;
-
-	if (n == 1)
-		return nodes[0];
-	and = palloc0(sizeof(RuleNode));
-	and->kind = RULE_AND;
-	and->nchildren = n;
-	and->children = nodes;
-	return and;
-}
-
-/* The planner's row estimate of a query, from a plan made but not run. */
-static double
-EstimatedRows(const char *query)
-{
-	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
-	CachedPlan *cplan;
-	double		rows;
-
-	if (plan == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
-		elog(ERROR, "could not plan %s", query);
-	rows = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->plan_rows;
-	/* an unsaved SPI plan's cached plan belongs to no resource owner */
-	ReleaseCachedPlan(cplan, NULL);
-	SPI_freeplan(plan);
-	return rows;
-}
-
-/* The planner's idea of the size of the customer table. */
-static double
-CustomerRows(void)
-{
-	bool		isnull;
-
-	if (SPI_execute("SELECT greatest(c.reltuples, 1)::float8 FROM segment.customer_registry r "
-					"JOIN pg_catalog.pg_class c ON c.oid = r.rel", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the size of the customer table");
-	return DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-}
-
-/*
- * For "customer conditions AND other predicates": when the planner expects
- * few customers to pass the customer conditions, runs them (one scan of
- * the customer table, indexes usable) and returns the rest of the rule compiled among them, with
- * the candidates in *among; NULL to evaluate the rule as a whole.  Like a
- * planner starting a join from its selective side, this turns full scans of
- * event tables into index lookups for rules such as "registered in the last
- * 15 days AND no order".
- */
-static char *
-CustomerFirst(const RuleNode *rule, TimestampTz as_of, Datum *among, Oid *among_type)
-{
-	RuleNode  **cust = palloc(sizeof(RuleNode *) * rule->nchildren);
-	RuleNode  **rest = palloc(sizeof(RuleNode *) * rule->nchildren);
-	int			ncust = 0,
-				nrest = 0,
-				i;
-	bool		isnull;
-	char	   *sql,
-			   *probe;
-
-	for (i = 0; i < rule->nchildren; i++)
-	{
-		if (IsCustomerLeaf(rule->children[i]))
-			cust[ncust++] = rule->children[i];
-		else
-			rest[nrest++] = rule->children[i];
-	}
-	if (ncust == 0 || nrest == 0)
-		return NULL;
-	sql = rule_compile_customers(Conjunction(cust, ncust), as_of, &probe);
-	if (EstimatedRows(probe) > CUSTOMER_FIRST_FRACTION * CustomerRows())
-		return NULL;
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "customer conditions returned no row");
-	*among_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	*among = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
-																   SPI_tuptable->tupdesc, 1, &isnull)));
-	return rule_compile_sql(Conjunction(rest, nrest), as_of, RULE_AMONG_CUSTOMERS, -1);
-}
-
-/*
  * Compiles and runs a rule inside one SPI connection (the compiler reads
  * the registry through it).  among, when given, is the candidates' audience
  * ($1); while refresh_all() shares predicates, the shared form is used.
@@ -193,13 +82,6 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 	}
 	else if (rule_share_active())
 		rule_compile_shared(rule, as_of, &q);
-	else if (rule->kind == RULE_AND &&
-			 (q.sql = CustomerFirst(rule, as_of, &among, &among_type)) != NULL)
-	{
-		q.nparams = 1;
-		q.types = &among_type;
-		q.values = &among;
-	}
 	else
 		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE, -1);
 	result = RunQuery(&q, caller);
