@@ -156,9 +156,50 @@ test_gathering(void)
 	rule_arena_destroy(&arena);
 }
 
+/* rule_same_scope on the two predicates of "a AND b" */
+typedef struct ScopeCase
+{
+	const char *rule;
+	bool		same;
+} ScopeCase;
+
+static const ScopeCase scope_cases[] = {
+	{"sum(orders.amount) >= 300 and sum(orders.amount) < 2000", true},
+	{"exists orders where status = 'paid' and count(orders where status = 'paid') < 3", true},
+	{"count(orders during last 3 days) > 1 and sum(orders.amount during last 3 days) < 9", true},
+	{"sum(orders.amount) >= 300 and sum(orders.amount where status = 'paid') < 2000", false},
+	{"sum(orders.amount during last 3 days) >= 300 and sum(orders.amount during last 4 days) < 9", false},
+	{"sum(orders.amount) >= 300 and sum(lines.amount) < 2000", false},
+	{"customer.age > 3 and sum(orders.amount) < 2000", false},
+	{"tag 'x' is empty and sum(orders.amount) < 2000", false},
+};
+
+static void
+test_same_scope(void)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(scope_cases) / sizeof(scope_cases[0]); i++)
+	{
+		RuleArena	arena;
+		RuleError	err;
+		RuleNode   *rule;
+
+		rule_arena_init_malloc(&arena);
+		rule_error_clear(&err);
+		rule = rule_parse(scope_cases[i].rule, strlen(scope_cases[i].rule), &arena, &err);
+		ok(rule != NULL && rule->kind == RULE_AND &&
+		   rule_same_scope(rule->children[0], rule->children[1]) == scope_cases[i].same &&
+		   rule_same_scope(rule->children[1], rule->children[0]) == scope_cases[i].same,
+		   "%s: %s", scope_cases[i].rule, scope_cases[i].same ? "same rows" : "other rows");
+		rule_arena_destroy(&arena);
+	}
+}
+
 int
 main(void)
 {
+	test_same_scope();
 	test_rewrites();
 	test_gathering();
 	check_rule_cases(customer_only_cases, sizeof(customer_only_cases) / sizeof(customer_only_cases[0]),
