@@ -156,6 +156,20 @@ END $f$;
 SELECT * FROM check_rules('2024-08-09 11:00');
 SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
 SELECT name, equal FROM check_rules('2024-08-10 00:00') WHERE NOT equal;
+-- each form alone (segment.rule_form) gives the same members (with the
+-- indexes a DBA adds, so that per customer is not a scan per customer)
+CREATE INDEX ev_orders_c ON ev_orders (customer_id);
+CREATE INDEX ev_lines_c ON ev_lines (customer_id);
+CREATE INDEX ev_messages_c ON ev_messages (customer_id);
+CREATE INDEX ev_views_c ON ev_views (customer_id);
+SET segment.rule_form = set_algebra;
+SELECT name, equal FROM check_rules('2024-08-09 11:00') WHERE NOT equal;
+SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
+SET segment.rule_form = per_customer;
+SELECT name, equal FROM check_rules('2024-08-09 11:00') WHERE NOT equal;
+SELECT name, equal FROM check_rules('2024-03-01 00:00') WHERE NOT equal;
+RESET segment.rule_form;
+DROP INDEX ev_orders_c, ev_lines_c, ev_messages_c, ev_views_c;
 
 -- evaluation among candidates (what the tagging triggers use) equals the
 -- full evaluation intersected with them: none, a few (compared as a list),
@@ -263,6 +277,26 @@ SELECT rule, cardinality(evaluate(rule::segment_rule, '2024-08-09 11:00+08')) AS
        (SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM dk_hand(hand) k) s) AS equal
 FROM dk_checks
 ORDER BY rule;
+-- every form gives the same members (segment.rule_form forces one)
+CREATE FUNCTION dk_equal_forms() RETURNS TABLE(form text, rules bigint, equal bigint) LANGUAGE plpgsql AS $$
+DECLARE f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['set_algebra', 'per_customer', 'auto'] LOOP
+        PERFORM set_config('segment.rule_form', f, true);
+        RETURN QUERY SELECT f, count(*), count(*) FILTER (WHERE
+            (SELECT array_agg(o.key ORDER BY o.key) FROM ids_bigint(evaluate(rule::segment_rule, '2024-08-09 11:00+08')) i
+             JOIN customer_ordinals o ON o.ordinal = i) IS NOT DISTINCT FROM
+            (SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM dk_hand(hand) k) s))
+        FROM dk_checks;
+    END LOOP;
+END $$;
+SELECT * FROM dk_equal_forms();
+SET segment.rule_form = per_customer;
+SELECT split_part(compile('EXISTS orders', '2024-08-09 11:00+08'), E'\n', 1) AS forced;
+SET segment.rule_form = 'nope';
+RESET segment.rule_form;
+DROP FUNCTION dk_equal_forms;
+
 -- a quoted date or timestamp compared with a time value is a moment of the
 -- rule's zone (segment.timezone), never cast to the column's type
 ALTER TABLE dk_customers ADD COLUMN born date, ADD COLUMN seen timestamp, ADD COLUMN joined timestamptz;

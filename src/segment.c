@@ -18,6 +18,14 @@ void		_PG_init(void);
 char	   *segment_timezone = NULL;
 char	   *segment_tenant = NULL;
 int			segment_max_segments_per_tenant = 0;
+int			segment_rule_form = SEGMENT_FORM_AUTO;
+
+static const struct config_enum_entry rule_form_options[] = {
+	{"auto", SEGMENT_FORM_AUTO, false},
+	{"set_algebra", SEGMENT_FORM_SET_ALGEBRA, false},
+	{"per_customer", SEGMENT_FORM_PER_CUSTOMER, false},
+	{NULL, 0, false}
+};
 
 /* Declares the settings; they may be set per session, role or database. */
 void
@@ -38,5 +46,11 @@ _PG_init(void)
 							NULL,
 							&segment_max_segments_per_tenant, 0, 0, INT_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("segment.rule_form",
+							 "How evaluate() and refresh() compile a rule.",
+							 "auto: the form the planner estimates cheaper; set_algebra: audiences per predicate "
+							 "combined as bitmaps; per_customer: one query over the customer table.",
+							 &segment_rule_form, SEGMENT_FORM_AUTO, rule_form_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("segment");
 }

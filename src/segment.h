@@ -9,4 +9,14 @@ extern char *segment_timezone;
 extern char *segment_tenant;
 extern int	segment_max_segments_per_tenant;
 
+/* segment.rule_form: which compiled form of a rule is run */
+typedef enum SegmentRuleForm
+{
+	SEGMENT_FORM_AUTO,
+	SEGMENT_FORM_SET_ALGEBRA,
+	SEGMENT_FORM_PER_CUSTOMER
+} SegmentRuleForm;
+
+extern int	segment_rule_form;
+
 #endif							/* SEGMENT_H */
