@@ -896,8 +896,9 @@ MergedSql(Compiler *c, Merged *m)
 		if (j > 0)
 			appendStringInfoString(&c->sql, ", ");
 		if (n->kind == RULE_EXISTS && !m->grouped)
-			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE %s), '{}') AS yes%s",
-							 SourceOrdinal(c, &s), conds[j], suffix);
+			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s)%s, '{}') AS yes%s",
+							 SourceOrdinal(c, &s),
+							 strcmp(conds[j], "true") == 0 ? "" : psprintf(" FILTER (WHERE %s)", conds[j]), suffix);
 		else if (n->kind == RULE_EXISTS)
 			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE g.%s), '{}') AS yes%s",
 							 OuterKey(c), Column(&cols, psprintf("bool_or(%s)", conds[j])), suffix);
@@ -918,10 +919,16 @@ MergedSql(Compiler *c, Merged *m)
 	if (m->grouped)
 		appendStringInfo(&c->sql, " FROM (SELECT %s AS k%s", InnerKey(c, &s), cols.list.data);
 	AppendSourceFrom(c, &s);
-	appendStringInfo(&c->sql, " WHERE %s AND (", shared_window ? shared_window : "true");
-	for (j = 0; j < m->nleaves; j++)
-		appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
-	appendStringInfoChar(&c->sql, ')');
+	appendStringInfo(&c->sql, " WHERE %s", shared_window ? shared_window : "true");
+	for (j = 0; j < m->nleaves && strcmp(conds[j], "true") != 0; j++)
+		;
+	if (j == m->nleaves)		/* no predicate reads every row */
+	{
+		appendStringInfoString(&c->sql, " AND (");
+		for (j = 0; j < m->nleaves; j++)
+			appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
+		appendStringInfoChar(&c->sql, ')');
+	}
 	AppendKeyRange(c, &s);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s.customer));
 	if (m->grouped)
