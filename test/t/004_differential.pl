@@ -141,7 +141,7 @@ sub run_mode
 
 	my $arr = 'ARRAY[' . join(', ', map { Differential::ql($_) } @instants) . ']::timestamptz[]';
 	my $bs  = $pass eq 'int' ? $batch : $batch / 2;
-	my ($pairs, $skipped) = (0, 0);
+	my ($pairs, $skipped, $strategy_checks) = (0, 0, 0);
 	my $desc = $mode eq 'int' ? 'integer keys' : 'text keys, tenants';
 	$desc .= $split ? ", TimeZone $split, segment.timezone $Differential::ZONE" : ", TimeZone $Differential::ZONE";
 	my $shrunk = 0;
@@ -153,13 +153,17 @@ sub run_mode
 		my $keys = $mode eq 'text'
 		  ? join(', ', map { "(SELECT array_agg(o.key ORDER BY o.ordinal) FROM segment.customer_ordinals o WHERE o.ordinal = ANY (d.only_$_\[1:5])) AS ${_}_keys" } qw(ext ref))
 		  : 'NULL AS ext_keys, NULL AS ref_keys';
+		# the other evaluation paths at one of the instants, in turn
+		my $st = Differential::ql($instants[ int($lo / $bs) % @instants ]);
 		my $out = $node->safe_psql($db, qq{
 SELECT diff_check($lo, $hi, $arr);
+SELECT diff_strategies($lo, $hi, $st);
 SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
     SELECT d.*, to_char(d.as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00') AS at, $keys
     FROM diff_results d WHERE d.id BETWEEN $lo AND $hi) r});
-		my ($np, $rows) = split /\n/, $out, 2;
+		my ($np, $ns, $rows) = split /\n/, $out, 3;
 		$pairs += $np;
+		$strategy_checks += $ns;
 		my %by_rule;
 		push @{ $by_rule{ $_->{id} } }, $_ for @{ $json->decode($rows) };
 		my @bad;
@@ -175,10 +179,12 @@ SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
 			my $msg = "seed $seed, pass $pass ($desc)" . ($r->{tenant} ne '' ? ", tenant '$r->{tenant}'" : '') . ", rule $id:\n  $r->{text}\n";
 			for my $d (@$rows)
 			{
-				if ($d->{kind} eq 'differ')
+				if ($d->{kind} eq 'differ' || (!defined $d->{err} && ($d->{kind} eq 'shared' || $d->{kind} eq 'among')))
 				{
-					$msg .= sprintf("  as of %s: evaluate() has %d members, the reference %d\n", $d->{at}, $d->{ext_n}, $d->{ref_n});
-					$msg .= sprintf("    only in evaluate(): %d, first: %s%s\n", scalar @{ $d->{only_ext} // [] },
+					my $what = { differ => 'evaluate()', shared => 'evaluate() sharing predicates (_share_begin)',
+						among => '_evaluate_among(rule, every third ordinal)' }->{ $d->{kind} };
+					$msg .= sprintf("  as of %s: %s has %d members, the reference %d\n", $d->{at}, $what, $d->{ext_n}, $d->{ref_n});
+					$msg .= sprintf("    only in %s: %d, first: %s%s\n", $what =~ s/ .*//r, scalar @{ $d->{only_ext} },
 						join(', ', grep { defined } @{ $d->{only_ext} }[ 0 .. 4 ]),
 						$d->{ext_keys} ? ' (keys ' . join(', ', @{ $d->{ext_keys} }) . ')' : '')
 					  if @{ $d->{only_ext} // [] };
@@ -213,8 +219,8 @@ SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
 	$total_pairs += $pairs;
 	$total_rules += $n;
 	my ($empty, $avg) = split /\|/, $node->safe_psql($db, 'SELECT sum(empty), round(sum(members)::numeric / greatest(sum(pairs), 1), 1) FROM diff_stats');
-	note sprintf("%s: %d (rule, instant) pairs compared in %.1f s; %d with no member, %s members on average",
-		$pass, $pairs, time - $t0, $empty, $avg);
+	note sprintf("%s: %d (rule, instant) pairs compared in %.1f s; %d with no member, %s members on average;"
+		  . " %d evaluations sharing predicates or among candidates", $pass, $pairs, time - $t0, $empty, $avg, $strategy_checks);
 	is($skipped, 0, "$pass: every generated rule parses and compiles (generator rules skipped: $skipped)");
 	$node->safe_psql('postgres', "DROP DATABASE $db") unless $failures;
 }

@@ -1061,6 +1061,8 @@ CREATE TABLE diff_rules (id int PRIMARY KEY, rule text NOT NULL, ref text NOT NU
 CREATE TABLE diff_results (id int, as_of timestamptz, kind text, ext_n bigint, ref_n bigint,
                            only_ext bigint[], only_ref bigint[], err text, compiled text);
 CREATE TABLE diff_stats (lo int, hi int, pairs bigint, empty bigint, members bigint, ms float8);
+-- the reference's members of every rule and instant compared
+CREATE TABLE diff_ref (id int, as_of timestamptz, members segment.audience, PRIMARY KEY (id, as_of));
 CREATE FUNCTION diff_check(lo int, hi int, instants timestamptz[]) RETURNS bigint
 LANGUAGE plpgsql SET search_path = public, segment AS $f$
 DECLARE
@@ -1092,6 +1094,7 @@ BEGIN
                 stage := 'reference';
                 EXECUTE r.ref INTO want USING t, r.tenant;
                 pairs := pairs + 1;
+                INSERT INTO diff_ref VALUES (r.id, t, want);
                 members := members + segment.cardinality(want);
                 IF segment.is_empty(want) THEN
                     empties := empties + 1;
@@ -1120,6 +1123,57 @@ BEGIN
     END LOOP;
     INSERT INTO diff_stats VALUES (lo, hi, pairs, empties, members, extract(epoch FROM clock_timestamp() - t0) * 1000);
     RETURN pairs;
+END $f$;
+-- The other ways rules are evaluated, against the reference members stored
+-- by diff_check, at instant t for rules lo..hi:
+--  'shared': all rules in one predicate-sharing session, as refresh_all()
+--            evaluates segments (segment._share_begin/_share_end), so that
+--            rules with a common predicate reuse its cached result;
+--  'among':  segment._evaluate_among(rule, candidates, t), what the
+--            auto-tagging triggers use, must be the reference & candidates
+--            (candidates: every third ordinal, a few that are not customers).
+-- Differences go to diff_results with kind 'shared' / 'among'.
+CREATE FUNCTION diff_strategies(lo int, hi int, t timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = public, segment AS $f$
+DECLARE
+    r record;
+    got segment.audience;
+    cand segment.audience;
+    n bigint := 0;
+BEGIN
+    SELECT segment.audience_agg(o) | '{77777, 99999, 4000000000}' INTO cand
+    FROM generate_series(0, 2000000, 3) o;
+    PERFORM segment._share_begin();
+    FOR r IN SELECT d.id, d.rule, d.tenant, f.members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
+             WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
+        PERFORM set_config('segment.tenant', r.tenant, true);
+        BEGIN
+            got := segment.evaluate(r.rule::segment.segment_rule, t);
+            IF got IS DISTINCT FROM r.members THEN
+                INSERT INTO diff_results SELECT r.id, t, 'shared', segment.cardinality(got), segment.cardinality(r.members),
+                       segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'shared', SQLSTATE || ': ' || SQLERRM);
+        END;
+        n := n + 1;
+    END LOOP;
+    PERFORM segment._share_end();
+    FOR r IN SELECT d.id, d.rule, d.tenant, f.members & cand AS members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
+             WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
+        PERFORM set_config('segment.tenant', r.tenant, true);
+        BEGIN
+            got := segment._evaluate_among(r.rule::segment.segment_rule, cand, t);
+            IF got IS DISTINCT FROM r.members THEN
+                INSERT INTO diff_results SELECT r.id, t, 'among', segment.cardinality(got), segment.cardinality(r.members),
+                       segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'among', SQLSTATE || ': ' || SQLERRM);
+        END;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
 END $f$;
 -- one rule, text and reference given, at one instant: does it differ?
 -- (used to shrink a failing rule; NULL when it fails)
