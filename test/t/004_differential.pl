@@ -153,8 +153,10 @@ sub run_mode
 		my $keys = $mode eq 'text'
 		  ? join(', ', map { "(SELECT array_agg(o.key ORDER BY o.ordinal) FROM segment.customer_ordinals o WHERE o.ordinal = ANY (d.only_$_\[1:5])) AS ${_}_keys" } qw(ext ref))
 		  : 'NULL AS ext_keys, NULL AS ref_keys';
-		# the other evaluation paths at one of the instants, in turn
-		my $st = Differential::ql($instants[ int($lo / $bs) % @instants ]);
+		# the other evaluation paths, in turn: predicate sharing or evaluation
+		# among candidates, at one of the instants
+		my $bn = int($lo / $bs);
+		my $st = Differential::ql($instants[ $bn % @instants ]) . ', ' . ($bn % 2 ? "'among'" : "'shared'");
 		my $out = $node->safe_psql($db, qq{
 SELECT diff_check($lo, $hi, $arr);
 SELECT diff_strategies($lo, $hi, $st);
@@ -182,7 +184,7 @@ SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
 				if ($d->{kind} eq 'differ' || (!defined $d->{err} && ($d->{kind} eq 'shared' || $d->{kind} eq 'among')))
 				{
 					my $what = { differ => 'evaluate()', shared => 'evaluate() sharing predicates (_share_begin)',
-						among => '_evaluate_among(rule, every third ordinal)' }->{ $d->{kind} };
+						among => '_evaluate_among(rule, every third ordinal up to 1000 and a few more)' }->{ $d->{kind} };
 					$msg .= sprintf("  as of %s: %s has %d members, the reference %d\n", $d->{at}, $what, $d->{ext_n}, $d->{ref_n});
 					$msg .= sprintf("    only in %s: %d, first: %s%s\n", $what =~ s/ .*//r, scalar @{ $d->{only_ext} },
 						join(', ', grep { defined } @{ $d->{only_ext} }[ 0 .. 4 ]),

@@ -1125,15 +1125,16 @@ BEGIN
     RETURN pairs;
 END $f$;
 -- The other ways rules are evaluated, against the reference members stored
--- by diff_check, at instant t for rules lo..hi:
+-- by diff_check, at instant t for rules lo..hi (which: 'shared' or 'among'):
 --  'shared': all rules in one predicate-sharing session, as refresh_all()
 --            evaluates segments (segment._share_begin/_share_end), so that
 --            rules with a common predicate reuse its cached result;
 --  'among':  segment._evaluate_among(rule, candidates, t), what the
 --            auto-tagging triggers use, must be the reference & candidates
---            (candidates: every third ordinal, a few that are not customers).
+--            (candidates: every third ordinal up to 1000, a few large ones, a
+--            few that are not customers).
 -- Differences go to diff_results with kind 'shared' / 'among'.
-CREATE FUNCTION diff_strategies(lo int, hi int, t timestamptz) RETURNS bigint
+CREATE FUNCTION diff_strategies(lo int, hi int, t timestamptz, which text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = public, segment AS $f$
 DECLARE
     r record;
@@ -1141,38 +1142,42 @@ DECLARE
     cand segment.audience;
     n bigint := 0;
 BEGIN
-    SELECT segment.audience_agg(o) | '{77777, 99999, 4000000000}' INTO cand
-    FROM generate_series(0, 2000000, 3) o;
-    PERFORM segment._share_begin();
-    FOR r IN SELECT d.id, d.rule, d.tenant, f.members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
-             WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
-        PERFORM set_config('segment.tenant', r.tenant, true);
-        BEGIN
-            got := segment.evaluate(r.rule::segment.segment_rule, t);
-            IF got IS DISTINCT FROM r.members THEN
-                INSERT INTO diff_results SELECT r.id, t, 'shared', segment.cardinality(got), segment.cardinality(r.members),
-                       segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
-            END IF;
-        EXCEPTION WHEN OTHERS THEN
-            INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'shared', SQLSTATE || ': ' || SQLERRM);
-        END;
-        n := n + 1;
-    END LOOP;
-    PERFORM segment._share_end();
-    FOR r IN SELECT d.id, d.rule, d.tenant, f.members & cand AS members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
-             WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
-        PERFORM set_config('segment.tenant', r.tenant, true);
-        BEGIN
-            got := segment._evaluate_among(r.rule::segment.segment_rule, cand, t);
-            IF got IS DISTINCT FROM r.members THEN
-                INSERT INTO diff_results SELECT r.id, t, 'among', segment.cardinality(got), segment.cardinality(r.members),
-                       segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
-            END IF;
-        EXCEPTION WHEN OTHERS THEN
-            INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'among', SQLSTATE || ': ' || SQLERRM);
-        END;
-        n := n + 1;
-    END LOOP;
+    SELECT segment.audience_agg(o) | '{77777, 99999, 900001, 2147483647, 4000000000}' INTO cand
+    FROM generate_series(0, 1000, 3) o;
+    IF which = 'shared' THEN
+        PERFORM segment._share_begin();
+        FOR r IN SELECT d.id, d.rule, d.tenant, f.members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
+                 WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
+            PERFORM set_config('segment.tenant', r.tenant, true);
+            BEGIN
+                got := segment.evaluate(r.rule::segment.segment_rule, t);
+                IF got IS DISTINCT FROM r.members THEN
+                    INSERT INTO diff_results SELECT r.id, t, 'shared', segment.cardinality(got), segment.cardinality(r.members),
+                           segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'shared', SQLSTATE || ': ' || SQLERRM);
+            END;
+            n := n + 1;
+        END LOOP;
+        PERFORM segment._share_end();
+    END IF;
+    IF which = 'among' THEN
+        FOR r IN SELECT d.id, d.rule, d.tenant, f.members & cand AS members FROM diff_rules d JOIN diff_ref f ON f.id = d.id AND f.as_of = t
+                 WHERE d.id BETWEEN lo AND hi ORDER BY d.id LOOP
+            PERFORM set_config('segment.tenant', r.tenant, true);
+            BEGIN
+                got := segment._evaluate_among(r.rule::segment.segment_rule, cand, t);
+                IF got IS DISTINCT FROM r.members THEN
+                    INSERT INTO diff_results SELECT r.id, t, 'among', segment.cardinality(got), segment.cardinality(r.members),
+                           segment.to_bigint_array(got - r.members), segment.to_bigint_array(r.members - got), NULL, NULL;
+                END IF;
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO diff_results (id, as_of, kind, err) VALUES (r.id, t, 'among', SQLSTATE || ': ' || SQLERRM);
+            END;
+            n := n + 1;
+        END LOOP;
+    END IF;
     RETURN n;
 END $f$;
 -- one rule, text and reference given, at one instant: does it differ?
