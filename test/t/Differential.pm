@@ -765,7 +765,17 @@ sub gen_node
 	my $compound = $need > 0 || ($depth < 6 && $r->chance($depth == 0 ? 0.7 : 0.45 / $depth));
 	if (!$compound)
 	{
+		# now and then a predicate the rule already has (x AND NOT x, x OR x,
+		# the same scan twice): set algebra and shared scans must cope
+		my $leaves = $self->{leaves};
+		if (@$leaves && $r->chance(0.1))
+		{
+			$self->note_kind('repeated predicate');
+			my $p = $r->pick(@$leaves);
+			return $r->chance(0.5) ? $p : $self->compose('NOT', [$p], $r);
+		}
 		my $p = $self->gen_predicate;
+		push @$leaves, { %$p, depth => 0 };
 		# a predicate in parentheses now and then
 		if ($r->chance(0.05)) { return { %$p, text => "($p->{text})", open => 0, depth => 0 }; }
 		return { %$p, depth => 0 };
@@ -858,6 +868,7 @@ sub gen_rule
 	my $r = $self->rng;
 	# a third of the rules nest at least 4 levels deep
 	my $need = $r->chance(0.33) ? 4 + $r->below(2) : 0;
+	$self->{leaves} = [];
 	my $n = $self->gen_node(0, $need);
 	return { text => $n->{text}, depth => $n->{depth}, ref => $self->ref_query($n), node => $n };
 }
