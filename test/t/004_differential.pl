@@ -8,7 +8,7 @@
 #   DIFF_TEXT_RULES  rules over text keys with a tenant column (default DIFF_RULES / 5)
 #   DIFF_ZONE_RULES  rules over integer keys, session TimeZone America/New_York and
 #                    segment.timezone Europe/Berlin (default DIFF_RULES / 5)
-#   DIFF_INSTANTS    as-of instants per rule, 3 or 4 (default 3)
+#   DIFF_INSTANTS    as-of instants per rule, 1 to 4 (default 3; @Differential::AS_OF)
 #   DIFF_CUSTOMERS   customers (default 320)
 #   DIFF_BATCH       rules per TAP assertion (default 100)
 #   DIFF_SHRINK      differing rules to shrink to a minimal one (default 3)
@@ -49,8 +49,8 @@ diag("differential test: DIFF_SEED=$seed DIFF_RULES=$nrules DIFF_TEXT_RULES=$nte
 
 my $node = PostgreSQL::Test::Cluster->new('differential');
 $node->init;
-# the session zone is the segment zone (a time zone different from the
-# session's is a separate point of the spec, not what this test is about)
+# the session zone is the segment zone; the third pass sets another
+# TimeZone and segment.timezone per database
 $node->append_conf('postgresql.conf', qq{
 timezone = '$Differential::ZONE'
 fsync = off
