@@ -63,3 +63,6 @@ SELECT resolve_window('BETWEEN ''2024-02-30'' AND ''2024-03-01''');
 SELECT resolve_window('BETWEEN ''2024-03-02'' AND ''2024-03-01''');
 SELECT resolve_window('LAST 1000001 days');
 SELECT resolve_window('');
+-- SINCE a moment after today holds nothing: an empty range, as rules read it
+SELECT resolve_window('SINCE ''2024-08-01''', '2024-03-31 12:00') AS since_future,
+       isempty(resolve_window('SINCE ''2024-04-01''', '2024-03-31 12:00')) AS since_tomorrow_empty;

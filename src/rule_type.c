@@ -303,6 +303,10 @@ segment_resolve_window(PG_FUNCTION_ARGS)
 	upper.infinite = hi.kind == RULE_BOUND_POS_INFINITY;
 	upper.inclusive = false;
 	upper.lower = false;
+	/* SINCE a moment after today: a window holding nothing, as rules read it */
+	if (!lower.infinite && !upper.infinite &&
+		DatumGetTimestampTz(lower.val) > DatumGetTimestampTz(upper.val))
+		PG_RETURN_RANGE_P(make_empty_range(typcache));
 	PG_RETURN_RANGE_P(make_range(typcache, &lower, &upper, false));
 }
 
