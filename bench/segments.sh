@@ -15,7 +15,7 @@ AS_OF='2024-08-09 11:00+08'
 
 install_deps
 build_install
-start_bench_cluster "shared_buffers = '2GB'" "work_mem = '128MB'" "max_parallel_workers_per_gather = 2" "timezone = 'Asia/Shanghai'"
+case ${SETTINGS:-tuned} in defaults) start_bench_cluster "timezone = 'Asia/Shanghai'" ;; tuned) start_bench_cluster "shared_buffers = '2GB'" "work_mem = '128MB'" "max_parallel_workers_per_gather = 2" "timezone = 'Asia/Shanghai'" ;; *) echo "SETTINGS must be tuned or defaults" >&2; exit 2 ;; esac
 cp demo/sample_data.sql "$work/"
 q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
