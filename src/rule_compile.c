@@ -1146,47 +1146,23 @@ CompileMergedScans(Compiler *c, const RuleNode *rule)
 }
 
 /*
- * Customer conditions (any AND / OR / NOT of them) as one boolean over the
- * customer row cu.  A rule's NOT is "the registered customers for which the
- * condition is not true", so NOTs are pushed down to the conditions and a
- * negated condition is "(cond) IS NOT TRUE" (true for NULLs); without a
- * NOT above it, a condition that is NULL rejects the row as false would.
+ * A customer condition as a boolean over the customer row cu; negated, it
+ * is "(cond) IS NOT TRUE", true for NULLs (see AppendRowBool).
  */
 static void
-AppendCustomerBool(Compiler *c, const RuleNode *n, bool negate)
+AppendCustomerCondition(Compiler *c, const RuleNode *n, bool negate)
 {
-	int			i;
+	const char *col = n->value->column;
 
-	check_stack_depth();
-	switch (n->kind)
-	{
-		case RULE_AND:
-		case RULE_OR:
-			appendStringInfoChar(&c->sql, '(');
-			for (i = 0; i < n->nchildren; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(&c->sql, (n->kind == RULE_AND) != negate ? " AND " : " OR ");
-				AppendCustomerBool(c, n->children[i], negate);
-			}
-			appendStringInfoChar(&c->sql, ')');
-			return;
-		case RULE_NOT:
-			AppendCustomerBool(c, n->children[0], !negate);
-			return;
-		default:
-			{
-				const char *col = n->value->column;
-
-				if (negate)
-					appendStringInfoChar(&c->sql, '(');
-				AppendCondition(c, n, psprintf("cu.%s", quote_identifier(col)),
-								ColumnType(c->reg.rel, c->reg.relname, col), psprintf("customer.%s", col));
-				if (negate)
-					appendStringInfoString(&c->sql, " IS NOT TRUE)");
-			}
-	}
+	if (negate)
+		appendStringInfoChar(&c->sql, '(');
+	AppendCondition(c, n, psprintf("cu.%s", quote_identifier(col)),
+					ColumnType(c->reg.rel, c->reg.relname, col), psprintf("customer.%s", col));
+	if (negate)
+		appendStringInfoString(&c->sql, " IS NOT TRUE)");
 }
+
+static void AppendRowBool(Compiler *c, const RuleNode *n, bool negate);
 
 /* FROM and WHERE of a customer-table scan: the tenant's rows (alias cu). */
 static void
@@ -1211,7 +1187,7 @@ CompileCustomer(Compiler *c, const RuleNode *n)
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes",
 					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key));
 	AppendCustomerFrom(c);
-	AppendCustomerBool(c, n, false);
+	AppendRowBool(c, n, false);
 	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
 }
 
@@ -1639,7 +1615,7 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a", CustomerOrdinal(c));
 	AppendCustomerFrom(c);
 	if (cond)
-		AppendCustomerBool(c, cond, false);
+		AppendRowBool(c, cond, false);
 	else
 		appendStringInfoString(&c->sql, "true");
 	if (probe && c->key_indexed)
@@ -1669,9 +1645,13 @@ CustomerRows(Compiler *c)
  * e.customer_id = cu.id ...)").  The planner turns EXISTS into semi- and
  * anti-joins (index lookups for few customers, hash joins for many);
  * aggregates are scalar subqueries whose value over no rows is the
- * language's (0 for count and sum, NULL otherwise).  NOTs are pushed down
- * as in AppendCustomerBool, so the expression is never NULL where it
- * matters.
+ * language's (0 for count and sum, NULL otherwise).
+ *
+ * A rule's NOT is "the registered customers for which the condition is not
+ * true", so NOTs are pushed down (De Morgan) to the predicates and a negated
+ * comparison is "(cond) IS NOT TRUE", true for NULLs; without a NOT above
+ * it, a comparison that is NULL rejects the row as false would.  Customer
+ * conditions alone (one scan of the customer table) use the same walk.
  */
 static void
 AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
@@ -1726,7 +1706,7 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 		default:
 			if (n->value->kind == RULE_VALUE_CUSTOMER)
 			{
-				AppendCustomerBool(c, n, negate);
+				AppendCustomerCondition(c, n, negate);
 				return;
 			}
 			{
