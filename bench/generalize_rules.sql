@@ -109,11 +109,12 @@ INSERT INTO bench.g_rules (n, name, rule, hand, growth) VALUES
  $$SELECT s.buyer_id FROM (SELECT buyer_id FROM shop.orders WHERE placed_at < '2025-01-01' GROUP BY 1 HAVING min(placed_at) >= '2024-01-01') s
    WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.buyer_id)$$, false),
 (14, 'no page view in 60 days', $$max(views.viewed_at) < 60 days ago$$,
- $$SELECT s.visitor_id FROM (SELECT visitor_id FROM shop.page_views WHERE visitor_id IS NOT NULL GROUP BY 1 HAVING max(viewed_at) < '2025-01-30') s
-   WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.visitor_id)$$, false),
+ $$SELECT DISTINCT v.visitor_id FROM shop.page_views v WHERE v.viewed_at < '2025-01-30'
+   AND NOT EXISTS (SELECT FROM shop.page_views w WHERE w.visitor_id = v.visitor_id AND w.viewed_at >= '2025-01-30')
+   AND EXISTS (SELECT FROM shop.customers c WHERE c.id = v.visitor_id)$$, false),
 (15, '12+ distinct SKUs shipped in 6 months', $$count_distinct(items.sku DURING LAST 6 months) >= 12$$,
- $$SELECT s.buyer_id FROM (SELECT buyer_id FROM shop.order_items WHERE shipped_on >= '2024-09-30' AND shipped_on < '2025-04-01'
-   GROUP BY 1 HAVING count(DISTINCT sku) >= 12) s WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.buyer_id)$$, false),
+ $$SELECT s.buyer_id FROM (SELECT buyer_id FROM (SELECT DISTINCT buyer_id, sku FROM shop.order_items WHERE shipped_on >= '2024-09-30' AND shipped_on < '2025-04-01') d
+   GROUP BY 1 HAVING count(*) >= 12) s WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.buyer_id)$$, false),
 (16, 'urgent ticket in 12 hours', $$count(tickets WHERE priority >= 3 DURING LAST 12 hours) >= 1$$,
  $$SELECT DISTINCT t.requester FROM shop.support_tickets t WHERE t.priority >= 3 AND t.opened_at >= '2025-03-30 21:15' AND t.opened_at < '2025-03-31 09:15'
    AND EXISTS (SELECT FROM shop.customers c WHERE c.id = t.requester)$$, false),
@@ -136,27 +137,25 @@ INSERT INTO bench.g_rules (n, name, rule, hand, growth) VALUES
  $$SELECT s.requester FROM (SELECT requester FROM shop.support_tickets GROUP BY 1 HAVING avg(csat) < 2.5) s
    WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.requester)$$, false),
 (22, 'three channels in a year', $$count_distinct(orders.channel DURING LAST 1 year) >= 3$$,
- $$SELECT s.buyer_id FROM (SELECT buyer_id FROM shop.orders WHERE placed_at >= '2024-03-31' AND placed_at < '2025-04-01' AND channel IS NOT NULL
+ $$SELECT s.buyer_id FROM (SELECT buyer_id FROM (SELECT buyer_id, channel FROM shop.orders WHERE placed_at >= '2024-03-31' AND placed_at < '2025-04-01' AND channel IS NOT NULL ORDER BY buyer_id, channel) d
    GROUP BY 1 HAVING count(DISTINCT channel) >= 3) s WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.buyer_id)$$, false),
 (23, 'first order this month', $$min(orders.placed_at) DURING THIS month$$,
- $$SELECT DISTINCT o.buyer_id FROM shop.orders o WHERE o.placed_at >= '2025-03-01' AND o.placed_at < '2025-04-01'
-   AND NOT EXISTS (SELECT FROM shop.orders p WHERE p.buyer_id = o.buyer_id AND p.placed_at < '2025-03-01')
-   AND EXISTS (SELECT FROM shop.customers c WHERE c.id = o.buyer_id)$$, false),
-(24, 'shipped long ago and last week (date column)', $$min(items.shipped_on) < 180 days ago AND max(items.shipped_on) DURING LAST 7 days$$,
- $$SELECT s.buyer_id FROM (SELECT buyer_id FROM shop.order_items WHERE shipped_on IS NOT NULL GROUP BY 1
-   HAVING min(shipped_on) < '2024-10-02' AND max(shipped_on) >= '2025-03-24' AND max(shipped_on) < '2025-04-01') s
+ $$SELECT s.buyer_id FROM (SELECT buyer_id FROM shop.orders WHERE placed_at >= '2025-03-01' AND placed_at < '2025-04-01'
+   EXCEPT SELECT buyer_id FROM shop.orders WHERE placed_at < '2025-03-01') s
    WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.buyer_id)$$, false),
+(24, 'shipped long ago and last week (date column)', $$min(items.shipped_on) < 180 days ago AND max(items.shipped_on) DURING LAST 7 days$$,
+ $$SELECT DISTINCT i.buyer_id FROM shop.order_items i WHERE i.shipped_on >= '2025-03-24' AND i.shipped_on < '2025-04-01'
+   AND NOT EXISTS (SELECT FROM shop.order_items j WHERE j.buyer_id = i.buyer_id AND j.shipped_on >= '2025-04-01')
+   AND EXISTS (SELECT FROM shop.order_items j WHERE j.buyer_id = i.buyer_id AND j.shipped_on < '2024-10-02')
+   AND EXISTS (SELECT FROM shop.customers c WHERE c.id = i.buyer_id)$$, false),
 (25, 'logged in last week, not this week', $$EXISTS app WHERE event_name = 'login' DURING PREVIOUS week AND NOT EXISTS app WHERE event_name = 'login' DURING THIS week$$,
  $$SELECT s.user_key FROM (SELECT user_key FROM shop.app_events WHERE event_name = 'login' AND occurred_at >= '2025-03-24' AND occurred_at < '2025-04-01'
    GROUP BY 1 HAVING NOT bool_or(occurred_at >= '2025-03-31')) s WHERE EXISTS (SELECT FROM shop.customers c WHERE c.id = s.user_key)$$, false),
 ------------------------------------------------------------ mixes, OR across sources, NOT of groups, segments
 (26, 'under 30 and active in app or web', $$customer.age < 30 AND (EXISTS app DURING LAST 30 days OR count(views DURING LAST 30 days) >= 5)$$,
- $$SELECT c.id FROM shop.customers c
-   JOIN (SELECT user_key AS k FROM shop.app_events WHERE occurred_at >= '2025-03-01' AND occurred_at < '2025-04-01'
-         UNION
-         SELECT visitor_id FROM shop.page_views WHERE visitor_id IS NOT NULL AND viewed_at >= '2025-03-01' AND viewed_at < '2025-04-01'
-         GROUP BY 1 HAVING count(*) >= 5) a ON a.k = c.id
-   WHERE c.age < 30$$, true),
+ $$SELECT c.id FROM shop.customers c WHERE c.age < 30
+   AND (EXISTS (SELECT FROM shop.app_events a WHERE a.user_key = c.id AND a.occurred_at >= '2025-03-01' AND a.occurred_at < '2025-04-01')
+   OR (SELECT count(*) FROM shop.page_views v WHERE v.visitor_id = c.id AND v.viewed_at >= '2025-03-01' AND v.viewed_at < '2025-04-01') >= 5)$$, true),
 (27, 'silent for a year: NOT (orders OR tickets)', $$NOT (EXISTS orders DURING LAST 1 year OR EXISTS tickets DURING LAST 1 year)$$,
  $$SELECT c.id FROM shop.customers c
    WHERE NOT EXISTS (SELECT FROM shop.orders o WHERE o.buyer_id = c.id AND o.placed_at >= '2024-03-31' AND o.placed_at < '2025-04-01')
