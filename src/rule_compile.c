@@ -508,10 +508,13 @@ OuterJoin(Compiler *c)
  * JOIN ...": joined as a subquery, the planner put a parallel scan of the
  * dictionary outside and ran the whole grouped scan once in every worker
  * to build its hash table (22 s instead of 7); a CTE is scanned by the
- * leader only, while its own plan stays parallel.
+ * leader only, while its own plan stays parallel.  where, when not NULL,
+ * keeps only the groups some audience of the list needs, so that only they
+ * are looked up in the dictionary (14.7k of 101k groups for "avg(...) <
+ * 2.5").
  */
 static void
-FenceGrouped(Compiler *c, int list_end)
+FenceGrouped(Compiler *c, int list_end, const char *where)
 {
 	const char *from = " FROM (";
 	const char *tail = ") g JOIN segment.customer_ordinals o ON o.key = g.k";
@@ -525,8 +528,9 @@ FenceGrouped(Compiler *c, int list_end)
 		strcmp(c->sql.data + c->sql.len - strlen(tail), tail) != 0)
 		elog(ERROR, "unexpected grouped scan text");
 	initStringInfo(&out);
-	appendStringInfo(&out, "WITH g AS MATERIALIZED (%.*s) %.*s FROM g%s",
-					 inner_len, c->sql.data + inner_start, list_end, c->sql.data, OuterJoin(c));
+	appendStringInfo(&out, "WITH g AS MATERIALIZED (%.*s) %.*s FROM g%s%s%s",
+					 inner_len, c->sql.data + inner_start, list_end, c->sql.data, OuterJoin(c),
+					 where ? " WHERE " : "", where ? where : "");
 	pfree(c->sql.data);
 	c->sql = out;
 }
@@ -799,6 +803,20 @@ AppendAggExpr(Compiler *c, const char *alias, const char *suffix, bool holds)
 		appendStringInfo(&c->sql, "%s.yes%s", alias, suffix);
 }
 
+/* An aggregate's comparison on a grouped value, as text. */
+static char *
+GroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	AppendCondition(c, n, value, a->vtype, a->what);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
 /*
  * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
  * source; returns whether the condition holds for no rows.
@@ -824,7 +842,7 @@ CompileAggregate(Compiler *c, const RuleNode *n)
 	AppendSourceFrom(c, &s);
 	AppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
 	AppendGroupEnd(c, &s);
-	FenceGrouped(c, list_end);
+	FenceGrouped(c, list_end, holds ? NULL : GroupCondition(c, n, &a, "g.v"));
 	return holds;
 }
 
@@ -923,10 +941,12 @@ MergedSql(Compiler *c, Merged *m)
 	char	  **conds = palloc(sizeof(char *) * m->nleaves);
 	const char *shared_window;
 	Columns		cols;
+	StringInfoData needed;		/* groups some audience needs */
 	char	   *text;
 	int			list_end;
 	int			j;
 
+	initStringInfo(&needed);
 	LoadSource(m->source, &s);
 	c->unchecked |= !s.references_customers;
 	for (j = 0; j < m->nleaves; j++)
@@ -962,8 +982,13 @@ MergedSql(Compiler *c, Merged *m)
 							 SourceOrdinal(c, &s),
 							 strcmp(conds[j], "true") == 0 ? "" : psprintf(" FILTER (WHERE %s)", conds[j]), suffix);
 		else if (n->kind == RULE_EXISTS)
+		{
+			const char *col = Column(&cols, psprintf("bool_or(%s)", conds[j]));
+
 			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE g.%s), '{}') AS yes%s",
-							 OuterKey(c), Column(&cols, psprintf("bool_or(%s)", conds[j])), suffix);
+							 OuterKey(c), col, suffix);
+			appendStringInfo(&needed, "%sg.%s", needed.len > 0 ? " OR " : "", col);
+		}
 		else
 		{
 			AggInfo		a;
@@ -976,6 +1001,10 @@ MergedSql(Compiler *c, Merged *m)
 			if (m->holds[j])
 				seen = Column(&cols, psprintf("bool_or(%s)", conds[j]));
 			AppendAggColumns(c, n, &a, value, seen, suffix, m->holds[j]);
+			appendStringInfo(&needed, "%s%s", needed.len > 0 ? " OR " : "",
+							 GroupCondition(c, n, &a, psprintf("g.%s", value)));
+			if (seen)
+				appendStringInfo(&needed, " OR g.%s", seen);
 		}
 	}
 	list_end = c->sql.len;
@@ -998,7 +1027,7 @@ MergedSql(Compiler *c, Merged *m)
 	if (m->grouped)
 	{
 		AppendGroupEnd(c, &s);
-		FenceGrouped(c, list_end);
+		FenceGrouped(c, list_end, needed.data);
 	}
 	text = c->sql.data;
 	c->sql = saved;
