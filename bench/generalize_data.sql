@@ -25,7 +25,7 @@
 -- * five sources (orders, items, views, tickets, app), two tag groups
 --   (interest: several values per customer; consent) and two saved segments.
 --
--- Rows at N customers: orders 2.5N, order_items ~5N, page_views 6N,
+-- Rows at N customers: orders 2.5N, order_items ~5.7N, page_views 6N,
 -- support_tickets 0.3N, app_events 4N.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;

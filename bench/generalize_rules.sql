@@ -8,7 +8,7 @@
 -- to (segment.resolve_window; bench.g_windows below checks each one):
 --   LAST 3 hours     [2025-03-31 06:15, 2025-03-31 09:15)
 --   LAST 12 hours    [2025-03-30 21:15, 2025-03-31 09:15)
---   LAST 36 hours    [2025-03-29 20:15+01, 2025-03-31 09:15+02)   (34 h of wall clock across DST)
+--   LAST 36 hours    [2025-03-29 20:15+01, 2025-03-31 09:15+02)   (36 hours, 37 of wall clock across DST)
 --   TODAY            [2025-03-31, 2025-04-01)
 --   YESTERDAY        [2025-03-30, 2025-03-31)                     (23 hours)
 --   THIS week        [2025-03-31, 2025-04-01)   PREVIOUS week  [2025-03-24, 2025-03-31)
