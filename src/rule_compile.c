@@ -50,6 +50,7 @@ typedef struct Registry
 	char	   *relname;		/* qualified, quoted */
 	char	   *key;			/* quoted key column */
 	char	   *key_column;		/* the same, unquoted */
+	char	   *key_ordinal;	/* cu.key: a customer row's ordinal (direct) */
 	bool		dictionary;
 	char	   *tenant;			/* quoted tenant column, or NULL */
 	char	   *tenant_value;	/* the current tenant, checked */
@@ -85,6 +86,8 @@ typedef struct Compiler
 	const RuleNode **covered;	/* zero-inclusive aggregates whose
 								 * complement part an AND makes void */
 	int			ncovered;
+	struct CachedSource *sources;	/* sources read so far (LoadSource) */
+	int			nsources;
 } Compiler;
 
 /*
@@ -133,6 +136,7 @@ LoadRegistry(Registry *reg)
 	reg->relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	reg->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	reg->key_column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	reg->key_ordinal = psprintf("cu.%s", reg->key);
 	reg->dictionary = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "dictionary") == 0;
 	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	reg->tenant_value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
@@ -152,7 +156,7 @@ typedef struct Source
 } Source;
 
 static void
-LoadSource(const char *name, Source *s)
+ReadSource(const char *name, Source *s)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -183,6 +187,38 @@ LoadSource(const char *name, Source *s)
 	s->time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 	s->time_type = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
 	s->references_customers = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6), "t") == 0;
+}
+
+/* A source read once per compilation (LoadSource). */
+typedef struct CachedSource
+{
+	const char *name;
+	Source		source;
+} CachedSource;
+
+/*
+ * The source, read from the catalogs the first time a compilation asks
+ * for it: planning alternatives compiles each predicate several times, and
+ * each would otherwise run the same catalog query again.
+ */
+static void
+LoadSource(Compiler *c, const char *name, Source *s)
+{
+	int			i;
+
+	for (i = 0; i < c->nsources; i++)
+		if (strcmp(c->sources[i].name, name) == 0)
+		{
+			*s = c->sources[i].source;
+			return;
+		}
+	ReadSource(name, s);
+	if (c->nsources % 8 == 0)
+		c->sources = c->sources ? repalloc(c->sources, sizeof(CachedSource) * (c->nsources + 8))
+			: palloc(sizeof(CachedSource) * 8);
+	c->sources[c->nsources].name = pstrdup(name);
+	c->sources[c->nsources].source = *s;
+	c->nsources++;
 }
 
 /* The type of rel.column, or an error with the columns that exist. */
@@ -645,7 +681,7 @@ CompileExists(Compiler *c, const RuleNode *n)
 {
 	Source		s;
 
-	LoadSource(n->name, &s);
+	LoadSource(c, n->name, &s);
 	c->unchecked |= !s.references_customers;
 	/*
 	 * Among candidates, a semi-join from the candidates stops at each one's
@@ -830,7 +866,7 @@ CompileAggregate(Compiler *c, const RuleNode *n)
 	bool		holds;
 	int			list_end;
 
-	LoadSource(v->source, &s);
+	LoadSource(c, v->source, &s);
 	c->unchecked |= !s.references_customers;
 	CheckAggregate(v, &s, &a);
 	holds = EmptyHolds(c, n, &a);
@@ -947,7 +983,7 @@ MergedSql(Compiler *c, Merged *m)
 	int			j;
 
 	initStringInfo(&needed);
-	LoadSource(m->source, &s);
+	LoadSource(c, m->source, &s);
 	c->unchecked |= !s.references_customers;
 	for (j = 0; j < m->nleaves; j++)
 	{
@@ -1425,7 +1461,7 @@ AggregateHolds(Compiler *c, const RuleNode *n)
 	Source		s;
 	AggInfo		a;
 
-	LoadSource(n->value->source, &s);
+	LoadSource(c, n->value->source, &s);
 	CheckAggregate(n->value, &s, &a);
 	return EmptyHolds(c, n, &a);
 }
@@ -1750,7 +1786,7 @@ CustomerRows(Compiler *c)
 static void
 AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 {
-	const char *ordinal = c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key);
+	const char *ordinal = c->reg.dictionary ? "o.ordinal" : c->reg.key_ordinal;
 	int			i;
 
 	check_stack_depth();
@@ -1774,7 +1810,7 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 			{
 				Source		s;
 
-				LoadSource(n->name, &s);
+				LoadSource(c, n->name, &s);
 				appendStringInfo(&c->sql, "(%sEXISTS (SELECT FROM %s e WHERE e.%s = cu.%s AND %s))",
 								 negate ? "NOT " : "", s.relname, s.customer, c->reg.key,
 								 LeafCondition(c, &s, n->name, n->filter, n->window));
@@ -1809,7 +1845,7 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 				AggInfo		a;
 				char	   *value;
 
-				LoadSource(v->source, &s);
+				LoadSource(c, v->source, &s);
 				CheckAggregate(v, &s, &a);
 				value = psprintf("(SELECT %s FROM %s e WHERE e.%s = cu.%s AND %s)",
 								 AggSql(v->agg, a.arg, v->column == NULL, NULL), s.relname, s.customer,

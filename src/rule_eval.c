@@ -6,11 +6,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
-#include "nodes/plannodes.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
-#include "utils/plancache.h"
 #include "utils/timestamp.h"
 
 #include "audience.h"
