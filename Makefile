@@ -28,6 +28,7 @@ OBJS = \
 	src/rule_serial.o \
 	src/rule_window.o \
 	src/rule_type.o \
+	src/key_dictionary.o \
 	src/rule_json.o \
 	src/rule_json_pg.o \
 	src/rule_rewrite.o \
@@ -58,7 +59,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts presets rfm tenancy
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -37,6 +37,7 @@
 
 #include "rule_compile.h"
 #include "rule_pg.h"
+#include "key_dictionary.h"
 #include "rule_print.h"
 #include "rule_rewrite.h"
 #include "rule_share.h"
@@ -52,6 +53,8 @@ typedef struct Registry
 	char	   *key_column;		/* the same, unquoted */
 	char	   *key_ordinal;	/* cu.key: a customer row's ordinal (direct) */
 	bool		dictionary;
+	bool		cached;			/* dictionary read through customer_ordinal() */
+	char	   *key_type;		/* the dictionary's key type */
 	char	   *tenant;			/* quoted tenant column, or NULL */
 	char	   *tenant_value;	/* the current tenant, checked */
 } Registry;
@@ -123,7 +126,8 @@ LoadRegistry(Registry *reg)
 {
 	/* segment._tenant() checks the setting and the role's grant of the tenant */
 	const char *q = "SELECT rel::oid::text, rel::regclass::text, quote_ident(key_column), "
-		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column FROM segment.customer_registry";
+		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column, key_type::text "
+		"FROM segment.customer_registry";
 
 	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segment.customer_registry");
@@ -140,6 +144,42 @@ LoadRegistry(Registry *reg)
 	reg->dictionary = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "dictionary") == 0;
 	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	reg->tenant_value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
+	reg->key_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8);
+	if (reg->dictionary)
+	{
+		char	   *n = LookupText("SELECT greatest(c.reltuples, c.relpages * 100, 1)::float8::text, t.typlen "
+								   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+								   "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+								   "WHERE c.oid = 'segment.customer_ordinals'::regclass AND a.attnum = 2",
+								   0, NULL, NULL, 1);
+
+		reg->cached = n != NULL &&
+			key_dictionary_cache_fits(strtod(n, NULL),
+									  (int16) atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)));
+	}
+}
+
+/*
+ * Dictionary keys: the ordinal of alias.col, through the backend's cache
+ * of the dictionary (segment.customer_ordinal(), src/key_dictionary.c) when
+ * it fits in segment.dictionary_cache_size, else from a join with the
+ * dictionary (DictJoin) as "o.ordinal".  The join hashes the whole
+ * dictionary for every query; the cache is read once per backend.
+ */
+static const char *
+DictOrdinal(const Registry *reg, const char *alias, const char *col)
+{
+	if (!reg->cached)
+		return "o.ordinal";
+	return psprintf("segment.customer_ordinal(%s.%s::%s)", alias, col, reg->key_type);
+}
+
+static const char *
+DictJoin(const Registry *reg, const char *alias, const char *col)
+{
+	if (reg->cached)
+		return "";
+	return psprintf(" JOIN segment.customer_ordinals o ON o.key = %s.%s", alias, col);
 }
 
 /* A source's relation and columns, or an error naming the sources. */
@@ -507,34 +547,34 @@ AppendSourceFrom(Compiler *c, const Source *s)
 {
 	appendStringInfo(&c->sql, " FROM %s e", s->relname);
 	if (c->reg.dictionary && !c->post_join)
-		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = e.%s", s->customer);
+		appendStringInfoString(&c->sql, DictJoin(&c->reg, "e", s->customer));
 }
 
 /* The ordinal of a source row, when the scan maps keys itself. */
 static const char *
 SourceOrdinal(Compiler *c, const Source *s)
 {
-	return c->reg.dictionary ? "o.ordinal" : psprintf("e.%s::bigint", s->customer);
+	return c->reg.dictionary ? DictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s::bigint", s->customer);
 }
 
 /* What a grouped scan groups on: the source's key, or the ordinal. */
 static const char *
 InnerKey(Compiler *c, const Source *s)
 {
-	return c->reg.dictionary && !c->post_join ? "o.ordinal" : psprintf("e.%s", s->customer);
+	return c->reg.dictionary && !c->post_join ? DictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer);
 }
 
 /* The ordinal of a grouped row (alias g), and the dictionary join after it. */
 static const char *
 OuterKey(Compiler *c)
 {
-	return c->post_join ? "o.ordinal" : c->reg.dictionary ? "g.k" : "g.k::bigint";
+	return c->post_join ? DictOrdinal(&c->reg, "g", "k") : c->reg.dictionary ? "g.k" : "g.k::bigint";
 }
 
 static const char *
 OuterJoin(Compiler *c)
 {
-	return c->post_join ? " JOIN segment.customer_ordinals o ON o.key = g.k" : "";
+	return c->post_join ? DictJoin(&c->reg, "g", "k") : "";
 }
 
 /*
@@ -558,7 +598,7 @@ FenceGrouped(Compiler *c, int list_end, const char *where)
 	int			inner_len = c->sql.len - strlen(tail) - inner_start;
 	StringInfoData out;
 
-	if (!c->post_join)
+	if (!c->post_join || c->reg.cached)
 		return;
 	if (inner_len <= 0 || strncmp(c->sql.data + list_end, from, strlen(from)) != 0 ||
 		strcmp(c->sql.data + c->sql.len - strlen(tail), tail) != 0)
@@ -672,7 +712,7 @@ AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode
 	appendStringInfo(&c->sql, " WHERE %s", LeafCondition(c, s, name, filter, window));
 	if (!grouped)
 		AppendKeyRange(c, s);
-	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s->customer));
+	AppendAmong(c, c->reg.dictionary ? DictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer));
 }
 
 /* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
@@ -703,8 +743,8 @@ CompileExists(Compiler *c, const RuleNode *n)
 		appendStringInfo(&c->sql, "WITH g AS MATERIALIZED (SELECT e.%s AS k", s.customer);
 		AppendSourceFrom(c, &s);
 		AppendSourceWhere(c, &s, n->name, n->filter, n->window, false);
-		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(o.ordinal), '{}') AS yes "
-						 "FROM g%s", OuterJoin(c));
+		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(%s), '{}') AS yes "
+						 "FROM g%s", OuterKey(c), OuterJoin(c));
 		return;
 	}
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", SourceOrdinal(c, &s));
@@ -1059,7 +1099,7 @@ MergedSql(Compiler *c, Merged *m)
 	}
 	if (!m->grouped)
 		AppendKeyRange(c, &s);
-	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("e.%s", s.customer));
+	AppendAmong(c, c->reg.dictionary ? DictOrdinal(&c->reg, "e", s.customer) : psprintf("e.%s", s.customer));
 	if (m->grouped)
 	{
 		AppendGroupEnd(c, &s);
@@ -1295,6 +1335,7 @@ AppendCustomerCondition(Compiler *c, const RuleNode *n, bool negate)
 }
 
 static void AppendRowBool(Compiler *c, const RuleNode *n, bool negate);
+static const char *CustomerOrdinal(Compiler *c);
 
 /* FROM and WHERE of a customer-table scan: the tenant's rows (alias cu). */
 static void
@@ -1302,7 +1343,7 @@ AppendCustomerFrom(Compiler *c)
 {
 	appendStringInfo(&c->sql, " FROM %s cu", c->reg.relname);
 	if (c->reg.dictionary)
-		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+		appendStringInfoString(&c->sql, DictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfoString(&c->sql, " WHERE ");
 	if (c->reg.tenant)
 		appendStringInfo(&c->sql, "cu.%s::text = %s AND ", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
@@ -1316,11 +1357,10 @@ AppendCustomerFrom(Compiler *c)
 static void
 CompileCustomer(Compiler *c, const RuleNode *n)
 {
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes",
-					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key));
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", CustomerOrdinal(c));
 	AppendCustomerFrom(c);
 	AppendRowBool(c, n, false);
-	AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+	AppendAmong(c, c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 }
 
 /*
@@ -1657,9 +1697,9 @@ UniverseSql(Compiler *c)
 
 	initStringInfo(&u);
 	appendStringInfo(&u, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
-					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key), c->reg.relname);
+					 CustomerOrdinal(c), c->reg.relname);
 	if (c->reg.dictionary)
-		appendStringInfo(&u, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+		appendStringInfoString(&u, DictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfoString(&u, " WHERE true");
 	if (c->reg.tenant)
 		appendStringInfo(&u, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
@@ -1668,7 +1708,7 @@ UniverseSql(Compiler *c)
 		StringInfoData saved = c->sql;
 
 		c->sql = u;
-		AppendAmong(c, c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+		AppendAmong(c, c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 		u = c->sql;
 		c->sql = saved;
 	}
@@ -1679,7 +1719,7 @@ UniverseSql(Compiler *c)
 static const char *
 CustomerOrdinal(Compiler *c)
 {
-	return c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s::bigint", c->reg.key);
+	return c->reg.dictionary ? DictOrdinal(&c->reg, "cu", c->reg.key) : psprintf("cu.%s::bigint", c->reg.key);
 }
 
 /* Reads the registry and the clock; sets the modes that follow from them. */
@@ -1750,9 +1790,12 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 		appendStringInfoString(&c->sql, "true");
 	if (probe && c->key_indexed && !c->reg.dictionary)
 		appendStringInfo(&c->sql, " AND cu.%s = ANY (segment.to_bigint_array((SELECT x.a FROM x)))", c->reg.key);
+	else if (probe && c->key_indexed && c->reg.cached)
+		appendStringInfo(&c->sql, " AND cu.%s IN (SELECT o.key FROM segment.customer_ordinals o "
+						 "WHERE o.ordinal = ANY (segment.to_bigint_array((SELECT x.a FROM x))))", c->reg.key);
 	else if (probe)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
-						 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+						 c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 	text = c->sql.data;
 	c->sql = saved;
 	return text;
@@ -1786,7 +1829,7 @@ CustomerRows(Compiler *c)
 static void
 AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 {
-	const char *ordinal = c->reg.dictionary ? "o.ordinal" : c->reg.key_ordinal;
+	const char *ordinal = c->reg.dictionary ? CustomerOrdinal(c) : c->reg.key_ordinal;
 	int			i;
 
 	check_stack_depth();
@@ -2110,9 +2153,9 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') FROM %s cu",
 					 CustomerOrdinal(c), c->reg.relname);
 	if (c->reg.dictionary)
-		appendStringInfo(&c->sql, " JOIN segment.customer_ordinals o ON o.key = cu.%s", c->reg.key);
+		appendStringInfoString(&c->sql, DictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfo(&c->sql, " WHERE %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
-					 c->reg.dictionary ? "o.ordinal" : psprintf("cu.%s", c->reg.key));
+					 c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 	if (c->reg.tenant)
 		appendStringInfo(&c->sql, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 }

@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "key_dictionary.h"
 #include "segment.h"
 
 PG_MODULE_MAGIC;
@@ -52,5 +53,11 @@ _PG_init(void)
 							 "combined as bitmaps; per_customer: one query over the customer table.",
 							 &segment_rule_form, SEGMENT_FORM_AUTO, rule_form_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("segment.dictionary_cache_size",
+							"Memory for each backend's cache of the customer key dictionary.",
+							"Rules map dictionary keys to ordinals through the cache when the dictionary fits; "
+							"0 joins the dictionary table instead.",
+							&segment_dictionary_cache_kb, 131072, 0, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("segment");
 }

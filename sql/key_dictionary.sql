@@ -1,0 +1,117 @@
+-- customer_ordinal(key) and the backend's cache of the key dictionary
+SET search_path = segment, public;
+SET client_min_messages = warning;
+
+-- integer keys used directly are their own ordinals in [0, 2^32)
+CREATE TABLE kd_int (id int PRIMARY KEY);
+INSERT INTO kd_int VALUES (0), (5), (2147483647);
+SELECT register_customers('kd_int', 'id');
+SELECT customer_ordinal(5) AS five, customer_ordinal(0::smallint) AS zero,
+       customer_ordinal(4294967295::bigint) AS top, customer_ordinal(4294967296::bigint) AS beyond,
+       customer_ordinal(-1) AS negative, customer_ordinal(NULL::int) AS null_key;
+SELECT customer_ordinal('5'::text);
+SELECT unregister_customers();
+
+-- text keys through the dictionary: Unicode, the empty string, long keys
+CREATE TABLE kd_text (code text PRIMARY KEY, city text);
+INSERT INTO kd_text VALUES ('b-002', '上海'), ('a-001', '北京'), ('😀', 'emoji'), ('', 'empty'),
+                           (repeat('长', 3000), 'long');
+SELECT register_customers('kd_text', 'code');
+SELECT count(*) AS keys,
+       count(*) FILTER (WHERE customer_ordinal(code) = (SELECT o.ordinal FROM customer_ordinals o WHERE o.key = t.code)) AS equal
+FROM kd_text t;
+SELECT customer_ordinal('😀'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = '😀') AS emoji,
+       customer_ordinal(''::text) = (SELECT ordinal FROM customer_ordinals WHERE key = '') AS empty,
+       customer_ordinal('b-002'::varchar) = (SELECT ordinal FROM customer_ordinals WHERE key = 'b-002') AS from_varchar,
+       customer_ordinal('nobody'::text) AS unknown, customer_ordinal(NULL::text) AS null_key;
+-- the same unknown key many times in one query, and known keys among them
+SELECT count(customer_ordinal(k)) AS found, count(*) AS asked
+FROM (SELECT CASE WHEN i % 2 = 0 THEN 'nobody' ELSE 'a-001' END AS k FROM generate_series(1, 10000) i) s;
+-- the key's type, not another
+SELECT customer_ordinal(42);
+SELECT customer_ordinal('a-001'::bytea);
+
+-- keys added after the cache was filled are found (through the key index)
+INSERT INTO kd_text VALUES ('z-new', NULL);
+SELECT customer_ordinal('z-new'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = 'z-new') AS new_key;
+
+-- a key read in a transaction that rolls back is not kept: the same key
+-- inserted again gets another ordinal, and the cache must give that one
+BEGIN;
+INSERT INTO kd_text VALUES ('rolled-back', NULL);
+SELECT customer_ordinal('rolled-back'::text) IS NOT NULL AS seen_inside;
+ROLLBACK;
+SELECT customer_ordinal('rolled-back'::text) AS after_rollback;
+INSERT INTO kd_text VALUES ('rolled-back', NULL);
+SELECT customer_ordinal('rolled-back'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = 'rolled-back') AS reinserted;
+-- the same for a savepoint
+BEGIN;
+SAVEPOINT s;
+INSERT INTO kd_text VALUES ('sub-rolled-back', NULL);
+SELECT customer_ordinal('sub-rolled-back'::text) IS NOT NULL AS seen_inside;
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO kd_text VALUES ('sub-rolled-back', NULL);
+SELECT customer_ordinal('sub-rolled-back'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = 'sub-rolled-back') AS reinserted;
+COMMIT;
+-- a full load inside a transaction that aborts is dropped too
+BEGIN;
+INSERT INTO kd_text VALUES ('loaded-then-aborted', NULL);
+SELECT unregister_customers();
+SELECT register_customers('kd_text', 'code');
+SELECT customer_ordinal('loaded-then-aborted'::text) IS NOT NULL AS seen_inside;
+ROLLBACK;
+SELECT customer_ordinal('loaded-then-aborted'::text) AS after_rollback,
+       customer_ordinal('😀'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = '😀') AS emoji;
+
+-- a new registration is a new dictionary: the cache follows it
+SELECT unregister_customers();
+DELETE FROM kd_text WHERE code = 'a-001';
+INSERT INTO kd_text VALUES ('0-first', NULL);
+SELECT register_customers('kd_text', 'code');
+SELECT count(*) FILTER (WHERE customer_ordinal(code) = (SELECT o.ordinal FROM customer_ordinals o WHERE o.key = t.code)) AS equal,
+       count(*) AS keys, customer_ordinal('a-001'::text) AS dropped_key
+FROM kd_text t;
+SELECT unregister_customers();
+-- no dictionary any more: text keys are not ordinals
+SELECT customer_ordinal('😀'::text);
+
+-- numeric keys: equal keys with other bytes (1.0 and 1.00) are found by
+-- the type's own equality
+CREATE TABLE kd_num (id numeric PRIMARY KEY);
+INSERT INTO kd_num VALUES (1.0), (2.5), (99999999999999999999.5);
+SELECT register_customers('kd_num', 'id');
+SELECT customer_ordinal(1.00::numeric) = customer_ordinal(1.0::numeric) AS same,
+       customer_ordinal(1.00::numeric) = (SELECT ordinal FROM customer_ordinals WHERE key = 1) AS right_one,
+       customer_ordinal(99999999999999999999.50::numeric) IS NOT NULL AS huge,
+       customer_ordinal(3::numeric) AS unknown;
+SELECT unregister_customers();
+
+-- bigint keys at the ends of the range
+CREATE TABLE kd_big (id bigint PRIMARY KEY, city text);
+INSERT INTO kd_big VALUES (9223372036854775807, 'a'), (-9223372036854775808, 'b'), (0, NULL), (4294967296, 'a');
+SELECT register_customers('kd_big', 'id', dictionary => true);
+SELECT id, customer_ordinal(id) = (SELECT ordinal FROM customer_ordinals WHERE key = id) AS equal
+FROM kd_big ORDER BY id;
+
+-- rules read the cache when the dictionary fits segment.dictionary_cache_size,
+-- and join the dictionary when it is 0; both give the same members
+SELECT compile('customer.city = ''a''', now()) ~ 'customer_ordinal\(' AS through_cache;
+SET segment.dictionary_cache_size = 0;
+SELECT compile('customer.city = ''a''', now()) ~ 'JOIN segment.customer_ordinals' AS through_join;
+SELECT array_agg(o.key ORDER BY o.key) AS joined FROM ids_bigint(evaluate('customer.city = ''a'' OR customer.city IS NULL')) i JOIN customer_ordinals o ON o.ordinal = i;
+RESET segment.dictionary_cache_size;
+SELECT array_agg(o.key ORDER BY o.key) AS cached FROM ids_bigint(evaluate('customer.city = ''a'' OR customer.city IS NULL')) i JOIN customer_ordinals o ON o.ordinal = i;
+SHOW segment.dictionary_cache_size;
+SET segment.dictionary_cache_size = -1;
+
+-- the cache is read in C: SELECT on the dictionary is still required
+CREATE ROLE kd_reader;
+GRANT USAGE ON SCHEMA segment TO kd_reader;
+SET ROLE kd_reader;
+SELECT customer_ordinal(0::bigint);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA segment FROM kd_reader;
+DROP ROLE kd_reader;
+
+SELECT unregister_customers();
+DROP TABLE kd_int, kd_text, kd_num, kd_big;
