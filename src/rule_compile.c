@@ -24,6 +24,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "utils/memutils.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -110,11 +111,56 @@ typedef struct Merged
 
 static void CompileNode(Compiler *c, const RuleNode *n);
 
-/* Runs a catalog query through SPI and returns the first row's column as text. */
+/*
+ * Runs one of the compiler's catalog queries (a fixed text, parameters
+ * $1...) for at most one row.  Their plans are prepared once per backend
+ * and kept (the plan cache replans them after DDL): planning them again at
+ * every compilation was most of compile()'s time for small rules (85% of
+ * ~1.2 ms for a one-predicate rule).
+ */
+typedef struct CatalogPlan
+{
+	const char *query;
+	SPIPlanPtr	plan;
+} CatalogPlan;
+
+#define MAX_CATALOG_PLANS 32
+
+static CatalogPlan catalog_plans[MAX_CATALOG_PLANS];
+static int	ncatalog_plans = 0;
+
+static int
+CatalogQuery(const char *query, int nargs, Oid *types, Datum *values)
+{
+	SPIPlanPtr	plan = NULL;
+	int			i;
+
+	for (i = 0; i < ncatalog_plans; i++)
+		if (strcmp(catalog_plans[i].query, query) == 0)
+		{
+			plan = catalog_plans[i].plan;
+			break;
+		}
+	if (plan == NULL)
+	{
+		plan = SPI_prepare(query, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare catalog query: %s", query);
+		if (ncatalog_plans < MAX_CATALOG_PLANS && SPI_keepplan(plan) == 0)
+		{
+			catalog_plans[ncatalog_plans].query = MemoryContextStrdup(TopMemoryContext, query);
+			catalog_plans[ncatalog_plans].plan = plan;
+			ncatalog_plans++;
+		}
+	}
+	return SPI_execute_plan(plan, values, NULL, true, 1);
+}
+
+/* Runs a catalog query and returns the first row's column as text. */
 static char *
 LookupText(const char *query, int nargs, Oid *types, Datum *values, int col)
 {
-	if (SPI_execute_with_args(query, nargs, types, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (CatalogQuery(query, nargs, types, values) != SPI_OK_SELECT)
 		elog(ERROR, "catalog lookup failed: %s", query);
 	if (SPI_processed == 0)
 		return NULL;
@@ -129,7 +175,7 @@ LoadRegistry(Registry *reg)
 		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column, key_type::text "
 		"FROM segment.customer_registry";
 
-	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
+	if (CatalogQuery(q, 0, NULL, NULL) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segment.customer_registry");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -208,7 +254,7 @@ ReadSource(const char *name, Source *s)
 		"FROM segment.sources s "
 		"JOIN pg_attribute a ON a.attrelid = s.rel AND a.attname = s.time_column WHERE s.name = $1";
 
-	if (SPI_execute_with_args(q, 1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (CatalogQuery(q, 1, types, values) != SPI_OK_SELECT)
 		elog(ERROR, "could not read segment.sources");
 	if (SPI_processed == 0)
 	{
@@ -1737,15 +1783,31 @@ Prepare(Compiler *c, TimestampTz as_of)
 	initStringInfo(&c->notes);
 }
 
-/* The rule rewritten for evaluation (rule_rewrite.h). */
+/* For the rewrites: whether source.column is a date or timestamp. */
+static bool
+IsTimeColumn(void *arg, const char *source, const char *column)
+{
+	Compiler   *c = (Compiler *) arg;
+	Source		s;
+
+	LoadSource(c, source, &s);
+	return IsTimeType(ColumnType(s.rel, s.relname, column));
+}
+
+/* The rule rewritten for evaluation at the compiler's as-of (rule_rewrite.h). */
 static const RuleNode *
-Rewrite(const RuleNode *rule)
+Rewrite(Compiler *c, const RuleNode *rule)
 {
 	RuleArena	arena;
 	RuleNode   *out;
+	RuleRewriteClock clock;
 
+	clock.local = c->local;
+	clock.epoch_usec = c->epoch;
+	clock.is_time_column = IsTimeColumn;
+	clock.arg = c;
 	rule_pg_arena(&arena);
-	if ((out = rule_rewrite(rule, &arena)) == NULL)
+	if ((out = rule_rewrite_at(rule, &arena, &clock)) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
@@ -1760,13 +1822,14 @@ Rewrite(const RuleNode *rule)
 static bool
 KeyIndexed(Compiler *c)
 {
+	Oid			types[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(c->reg.rel), CStringGetTextDatum(c->reg.key_column)};
 	char	   *found;
 
-	found = LookupText(psprintf("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
-								"ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-								"WHERE i.indrelid = %u AND a.attname = %s AND i.indpred IS NULL "
-								"AND i.indexprs IS NULL AND i.indisvalid LIMIT 1",
-								c->reg.rel, quote_literal_cstr(c->reg.key_column)), 0, NULL, NULL, 1);
+	found = LookupText("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
+					   "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+					   "WHERE i.indrelid = $1 AND a.attname = $2::name AND i.indpred IS NULL "
+					   "AND i.indexprs IS NULL AND i.indisvalid LIMIT 1", 2, types, values, 1);
 	return found != NULL;
 }
 
@@ -1805,8 +1868,10 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 static double
 CustomerRows(Compiler *c)
 {
-	char	   *rows = LookupText(psprintf("SELECT greatest(reltuples, 1)::float8::text FROM pg_catalog.pg_class "
-										   "WHERE oid = %u", c->reg.rel), 0, NULL, NULL, 1);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(c->reg.rel)};
+	char	   *rows = LookupText("SELECT greatest(reltuples, 1)::float8::text FROM pg_catalog.pg_class "
+								  "WHERE oid = $1", 1, types, values, 1);
 
 	return rows ? strtod(rows, NULL) : 1;
 }
@@ -2103,7 +2168,7 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	StringInfoData expr;
 
 	Prepare(c, as_of);
-	rule = Rewrite(rule);
+	rule = Rewrite(c, rule);
 	if (c->choose)
 	{
 		CompilePlain(c, rule);
@@ -2215,7 +2280,7 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	initStringInfo(&select);
 	rewritten = palloc(sizeof(RuleNode *) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		rewritten[i] = (RuleNode *) Rewrite(rules[i]);
+		rewritten[i] = (RuleNode *) Rewrite(&c, rules[i]);
 	rules = (const RuleNode **) rewritten;
 
 	/* a root over all rules, so that leaf collection sees them together */

@@ -4,6 +4,7 @@
  */
 #include "rule_rewrite.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool
@@ -187,15 +188,141 @@ CountExistence(RuleCmpOp op, int k)
 }
 
 /*
+ * A resolved window bound as a literal moment: a local date-time of the
+ * rule's zone, or an instant in UTC.  False when it has no such literal
+ * (infinite, or a year outside 1 .. 9999).
+ */
+static bool
+BoundLiteral(const RuleBound *b, RuleArena *arena, RuleLiteral *lit)
+{
+	RuleDateTime *dt = &lit->moment.datetime;
+	char	   *text;
+
+	memset(lit, 0, sizeof(*lit));
+	lit->kind = RULE_LIT_MOMENT;
+	lit->moment.kind = RULE_MOMENT_DATETIME;
+	dt->has_time = true;
+	if (b->kind == RULE_BOUND_CIVIL)
+	{
+		dt->year = b->civil.year;
+		dt->month = b->civil.month;
+		dt->day = b->civil.day;
+		dt->hour = b->civil.hour;
+		dt->minute = b->civil.minute;
+		dt->second = b->civil.second;
+		dt->microsecond = b->civil.microsecond;
+	}
+	else if (b->kind == RULE_BOUND_ABSOLUTE)
+	{
+		int64_t		days = b->epoch_usec / RULE_USECS_PER_DAY;
+		int64_t		usec = b->epoch_usec % RULE_USECS_PER_DAY;
+		int64_t		year;
+
+		if (usec < 0)
+		{
+			usec += RULE_USECS_PER_DAY;
+			days--;
+		}
+		rule_civil_from_days(days, &year, &dt->month, &dt->day);
+		if (year < 1 || year > 9999)
+			return false;
+		dt->year = (int) year;
+		dt->hour = (int) (usec / INT64_C(3600000000));
+		dt->minute = (int) (usec / 60000000 % 60);
+		dt->second = (int) (usec / 1000000 % 60);
+		dt->microsecond = (int) (usec % 1000000);
+		dt->has_offset = true;
+	}
+	else
+		return false;
+	if (dt->year < 1 || dt->year > 9999 || (text = rule_arena_alloc(arena, 40)) == NULL)
+		return false;
+	snprintf(text, 40, "%04d-%02d-%02d %02d:%02d:%02d.%06d%s", dt->year, dt->month, dt->day,
+			 dt->hour, dt->minute, dt->second, dt->microsecond, dt->has_offset ? "+00" : "");
+	lit->moment.text = text;
+	return true;
+}
+
+/* An AND of two conditions, either of which may be missing. */
+static RuleNode *
+And2(RuleArena *arena, RuleNode *a, RuleNode *b)
+{
+	RuleNode   *and;
+
+	if (a == NULL || b == NULL)
+		return a ? a : b;
+	if ((and = NewNode(arena, RULE_AND, 2)) == NULL)
+		return NULL;
+	and->children[0] = a;
+	and->children[1] = b;
+	return and;
+}
+
+/*
+ * max(c) / min(c) DURING w over a time column: some row inside w, and
+ * none after it (max) or before it (min).  The node itself when it does
+ * not apply; NULL only when out of memory (*oom set).
+ */
+static RuleNode *
+RewriteExtremeDuring(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock, bool *oom)
+{
+	const RuleValue *v = n->value;
+	RuleBound	lo,
+				hi;
+	RuleLiteral *lits;
+	bool		has_lo,
+				has_hi;
+	RuleNode   *in = NULL,
+			   *outside = NULL,
+			   *e;
+
+	if (clock == NULL || n->negated || v->column == NULL || n->window == NULL ||
+		(v->agg != RULE_AGG_MIN && v->agg != RULE_AGG_MAX) ||
+		!clock->is_time_column(clock->arg, v->source, v->column) ||
+		!rule_resolve_window(n->window, &clock->local, clock->epoch_usec, &lo, &hi))
+		return (RuleNode *) n;
+	if ((lits = rule_arena_alloc(arena, sizeof(RuleLiteral) * 2)) == NULL)
+		return *oom = true, NULL;
+	has_lo = BoundLiteral(&lo, arena, &lits[0]);
+	has_hi = BoundLiteral(&hi, arena, &lits[1]);
+	/* a finite bound without a literal (year beyond 9999): keep the node */
+	if ((!has_lo && lo.kind != RULE_BOUND_NEG_INFINITY) || (!has_hi && hi.kind != RULE_BOUND_POS_INFINITY))
+		return (RuleNode *) n;
+	if (has_lo && (in = FieldCondition(arena, v->column, RULE_CMP, RULE_OP_GE, &lits[0])) == NULL)
+		return *oom = true, NULL;
+	if (has_hi && (in = And2(arena, in, FieldCondition(arena, v->column, RULE_CMP, RULE_OP_LT, &lits[1]))) == NULL)
+		return *oom = true, NULL;
+	if (in == NULL && (in = FieldCondition(arena, v->column, RULE_IS_NULL, 0, NULL)) == NULL)
+		return *oom = true, NULL;
+	if (v->agg == RULE_AGG_MAX && has_hi)
+		outside = FieldCondition(arena, v->column, RULE_CMP, RULE_OP_GE, &lits[1]);
+	else if (v->agg == RULE_AGG_MIN && has_lo)
+		outside = FieldCondition(arena, v->column, RULE_CMP, RULE_OP_LT, &lits[0]);
+	if ((e = Exists(arena, v, in)) == NULL)
+		return *oom = true, NULL;
+	if ((v->agg == RULE_AGG_MAX ? has_hi : has_lo) &&
+		(outside == NULL || (e = And2(arena, e, Not(arena, Exists(arena, v, outside)))) == NULL))
+		return *oom = true, NULL;
+	return e;
+}
+
+/*
  * An aggregate comparison as EXISTS / NOT EXISTS, or the node itself when
  * it needs the aggregate's value.  NULL only when out of memory.
  */
 static RuleNode *
-RewriteAggregate(const RuleNode *n, RuleArena *arena)
+RewriteAggregate(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock)
 {
 	const RuleValue *v = n->value;
 	RuleNode   *notnull;
 
+	if (n->kind == RULE_DURING && v != NULL && v->kind == RULE_VALUE_AGG)
+	{
+		bool		oom = false;
+		RuleNode   *out = RewriteExtremeDuring(n, arena, clock, &oom);
+
+		return oom ? NULL : out;
+	}
 	if (n->kind != RULE_CMP || v == NULL || v->kind != RULE_VALUE_AGG)
 		return (RuleNode *) n;
 	if (v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT)
@@ -247,7 +374,7 @@ RewriteAggregate(const RuleNode *n, RuleArena *arena)
  * more of them beside other children.
  */
 static RuleNode *
-RewriteJunction(const RuleNode *n, RuleArena *arena)
+RewriteJunction(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock)
 {
 	RuleNode   *out = NewNode(arena, n->kind, n->nchildren);
 	RuleNode   *block;
@@ -261,7 +388,7 @@ RewriteJunction(const RuleNode *n, RuleArena *arena)
 		return NULL;
 	for (i = 0; i < n->nchildren; i++)
 	{
-		if ((out->children[i] = rule_rewrite(n->children[i], arena)) == NULL)
+		if ((out->children[i] = rule_rewrite_at(n->children[i], arena, clock)) == NULL)
 			return NULL;
 		ncust += rule_is_customer_only(out->children[i]);
 	}
@@ -282,7 +409,7 @@ RewriteJunction(const RuleNode *n, RuleArena *arena)
 }
 
 RuleNode *
-rule_rewrite(const RuleNode *n, RuleArena *arena)
+rule_rewrite_at(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock)
 {
 	RuleNode   *out;
 
@@ -290,13 +417,19 @@ rule_rewrite(const RuleNode *n, RuleArena *arena)
 	{
 		case RULE_AND:
 		case RULE_OR:
-			return RewriteJunction(n, arena);
+			return RewriteJunction(n, arena, clock);
 		case RULE_NOT:
 			if ((out = NewNode(arena, RULE_NOT, 1)) == NULL ||
-				(out->children[0] = rule_rewrite(n->children[0], arena)) == NULL)
+				(out->children[0] = rule_rewrite_at(n->children[0], arena, clock)) == NULL)
 				return NULL;
 			return out;
 		default:
-			return RewriteAggregate(n, arena);
+			return RewriteAggregate(n, arena, clock);
 	}
+}
+
+RuleNode *
+rule_rewrite(const RuleNode *n, RuleArena *arena)
+{
+	return rule_rewrite_at(n, arena, NULL);
 }

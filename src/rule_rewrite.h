@@ -15,7 +15,14 @@
  *		max(s.c WHERE f) < x, <= x					EXISTS s WHERE f AND c IS NOT NULL
  *													AND NOT EXISTS s WHERE f AND c >= x
  *		min(s.c WHERE f) > x, >= x					(the mirror image)
- *	  (a window of the aggregate stays the window of each EXISTS).
+ *	  (a window of the aggregate stays the window of each EXISTS), and, when
+ *	  the caller gives the as-of clock and c is a date or timestamp column,
+ *		max(s.c WHERE f) DURING w					EXISTS s WHERE f AND c >= lo AND c < hi
+ *													AND NOT EXISTS s WHERE f AND c >= hi
+ *		min(s.c WHERE f) DURING w					EXISTS s WHERE f AND c >= lo AND c < hi
+ *													AND NOT EXISTS s WHERE f AND c < lo
+ *	  with [lo, hi) the window resolved at the as-of instant, as literal
+ *	  moments (an infinite bound drops its comparison).
  *
  *	- In an AND or OR, the children that read only the customer table are
  *	  gathered under one AND / OR node, so that the compiler evaluates them
@@ -32,8 +39,27 @@
 
 #include "rule_ast.h"
 
+#include "rule_window.h"
+
+/*
+ * The as-of instant for rewrites that resolve windows, and how to tell a
+ * date or timestamp column of a source (the caller's catalog; it may raise
+ * its own errors for unknown names).
+ */
+typedef struct RuleRewriteClock
+{
+	RuleCivilTime local;		/* as-of, local civil time of the rule's zone */
+	int64_t		epoch_usec;		/* the same instant */
+	bool		(*is_time_column) (void *arg, const char *source, const char *column);
+	void	   *arg;
+} RuleRewriteClock;
+
 /* The rewritten rule, or NULL when out of memory. */
 extern RuleNode *rule_rewrite(const RuleNode *rule, RuleArena *arena);
+
+/* The same, with the rewrites that need the clock (clock may be NULL). */
+extern RuleNode *rule_rewrite_at(const RuleNode *rule, RuleArena *arena,
+								 const RuleRewriteClock *clock);
 
 /*
  * Whether a and b are EXISTS or aggregate predicates over the same rows:

@@ -196,10 +196,74 @@ test_same_scope(void)
 	}
 }
 
+/*
+ * min/max DURING a window, resolved at 2025-03-31 09:15 local (UTC+2) into
+ * literal bounds; paid_at is a time column, amount is not.
+ */
+static const RewriteCase during_cases[] = {
+	{"max(orders.paid_at) during last 7 days",
+	 "exists orders where paid_at >= '2025-03-24 00:00:00.000000' and paid_at < '2025-04-01 00:00:00.000000'"
+	 " and not exists orders where paid_at >= '2025-04-01 00:00:00.000000'"},
+	{"min(orders.paid_at where status = 'paid') during previous year",
+	 "exists orders where status = 'paid' and (paid_at >= '2024-01-01 00:00:00.000000'"
+	 " and paid_at < '2025-01-01 00:00:00.000000')"
+	 " and not exists orders where status = 'paid' and paid_at < '2024-01-01 00:00:00.000000'"},
+	{"max(orders.paid_at during last 1 year) during last 3 hours",
+	 "exists orders where paid_at >= '2025-03-31 04:15:00.000000+00' and paid_at < '2025-03-31 07:15:00.000000+00'"
+	 " during last 1 year and not exists orders where paid_at >= '2025-03-31 07:15:00.000000+00' during last 1 year"},
+	{"max(orders.paid_at) during before '2024-01-01'",
+	 "exists orders where paid_at < '2024-01-01 00:00:00.000000'"
+	 " and not exists orders where paid_at >= '2024-01-01 00:00:00.000000'"},
+	{"min(orders.paid_at) during before '2024-01-01'", "exists orders where paid_at < '2024-01-01 00:00:00.000000'"},
+	{"not min(orders.paid_at) during this month",
+	 "not (exists orders where paid_at >= '2025-03-01 00:00:00.000000' and paid_at < '2025-04-01 00:00:00.000000'"
+	 " and not exists orders where paid_at < '2025-03-01 00:00:00.000000')"},
+	/* not a time column, NOT DURING, customer columns: unchanged */
+	{"max(orders.amount) during last 3 days", "max(orders.amount) during last 3 days"},
+	{"max(orders.paid_at) not during last 3 days", "max(orders.paid_at) not during last 3 days"},
+	{"customer.born_at during last 3 days", "customer.born_at during last 3 days"},
+};
+
+static bool
+PaidAtIsTime(void *arg, const char *source, const char *column)
+{
+	(*(int *) arg)++;
+	return strcmp(source, "orders") == 0 && strcmp(column, "paid_at") == 0;
+}
+
+static void
+test_during(void)
+{
+	size_t		i;
+	int			asked = 0;
+	RuleRewriteClock clock = {{2025, 3, 31, 9, 15, 0, 0}, INT64_C(1743405300000000), PaidAtIsTime, &asked};
+
+	for (i = 0; i < sizeof(during_cases) / sizeof(during_cases[0]); i++)
+	{
+		RuleArena	arena;
+		RuleError	err;
+		RuleNode   *rule;
+		RuleNode   *tree;
+		char	   *out = NULL;
+		size_t		len;
+
+		rule_arena_init_malloc(&arena);
+		rule_error_clear(&err);
+		rule = rule_parse(during_cases[i].rule, strlen(during_cases[i].rule), &arena, &err);
+		if (rule != NULL && (tree = rule_rewrite_at(rule, &arena, &clock)) != NULL)
+			out = rule_print(tree, &arena, &len);
+		ok(out != NULL && strcmp(out, during_cases[i].rewritten) == 0,
+		   "%s -> %s (got %s)", during_cases[i].rule, during_cases[i].rewritten, out ? out : "NULL");
+		rule_arena_destroy(&arena);
+	}
+	ok(asked > 0, "the caller is asked which columns are times");
+}
+
 int
 main(void)
 {
 	test_same_scope();
+	test_during();
 	test_rewrites();
 	test_gathering();
 	check_rule_cases(customer_only_cases, sizeof(customer_only_cases) / sizeof(customer_only_cases[0]),
