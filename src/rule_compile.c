@@ -73,11 +73,15 @@ typedef struct Compiler
 	bool		among;			/* restricted to the candidates in $1 */
 	bool		among_customers;	/* ...which are registered customers */
 	int64		among_count;	/* how many candidates (for the plan shape) */
+	bool		among_keys;		/* $2 holds the candidates' keys */
 	bool		share;			/* predicates from the refresh_all cache */
 	RuleQuery  *query;			/* where shared results become parameters */
 	struct Merged *merged;		/* predicates grouped by source */
 	int			nmerged;
 	bool		uses_universe;	/* the expression refers to u.a */
+	bool		driver;			/* a reduced rule's driver: no registered-
+								 * customer check (the rest among its
+								 * members checks them) */
 	bool		unchecked;		/* may yield customers not (or no longer)
 								 * in the customer table */
 	bool		post_join;		/* dictionary keys: group on the source's
@@ -573,12 +577,29 @@ AppendAmong(Compiler *c, const char *key)
 {
 	if (!c->among)
 		return;
+	if (c->among_keys)
+		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
+	else
 	if (c->among_customers)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT r.id FROM r)", key);
 	else if (c->among_count <= RULE_AMONG_LIST_MAX)
 		appendStringInfo(&c->sql, " AND %s = ANY ($1::bigint[])", key);
 	else
 		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
+}
+
+/*
+ * The same for a scan whose rows carry the customer key itself (native,
+ * e.g. "e.buyer_id"): with the candidates' keys at hand, "native = ANY
+ * ($2)" lets the planner probe an index on it for each candidate.
+ */
+static void
+AppendAmongKey(Compiler *c, const char *native, const char *ordinal)
+{
+	if (c->among && c->among_keys)
+		appendStringInfo(&c->sql, " AND %s = ANY ($2)", native);
+	else
+		AppendAmong(c, ordinal);
 }
 
 /*
@@ -758,7 +779,8 @@ AppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode
 	appendStringInfo(&c->sql, " WHERE %s", LeafCondition(c, s, name, filter, window));
 	if (!grouped)
 		AppendKeyRange(c, s);
-	AppendAmong(c, c->reg.dictionary ? DictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer));
+	AppendAmongKey(c, psprintf("e.%s", s->customer),
+				   c->reg.dictionary ? DictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer));
 }
 
 /* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
@@ -778,6 +800,17 @@ CompileExists(Compiler *c, const RuleNode *n)
 		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
 						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
 						 s.relname, s.customer, LeafCondition(c, &s, n->name, n->filter, n->window));
+		return;
+	}
+	if (c->among_keys)
+	{
+		const char *ordinal = !c->reg.dictionary ? "k.k::bigint"
+			: c->reg.cached ? DictOrdinal(&c->reg, "k", "k")
+			: "(SELECT o.ordinal FROM segment.customer_ordinals o WHERE o.key = k.k)";
+
+		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM unnest($2) AS k(k) "
+						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = k.k AND %s)",
+						 ordinal, s.relname, s.customer, LeafCondition(c, &s, n->name, n->filter, n->window));
 		return;
 	}
 	if (c->post_join)
@@ -1004,6 +1037,9 @@ CollectLeaves(Compiler *c, const RuleNode *n, int maxleaves)
 	}
 	if ((source = LeafSource(n)) == NULL)
 		return;
+	/* among keys, each EXISTS is a semi-join from the keys (CompileExists) */
+	if (c->among_keys && n->kind == RULE_EXISTS)
+		return;
 	for (i = 0; i < c->nmerged; i++)
 		if (strcmp(c->merged[i].source, source) == 0)
 			break;
@@ -1145,7 +1181,8 @@ MergedSql(Compiler *c, Merged *m)
 	}
 	if (!m->grouped)
 		AppendKeyRange(c, &s);
-	AppendAmong(c, c->reg.dictionary ? DictOrdinal(&c->reg, "e", s.customer) : psprintf("e.%s", s.customer));
+	AppendAmongKey(c, psprintf("e.%s", s.customer),
+				   c->reg.dictionary ? DictOrdinal(&c->reg, "e", s.customer) : psprintf("e.%s", s.customer));
 	if (m->grouped)
 	{
 		AppendGroupEnd(c, &s);
@@ -1406,7 +1443,8 @@ CompileCustomer(Compiler *c, const RuleNode *n)
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", CustomerOrdinal(c));
 	AppendCustomerFrom(c);
 	AppendRowBool(c, n, false);
-	AppendAmong(c, c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
+	AppendAmongKey(c, psprintf("cu.%s", c->reg.key),
+				   c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 }
 
 /*
@@ -1754,7 +1792,8 @@ UniverseSql(Compiler *c)
 		StringInfoData saved = c->sql;
 
 		c->sql = u;
-		AppendAmong(c, c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
+		AppendAmongKey(c, psprintf("cu.%s", c->reg.key),
+					   c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
 		u = c->sql;
 		c->sql = saved;
 	}
@@ -2060,9 +2099,10 @@ CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 						 c->notes.data, CustomerScanSql(c, block, false), expr.data, c->from.data);
 		return;
 	}
-	if (!block && !c->unchecked && !c->reg.tenant && !c->reg.dictionary)
+	if (!block && (c->driver || (!c->unchecked && !c->reg.tenant && !c->reg.dictionary)))
 	{
-		appendStringInfoString(&c->notes, "-- no registered-customer check: validated foreign keys guarantee it\n");
+		appendStringInfoString(&c->notes, c->driver ? "-- no registered-customer check: the rest of the rule checks the members\n"
+							   : "-- no registered-customer check: validated foreign keys guarantee it\n");
 		appendStringInfo(&c->sql, "%sSELECT %s\nFROM%s", c->notes.data, expr.data, c->from.data + 1);
 		return;
 	}
@@ -2206,7 +2246,7 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	 * whose foreign key guarantees it is there, or is one of candidates
 	 * taken from the customer table: no check needed.
 	 */
-	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers)
+	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers || c->driver)
 	{
 		resetStringInfo(&c->sql);
 		if (c->among_customers)
@@ -2233,9 +2273,95 @@ rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong among, int64
 	memset(&c, 0, sizeof(c));
 	c.among = among != RULE_AMONG_NONE;
 	c.among_customers = among == RULE_AMONG_CUSTOMERS;
+	c.among_keys = among == RULE_AMONG_KEYS;
 	c.among_count = among_count;
 	Compile(&c, rule, as_of);
 	return c.sql.data;
+}
+
+/*
+ * A split is tried only for rules the planner expects to be slow (cost
+ * units; 20000 is a few hundred ms here), with a driver estimated at most
+ * DRIVER_FRACTION of the whole: the driver's query runs in any case, and
+ * when its members are many the rest runs unrestricted, so a split costs
+ * little more than the rule itself.
+ */
+#define SPLIT_MIN_COST 20000.0
+#define DRIVER_FRACTION 0.3
+
+/* The compiled query of a rule on its own, and its estimated cost. */
+static char *
+CompileAlone(const RuleNode *rule, TimestampTz as_of, double *cost, bool driver)
+{
+	Compiler	c;
+
+	memset(&c, 0, sizeof(c));
+	c.driver = driver;
+	Compile(&c, rule, as_of);
+	*cost = PlanCost(c.sql.data);
+	return c.sql.data;
+}
+
+bool
+rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
+{
+	Compiler	c;
+	const RuleNode *top;
+	double		cost_full,
+				best = -1;
+	int			driver = -1,
+				i;
+	char	   *best_sql = NULL;
+	RuleNode   *rest;
+
+	memset(split, 0, sizeof(*split));
+	memset(&c, 0, sizeof(c));
+	split->forced = segment_rule_form == SEGMENT_FORM_REDUCED;
+	Prepare(&c, as_of);
+	top = Rewrite(&c, rule);
+	split->customers = CustomerRows(&c);
+	if (top->kind != RULE_AND || top->nchildren < 2 ||
+		(segment_rule_form != SEGMENT_FORM_AUTO && !split->forced))
+	{
+		split->full_sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE, -1);
+		return false;
+	}
+	split->full_sql = CompileAlone(rule, as_of, &cost_full, false);
+	if (cost_full < SPLIT_MIN_COST && !split->forced)
+		return false;
+	for (i = 0; i < top->nchildren; i++)
+	{
+		double		cost;
+		char	   *sql = CompileAlone(top->children[i], as_of, &cost, true);
+
+		if (driver < 0 || cost < best)
+		{
+			driver = i;
+			best = cost;
+			best_sql = sql;
+		}
+	}
+	if (best > DRIVER_FRACTION * cost_full && !split->forced)
+		return false;
+	if (top->nchildren == 2)
+		rest = top->children[1 - driver];
+	else
+	{
+		int			j = 0;
+
+		rest = palloc0(sizeof(RuleNode));
+		rest->kind = RULE_AND;
+		rest->nchildren = top->nchildren - 1;
+		rest->children = palloc(sizeof(RuleNode *) * rest->nchildren);
+		for (i = 0; i < top->nchildren; i++)
+			if (i != driver)
+				rest->children[j++] = top->children[i];
+	}
+	split->driver_sql = best_sql;
+	split->rest = rest;
+	split->note = psprintf("driver: child %d of %d (estimated cost %.0f, whole rule %.0f)",
+						   driver + 1, top->nchildren, best, cost_full);
+	return true;
 }
 
 void

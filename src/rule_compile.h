@@ -22,7 +22,12 @@ typedef enum RuleAmong
 {
 	RULE_AMONG_NONE,
 	RULE_AMONG_CANDIDATES,
-	RULE_AMONG_CUSTOMERS
+	RULE_AMONG_CUSTOMERS,
+	RULE_AMONG_KEYS				/* candidates $1 and their customer keys $2
+								 * (an array of the key type): source and
+								 * customer-table scans are restricted with
+								 * "column = ANY ($2)", which an index on the
+								 * column serves */
 } RuleAmong;
 
 /* Up to this many candidates are an "= ANY (array)", more a bitmap probe. */
@@ -38,6 +43,27 @@ extern char *rule_compile_sql(const RuleNode *rule, TimestampTz as_of, RuleAmong
  */
 extern char *rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong among,
 							   int64 among_count);
+
+/*
+ * Semi-join reduction of a rule that is an AND (after rewriting): one
+ * child, the driver, evaluated first; the others (rest, their AND) then
+ * among the driver's members when they are few (RULE_AMONG_KEYS), so that
+ * their scans probe the customer-column index for those customers instead
+ * of reading every row ("viewed the cart this week AND NOT ordered": the
+ * week's orders of the cart viewers only).  False when the rule is not
+ * worth splitting; full_sql is then its query.  Caller connected to SPI.
+ */
+typedef struct RuleSplit
+{
+	char	   *full_sql;		/* when not split */
+	char	   *driver_sql;		/* the driver's own query */
+	const RuleNode *rest;		/* the other children */
+	double		customers;		/* the planner's number of customers */
+	bool		forced;			/* segment.rule_form = reduced */
+	char	   *note;			/* why, for the log */
+} RuleSplit;
+
+extern bool rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split);
 
 /* A compiled query with its parameters (for SPI_execute_with_args). */
 typedef struct RuleQuery

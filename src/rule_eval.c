@@ -6,6 +6,8 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/datum.h"
+#include "utils/portal.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
@@ -13,6 +15,7 @@
 
 #include "audience.h"
 #include "audience_codec.h"
+#include "key_dictionary.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_share.h"
@@ -49,9 +52,122 @@ RunQuery(const RuleQuery *q, MemoryContext caller)
 }
 
 /*
+ * A reduced rule's rest runs among the driver's members when they are at
+ * most this fraction of the customers (at least REDUCE_MIN_MEMBERS): then
+ * probing the customer-column indexes for each of them beats reading the
+ * sources, and the keys array ($2) stays small.
+ */
+#define REDUCE_FRACTION 0.1
+#define REDUCE_MIN_MEMBERS 1000.0
+
+static int64
+Members(const Audience *a)
+{
+	return (int64) audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a));
+}
+
+/*
+ * The customer keys of an audience's members, as an array of the key type
+ * (the dictionary's keys, or the integers themselves), in *type.
+ */
+static Datum
+CandidateKeys(Audience *a, Oid audience_type, Oid *type)
+{
+	Datum		arg = PointerGetDatum(a);
+	bool		isnull;
+	Datum		d;
+	const char *q = OidIsValid(key_dictionary_relid())
+		? "SELECT coalesce(array_agg(o.key), '{}') FROM segment.customer_ordinals o "
+		"WHERE o.ordinal = ANY (segment.to_bigint_array($1))"
+		: "SELECT segment.to_bigint_array($1)";
+
+	if (SPI_execute_with_args(q, 1, &audience_type, &arg, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the candidates' keys");
+	*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "candidates' keys are NULL");
+	return datumCopy(d, false, -1);
+}
+
+/*
+ * The planner's cost of a query with its parameters' values (a custom
+ * plan: the keys array's size is known), from a cursor never fetched.
+ */
+static double
+PlannedCost(const RuleQuery *q)
+{
+	Portal		portal = SPI_cursor_open_with_args(NULL, q->sql, q->nparams, q->types, q->values,
+												   NULL, true, 0);
+	double		cost = linitial_node(PlannedStmt, portal->stmts)->planTree->total_cost;
+
+	SPI_cursor_close(portal);
+	return cost;
+}
+
+/*
+ * A rule split for semi-join reduction (rule_compile.h): the driver, then
+ * the rest among its members when they are few and the planner expects
+ * that to cost less than the whole rule; else the whole rule (the
+ * driver's query, estimated at most a third of it, is then lost).
+ */
+static Audience *
+EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
+{
+	RuleQuery	q;
+	Audience   *driver;
+	int64		n;
+	Oid			types[2];
+	Datum		values[2];
+	MemoryContext spi = CurrentMemoryContext;
+
+	memset(&q, 0, sizeof(q));
+	q.sql = split->driver_sql;
+	driver = RunQuery(&q, spi);
+	n = Members(driver);
+	types[0] = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	if (n == 0)
+	{
+		Audience   *copy = MemoryContextAlloc(caller, VARSIZE(driver));
+
+		memcpy(copy, driver, VARSIZE(driver));
+		return copy;
+	}
+	/* the rule as a whole, when the rest is not run among the driver's */
+	q.sql = split->full_sql;
+	if (split->forced || n <= Max(REDUCE_MIN_MEMBERS, REDUCE_FRACTION * split->customers))
+	{
+		RuleQuery	among;
+		double		cost_among = 0,
+					cost_whole = 0;
+
+		/* among candidates the result is within them: no intersection */
+		memset(&among, 0, sizeof(among));
+		values[0] = PointerGetDatum(driver);
+		values[1] = CandidateKeys(driver, types[0], &types[1]);
+		among.sql = rule_compile_sql(split->rest, as_of, RULE_AMONG_KEYS, n);
+		among.nparams = 2;
+		among.types = types;
+		among.values = values;
+		if (!split->forced)
+		{
+			cost_among = PlannedCost(&among);
+			cost_whole = PlannedCost(&q);
+		}
+		elog(DEBUG1, "segment: %s; %lld members; the rest among them: cost %.0f, the whole rule %.0f",
+			 split->note, (long long) n, cost_among, cost_whole);
+		if (split->forced || cost_among < cost_whole)
+			return RunQuery(&among, caller);
+	}
+	return RunQuery(&q, caller);
+}
+
+/*
  * Compiles and runs a rule inside one SPI connection (the compiler reads
  * the registry through it).  among, when given, is the candidates' audience
  * ($1); while refresh_all() shares predicates, the shared form is used.
+ * Otherwise an AND may be split for semi-join reduction.
  */
 static Audience *
 Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
@@ -67,13 +183,9 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 	memset(&q, 0, sizeof(q));
 	if (OidIsValid(among_type))
 	{
-		{
 		Audience   *cand = DatumGetAudienceP(among);
 
-		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_CANDIDATES,
-								 (int64) audience_codec_cardinality(AUDIENCE_BYTES(cand),
-																	AUDIENCE_NBYTES(cand)));
-	}
+		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_CANDIDATES, Members(cand));
 		q.nparams = 1;
 		q.types = &among_type;
 		q.values = &among;
@@ -81,7 +193,17 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 	else if (rule_share_active())
 		rule_compile_shared(rule, as_of, &q);
 	else
-		q.sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE, -1);
+	{
+		RuleSplit	split;
+
+		if (rule_compile_split(rule, as_of, &split))
+		{
+			result = EvaluateReduced(&split, as_of, caller);
+			SPI_finish();
+			return result;
+		}
+		q.sql = split.full_sql;
+	}
 	result = RunQuery(&q, caller);
 	SPI_finish();
 	return result;

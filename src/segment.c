@@ -25,6 +25,7 @@ static const struct config_enum_entry rule_form_options[] = {
 	{"auto", SEGMENT_FORM_AUTO, false},
 	{"set_algebra", SEGMENT_FORM_SET_ALGEBRA, false},
 	{"per_customer", SEGMENT_FORM_PER_CUSTOMER, false},
+	{"reduced", SEGMENT_FORM_REDUCED, false},
 	{NULL, 0, false}
 };
 
@@ -50,7 +51,8 @@ _PG_init(void)
 	DefineCustomEnumVariable("segment.rule_form",
 							 "How evaluate() and refresh() compile a rule.",
 							 "auto: the form the planner estimates cheaper; set_algebra: audiences per predicate "
-							 "combined as bitmaps; per_customer: one query over the customer table.",
+							 "combined as bitmaps; per_customer: one query over the customer table; reduced: an AND's "
+							 "cheapest child first, the others among its members.",
 							 &segment_rule_form, SEGMENT_FORM_AUTO, rule_form_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("segment.dictionary_cache_size",

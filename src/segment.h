@@ -14,7 +14,8 @@ typedef enum SegmentRuleForm
 {
 	SEGMENT_FORM_AUTO,
 	SEGMENT_FORM_SET_ALGEBRA,
-	SEGMENT_FORM_PER_CUSTOMER
+	SEGMENT_FORM_PER_CUSTOMER,
+	SEGMENT_FORM_REDUCED
 } SegmentRuleForm;
 
 extern int	segment_rule_form;

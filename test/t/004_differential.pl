@@ -159,7 +159,7 @@ sub run_mode
 		my $bn = int($lo / $bs);
 		my $st = Differential::ql($instants[ $bn % @instants ]) . ', ' . ($bn % 2 ? "'among'" : "'shared'");
 		# and each compiled form of evaluate() in turn (segment.rule_form)
-		my $form = (qw(auto set_algebra per_customer))[ $bn % 3 ];
+		my $form = (qw(auto set_algebra per_customer reduced))[ $bn % 4 ];
 		$forms{$form}++;
 		my $out = $node->safe_psql($db, qq{
 SET segment.rule_form = $form;
