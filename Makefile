@@ -29,6 +29,7 @@ OBJS = \
 	src/rule_window.o \
 	src/rule_type.o \
 	src/key_dictionary.o \
+	src/key_dictionary_share.o \
 	src/rule_json.o \
 	src/rule_json_pg.o \
 	src/rule_rewrite.o \

@@ -93,6 +93,50 @@ SELECT register_customers('kd_big', 'id', dictionary => true);
 SELECT id, customer_ordinal(id) = (SELECT ordinal FROM customer_ordinals WHERE key = id) AS equal
 FROM kd_big ORDER BY id;
 
+-- parallel workers read the leader's copy of the cache, or look keys up
+-- through the index when the leader has none; both give the same ordinals
+CREATE TABLE kd_many (id bigint PRIMARY KEY);
+INSERT INTO kd_many SELECT 1000000000000 + i * 7 FROM generate_series(1, 20000) i;
+SELECT unregister_customers();
+SELECT register_customers('kd_many', 'id', dictionary => true);
+ANALYZE kd_many, customer_ordinals;
+CREATE TABLE kd_expected AS SELECT key, ordinal FROM customer_ordinals;
+-- a new session: the workers' first lookups find no copy
+\c
+SET search_path = segment, public;
+SET client_min_messages = warning;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET force_parallel_mode = on;
+SELECT count(*) AS keys, count(*) FILTER (WHERE customer_ordinal(m.id) = e.ordinal) AS equal,
+       count(customer_ordinal(m.id + 1)) AS unknown
+FROM kd_many m JOIN kd_expected e ON e.key = m.id;
+-- the leader fills its cache (evaluate() does before its query), and the
+-- next query's workers read its copy
+RESET force_parallel_mode;
+SELECT cardinality(evaluate('customer.id > 0')) AS members;
+SET force_parallel_mode = on;
+SELECT current_setting('segment._dictionary_share') <> '' AS shared;
+SELECT count(*) AS keys, count(*) FILTER (WHERE customer_ordinal(m.id) = e.ordinal) AS equal,
+       count(customer_ordinal(m.id + 1)) AS unknown
+FROM kd_many m JOIN kd_expected e ON e.key = m.id;
+EXPLAIN (COSTS OFF) SELECT audience_agg(customer_ordinal(id)) FROM kd_many;
+SELECT cardinality(audience_agg(customer_ordinal(id))) FROM kd_many;
+-- keys added since the copy was written are found through the index
+INSERT INTO kd_many VALUES (5), (6);
+SELECT customer_ordinal(k) = (SELECT ordinal FROM customer_ordinals WHERE key = k) AS equal
+FROM (VALUES (5::bigint), (6)) v(k);
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT unregister_customers();
+DROP TABLE kd_many, kd_expected;
+SELECT register_customers('kd_big', 'id', dictionary => true);
+
 -- rules read the cache when the dictionary fits segment.dictionary_cache_size,
 -- and join the dictionary when it is 0; both give the same members
 SELECT compile('customer.city = ''a''', now()) ~ 'customer_ordinal\(' AS through_cache;

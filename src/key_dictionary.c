@@ -40,7 +40,10 @@
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "access/parallel.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -172,6 +175,8 @@ typedef struct DictCache
 	int16		typlen;
 	bool		typbyval;
 	bool		loaded;			/* the whole table was read */
+	bool		unpublished;	/* no copy for workers yet (filled while in
+								 * parallel mode, where settings are frozen) */
 	TransactionId filled_in;	/* top transaction that last added entries */
 	MemoryContext cxt;
 	dict_hash  *table;
@@ -196,6 +201,7 @@ ResetCache(void)
 {
 	if (cache.table)
 		dict_destroy(cache.table);
+	dict_share_drop();
 	if (cache.cxt)
 		MemoryContextDelete(cache.cxt);
 	memset(&cache, 0, sizeof(cache));
@@ -385,7 +391,46 @@ LoadAll(Relation rel)
 		cache.filled_in = FrozenTransactionId;	/* any abort of this xact resets */
 }
 
-/* Makes the cache match the current dictionary; false when there is none. */
+/*
+ * Writes the leader's copy for parallel workers (key_dictionary_share.c),
+ * when parallel query can run at all.
+ */
+static void
+Publish(void)
+{
+	dict_iterator it;
+	DictSlot   *slot;
+	uint64		nkeys = 0,
+				nbytes = 0;
+	DictShareBuilder *b;
+
+	if (IsInParallelMode())
+	{
+		cache.unpublished = true;
+		return;
+	}
+	cache.unpublished = false;
+	if (max_parallel_workers_per_gather <= 0 || max_parallel_workers <= 0)
+		return;
+	dict_start_iterate(cache.table, &it);
+	while ((slot = dict_iterate(cache.table, &it)) != NULL)
+	{
+		nkeys++;
+		nbytes += slot->k.len == 0 ? sizeof(Datum) : slot->k.len - 1;
+	}
+	if ((b = dict_share_begin(cache.relid, nkeys, nbytes)) == NULL)
+		return;
+	dict_start_iterate(cache.table, &it);
+	while ((slot = dict_iterate(cache.table, &it)) != NULL)
+		dict_share_add(b, slot->k.key, slot->k.len, slot->k.hash, slot->ordinal);
+	dict_share_end(b);
+}
+
+/*
+ * Makes the cache match the current dictionary; false when there is none.
+ * A parallel worker only reads the relation's description: it looks keys
+ * up in the leader's copy (or through the index), never reads it all.
+ */
 static bool
 EnsureCache(void)
 {
@@ -393,9 +438,10 @@ EnsureCache(void)
 	Relation	rel;
 	Form_pg_attribute att;
 	double		tuples;
+	bool		worker = IsParallelWorker();
 
 	RegisterCallbacks();
-	if (OidIsValid(cache.relid) && cache.loaded)
+	if (OidIsValid(cache.relid) && (cache.loaded || worker))
 		return true;
 	relid = key_dictionary_relid();
 	if (!OidIsValid(relid))
@@ -408,13 +454,48 @@ EnsureCache(void)
 	cache.key_type = att->atttypid;
 	cache.typlen = att->attlen;
 	cache.typbyval = att->attbyval;
-	cache.cxt = AllocSetContextCreate(TopMemoryContext, "segment key dictionary",
-									  ALLOCSET_DEFAULT_SIZES);
-	tuples = rel->rd_rel->reltuples > 0 ? rel->rd_rel->reltuples : 1024;
-	cache.table = dict_create(cache.cxt, (uint32) Min(tuples * 1.1, 1 << 28), NULL);
-	LoadAll(rel);
+	if (!worker)
+	{
+		cache.cxt = AllocSetContextCreate(TopMemoryContext, "segment key dictionary",
+										  ALLOCSET_DEFAULT_SIZES);
+		tuples = rel->rd_rel->reltuples > 0 ? rel->rd_rel->reltuples : 1024;
+		cache.table = dict_create(cache.cxt, (uint32) Min(tuples * 1.1, 1 << 28), NULL);
+		LoadAll(rel);
+		Publish();
+	}
 	table_close(rel, AccessShareLock);
 	return true;
+}
+
+/*
+ * Before a query that maps keys through customer_ordinal() starts, so that
+ * its parallel workers find the leader's copy: fills the cache when the
+ * dictionary exists and fits.
+ */
+void
+key_dictionary_prepare(void)
+{
+	Oid			relid;
+	Relation	rel;
+	bool		fits;
+
+	if (IsParallelWorker())
+		return;
+	if (OidIsValid(cache.relid) && cache.loaded)
+	{
+		if (cache.unpublished)
+			Publish();
+		return;
+	}
+	relid = key_dictionary_relid();
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	fits = key_dictionary_cache_fits(Max(rel->rd_rel->reltuples, 1),
+									 TupleDescAttr(RelationGetDescr(rel), 1)->attlen);
+	table_close(rel, AccessShareLock);
+	if (fits)
+		(void) EnsureCache();
 }
 
 /* Looks a key up through the key index, under the query's snapshot. */
@@ -459,13 +540,17 @@ static bool
 Lookup(CallSite *site, Datum value, uint32 *ordinal)
 {
 	DictKey		k = MakeKey(value, cache.typlen, cache.typbyval);
-	DictSlot   *slot = dict_lookup(cache.table, k);
+	DictSlot   *slot = cache.table ? dict_lookup(cache.table, k) : NULL;
+	bool		shared;
 
 	if (slot)
 	{
 		*ordinal = slot->ordinal;
 		return true;
 	}
+	if (cache.table == NULL && IsParallelWorker() &&
+		dict_share_lookup(cache.relid, k.key, k.len, k.hash, ordinal, &shared))
+		return true;
 	if (site->absent && absent_lookup(site->absent, k))
 		return false;
 	if (IndexLookup(value, ordinal))

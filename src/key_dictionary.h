@@ -11,4 +11,18 @@ extern int	segment_dictionary_cache_kb;
 extern Oid	key_dictionary_relid(void);
 extern bool key_dictionary_cache_fits(double n, int16 typlen);
 
+extern void key_dictionary_prepare(void);
+
+/* segment._dictionary_share: the leader's copy for parallel workers */
+extern char *segment_dictionary_share;
+
+typedef struct DictShareBuilder DictShareBuilder;
+
+extern DictShareBuilder *dict_share_begin(Oid relid, uint64 nkeys, uint64 nbytes);
+extern void dict_share_add(DictShareBuilder *b, Datum key, uint32 len, uint32 hash, uint32 ordinal);
+extern void dict_share_end(DictShareBuilder *b);
+extern void dict_share_drop(void);
+extern bool dict_share_lookup(Oid relid, Datum key, uint32 len, uint32 hash, uint32 *ordinal,
+							  bool *available);
+
 #endif							/* KEY_DICTIONARY_H */

@@ -180,6 +180,8 @@ Evaluate(SegmentRule *r, TimestampTz as_of, Datum among, Oid among_type)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* parallel workers of the rule's query read the leader's cache */
+	key_dictionary_prepare();
 	memset(&q, 0, sizeof(q));
 	if (OidIsValid(among_type))
 	{
@@ -289,6 +291,7 @@ segment_evaluate_rules(PG_FUNCTION_ARGS)
 	results = palloc(sizeof(Datum) * Max(n, 1));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	key_dictionary_prepare();
 	if (n > 0)
 	{
 		RuleAmong	mode = OidIsValid(among_type) ? RULE_AMONG_CANDIDATES : RULE_AMONG_NONE;

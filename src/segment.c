@@ -61,5 +61,10 @@ _PG_init(void)
 							"0 joins the dictionary table instead.",
 							&segment_dictionary_cache_kb, 131072, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomStringVariable("segment._dictionary_share",
+							   "Internal: the key dictionary copy parallel workers read.",
+							   NULL, &segment_dictionary_share, "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
+							   GUC_NO_RESET_ALL, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("segment");
 }

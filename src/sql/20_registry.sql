@@ -369,11 +369,10 @@ COMMENT ON FUNCTION @extschema@.unregister_customers() IS 'removes the customer 
 
 -- A customer key's ordinal: through a backend-local cache of the dictionary
 -- (src/key_dictionary.c), or the key itself when integer keys are used
--- directly.  PARALLEL RESTRICTED, not because a worker could not run it but
--- because each worker would read the whole dictionary into a cache of its
--- own for one query; the leader's cache lasts.
+-- directly.  Parallel workers read the leader's copy of the cache in
+-- dynamic shared memory (src/key_dictionary_share.c).
 CREATE FUNCTION @extschema@.customer_ordinal(key anyelement) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'customer_ordinal' LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+    AS 'MODULE_PATHNAME', 'customer_ordinal' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.customer_ordinal(anyelement) IS 'the ordinal of a customer key (NULL for a key that is no registered customer''s)';
 
 CREATE FUNCTION @extschema@.register_source(name text, rel regclass, customer_column name, time_column name)
