@@ -35,6 +35,12 @@ SELECT customer_ordinal('a-001'::bytea);
 INSERT INTO kd_text VALUES ('z-new', NULL);
 SELECT customer_ordinal('z-new'::text) = (SELECT ordinal FROM customer_ordinals WHERE key = 'z-new') AS new_key;
 
+-- updating customers draws no ordinals for keys already there (no gaps)
+SELECT max(ordinal) AS before_update FROM customer_ordinals \gset
+UPDATE kd_text SET city = city;
+INSERT INTO kd_text VALUES ('after-update', NULL);
+SELECT (SELECT ordinal FROM customer_ordinals WHERE key = 'after-update') = :before_update + 1 AS no_gap;
+
 -- a key read in a transaction that rolls back is not kept: the same key
 -- inserted again gets another ordinal, and the cache must give that one
 BEGIN;

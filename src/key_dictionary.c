@@ -180,6 +180,10 @@ typedef struct DictCache
 	TransactionId filled_in;	/* top transaction that last added entries */
 	MemoryContext cxt;
 	dict_hash  *table;
+	DictKey    *by_ordinal;		/* the inverse: a key per ordinal (len
+								 * PG_UINT32_MAX where none), for the keys
+								 * of candidates (key_dictionary_keys) */
+	uint32		nby_ordinal;
 } DictCache;
 
 static DictCache cache;
@@ -326,6 +330,26 @@ MakeKey(Datum value, int16 typlen, bool typbyval)
 	return k;
 }
 
+/* Records the key of an ordinal in the inverse array, growing it. */
+static void
+RememberOrdinal(DictKey k, uint32 ordinal)
+{
+	/* ordinals far beyond the number of keys (gaps): no inverse for them */
+	if ((uint64) ordinal > 4 * (uint64) cache.table->members + 1048576)
+		return;
+	if (ordinal >= cache.nby_ordinal)
+	{
+		uint32		n = Max(Max(cache.nby_ordinal * 2, 1024), ordinal + 1);
+
+		cache.by_ordinal = cache.by_ordinal
+			? repalloc_huge(cache.by_ordinal, sizeof(DictKey) * (Size) n)
+			: MemoryContextAllocHuge(cache.cxt, sizeof(DictKey) * (Size) n);
+		memset(cache.by_ordinal + cache.nby_ordinal, 0xFF, sizeof(DictKey) * (Size) (n - cache.nby_ordinal));
+		cache.nby_ordinal = n;
+	}
+	cache.by_ordinal[ordinal] = k;
+}
+
 static void
 AddEntry(dict_hash *table, MemoryContext cxt, DictKey k, uint32 ordinal)
 {
@@ -341,6 +365,8 @@ AddEntry(dict_hash *table, MemoryContext cxt, DictKey k, uint32 ordinal)
 	}
 	slot = dict_insert(table, k, &found);
 	slot->ordinal = ordinal;
+	if (table == cache.table)
+		RememberOrdinal(k, ordinal);
 }
 
 static void
@@ -648,4 +674,48 @@ customer_ordinal(PG_FUNCTION_ARGS)
 	if (!Lookup(site, PG_GETARG_DATUM(0), &ordinal))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64((int64) ordinal);
+}
+
+/*
+ * The keys of n ordinals from the backend's cache, as Datums of the key
+ * type (in the current memory context), for the candidates of a reduced
+ * rule (rule_eval.c).  False when the cache is not loaded or misses one of
+ * them (the caller then asks the dictionary table).
+ */
+bool
+key_dictionary_keys(const int64 *ordinals, int n, Datum *keys, Oid *key_type)
+{
+	int			i;
+
+	if (!OidIsValid(cache.relid) || !cache.loaded || IsParallelWorker())
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		DictKey    *k;
+
+		if (ordinals[i] < 0 || ordinals[i] >= cache.nby_ordinal ||
+			(k = &cache.by_ordinal[ordinals[i]])->len == PG_UINT32_MAX)
+			return false;
+		if (k->len == 0)
+			keys[i] = k->key;
+		else if (cache.typlen == -1)
+		{
+			struct varlena *v = palloc(VARHDRSZ + k->len - 1);
+
+			SET_VARSIZE(v, VARHDRSZ + k->len - 1);
+			memcpy(VARDATA(v), DatumGetPointer(k->key), k->len - 1);
+			keys[i] = PointerGetDatum(v);
+		}
+		else if (cache.typlen == -2)
+			keys[i] = CStringGetDatum(pnstrdup(DatumGetPointer(k->key), k->len - 1));
+		else
+		{
+			char	   *b = palloc(k->len - 1);
+
+			memcpy(b, DatumGetPointer(k->key), k->len - 1);
+			keys[i] = PointerGetDatum(b);
+		}
+	}
+	*key_type = cache.key_type;
+	return true;
 }

@@ -12,6 +12,7 @@ extern Oid	key_dictionary_relid(void);
 extern bool key_dictionary_cache_fits(double n, int16 typlen);
 
 extern void key_dictionary_prepare(void);
+extern bool key_dictionary_keys(const int64 *ordinals, int n, Datum *keys, Oid *key_type);
 
 /* segment._dictionary_share: the leader's copy for parallel workers */
 extern char *segment_dictionary_share;

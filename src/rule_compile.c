@@ -2261,6 +2261,9 @@ Compile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 		appendStringInfoString(&c->sql, DictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfo(&c->sql, " WHERE %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
 					 c->reg.dictionary ? CustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
+	/* among keys, only the candidates' rows are read (their key index) */
+	if (c->among_keys)
+		appendStringInfo(&c->sql, " AND cu.%s = ANY ($2)", c->reg.key);
 	if (c->reg.tenant)
 		appendStringInfo(&c->sql, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 }
@@ -2358,6 +2361,7 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 				rest->children[j++] = top->children[i];
 	}
 	split->driver_sql = best_sql;
+	split->full_cost = cost_full;
 	split->rest = rest;
 	split->note = psprintf("driver: child %d of %d (estimated cost %.0f, whole rule %.0f)",
 						   driver + 1, top->nchildren, best, cost_full);

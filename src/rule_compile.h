@@ -56,6 +56,7 @@ extern char *rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of,
 typedef struct RuleSplit
 {
 	char	   *full_sql;		/* when not split */
+	double		full_cost;		/* its estimated cost, when split */
 	char	   *driver_sql;		/* the driver's own query */
 	const RuleNode *rest;		/* the other children */
 	double		customers;		/* the planner's number of customers */

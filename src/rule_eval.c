@@ -76,11 +76,39 @@ CandidateKeys(Audience *a, Oid audience_type, Oid *type)
 	Datum		arg = PointerGetDatum(a);
 	bool		isnull;
 	Datum		d;
-	const char *q = OidIsValid(key_dictionary_relid())
-		? "SELECT coalesce(array_agg(o.key), '{}') FROM segment.customer_ordinals o "
-		"WHERE o.ordinal = ANY (segment.to_bigint_array($1))"
-		: "SELECT segment.to_bigint_array($1)";
+	ArrayType  *ords;
+	const char *q;
 
+	if (SPI_execute_with_args("SELECT segment.to_bigint_array($1)", 1, &audience_type, &arg, NULL,
+							  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the candidates");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	ords = DatumGetArrayTypeP(d);
+	if (!OidIsValid(key_dictionary_relid()))
+	{
+		*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+		return datumCopy(d, false, -1);
+	}
+	/* the backend's cache knows the key of each ordinal it read */
+	{
+		int			n = ArrayGetNItems(ARR_NDIM(ords), ARR_DIMS(ords));
+		Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+		Oid			key_type;
+
+		if (!ARR_HASNULL(ords) &&
+			key_dictionary_keys((int64 *) ARR_DATA_PTR(ords), n, keys, &key_type))
+		{
+			int16		typlen;
+			bool		typbyval;
+			char		typalign;
+
+			get_typlenbyvalalign(key_type, &typlen, &typbyval, &typalign);
+			*type = get_array_type(key_type);
+			return PointerGetDatum(construct_array(keys, n, key_type, typlen, typbyval, typalign));
+		}
+	}
+	q = "SELECT coalesce(array_agg(o.key), '{}') FROM segment.customer_ordinals o "
+		"WHERE o.ordinal = ANY (segment.to_bigint_array($1))";
 	if (SPI_execute_with_args(q, 1, &audience_type, &arg, NULL, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the candidates' keys");
@@ -153,10 +181,11 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 		if (!split->forced)
 		{
 			cost_among = PlannedCost(&among);
-			cost_whole = PlannedCost(&q);
+			cost_whole = split->full_cost;	/* planned when split */
 		}
 		elog(DEBUG1, "segment: %s; %lld members; the rest among them: cost %.0f, the whole rule %.0f",
 			 split->note, (long long) n, cost_among, cost_whole);
+		elog(DEBUG2, "segment: the rest among the driver's members: %s", among.sql);
 		if (split->forced || cost_among < cost_whole)
 			return RunQuery(&among, caller);
 	}

@@ -151,8 +151,12 @@ DECLARE
     reg @extschema@.customer_registry;
 BEGIN
     SELECT * INTO reg FROM @extschema@.customer_registry;
+    -- keys already there are left out before the insert: ON CONFLICT alone
+    -- would still draw an ordinal from the sequence for each of them, so
+    -- every UPDATE of the customers would leave gaps in the ordinals
     EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
                     SELECT DISTINCT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM @extschema@.customer_ordinals o WHERE o.key = n.%1$I)
                     ON CONFLICT (key) DO NOTHING', reg.key_column);
     RETURN NULL;
 END $$;
