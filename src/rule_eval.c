@@ -251,7 +251,19 @@ segment_compile(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sql = MemoryContextStrdup(caller, rule_compile_sql(rule, PG_GETARG_TIMESTAMPTZ(1), RULE_AMONG_NONE, -1));
+	{
+		RuleSplit	split;
+
+		/* the run-time split, when evaluate() would try it, then the whole rule */
+		if (rule_compile_split(rule, PG_GETARG_TIMESTAMPTZ(1), &split))
+			sql = MemoryContextStrdup(caller,
+									  psprintf("-- semi-join reduction: %s; the rest runs among its members when they are "
+											   "at most %.0f and the planner expects that cheaper, else this query\n%s",
+											   split.note, Max(REDUCE_MIN_MEMBERS, REDUCE_FRACTION * split.customers),
+											   split.full_sql));
+		else
+			sql = MemoryContextStrdup(caller, split.full_sql);
+	}
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(sql));
 }
