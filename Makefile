@@ -35,12 +35,14 @@ OBJS = \
 	src/rule_eval.o \
 	src/rule_share.o \
 	src/autotag.o \
-	src/tag_store.o
+	src/tag_store.o \
+	src/rule_privilege.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
 	src/sql/00_header.sql \
 	src/sql/10_audience.sql \
+	src/sql/15_privilege.sql \
 	src/sql/20_registry.sql \
 	src/sql/30_rule.sql \
 	src/sql/31_rule_json.sql \

@@ -32,7 +32,7 @@ $$;
 
 -- The current tenant: segment.tenant, checked.  '' when the registry has no
 -- tenant column; an error when one is registered and the setting is empty,
--- or when the current role was not granted the tenant.
+-- or when the role it acts for (_caller()) was not granted the tenant.
 CREATE FUNCTION @extschema@._tenant() RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
@@ -47,7 +47,7 @@ BEGIN
         END IF;
         RETURN '';
     END IF;
-    IF NOT @extschema@._tenant_granted(t, current_user) THEN
+    IF NOT @extschema@._tenant_granted(t, pg_catalog.pg_get_userbyid(@extschema@._caller())) THEN
         RAISE EXCEPTION 'permission denied for tenant "%"', t
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'A superuser grants tenants to roles with segment.grant_tenant().';
