@@ -67,8 +67,8 @@ segment_become(Oid role, Oid caller, SegmentUserSwitch *s)
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID %u does not exist", role),
-				 errdetail("The rule was saved by a role that has been dropped since."),
+				 errmsg("the role that saved the rule no longer exists"),
+				 errdetail("Role OID %u was dropped since.", role),
 				 errhint("Save the rule again (segment.alter_segment() or segment.set_tag_rule()) as an existing role.")));
 	GetUserIdAndSecContext(&s->user, &s->sec_context);
 	s->caller = api_caller;

@@ -71,7 +71,7 @@ CREATE TABLE @extschema@.tag_log (
     ordinal    bigint NOT NULL,
     action     text NOT NULL CHECK (action IN ('add', 'remove')),
     source     text NOT NULL CHECK (source IN ('manual', 'auto', 'import')),
-    actor      text NOT NULL DEFAULT current_user
+    actor      text NOT NULL DEFAULT @extschema@._caller()::text   -- the role acting, not the owner
 );
 COMMENT ON TABLE @extschema@.tag_log IS 'every tag added or removed: when, how, by whom or which rule';
 
