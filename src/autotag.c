@@ -806,7 +806,7 @@ EvaluateLayer(AutoCatalog *cat, bool cache, const int *layer, int n, AudienceSet
 		int			rc;
 
 		if (OidIsValid(owner))
-			segment_become(owner, owner, &sw);
+			segment_become(owner, owner, true, &sw);
 		PG_TRY();
 		{
 			rc = SPI_execute_plan(plan, &param, NULL, false, 1);

@@ -59,10 +59,12 @@ segment_caller(void)
 /*
  * Makes role the current user, acting for caller, until segment_restore().
  * SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE meanwhile, as inside a
- * SECURITY DEFINER function.
+ * SECURITY DEFINER function; restricted (running a rule as its author)
+ * adds SECURITY_RESTRICTED_OPERATION, as PostgreSQL runs maintenance as a
+ * table's owner: no temporary objects or settings survive the switch.
  */
 void
-segment_become(Oid role, Oid caller, SegmentUserSwitch *s)
+segment_become(Oid role, Oid caller, bool restricted, SegmentUserSwitch *s)
 {
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
@@ -73,7 +75,8 @@ segment_become(Oid role, Oid caller, SegmentUserSwitch *s)
 	GetUserIdAndSecContext(&s->user, &s->sec_context);
 	s->caller = api_caller;
 	s->switched_to = switched_to;
-	SetUserIdAndSecContext(role, s->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(role, s->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
 	api_caller = caller;
 	switched_to = role;
 }
@@ -159,7 +162,7 @@ segment_api_call(PG_FUNCTION_ARGS)
 							 fcinfo->context, fcinfo->resultinfo);
 	for (i = 0; i < PG_NARGS(); i++)
 		inner->args[i] = fcinfo->args[i];
-	segment_become(target->owner, segment_caller(), &sw);
+	segment_become(target->owner, segment_caller(), false, &sw);
 	PG_TRY();
 	{
 		result = FunctionCallInvoke(inner);
@@ -209,7 +212,7 @@ segment_evaluate_as(PG_FUNCTION_ARGS)
 		fmgr_info_cxt(impl, evaluate, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = evaluate;
 	}
-	segment_become(role, role, &sw);
+	segment_become(role, role, true, &sw);
 	PG_TRY();
 	{
 		result = FunctionCall2(evaluate, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));

@@ -22,9 +22,11 @@ extern Oid	segment_caller(void);
 
 /*
  * Runs as role, acting for caller, until segment_restore(); an error if
- * the role no longer exists.  Pair them with PG_TRY / PG_FINALLY.
+ * the role no longer exists.  restricted: as a security-restricted
+ * operation (for running a rule as its author).  Pair them with PG_TRY /
+ * PG_FINALLY.
  */
-extern void segment_become(Oid role, Oid caller, SegmentUserSwitch *s);
+extern void segment_become(Oid role, Oid caller, bool restricted, SegmentUserSwitch *s);
 extern void segment_restore(const SegmentUserSwitch *s);
 
 #endif							/* RULE_PRIVILEGE_H */

@@ -289,6 +289,10 @@ CREATE TRIGGER append_only BEFORE UPDATE ON @extschema@.history
 CREATE TRIGGER append_only BEFORE UPDATE ON @extschema@.tag_log
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._append_only();
 
+-- _tenant() reads _caller(), which parallel workers do not know (they
+-- would see the extension owner inside the writing functions).
+ALTER FUNCTION @extschema@._tenant() PARALLEL RESTRICTED;
+
 -- The triggers on the application's customer table keep the dictionary
 -- (and check keys) whoever writes the table: they run as the owner.
 ALTER FUNCTION @extschema@._dictionary_add() SECURITY DEFINER;
