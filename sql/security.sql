@@ -1,5 +1,5 @@
 -- search_path hijacking, as in PostgreSQL's contrib/seg/sql/security.sql:
--- a tenant role puts its own operators and functions, shadowing built-in
+-- an application role puts its own operators and functions, shadowing built-in
 -- and segment ones, in a schema ahead of pg_catalog and calls the segment
 -- functions.  Its objects may run as itself, never with the rights of the
 -- extension owner (the functions that write the catalogs run as it).
@@ -15,7 +15,7 @@ SELECT register_source('orders', 'sx_orders', 'customer_id', 'paid_at');
 CREATE ROLE regress_sx_app;
 GRANT SELECT (id), INSERT ON sx_customers TO regress_sx_app;
 GRANT SELECT, INSERT ON sx_orders TO regress_sx_app;
-SELECT grant_tenant('app', 'regress_sx_app');
+SELECT grant_usage('regress_sx_app');      -- no tenant column: no tenant to grant
 CREATE SCHEMA regress_sx_evil AUTHORIZATION regress_sx_app;
 
 SET ROLE regress_sx_app;
@@ -59,7 +59,6 @@ CREATE TEMP TABLE customer_registry (x int);
 
 -- the impostors first, pg_catalog after them
 SET search_path = regress_sx_evil, pg_catalog, segment, public;
-SET segment.tenant = 'app';
 SELECT create_segment('big', 'sum(orders.amount) >= 500') > 0 AS created;
 SELECT alter_segment('big', rule => 'sum(orders.amount) >= 600');
 SET client_min_messages = warning;
@@ -93,10 +92,7 @@ SELECT count(*) AS calls_as_owner FROM regress_sx_evil.calls WHERE who <> 'regre
 
 -- clean up
 DROP SCHEMA regress_sx_evil CASCADE;
-DELETE FROM tenant_roles;
-REVOKE ALL ON ALL TABLES IN SCHEMA segment FROM regress_sx_app;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segment FROM regress_sx_app;
-REVOKE ALL ON SCHEMA segment FROM regress_sx_app;
+SELECT revoke_usage('regress_sx_app');
 REVOKE ALL ON sx_customers, sx_orders FROM regress_sx_app;
 DROP TABLE pg_temp.sx_labels, pg_temp.customer_registry;
 DROP ROLE regress_sx_app;

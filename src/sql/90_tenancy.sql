@@ -40,7 +40,7 @@ BEGIN
         RAISE EXCEPTION 'tenant and role must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO @extschema@.tenant_roles VALUES (tenant, role::text::name) ON CONFLICT DO NOTHING;
-    PERFORM @extschema@._grant_access(role);
+    PERFORM @extschema@.grant_usage(role);
 END $$;
 COMMENT ON FUNCTION @extschema@.grant_tenant(text, regrole) IS 'allows a role (and its members) to act for a tenant: SELECT on the catalogs, EXECUTE on the segment functions';
 
@@ -84,6 +84,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'record_contact', 'purge_contacts', 'create_rfm_tags']
 $$;
 
+-- Administrative functions: they run as their caller, the extension owner
+-- or a superuser; not executable by PUBLIC.
+CREATE FUNCTION @extschema@._admin_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['register_customers', 'unregister_customers', 'register_source', 'unregister_source',
+                 'watch', 'unwatch', 'grant_tenant', 'revoke_tenant', 'grant_usage', 'revoke_usage']
+$$;
+
 -- Functions of the extension a granted role calls besides the API:
 -- helpers of the functions that run as the caller (reads, scheduling),
 -- of the row-level security policies and of the views.
@@ -104,14 +112,18 @@ LANGUAGE sql STABLE AS $$
     JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'segment'
 $$;
 
--- What grant_tenant() gives a role: USAGE on the schema, SELECT on the
+-- What grant_tenant() gives a role, and alone what a role needs where the
+-- customer table has no tenant column: USAGE on the schema, SELECT on the
 -- catalogs and views, EXECUTE on the API and the helpers it calls as the
 -- caller.  No INSERT, UPDATE, DELETE, TRUNCATE, no sequence.
-CREATE FUNCTION @extschema@._grant_access(role regrole) RETURNS void
+CREATE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %s', role);
     EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources, @extschema@.segments,
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
@@ -130,6 +142,23 @@ BEGIN
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f, role);
     END LOOP;
 END $$;
+COMMENT ON FUNCTION @extschema@.grant_usage(regrole) IS 'lets a role use segment (read the catalogs, call the functions) without tying it to a tenant';
+
+-- Undoes grant_tenant() and grant_usage(): the role's tenants and every
+-- privilege it holds on the extension's schema, tables and functions.
+CREATE FUNCTION @extschema@.revoke_usage(role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM @extschema@.tenant_roles r WHERE r.role_name = role::text::name;
+    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON SCHEMA @extschema@ FROM %s', role);
+END $$;
+COMMENT ON FUNCTION @extschema@.revoke_usage(regrole) IS 'withdraws every tenant and every segment privilege of a role (e.g. before DROP ROLE)';
 
 -- _evaluate_as(role, rule, as_of): evaluate(rule, as_of) run as role.
 CREATE FUNCTION @extschema@._evaluate_as(role regrole, rule @extschema@.segment_rule, as_of timestamptz)
@@ -341,8 +370,7 @@ BEGIN
         IF f.proname LIKE '\_%' OR f.prorettype = 'pg_catalog.trigger'::regtype
            OR f.pronamespace = '@extschema@_api'::regnamespace
            OR f.proname = ANY (@extschema@._api_functions())
-           OR f.proname IN ('register_customers', 'unregister_customers', 'register_source', 'unregister_source',
-                            'watch', 'unwatch', 'grant_tenant', 'revoke_tenant') THEN
+           OR f.proname = ANY (@extschema@._admin_functions()) THEN
             EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
         END IF;
     END LOOP;
