@@ -344,11 +344,15 @@ BEGIN
         %s
         WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
     COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
-    -- the views are new objects: give the tenant roles their privileges back
-    FOR r IN SELECT DISTINCT role_name FROM @extschema@.tenant_roles LOOP
-        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %I', r.role_name);
+    -- the views are new objects: give the roles that read the catalogs
+    -- (grant_tenant, grant_usage) their privileges back
+    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
+               AND a.grantee NOT IN (0, c.relowner) LOOP
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
         IF reg.ordinal_mode = 'dictionary' THEN
-            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %I', r.role_name);
+            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
         END IF;
     END LOOP;
 END $$;
