@@ -10,7 +10,7 @@ SET search_path = segment, public;
 -- (leading "_"), trigger or body (schema segment_api) function, nor any
 -- writing or administrative function, is executable by PUBLIC
 CREATE TEMP VIEW ext_functions AS
-SELECT p.oid, p.oid::regprocedure AS sig, p.proname, n.nspname, l.lanname, p.prosecdef, p.proconfig,
+SELECT p.oid, p.oid::regprocedure AS sig, p.proname, n.nspname, l.lanname, p.prosecdef, p.proconfig, p.prosrc,
        p.prorettype = 'trigger'::regtype AS is_trigger, has_function_privilege('public', p.oid, 'EXECUTE') AS public_exec
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -23,6 +23,13 @@ WHERE (lanname IN ('sql', 'plpgsql') OR prosecdef)
 SELECT sig AS executable_by_public FROM ext_functions
 WHERE public_exec AND (proname LIKE '\_%' OR is_trigger OR nspname = 'segment_api'
                        OR proname = ANY (_admin_functions()) OR proname = ANY (_api_functions()));
+-- no SQL or PL/pgSQL function of schema segment writes the catalogs, but
+-- internal and administrative ones: the others run as their caller, who
+-- has no write privilege (a new writing function goes to _api_functions())
+SELECT sig AS writes_as_caller FROM ext_functions
+WHERE nspname = 'segment' AND lanname IN ('sql', 'plpgsql') AND proname NOT LIKE '\_%'
+  AND NOT proname = ANY (_admin_functions())
+  AND prosrc ~* '(insert\s+into|update|delete\s+from|truncate)\s+segment\.';
 -- the writing functions are C stubs of bodies in segment_api, no SECURITY DEFINER
 SELECT count(*) AS stubs, bool_and(lanname = 'c' AND NOT prosecdef AND NOT public_exec) AS all_c_not_public,
        bool_and(EXISTS (SELECT FROM ext_functions b WHERE b.nspname = 'segment_api' AND b.proname = s.proname
