@@ -342,6 +342,23 @@ DROP FUNCTION pg_temp.planted();
 RESET ROLE;
 DROP TABLE pv_private;
 
+-- a tenant role's pg_cron job is its own, and drop_segment() (run as the
+-- owner) removes that job, not one of the owner's
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+RESET client_min_messages;
+GRANT USAGE ON SCHEMA cron TO regress_priv_a;
+SET ROLE regress_priv_a;
+SET segment.tenant = 'a';
+SELECT create_segment('nightly', 'exists orders', refresh => false) > 0 AS created;
+SELECT schedule_refresh('nightly', '0 3 * * *') > 0 AS scheduled;
+SELECT jobname, username FROM cron.job WHERE jobname LIKE 'segment refresh a/%';
+SELECT drop_segment('nightly');
+SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'segment refresh a/%';
+RESET ROLE;
+REVOKE USAGE ON SCHEMA cron FROM regress_priv_a;
+SELECT count(*) AS jobs_left FROM cron.job WHERE jobname LIKE 'segment refresh a/%';
+
 -- tag_log and history are append-only, for the owner too
 UPDATE tag_log SET actor = 'someone';
 UPDATE history SET error = 'rewritten';
