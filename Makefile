@@ -37,12 +37,14 @@ OBJS = \
 	src/rule_eval.o \
 	src/rule_share.o \
 	src/autotag.o \
-	src/tag_store.o
+	src/tag_store.o \
+	src/rule_privilege.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
 	src/sql/00_header.sql \
 	src/sql/10_audience.sql \
+	src/sql/15_privilege.sql \
 	src/sql/20_registry.sql \
 	src/sql/30_rule.sql \
 	src/sql/31_rule_json.sql \
@@ -60,7 +62,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy privileges security
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

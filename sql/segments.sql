@@ -72,6 +72,7 @@ SELECT alter_segment('big spenders', description => 'sum over 500');
 SELECT description, status FROM segments WHERE name = 'big spenders';
 SELECT drop_segment('older buyers'), drop_segment('buyers'), drop_segment('big spenders'), drop_segment('capped');
 SELECT count(*) FROM segments;
+-- history is append-only: it outlives the segments it recorded
 SELECT count(*) FROM history;
 
 SELECT unregister_source('orders');

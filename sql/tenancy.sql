@@ -128,6 +128,7 @@ SELECT drop_segment('big');
 RESET segment.tenant;
 DELETE FROM tenant_roles;
 REVOKE ALL ON ALL TABLES IN SCHEMA segment FROM regress_shop_a, regress_shop_b, regress_nobody;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA segment FROM regress_shop_a, regress_shop_b, regress_nobody;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA segment FROM regress_shop_a, regress_shop_b;
 REVOKE ALL ON SCHEMA segment FROM regress_shop_a, regress_shop_b, regress_nobody;
 REVOKE ALL ON mt_customers, mt_orders FROM regress_shop_a, regress_shop_b, regress_nobody;

@@ -50,6 +50,7 @@
 #include "audience_codec.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
+#include "rule_privilege.h"
 #include "segment.h"
 
 /* A value of a tag group, in the group's order. */
@@ -70,6 +71,7 @@ typedef struct AutoGroup
 	char	   *tag_ref;		/* "tag:<name>", as readers' refs name it */
 	char	   *tenant;
 	bool		exclusive;
+	Oid			owner;			/* the rules' author, who they run as */
 	bool		clock;			/* some rule reads the time of day */
 	int			nvalues;
 	AutoValue  *values;
@@ -236,7 +238,7 @@ static void
 LoadGroups(AutoCatalog *cat)
 {
 	const char *q = "SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
-		"t.auto_remove, t.rule, t.value FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
+		"t.auto_remove, t.rule, t.value, g.rule_owner FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
 		"WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
 		"WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) "
 		"ORDER BY g.id, t.position, t.id";
@@ -263,6 +265,12 @@ LoadGroups(AutoCatalog *cat)
 		g->tag_ref = psprintf("tag:%s", g->name);
 		g->tenant = GetText(row, 3);
 		g->exclusive = GetBool(row, 4);
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 10, &isnull);
+
+			g->owner = isnull ? InvalidOid : DatumGetObjectId(d);
+		}
 		g->values = palloc0(sizeof(AutoValue) * nvalues);
 		g->rules = palloc0(sizeof(RuleNode *) * nvalues);
 		for (g->nvalues = 0; g->nvalues < nvalues; g->nvalues++)
@@ -787,9 +795,31 @@ EvaluateLayer(AutoCatalog *cat, bool cache, const int *layer, int n, AudienceSet
 	plan = LayerPlanFor(cat, cache, mode, layer, n, GetCurrentTimestamp(), audience_type, &temporary);
 	if (cand != NULL)
 		param = PointerGetDatum(audience_set_serialize(cand));
-	/* not read-only: a fresh snapshot sees the tags earlier layers applied */
-	if (SPI_execute_plan(plan, &param, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "auto-tagging query returned no row");
+	/*
+	 * Not read-only: a fresh snapshot sees the tags earlier layers applied.
+	 * As the rules' author (a layer has one, see Cascade): a rule reads no
+	 * more than its author could, though the trigger runs as the owner.
+	 */
+	{
+		Oid			owner = cat->groups[layer[0]].owner;
+		SegmentUserSwitch sw;
+		int			rc;
+
+		if (OidIsValid(owner))
+			segment_become(owner, owner, true, &sw);
+		PG_TRY();
+		{
+			rc = SPI_execute_plan(plan, &param, NULL, false, 1);
+		}
+		PG_FINALLY();
+		{
+			if (OidIsValid(owner))
+				segment_restore(&sw);
+		}
+		PG_END_TRY();
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "auto-tagging query returned no row");
+	}
 	for (i = 0; i < n; i++)
 	{
 		const AutoGroup *g = &cat->groups[layer[i]];
@@ -860,6 +890,8 @@ Cascade(AutoCatalog *cat, bool cache, const int *start, int nstart, AudienceSet 
 			for (j = 0; j < npending && !blocked; j++)
 				blocked = j != i && ReadsGroup(&cat->groups[pending[i].group],
 											   &cat->groups[pending[j].group]);
+			/* one query runs as one role: a layer holds one author's groups */
+			blocked |= n > 0 && cat->groups[layer[0]].owner != cat->groups[pending[i].group].owner;
 			if (blocked)
 			{
 				pending[kept++] = pending[i];

@@ -8,6 +8,7 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -18,6 +19,7 @@ typedef struct ShareEntry
 {
 	struct ShareEntry *next;
 	char	   *sql;
+	Oid			userid;			/* computed as: rules run as their authors */
 	RuleShared	result;
 } ShareEntry;
 
@@ -88,7 +90,7 @@ rule_share_get(const char *sql, bool *hit)
 
 	Assert(share_cxt != NULL);
 	for (e = share_list; e != NULL; e = e->next)
-		if (strcmp(e->sql, sql) == 0)
+		if (e->userid == GetUserId() && strcmp(e->sql, sql) == 0)
 		{
 			share_hits++;
 			*hit = true;
@@ -100,6 +102,7 @@ rule_share_get(const char *sql, bool *hit)
 	e = MemoryContextAlloc(share_cxt, sizeof(ShareEntry));
 	e->result = fresh.result;
 	e->sql = MemoryContextStrdup(share_cxt, sql);
+	e->userid = GetUserId();
 	e->next = share_list;
 	share_list = e;
 	share_misses++;

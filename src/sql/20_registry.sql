@@ -32,7 +32,7 @@ $$;
 
 -- The current tenant: segment.tenant, checked.  '' when the registry has no
 -- tenant column; an error when one is registered and the setting is empty,
--- or when the current role was not granted the tenant.
+-- or when the role it acts for (_caller()) was not granted the tenant.
 CREATE FUNCTION @extschema@._tenant() RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
@@ -47,7 +47,7 @@ BEGIN
         END IF;
         RETURN '';
     END IF;
-    IF NOT @extschema@._tenant_granted(t, current_user) THEN
+    IF NOT @extschema@._tenant_granted(t, pg_catalog.pg_get_userbyid(@extschema@._caller())) THEN
         RAISE EXCEPTION 'permission denied for tenant "%"', t
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'A superuser grants tenants to roles with segment.grant_tenant().';
@@ -348,11 +348,15 @@ BEGIN
         %s
         WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
     COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
-    -- the views are new objects: give the tenant roles their privileges back
-    FOR r IN SELECT DISTINCT role_name FROM @extschema@.tenant_roles LOOP
-        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %I', r.role_name);
+    -- the views are new objects: give the roles that read the catalogs
+    -- (grant_tenant, grant_usage) their privileges back
+    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
+               AND a.grantee NOT IN (0, c.relowner) LOOP
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
         IF reg.ordinal_mode = 'dictionary' THEN
-            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %I', r.role_name);
+            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
         END IF;
     END LOOP;
 END $$;

@@ -18,13 +18,15 @@ CREATE TABLE @extschema@.segments (
     refreshed_at timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
+    -- the rule's author: refreshes evaluate it as this role (90_tenancy.sql)
+    owner        regrole NOT NULL DEFAULT @extschema@._caller(),
     UNIQUE (tenant, name)
 );
 COMMENT ON TABLE @extschema@.segments IS 'saved segments: rule, last refreshed members and status';
 
 CREATE TABLE @extschema@.history (
     id           bigserial PRIMARY KEY,
-    segment_id   bigint NOT NULL REFERENCES @extschema@.segments ON DELETE CASCADE,
+    segment_id   bigint NOT NULL,   -- no foreign key: append-only, kept after drop_segment
     tenant       text NOT NULL DEFAULT @extschema@._tenant(),
     refreshed_at timestamptz NOT NULL,
     member_count bigint,
@@ -34,7 +36,7 @@ CREATE TABLE @extschema@.history (
     error        text
 );
 CREATE INDEX ON @extschema@.history (segment_id, refreshed_at);
-COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment';
+COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment (append-only)';
 
 -- The segment row of the current tenant, or an error listing what exists.
 CREATE FUNCTION @extschema@._segment(name text) RETURNS @extschema@.segments
@@ -103,6 +105,7 @@ BEGIN
     END IF;
     PERFORM @extschema@._check_cycles(name, rule);
     PERFORM @extschema@.compile(rule);      -- validates sources, columns, literals now
+    PERFORM @extschema@._check_rule_privileges(rule);
     INSERT INTO @extschema@.segments (name, rule, description, max_members)
     VALUES (name, rule, description, max_members)
     RETURNING segments.id INTO id;
@@ -123,11 +126,13 @@ BEGIN
     IF rule IS NOT NULL THEN
         PERFORM @extschema@._check_cycles(name, rule);
         PERFORM @extschema@.compile(rule);
+        PERFORM @extschema@._check_rule_privileges(rule);
     END IF;
     UPDATE @extschema@.segments x
     SET rule = coalesce(alter_segment.rule, x.rule),
         description = coalesce(alter_segment.description, x.description),
         status = CASE WHEN alter_segment.rule IS NOT NULL THEN 'pending' ELSE x.status END,
+        owner = CASE WHEN alter_segment.rule IS NOT NULL THEN @extschema@._caller() ELSE x.owner END,
         updated_at = now()
     WHERE x.id = s.id;
 END $$;
@@ -173,7 +178,8 @@ BEGIN
     -- re-read under the lock: a refresh that committed meanwhile changed the members
     s := @extschema@._segment(name);
     BEGIN
-        fresh := @extschema@.evaluate(s.rule, now());
+        -- as the rule's author: it reads no more than its author could
+        fresh := @extschema@._evaluate_as(s.owner, s.rule, now());
         n := @extschema@.cardinality(fresh);
         IF s.max_members IS NOT NULL AND n > s.max_members THEN
             RAISE EXCEPTION 'segment "%" would have % members, more than its max_members of %', name, n, s.max_members

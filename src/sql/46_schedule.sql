@@ -40,13 +40,16 @@ DECLARE
     job_name text := @extschema@._refresh_job_name(s);
 BEGIN
     PERFORM @extschema@._require_pg_cron();
-    IF NOT EXISTS (SELECT FROM cron.job j WHERE j.jobname = job_name AND j.username = current_user) THEN
+    -- the caller's job, also when drop_segment() (run as the owner) calls this
+    IF NOT EXISTS (SELECT FROM cron.job j WHERE j.jobname = job_name
+                   AND j.username = pg_catalog.pg_get_userbyid(@extschema@._caller())) THEN
         IF missing_ok THEN
             RETURN false;
         END IF;
         RAISE EXCEPTION 'segment "%" has no scheduled refresh', name USING ERRCODE = 'undefined_object';
     END IF;
-    EXECUTE 'SELECT cron.unschedule($1)' USING job_name;
+    EXECUTE 'SELECT cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobname = $1 AND j.username = $2'
+        USING job_name, pg_catalog.pg_get_userbyid(@extschema@._caller());
     RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.unschedule_refresh(text, boolean) IS 'removes the segment''s pg_cron refresh job';

@@ -12,6 +12,9 @@ CREATE TABLE @extschema@.tag_groups (
     enabled      boolean NOT NULL DEFAULT true,
     position     integer NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- who last set a rule of the group: auto-tagging evaluates its rules as
+    -- this role (90_tenancy.sql)
+    rule_owner   regrole,
     UNIQUE (tenant, name)
 );
 COMMENT ON TABLE @extschema@.tag_groups IS 'tag groups (标签组): exclusive groups hold at most one value per customer';
@@ -68,7 +71,7 @@ CREATE TABLE @extschema@.tag_log (
     ordinal    bigint NOT NULL,
     action     text NOT NULL CHECK (action IN ('add', 'remove')),
     source     text NOT NULL CHECK (source IN ('manual', 'auto', 'import')),
-    actor      text NOT NULL DEFAULT current_user
+    actor      text NOT NULL DEFAULT @extschema@._caller()::text   -- the role acting, not the owner
 );
 COMMENT ON TABLE @extschema@.tag_log IS 'every tag added or removed: when, how, by whom or which rule';
 
@@ -392,6 +395,7 @@ BEGIN
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS _segment_import (n bigint, key text, label text, tag_id integer, ordinal bigint, status text, message text)
         ON COMMIT DROP;
+    PERFORM @extschema@._check_import(rel, 'pg_temp._segment_import');
     TRUNCATE _segment_import;
     FOR r IN EXECUTE format('SELECT row_number() OVER () AS n, c.* FROM %s c', rel) LOOP
         row_number := r.n;

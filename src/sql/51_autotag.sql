@@ -176,6 +176,7 @@ BEGIN
         END IF;
         PERFORM @extschema@._check_tag_cycles(g, rule);
         PERFORM @extschema@.compile(rule);      -- unknown sources, columns, tag groups: errors now
+        PERFORM @extschema@._claim_tag_rules(g, t, rule);
     END IF;
     UPDATE @extschema@.tags x SET rule = set_tag_rule.rule WHERE x.id = t.id;
     PERFORM @extschema@._sync_triggers();

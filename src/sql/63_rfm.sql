@@ -124,7 +124,10 @@ BEGIN
     removed := 0;
     SELECT * INTO g FROM tag_groups WHERE id = gid;
     SELECT * INTO rg FROM rfm_groups WHERE group_id = gid;
+    -- rfm() reads the source with the owner's rights: only what the author may read
+    PERFORM _check_rfm_privileges(rg.source, rg.amount_column, g.rule_owner);
     CREATE TEMP TABLE IF NOT EXISTS _segment_rfm (ordinal bigint, label text) ON COMMIT DROP;
+    PERFORM _check_own_table('pg_temp._segment_rfm');
     TRUNCATE _segment_rfm;
     INSERT INTO _segment_rfm SELECT x.ordinal, x.class_label FROM rfm(rg.source, rg.amount_column, as_of) x;
     vals := ARRAY(SELECT x FROM tags x WHERE x.group_id = gid ORDER BY x.position, x.id);
@@ -156,7 +159,9 @@ DECLARE
 BEGIN
     -- validates the source and amount column before creating anything
     PERFORM count(*) FROM @extschema@.rfm(source, amount_column) LIMIT 1;
+    PERFORM @extschema@._check_rfm_privileges(source, amount_column, @extschema@._caller());
     gid := @extschema@.create_tag_group(group_name, exclusive => true, allow_manual => false, allow_auto => true);
+    UPDATE @extschema@.tag_groups SET rule_owner = @extschema@._caller() WHERE id = gid;
     FOR k IN SELECT * FROM @extschema@.rfm_classes ORDER BY position LOOP
         PERFORM @extschema@.add_tag(group_name, k.label);
     END LOOP;
