@@ -170,7 +170,8 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
             USING ERRCODE = 'numeric_value_out_of_range',
-                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.';
+                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                  HINT = 'Use keys in that range, or register the customer table with dictionary => true to map keys of any value.';
     END IF;
     RETURN NULL;
 END $$;
@@ -293,7 +294,10 @@ BEGIN
                             REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                             EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
         END IF;
-    ELSIF is_table AND ktype = 'bigint'::regtype THEN
+    ELSIF is_table THEN
+        -- any integer key (smallint and integer too: -1 is as impossible an
+        -- ordinal as 2^32) is checked as it is written, so that no one row
+        -- makes every rule fail with "audience member is out of range"
         EXECUTE format('CREATE TRIGGER segment_key_check AFTER INSERT ON %s
                         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                         EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
