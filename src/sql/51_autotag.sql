@@ -19,6 +19,24 @@ CREATE TABLE @extschema@.autotag_triggers (
 );
 COMMENT ON TABLE @extschema@.autotag_triggers IS 'tables with auto-tagging triggers installed by the extension';
 
+-- Groups whose auto-tagging failed inside the trigger (the application's
+-- statement went through without their re-tagging): stale until retag()
+-- succeeds for them; the trigger skips them meanwhile (src/autotag.c).
+CREATE TABLE @extschema@.tag_group_errors (
+    group_id  integer PRIMARY KEY REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
+    failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    relation  text NOT NULL,        -- the table whose statement fired the trigger
+    error     text NOT NULL
+);
+COMMENT ON TABLE @extschema@.tag_group_errors IS 'auto-tagging failures: groups whose tags are stale until segment.retag()';
+
+CREATE VIEW @extschema@.stale_tag_groups AS
+SELECT g.name AS group_name, e.failed_at, e.relation, e.error
+FROM @extschema@.tag_group_errors e JOIN @extschema@.tag_groups g ON g.id = e.group_id
+WHERE g.tenant = @extschema@._tenant();
+COMMENT ON VIEW @extschema@.stale_tag_groups IS 'tag groups of the current tenant whose auto-tagging failed; segment.retag(group) repairs them';
+GRANT SELECT ON @extschema@.stale_tag_groups TO PUBLIC;
+
 -- Enabled auto rules: (tag, group) of values with a rule in groups that
 -- allow automatic tagging.
 CREATE FUNCTION @extschema@._auto_rules() RETURNS TABLE(tag_id integer, group_id integer, refs text[])
@@ -129,7 +147,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tag_groups', 'tags', 'sources', 'watches', 'customer_registry'] LOOP
+    FOREACH t IN ARRAY ARRAY['tag_groups', 'tags', 'sources', 'watches', 'customer_registry', 'tag_group_errors',
+                             'tenant_settings'] LOOP
         EXECUTE format('CREATE TRIGGER autotag_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON @extschema@.%I FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_catalog_changed()', t);
     END LOOP;
@@ -205,6 +224,12 @@ BEGIN
     -- every customer may change: all 256 re-tagging locks
     PERFORM @extschema@._lock_customers('{0-255}');
     RETURN QUERY SELECT * FROM @extschema@._retag_cascade(start, NULL);
+    -- evaluated for everyone without error: no longer stale (an error above
+    -- keeps the mark, rolled back with the rest)
+    DELETE FROM @extschema@.tag_group_errors e
+    WHERE e.group_id IN (SELECT g.id FROM @extschema@.tag_groups g
+                         WHERE g.tenant = @extschema@._tenant()
+                           AND (retag.group_name IS NULL OR g.name = retag.group_name));
     -- RFM groups (63_rfm.sql) are re-scored, not evaluated rule by rule
     RETURN QUERY SELECT g.name, x.added, x.removed
         FROM @extschema@.rfm_groups rg JOIN @extschema@.tag_groups g ON g.id = rg.group_id,
@@ -274,3 +299,4 @@ END $$;
 COMMENT ON FUNCTION @extschema@.unschedule_retag(boolean) IS 'removes the pg_cron re-tagging job';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.watches', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_group_errors', '');

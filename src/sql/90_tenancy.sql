@@ -26,6 +26,10 @@ ALTER TABLE @extschema@.rfm_groups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON @extschema@.rfm_groups
     USING (group_id IN (SELECT g.id FROM @extschema@.tag_groups g WHERE g.tenant = (SELECT @extschema@._tenant())));
 
+ALTER TABLE @extschema@.tag_group_errors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON @extschema@.tag_group_errors
+    USING (group_id IN (SELECT g.id FROM @extschema@.tag_groups g WHERE g.tenant = (SELECT @extschema@._tenant())));
+
 ALTER TABLE @extschema@.tag_members ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON @extschema@.tag_members
     USING (tag_id IN (SELECT t.id FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id
@@ -44,7 +48,7 @@ BEGIN
     EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources TO %s', role);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.segments, @extschema@.history,
                     @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members, @extschema@.tag_log,
-                    @extschema@.contacts, @extschema@.rfm_groups TO %s', role);
+                    @extschema@.contacts, @extschema@.rfm_groups, @extschema@.tag_group_errors TO %s', role);
     EXECUTE format('GRANT SELECT ON @extschema@.rfm_classes, @extschema@.watches, @extschema@.autotag_triggers TO %s', role);
     EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA @extschema@ TO %s', role);
     EXECUTE format('GRANT SELECT ON @extschema@.running_refreshes TO %s', role);
