@@ -74,6 +74,20 @@ SELECT drop_segment('older buyers'), drop_segment('buyers'), drop_segment('big s
 SELECT count(*) FROM segments;
 SELECT count(*) FROM history;
 
+-- segment ids beyond 2^31 and 2^32: the refresh lock carries the whole
+-- bigint (it was cast to integer), and running_refreshes decodes it
+SELECT setval('segments_id_seq', 4294967296 + 2147483648);
+SELECT create_segment('far', 'EXISTS orders') AS id;
+SELECT setval('segments_id_seq', 2147483648);
+SELECT create_segment('near', 'EXISTS orders') AS id;
+BEGIN;
+SELECT refresh('far') > 0 AS far, refresh('near') > 0 AS near;
+SELECT segment_name FROM running_refreshes ORDER BY 1;
+COMMIT;
+SELECT count(*) AS locks_left FROM running_refreshes;
+SELECT drop_segment('far'), drop_segment('near');
+SELECT setval('segments_id_seq', 1, false);
+
 SELECT unregister_source('orders');
 SELECT unregister_customers();
 DROP TABLE sg_customers, sg_orders;

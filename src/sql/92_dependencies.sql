@@ -15,56 +15,64 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE EXECUTE ON FUNCTION @extschema@._feeds_of(oid) FROM PUBLIC;
 
+-- ' of tenant "t"' in messages, or nothing without tenants.
+CREATE FUNCTION @extschema@._of_tenant(tenant text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN tenant = '' THEN '' ELSE format(' of tenant "%s"', tenant) END
+$$;
+REVOKE EXECUTE ON FUNCTION @extschema@._of_tenant(text) FROM PUBLIC;
+
 -- Every saved rule reading what rel feeds, of every tenant: segments and
 -- auto-tagging rules.  The dependents listed in errors come from here.
 CREATE FUNCTION @extschema@._rule_dependents(rel oid)
 RETURNS TABLE(kind text, tenant text, label text, rule @extschema@.segment_rule)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH f AS (SELECT @extschema@._feeds_of(rel) AS feeds)
-    SELECT 'segment', s.tenant, format('segment %s', quote_ident(s.name)), s.rule
+    SELECT 'segment', s.tenant, format('segment "%s"', s.name) || @extschema@._of_tenant(s.tenant), s.rule
     FROM @extschema@.segments s, f WHERE @extschema@.rule_refs(s.rule) && f.feeds
     UNION ALL
-    SELECT 'tag', g.tenant, format('auto-tagging rule of %s-%s', g.name, t.value), t.rule
+    SELECT 'tag', g.tenant, format('auto-tagging rule of tag "%s-%s"', g.name, t.value) || @extschema@._of_tenant(g.tenant), t.rule
     FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id, f
     WHERE t.rule IS NOT NULL AND @extschema@.rule_refs(t.rule) && f.feeds
     ORDER BY 1, 2, 3
 $$;
 REVOKE EXECUTE ON FUNCTION @extschema@._rule_dependents(oid) FROM PUBLIC;
 
--- The registrations naming a column of rel ("source "orders" (time
--- column)"), or every registration of rel when col is NULL.
+-- The registrations naming a column of rel ('source "orders" (time
+-- column)'), or every registration of rel when col is NULL.
 CREATE FUNCTION @extschema@._registrations_of(rel oid, col name DEFAULT NULL) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(array_agg(d ORDER BY d), '{}') FROM (
-        SELECT format('source %s (%s)', quote_ident(s.name), c.what)
+    SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}') FROM (
+        SELECT format('source "%s"', s.name) || CASE WHEN col IS NULL THEN '' ELSE format(' (%s)', c.what) END
         FROM @extschema@.sources s,
              LATERAL (VALUES ('customer column', s.customer_column), ('time column', s.time_column)) c(what, colname)
         WHERE s.rel = _registrations_of.rel AND (col IS NULL OR c.colname = col)
-        UNION
-        SELECT format('the customer table (%s)', c.what)
+        UNION ALL
+        SELECT 'the customer table' || CASE WHEN col IS NULL THEN '' ELSE format(' (%s)', c.what) END
         FROM @extschema@.customer_registry r,
              LATERAL (VALUES ('key column', r.key_column), ('tenant column', r.tenant_column)) c(what, colname)
         WHERE r.rel = _registrations_of.rel AND c.colname IS NOT NULL AND (col IS NULL OR c.colname = col)
-        UNION
-        SELECT format('the watch of source %s (customer column)', quote_ident(w.source))
+        UNION ALL
+        SELECT format('a base table watched for source "%s"', w.source) || CASE WHEN col IS NULL THEN '' ELSE ' (customer column)' END
         FROM @extschema@.watches w
         WHERE w.base_table = _registrations_of.rel AND (col IS NULL OR w.customer_column = col)
     ) x(d)
 $$;
 REVOKE EXECUTE ON FUNCTION @extschema@._registrations_of(oid, name) FROM PUBLIC;
 
--- How to undo each kind of registration, for hints.
-CREATE FUNCTION @extschema@._unregister_hint(rel oid) RETURNS text
+-- How to undo each kind of registration, for hints (relname: rel as the
+-- statement named it; a dropped relation's OID no longer prints as a name).
+CREATE FUNCTION @extschema@._unregister_hint(rel oid, relname text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'Remove the registrations first: ' || string_agg(h, '; ' ORDER BY h) || '.'
     FROM (
         SELECT format('segment.unregister_source(%L)', s.name) FROM @extschema@.sources s WHERE s.rel = _unregister_hint.rel
-        UNION SELECT format('segment.unwatch(%L, %L)', w.source, w.base_table::text) FROM @extschema@.watches w
+        UNION SELECT format('segment.unwatch(%L, %L)', w.source, relname) FROM @extschema@.watches w
               WHERE w.base_table = _unregister_hint.rel
         UNION SELECT 'segment.unregister_customers()' FROM @extschema@.customer_registry r WHERE r.rel = _unregister_hint.rel
     ) x(h)
 $$;
-REVOKE EXECUTE ON FUNCTION @extschema@._unregister_hint(oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@._unregister_hint(oid, text) FROM PUBLIC;
 
 -- sql_drop: refuses dropping a registered table or view, or a column a
 -- registration names.  (The statement is still in progress: raising here
@@ -88,18 +96,19 @@ BEGIN
         IF d.objsubid = 0 THEN
             regs := @extschema@._registrations_of(d.objid);
             IF regs <> '{}' THEN
-                RAISE EXCEPTION 'cannot drop % % because segment depends on it', d.object_type, d.object_identity
+                RAISE EXCEPTION 'cannot drop % % because segment registrations depend on it', d.object_type, d.object_identity
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = format('%s is registered as %s.', d.object_identity, array_to_string(regs, ', ')),
-                          HINT = @extschema@._unregister_hint(d.objid);
+                          HINT = @extschema@._unregister_hint(d.objid, d.object_identity);
             END IF;
         ELSE
             regs := @extschema@._registrations_of(d.objid, d.address_names[array_length(d.address_names, 1)]);
             IF regs <> '{}' THEN
-                RAISE EXCEPTION 'cannot drop column % because segment depends on it', d.object_identity
+                RAISE EXCEPTION 'cannot drop column % because segment registrations depend on it', d.object_identity
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = format('The column is registered as %s.', array_to_string(regs, ', ')),
-                          HINT = @extschema@._unregister_hint(d.objid) || ' Or register another column.';
+                          HINT = @extschema@._unregister_hint(d.objid, array_to_string(d.address_names[1:2], '.'))
+                                 || ' Or register another column.';
             END IF;
         END IF;
     END LOOP;
@@ -111,7 +120,7 @@ REVOKE EXECUTE ON FUNCTION @extschema@._dependencies_sql_drop() FROM PUBLIC;
 CREATE FUNCTION @extschema@._registration_problems(rel oid) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH cols AS (
-        SELECT format('source %s', quote_ident(s.name)) AS who, c.what, c.colname, c.ok
+        SELECT format('source "%s"', s.name) AS who, c.what, c.colname, c.ok
         FROM @extschema@.sources s, @extschema@.customer_registry r,
              LATERAL (VALUES ('customer column', s.customer_column, ARRAY[r.key_type::oid] ||
                               CASE WHEN r.ordinal_mode = 'direct' THEN '{int2,int4,int8}'::regtype[]::oid[] ELSE '{}' END),
@@ -124,12 +133,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                              ('tenant column', r.tenant_column, NULL)) c(what, colname, ok)
         WHERE r.rel = _registration_problems.rel AND c.colname IS NOT NULL
         UNION ALL
-        SELECT format('the watch of source %s', quote_ident(w.source)), 'customer column', w.customer_column, NULL
+        SELECT format('the watch of source "%s"', w.source), 'customer column', w.customer_column, NULL
         FROM @extschema@.watches w WHERE w.base_table = _registration_problems.rel
     )
     SELECT coalesce(array_agg(CASE WHEN a.attname IS NULL
-                                   THEN format('%s: %s %s does not exist', cols.who, cols.what, quote_ident(cols.colname))
-                                   ELSE format('%s: %s %s has type %s', cols.who, cols.what, quote_ident(cols.colname),
+                                   THEN format('%s: %s "%s" does not exist', cols.who, cols.what, cols.colname)
+                                   ELSE format('%s: %s "%s" has type %s', cols.who, cols.what, cols.colname,
                                                format_type(a.atttypid, NULL)) END ORDER BY cols.who, cols.what), '{}')
     FROM cols
     LEFT JOIN pg_attribute a ON a.attrelid = _registration_problems.rel AND a.attname = cols.colname
@@ -184,7 +193,7 @@ BEGIN
             RAISE EXCEPTION 'cannot alter % because segment registrations depend on it', c.objid::regclass
                 USING ERRCODE = 'dependent_objects_still_exist',
                       DETAIL = array_to_string(problems, E'\n') || '.',
-                      HINT = @extschema@._unregister_hint(c.objid) || ' Or keep the column and its type.';
+                      HINT = @extschema@._unregister_hint(c.objid, c.objid::regclass::text) || ' Or keep the column and its type.';
         END IF;
         problems := @extschema@._broken_rules(c.objid);
         IF problems <> '{}' THEN
