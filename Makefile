@@ -59,7 +59,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts presets rfm tenancy dependencies
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate segments tags autotag campaign contacts presets rfm tenancy dependencies timezones
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
