@@ -117,10 +117,3 @@ SELECT unregister_customers();
 DROP TABLE dp_orders, dp_clicks, dp_customers;
 DELETE FROM tag_log;
 SELECT setval('tag_groups_id_seq', 1, false), setval('tags_id_seq', 1, false);
-
--- DROP EXTENSION is never refused, even with registrations in place
-CREATE TABLE dp_last (id int PRIMARY KEY);
-SELECT register_customers('dp_last', 'id');
-DROP EXTENSION segment CASCADE;
-CREATE EXTENSION segment;
-DROP TABLE dp_last;

@@ -57,5 +57,14 @@ my ($rc, $out, $err) = $node->psql('postgres',
 	q{INSERT INTO segment.tag_members (tag_id, ordinal, source) VALUES (424242, 1, 'manual')});
 like($err, qr/tag 424242 does not exist/, 'a member of a missing tag is still refused');
 
+# the dependency check never refuses dropping the extension itself, with
+# registrations, triggers and tags in place
+$node->safe_psql('postgres', q{CREATE TABLE orders (customer_id int, at timestamptz);
+SELECT segment.register_source('orders', 'orders', 'customer_id', 'at')});
+($rc, $out, $err) = $node->psql('postgres', q{DROP EXTENSION segment CASCADE});
+is($rc, 0, 'DROP EXTENSION segment succeeds with registrations in place');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_event_trigger}), '0', 'and leaves no event trigger');
+$node->safe_psql('postgres', q{DROP TABLE orders, customers});
+
 $node->stop;
 done_testing();
