@@ -80,11 +80,14 @@ SELECT member_count FROM segments WHERE name = 'the 11th';
 SET TimeZone = 'America/Los_Angeles';
 SELECT refresh('the 11th');
 -- the pg_cron command carries the tenant, and the zone only when overridden
+SELECT refresh_command('the 11th'), retag_command();
 SELECT schedule_refresh_command('the 11th', '0 3 * * *');
 SET segment.timezone = 'Europe/Berlin';
+SELECT refresh_command('the 11th');
 SELECT schedule_refresh_command('the 11th', '0 3 * * *');
 SELECT schedule_retag_command('0 2 * * *');
 RESET segment.timezone;
+SELECT refresh_command('nosuch');
 SELECT unschedule_refresh_command('the 11th');
 SELECT schedule_refresh_command('the 11th', '');
 SELECT schedule_refresh_command('nosuch', '0 3 * * *');

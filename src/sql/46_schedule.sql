@@ -22,24 +22,20 @@ BEGIN
     END IF;
 END $$;
 
--- The SET commands a pg_cron job starts with, so that it computes what the
--- scheduling session computes: the tenant, and the zone of calendar days
--- when the session overrides it with segment.timezone (otherwise the job,
--- like every caller, uses the registered zone: segment.time_zone()).
-CREATE FUNCTION @extschema@._job_settings(tenant text) RETURNS text
+-- The command of a segment's refresh job.  It starts with the settings
+-- that make it compute what the scheduling session computes: the tenant,
+-- and the zone of calendar days when the session overrides it with
+-- segment.timezone (otherwise the job, like every caller, uses the
+-- registered zone: segment.time_zone()).
+CREATE FUNCTION @extschema@.refresh_command(name text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('SET segment.tenant = %L; ', tenant) ||
+    SELECT format('SET segment.tenant = %L; ', s.tenant) ||
            CASE WHEN coalesce(current_setting('segment.timezone', true), '') = '' THEN ''
-                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END
+                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END ||
+           format('SELECT @extschema@.refresh(%L)', s.name)
+    FROM @extschema@._segment(name) s
 $$;
-REVOKE EXECUTE ON FUNCTION @extschema@._job_settings(text) FROM PUBLIC;
-
--- The command of a segment's refresh job.
-CREATE FUNCTION @extschema@._refresh_command(s @extschema@.segments) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT @extschema@._job_settings(s.tenant) || format('SELECT @extschema@.refresh(%L)', s.name)
-$$;
-REVOKE EXECUTE ON FUNCTION @extschema@._refresh_command(@extschema@.segments) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.refresh_command(text) IS 'the command a pg_cron job runs to refresh the segment (tenant, and segment.timezone when set)';
 
 CREATE FUNCTION @extschema@._refresh_job_name(s @extschema@.segments) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -55,7 +51,7 @@ BEGIN
     PERFORM @extschema@._require_pg_cron();
     EXECUTE 'SELECT cron.schedule($1, $2, $3)'
         INTO job
-        USING @extschema@._refresh_job_name(s), cron, @extschema@._refresh_command(s);
+        USING @extschema@._refresh_job_name(s), cron, @extschema@.refresh_command(name);
     RETURN job;
 END $$;
 COMMENT ON FUNCTION @extschema@.schedule_refresh(text, text) IS 'schedules a pg_cron job refreshing the segment (cron syntax, e.g. ''0 3 * * *''); re-scheduling replaces it';
@@ -92,7 +88,7 @@ BEGIN
               HINT = 'Use cron syntax, e.g. ''0 3 * * *''.';
     END IF;
     RETURN format('SELECT cron.schedule_in_database(%L, %L, %L, %L, %L);',
-                  @extschema@._refresh_job_name(s), cron, @extschema@._refresh_command(s),
+                  @extschema@._refresh_job_name(s), cron, @extschema@.refresh_command(name),
                   current_database(), current_user);
 END $$;
 COMMENT ON FUNCTION @extschema@.schedule_refresh_command(text, text) IS 'the statement that schedules the segment''s refresh from the pg_cron database when it is another database';

@@ -270,13 +270,16 @@ LANGUAGE sql STABLE AS $$
     SELECT 'segment retag' || CASE WHEN @extschema@._tenant() = '' THEN '' ELSE ' ' || @extschema@._tenant() END
 $$;
 
--- The command of the tenant's re-tagging job (tenant and zone override
--- as in segment._job_settings).
-CREATE FUNCTION @extschema@._retag_command() RETURNS text
+-- The command of the tenant's re-tagging job (tenant and zone override,
+-- as segment.refresh_command).
+CREATE FUNCTION @extschema@.retag_command() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT @extschema@._job_settings(@extschema@._tenant()) || 'SELECT count(*) FROM @extschema@.retag()'
+    SELECT format('SET segment.tenant = %L; ', @extschema@._tenant()) ||
+           CASE WHEN coalesce(current_setting('segment.timezone', true), '') = '' THEN ''
+                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END ||
+           'SELECT count(*) FROM @extschema@.retag()'
 $$;
-REVOKE EXECUTE ON FUNCTION @extschema@._retag_command() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.retag_command() IS 'the command a pg_cron job runs to re-tag the tenant''s auto groups';
 
 -- The statement to run in the pg_cron database when it is another one.
 CREATE FUNCTION @extschema@.schedule_retag_command(cron text) RETURNS text
@@ -287,7 +290,7 @@ BEGIN
               HINT = 'Use cron syntax, e.g. ''0 2 * * *''.';
     END IF;
     RETURN format('SELECT cron.schedule_in_database(%L, %L, %L, %L, %L);', @extschema@._retag_job_name(), cron,
-                  @extschema@._retag_command(), current_database(), current_user);
+                  @extschema@.retag_command(), current_database(), current_user);
 END $$;
 COMMENT ON FUNCTION @extschema@.schedule_retag_command(text) IS 'the statement that schedules re-tagging from the pg_cron database when it is another database';
 
@@ -298,7 +301,7 @@ DECLARE
 BEGIN
     PERFORM @extschema@._require_pg_cron();
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-        USING @extschema@._retag_job_name(), cron, @extschema@._retag_command();
+        USING @extschema@._retag_job_name(), cron, @extschema@.retag_command();
     RETURN job;
 END $$;
 COMMENT ON FUNCTION @extschema@.schedule_retag(text) IS 'schedules a pg_cron job re-tagging every auto group of the tenant (e.g. ''0 2 * * *'')';
