@@ -120,6 +120,22 @@ SELECT set_time_zone(NULL);
 SELECT time_zone();
 SELECT tenant, time_zone FROM tenant_settings ORDER BY 1;
 RESET segment.tenant;
+-- a tenant's role sets its own zone, not another tenant's
+CREATE ROLE tz_shop_a;
+SELECT grant_tenant('a', 'tz_shop_a');
+SET ROLE tz_shop_a;
+SET segment.tenant = 'a';
+SELECT set_time_zone('Asia/Tokyo');
+SELECT time_zone();
+SELECT tenant, time_zone FROM tenant_settings ORDER BY 1;
+SET segment.tenant = 'b';
+SELECT set_time_zone('Europe/Paris');
+RESET ROLE;
+RESET segment.tenant;
+SELECT tenant, time_zone FROM tenant_settings ORDER BY 1;
+SELECT revoke_tenant('a', 'tz_shop_a');
+DROP OWNED BY tz_shop_a;
+DROP ROLE tz_shop_a;
 
 SELECT unregister_customers();
 DELETE FROM tenant_settings;

@@ -71,7 +71,6 @@ CREATE TABLE @extschema@.tenant_settings (
     time_zone text NOT NULL
 );
 COMMENT ON TABLE @extschema@.tenant_settings IS 'per-tenant settings: the time zone of the tenant''s calendar days (see segment.set_time_zone)';
-GRANT SELECT ON @extschema@.tenant_settings TO PUBLIC;
 
 -- The registered zone: the current tenant's, else the registration's
 -- (NULL before any registration).  Read by the C code too (rule_pg_zone),

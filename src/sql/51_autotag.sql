@@ -35,7 +35,6 @@ SELECT g.name AS group_name, e.failed_at, e.relation, e.error
 FROM @extschema@.tag_group_errors e JOIN @extschema@.tag_groups g ON g.id = e.group_id
 WHERE g.tenant = @extschema@._tenant();
 COMMENT ON VIEW @extschema@.stale_tag_groups IS 'tag groups of the current tenant whose auto-tagging failed; segment.retag(group) repairs them';
-GRANT SELECT ON @extschema@.stale_tag_groups TO PUBLIC;
 
 -- Enabled auto rules: (tag, group) of values with a rule in groups that
 -- allow automatic tagging.

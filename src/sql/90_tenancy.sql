@@ -10,7 +10,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts'] LOOP
+    FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts', 'tenant_settings'] LOOP
         EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
                         WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
@@ -48,10 +48,11 @@ BEGIN
     EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources TO %s', role);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.segments, @extschema@.history,
                     @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members, @extschema@.tag_log,
-                    @extschema@.contacts, @extschema@.rfm_groups, @extschema@.tag_group_errors TO %s', role);
+                    @extschema@.contacts, @extschema@.rfm_groups, @extschema@.tag_group_errors,
+                    @extschema@.tenant_settings TO %s', role);
     EXECUTE format('GRANT SELECT ON @extschema@.rfm_classes, @extschema@.watches, @extschema@.autotag_triggers TO %s', role);
     EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA @extschema@ TO %s', role);
-    EXECUTE format('GRANT SELECT ON @extschema@.running_refreshes TO %s', role);
+    EXECUTE format('GRANT SELECT ON @extschema@.running_refreshes, @extschema@.stale_tag_groups TO %s', role);
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
         EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
     END IF;
