@@ -57,12 +57,13 @@ SQL_PARTS = \
 	src/sql/61_contacts.sql \
 	src/sql/62_presets.sql \
 	src/sql/63_rfm.sql \
-	src/sql/90_tenancy.sql
+	src/sql/90_tenancy.sql \
+	src/sql/92_dependencies.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy privileges security
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -48,10 +48,19 @@ SELECT unregister_source('events');
 SELECT unregister_source('events');
 SELECT name FROM sources ORDER BY name;
 
--- integer keys must fit the ordinal range
-INSERT INTO shop_customers VALUES (-5, 'negative');
-SELECT register_customers('shop_customers', 'id');
-DELETE FROM shop_customers WHERE id = -5;
+-- integer keys must fit the ordinal range: existing rows when registering...
+CREATE TABLE small_customers (id smallint PRIMARY KEY);
+INSERT INTO small_customers VALUES (1), (-5);
+SELECT register_customers('small_customers', 'id');
+DROP TABLE small_customers;
+-- ...and integer keys as rows arrive or change (not only bigint ones): one
+-- row must not make every rule fail with "audience member is out of range"
+INSERT INTO shop_customers VALUES (-1, 'negative');
+INSERT INTO shop_customers VALUES (1000, 'fine'), (-2, 'negative');
+UPDATE shop_customers SET id = -3 WHERE id = 1000;
+SELECT count(*) FROM shop_customers WHERE id < 0;
+SELECT evaluate('NOT customer.name = ''x''') IS NOT NULL AS universe_ok;
+DELETE FROM shop_customers WHERE id = 1000;
 
 -- bigint keys are checked as rows arrive
 CREATE TABLE big_customers (id bigint PRIMARY KEY);

@@ -75,6 +75,39 @@ SELECT count(*) FROM segments;
 -- history is append-only: it outlives the segments it recorded
 SELECT count(*) FROM history;
 
+-- segment ids beyond 2^31 and 2^32: the refresh lock carries the whole
+-- bigint (it was cast to integer), and running_refreshes decodes it
+SELECT setval('segments_id_seq', 4294967296 + 2147483648);
+SELECT create_segment('far', 'EXISTS orders') AS id;
+SELECT setval('segments_id_seq', 2147483648);
+SELECT create_segment('near', 'EXISTS orders') AS id;
+BEGIN;
+SELECT refresh('far') > 0 AS far, refresh('near') > 0 AS near;
+SELECT segment_name FROM running_refreshes ORDER BY 1;
+COMMIT;
+SELECT count(*) AS locks_left FROM running_refreshes;
+SELECT drop_segment('far'), drop_segment('near');
+SELECT setval('segments_id_seq', 1, false);
+
+-- NOT and NULLs (doc/rules.md): comparisons, IN, BETWEEN and LIKE are false
+-- on NULL as in SQL (so <> and NOT IN skip rows without a value), but NOT
+-- of a condition holds wherever the condition does not: NOT campaign = 'B'
+-- keeps messages without a campaign, like NOT at the customer level
+CREATE TABLE sg_messages (customer_id int, campaign text, at timestamptz DEFAULT now());
+INSERT INTO sg_messages VALUES (1, 'A'), (2, NULL), (3, 'B');
+UPDATE sg_customers SET age = NULL WHERE id = 2;
+SELECT register_source('messages', 'sg_messages', 'customer_id', 'at');
+SELECT evaluate('EXISTS messages WHERE NOT campaign = ''B''') AS not_eq,
+       evaluate('EXISTS messages WHERE campaign <> ''B''') AS ne,
+       evaluate('EXISTS messages WHERE campaign NOT IN (''B'')') AS not_in,
+       evaluate('EXISTS messages WHERE NOT campaign IN (''B'')') AS not_of_in,
+       evaluate('EXISTS messages WHERE NOT (campaign = ''B'' OR campaign LIKE ''C%'')') AS not_of_or,
+       evaluate('EXISTS messages WHERE campaign IS NOT NULL AND NOT campaign = ''B''') AS sql_not;
+SELECT evaluate('NOT customer.age > 30') OPERATOR(segment.@>) 2 AS null_age_kept,
+       evaluate('customer.age <= 30') OPERATOR(segment.@>) 2 AS null_age_compared;
+SELECT unregister_source('messages');
+DROP TABLE sg_messages;
+
 SELECT unregister_source('orders');
 SELECT unregister_customers();
 DROP TABLE sg_customers, sg_orders;

@@ -13,6 +13,11 @@ SELECT create_tag_group('auto_only', allow_manual => false, allow_auto => true);
 SELECT add_tag('退订标签', '已退订');
 SELECT add_tag('tier', 'low'), add_tag('tier', 'mid'), add_tag('tier', 'high');
 SELECT add_tag('auto_only', 'x');
+-- the rule is the third parameter (SPEC section 6), auto_remove the fourth
+SELECT add_tag('auto_only', 'y', NULL, false) > 0 AS positional;
+SELECT value, auto_remove, rule FROM tags WHERE value = 'y';
+SELECT drop_tag('auto_only', 'y');
+SELECT add_tag('auto_only', 'z', true);
 SELECT name, exclusive, allow_manual, allow_auto, enabled, position FROM tag_groups ORDER BY position;
 
 -- manual tagging
@@ -36,10 +41,16 @@ SELECT set_tag_group_enabled('退订标签', false);
 SELECT count(*) FROM customer_tags WHERE group_name = '退订标签';
 SELECT count(*) FROM tag_members m JOIN tags t ON t.id = m.tag_id WHERE t.value = '已退订';
 SELECT tag_customer('退订标签', '已退订', 4);
+-- ...and untagging too: a disabled group or value keeps its customers' tags
+SELECT untag_customer('退订标签', '已退订', 3);
 SELECT set_tag_group_enabled('退订标签', true);
-SELECT set_tag_enabled('tier', 'high', false);
 SELECT tag_customer('tier', 'high', 4);
+SELECT set_tag_enabled('tier', 'high', false);
+SELECT tag_customer('tier', 'high', 5);
+SELECT untag_customer('tier', 'high', 4);
+SELECT count(*) AS still_tagged FROM tag_members m JOIN tags t ON t.id = m.tag_id WHERE t.value = 'high';
 SELECT set_tag_enabled('tier', 'high', true);
+SELECT untag_customer('tier', 'high', 4);
 
 -- renames keep members
 SELECT rename_tag('tier', 'mid', 'middle');
@@ -57,6 +68,16 @@ SELECT customer_key, group_name, value, source FROM customer_tags WHERE source =
 SELECT * FROM import_tags('import_rows', on_error => 'maybe');
 DELETE FROM import_rows WHERE label NOT IN ('退订标签-已退订', 'value tier-low') OR customer_key = '99';
 SELECT * FROM import_tags('import_rows');
+-- rows are numbered in input order (the order they were written), a view's
+-- rows in the view's order; the columns may have any names
+CREATE TABLE import_ordered (n text, "标签" text);
+INSERT INTO import_ordered SELECT g::text, CASE WHEN g % 3 = 0 THEN 'bad' ELSE 'value tier-low' END
+FROM generate_series(10, 1, -1) g;
+SELECT row_number, customer_key, status FROM import_tags('import_ordered', on_error => 'skip');
+CREATE VIEW import_sorted AS SELECT * FROM import_ordered ORDER BY n::int;
+SELECT row_number, customer_key, status FROM import_tags('import_sorted', on_error => 'skip') WHERE status = 'rejected';
+DROP VIEW import_sorted;
+DROP TABLE import_ordered;
 
 -- bad input
 SELECT create_tag_group('');

@@ -17,6 +17,14 @@
  * windows, now).  retag() shares the code but reads the catalogs afresh,
  * as the calling role sees them.
  *
+ * A failure never fails the application's statement: the trigger's work
+ * runs in a subtransaction, and when it fails each group is tried alone,
+ * so that the groups that can still be evaluated are, and the others are
+ * rolled back, recorded as stale in segment.tag_group_errors (with a
+ * WARNING) and skipped by the trigger until retag() repairs them.
+ * Cancellation, lack of resources and transaction rollbacks (deadlock,
+ * serialization failure) still end the statement, as they must.
+ *
  * Groups are evaluated in layers: the pending groups none of whose pending
  * peers they read through TAG conditions, all in one query; the customers
  * whose tags changed then make the groups reading them pending, until
@@ -235,13 +243,14 @@ LoadRegistry(AutoCatalog *cat)
  * decoded rules of the others.
  */
 static void
-LoadGroups(AutoCatalog *cat)
+LoadGroups(AutoCatalog *cat, bool skip_stale)
 {
-	const char *q = "SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
-		"t.auto_remove, t.rule, t.value, g.rule_owner FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
-		"WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
-		"WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) "
-		"ORDER BY g.id, t.position, t.id";
+	const char *q = psprintf("SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
+							 "t.auto_remove, t.rule, t.value, g.rule_owner FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
+							 "WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
+							 "WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) %s"
+							 "ORDER BY g.id, t.position, t.id",
+							 skip_stale ? "AND NOT EXISTS (SELECT FROM segment.tag_group_errors e WHERE e.group_id = g.id) " : "");
 	RuleArena	arena;
 	uint64		row,
 				first;
@@ -303,7 +312,8 @@ static void
 LoadWatched(AutoCatalog *cat)
 {
 	const char *q = "SELECT c::oid FROM unnest(ARRAY['segment.tags', 'segment.tag_groups', 'segment.sources', "
-		"'segment.watches', 'segment.customer_registry']::regclass[]) c "
+		"'segment.watches', 'segment.customer_registry', 'segment.tag_group_errors', "
+		"'segment.tenant_settings']::regclass[]) c "
 		"UNION SELECT rel FROM segment.sources UNION SELECT base_table FROM segment.watches "
 		"UNION SELECT rel FROM segment.customer_registry";
 	uint64		row;
@@ -335,7 +345,8 @@ LoadCatalog(MemoryContext parent, bool watch)
 	cat->audience_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("audience"),
 									   ObjectIdGetDatum(get_namespace_oid("segment", false)));
 	LoadRegistry(cat);
-	LoadGroups(cat);
+	/* the trigger skips stale groups; retag() evaluates them to repair them */
+	LoadGroups(cat, watch);
 	if (watch)
 		LoadWatched(cat);
 	MemoryContextSwitchTo(old);
@@ -1110,6 +1121,12 @@ LockCustomers(const AudienceSet *keys)
 			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(space), Int32GetDatum(b));
 }
 
+/*
+ * While the trigger retries group by group after a failure, the one group
+ * it evaluates (its id); 0 otherwise.
+ */
+static int32 only_group = 0;
+
 /* The groups of a tenant whose rules read what the table feeds. */
 static int
 GroupsReading(AutoCatalog *cat, const char *tenant, List *feeds, int *out)
@@ -1119,6 +1136,7 @@ GroupsReading(AutoCatalog *cat, const char *tenant, List *feeds, int *out)
 
 	for (i = 0; i < cat->ngroups; i++)
 		if ((tenant == NULL || strcmp(cat->groups[i].tenant, tenant) == 0) &&
+			(only_group == 0 || cat->groups[i].id == only_group) &&
 			ReadsAny(&cat->groups[i], feeds))
 			out[n++] = i;
 	return n;
@@ -1222,6 +1240,168 @@ TagStatement(TriggerData *td)
 	}
 }
 
+/* Errors the trigger must not absorb: the statement has to end. */
+static bool
+MustPropagate(const ErrorData *err)
+{
+	int			category = ERRCODE_TO_CATEGORY(err->sqlerrcode);
+
+	return category == ERRCODE_TRANSACTION_ROLLBACK ||
+		category == ERRCODE_INSUFFICIENT_RESOURCES ||
+		category == ERRCODE_OPERATOR_INTERVENTION ||
+		category == ERRCODE_SYSTEM_ERROR;
+}
+
+/*
+ * Runs fn(arg) in a subtransaction, as PL/pgSQL runs a block with an
+ * EXCEPTION clause: NULL when it succeeded; otherwise its work is rolled
+ * back and the error is returned (errors that must end the statement are
+ * thrown again).
+ */
+static ErrorData *
+InSubtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *err = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		err = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* whatever the cache held may be half-built: read it again */
+		if (cached_catalog != NULL)
+			cached_catalog->stale = true;
+		if (MustPropagate(err))
+			ReThrowError(err);
+	}
+	PG_END_TRY();
+	return err;
+}
+
+static void
+TagStatementFn(void *arg)
+{
+	TagStatement((TriggerData *) arg);
+}
+
+/* The ids of the groups reading the trigger's table, after a failure. */
+typedef struct RetryGroups
+{
+	TriggerData *td;
+	int			n;
+	int32	   *ids;
+} RetryGroups;
+
+static void
+RetryGroupsFn(void *arg)
+{
+	RetryGroups *r = (RetryGroups *) arg;
+	AutoCatalog *cat = CachedCatalog();
+	TableFeeds *tf = TableFeedsOf(cat, r->td->tg_relation);
+	int		   *groups = palloc(sizeof(int) * Max(cat->ngroups, 1));
+	int			i;
+
+	r->n = GroupsReading(cat, NULL, tf->feeds, groups);
+	r->ids = palloc(sizeof(int32) * Max(r->n, 1));
+	for (i = 0; i < r->n; i++)
+		r->ids[i] = cat->groups[groups[i]].id;
+}
+
+/*
+ * Records groups as stale (segment.stale_tag_groups) and warns: the group
+ * with id group_id, or (0) every auto group reading the table.
+ */
+static void
+MarkStale(Relation rel, int32 group_id, const ErrorData *err)
+{
+	Oid			types[4] = {OIDOID, INT4OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	const char *message = err->message ? err->message : "unknown error";
+	uint64		row;
+
+	values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	values[1] = Int32GetDatum(group_id);
+	values[2] = CStringGetTextDatum(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															   RelationGetRelationName(rel)));
+	values[3] = CStringGetTextDatum(message);
+	if (SPI_execute_with_args("INSERT INTO segment.tag_group_errors AS e (group_id, relation, error) "
+							  "SELECT DISTINCT a.group_id, $3, $4 FROM segment._auto_rules() a "
+							  "WHERE CASE WHEN $2 = 0 THEN a.refs && segment._feeds_of($1) ELSE a.group_id = $2 END "
+							  "ON CONFLICT (group_id) DO UPDATE "
+							  "SET failed_at = clock_timestamp(), relation = excluded.relation, error = excluded.error "
+							  "RETURNING (SELECT g.name FROM segment.tag_groups g WHERE g.id = e.group_id)",
+							  4, types, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record the auto-tagging failure");
+	for (row = 0; row < SPI_processed; row++)
+	{
+		char	   *name = GetText(row, 1);
+
+		ereport(WARNING,
+				(errcode(err->sqlerrcode),
+				 errmsg("auto-tagging of tag group \"%s\" failed; its tags are stale", name),
+				 errdetail("%s", message),
+				 errhint("The statement on %s went through. Fix the cause, then run segment.retag(%s); "
+						 "segment.stale_tag_groups lists the stale groups.",
+						 RelationGetRelationName(rel), quote_literal_cstr(name))));
+	}
+}
+
+/*
+ * Never fails the application's statement.  Every group in one
+ * subtransaction first (the common case costs one); after a failure each
+ * group alone, so that one bad rule leaves the other groups' tags current,
+ * and the groups that fail alone are marked stale.
+ */
+static void
+SafeTagStatement(TriggerData *td)
+{
+	ErrorData  *err = InSubtransaction(TagStatementFn, td);
+	RetryGroups retry = {td, 0, NULL};
+	int			i;
+
+	if (err == NULL)
+		return;
+	/* the groups to retry, read afresh; if even that fails, all are stale */
+	if (InSubtransaction(RetryGroupsFn, &retry) != NULL)
+		retry.n = 0;
+	if (retry.n <= 1)
+	{
+		MarkStale(td->tg_relation, retry.n == 1 ? retry.ids[0] : 0, err);
+		return;
+	}
+	for (i = 0; i < retry.n; i++)
+	{
+		ErrorData  *one;
+
+		only_group = retry.ids[i];
+		PG_TRY();
+		{
+			one = InSubtransaction(TagStatementFn, td);
+		}
+		PG_FINALLY();
+		{
+			only_group = 0;
+		}
+		PG_END_TRY();
+		if (one != NULL)
+			MarkStale(td->tg_relation, retry.ids[i], one);
+	}
+}
+
 /*
  * _autotag_trigger(): AFTER INSERT / UPDATE / DELETE FOR EACH STATEMENT
  * with transition tables (segment_new_rows, segment_old_rows), and AFTER
@@ -1244,7 +1424,7 @@ segment_autotag_trigger(PG_FUNCTION_ARGS)
 	engine_depth++;
 	PG_TRY();
 	{
-		TagStatement(td);
+		SafeTagStatement(td);
 	}
 	PG_FINALLY();
 	{

@@ -13,6 +13,9 @@
 #include "libpq/pqformat.h"
 #include "pgtime.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/array.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
@@ -172,6 +175,61 @@ segment_rule_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * The registered time zone (segment.registered_time_zone(): the tenant's, else
+ * the customer registration's), cached per tenant until either catalog
+ * changes (their statement triggers send relcache invalidations).
+ */
+static char *zone_cached = NULL;
+static char *zone_tenant = NULL;
+static bool zone_valid = false;
+static Oid	zone_rels[2];
+
+static void
+ZoneInvalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == zone_rels[0] || relid == zone_rels[1])
+		zone_valid = false;
+}
+
+static const char *
+RegisteredZone(void)
+{
+	static bool callback = false;
+	const char *tenant = segment_tenant ? segment_tenant : "";
+	bool		isnull;
+	Datum		d;
+
+	if (zone_valid && strcmp(zone_tenant, tenant) == 0)
+		return zone_cached;
+	if (!callback)
+	{
+		CacheRegisterRelcacheCallback(ZoneInvalidate, (Datum) 0);
+		callback = true;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT segment.registered_time_zone(), 'segment.customer_registry'::regclass::oid, "
+					"'segment.tenant_settings'::regclass::oid", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the registered time zone");
+	if (zone_cached)
+		pfree(zone_cached);
+	if (zone_tenant)
+		pfree(zone_tenant);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	zone_cached = isnull ? NULL : MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(d));
+	zone_tenant = MemoryContextStrdup(TopMemoryContext, tenant);
+	zone_rels[0] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	zone_rels[1] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	SPI_finish();
+	zone_valid = true;
+	return zone_cached;
+}
+
+/*
+ * The zone of calendar days: the one named, else segment.timezone (an
+ * explicit override), else the registered zone, else the session's.
+ */
 pg_tz *
 rule_pg_zone(const char *name)
 {
@@ -179,6 +237,8 @@ rule_pg_zone(const char *name)
 
 	if (name == NULL || name[0] == '\0')
 		name = segment_timezone;
+	if (name == NULL || name[0] == '\0')
+		name = RegisteredZone();
 	if (name == NULL || name[0] == '\0')
 		return session_timezone;
 	tz = pg_tzset(name);

@@ -8,16 +8,28 @@
  * trigger reads the statement's new rows once and looks up their distinct
  * tag ids in one query with a kept plan.  Deleting tags removes their
  * members (a statement trigger on segment.tags, in SQL).
+ *
+ * Like a foreign key's check, the lookup locks the tag rows FOR KEY SHARE,
+ * as the owner of segment.tags and without row-level security: a
+ * concurrent DELETE of the tag then waits for this transaction, and its
+ * member cleanup sees the new rows, instead of leaving orphan members.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/tupdesc.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include <stdlib.h>
@@ -78,6 +90,45 @@ NewTagIds(TriggerData *td, int *n)
 }
 
 /*
+ * Runs the lookup of the tags among ids (an int4[] Datum), locking them
+ * FOR KEY SHARE, as the owner of segment.tags with row-level security
+ * off, as ri_triggers.c runs a foreign key's check: the inserting role
+ * needs no privilege to lock the tags, and sees every tenant's.
+ */
+static void
+LockedTags(Datum param)
+{
+	Oid			type = INT4ARRAYOID;
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			tags = RangeVarGetRelid(makeRangeVar("segment", "tags", -1), NoLock, false);
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(tags));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", tags);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (existing_tags_plan == NULL)
+	{
+		/* index lookups whatever the ids: the generic plan, never replanned */
+		SPIPlanPtr	plan = SPI_prepare_cursor("SELECT t.id FROM segment.tags t WHERE t.id = ANY ($1) "
+											  "ORDER BY 1 FOR KEY SHARE OF t",
+											  1, &type, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the tag check");
+		existing_tags_plan = plan;
+	}
+	/* not read-only: the row locks are writes */
+	if (SPI_execute_plan(existing_tags_plan, &param, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the tags of segment.tag_members");
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
  * _tag_members_check(): AFTER INSERT / UPDATE FOR EACH STATEMENT with the
  * new rows as a transition table.
  */
@@ -90,7 +141,6 @@ segment_tag_members_check(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	int			n,
 				i;
-	Oid			type = INT4ARRAYOID;
 	Datum		param;
 	uint64		row;
 
@@ -109,18 +159,7 @@ segment_tag_members_check(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (existing_tags_plan == NULL)
-	{
-		/* index lookups whatever the ids: the generic plan, never replanned */
-		SPIPlanPtr	plan = SPI_prepare_cursor("SELECT t.id FROM segment.tags t WHERE t.id = ANY ($1) ORDER BY 1",
-											  1, &type, CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the tag check");
-		existing_tags_plan = plan;
-	}
-	if (SPI_execute_plan(existing_tags_plan, &param, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not check the tags of segment.tag_members");
+	LockedTags(param);
 	/* both sorted: the first id without its tag is the one to report */
 	for (i = 0, row = 0; i < n; i++, row++)
 	{

@@ -2,13 +2,6 @@
 -- Registry: the application's customer table and event sources
 --------------------------------------------------------------------------
 
--- The time zone of calendar days: segment.timezone, else the session's.
-CREATE FUNCTION @extschema@._zone() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce(nullif(pg_catalog.current_setting('segment.timezone', true), ''),
-                    pg_catalog.current_setting('TimeZone'))
-$$;
-
 -- Roles allowed to act for a tenant (segment.grant_tenant).  While the
 -- table is empty any role may choose any tenant with segment.tenant; once a
 -- tenant has grants, only members of its roles (and superusers and
@@ -65,9 +58,87 @@ CREATE TABLE @extschema@.customer_registry (
     -- 'dictionary': ordinals come from @extschema@.customer_ordinals
     ordinal_mode  text NOT NULL CHECK (ordinal_mode IN ('direct', 'dictionary')),
     tenant_column name,
+    -- the zone of calendar days (TODAY, LAST n days, date literals, contact
+    -- days) for every caller: a pg_cron job as a session (doc/operations.md)
+    time_zone     text NOT NULL,
     registered_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE @extschema@.customer_registry IS 'the registered customer table (see segment.register_customers)';
+
+-- A tenant's own time zone, where it differs from the registration's.
+CREATE TABLE @extschema@.tenant_settings (
+    tenant    text PRIMARY KEY CHECK (tenant <> ''),
+    time_zone text NOT NULL
+);
+COMMENT ON TABLE @extschema@.tenant_settings IS 'per-tenant settings: the time zone of the tenant''s calendar days (see segment.set_time_zone)';
+
+-- The registered zone: the current tenant's, else the registration's
+-- (NULL before any registration).  Read by the C code too (rule_pg_zone),
+-- whoever calls: SECURITY DEFINER, as a zone is no secret and a role
+-- without rights on the registry must still get the same calendar days.
+CREATE FUNCTION @extschema@.registered_time_zone() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT t.time_zone FROM @extschema@.tenant_settings t
+                     WHERE t.tenant = coalesce(current_setting('segment.tenant', true), '')),
+                    (SELECT r.time_zone FROM @extschema@.customer_registry r))
+$$;
+COMMENT ON FUNCTION @extschema@.registered_time_zone() IS 'the registered zone of calendar days: the current tenant''s, else the registration''s';
+
+-- The time zone of calendar days: segment.timezone (an explicit
+-- override), else the registered zone, else the session's TimeZone.
+CREATE FUNCTION @extschema@._zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(nullif(current_setting('segment.timezone', true), ''),
+                    @extschema@.registered_time_zone(),
+                    current_setting('TimeZone'))
+$$;
+
+-- The zone rules, refreshes, auto-tagging and contact days use now.
+CREATE FUNCTION @extschema@.time_zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@._zone()
+$$;
+COMMENT ON FUNCTION @extschema@.time_zone() IS 'the time zone of calendar days now: segment.timezone, else the tenant''s or registration''s zone, else TimeZone';
+
+-- Sets the registered zone: the current tenant's when the customer table
+-- has tenants (NULL: back to the registration's), else the registration's.
+CREATE FUNCTION @extschema@.set_time_zone(time_zone text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    t text;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no customer table is registered'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call segment.register_customers() first; it records the zone of the registering session.';
+    END IF;
+    IF time_zone IS NOT NULL THEN
+        IF btrim(time_zone) = '' OR NOT EXISTS (SELECT FROM pg_timezone_names n WHERE n.name = set_time_zone.time_zone)
+           AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs a WHERE a.abbrev = set_time_zone.time_zone) THEN
+            RAISE EXCEPTION 'time zone "%" not recognized', time_zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use a name from pg_timezone_names, such as ''Asia/Shanghai'' or ''UTC''.';
+        END IF;
+    END IF;
+    IF reg.tenant_column IS NULL THEN
+        IF time_zone IS NULL THEN
+            RAISE EXCEPTION 'time zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        UPDATE @extschema@.customer_registry SET time_zone = set_time_zone.time_zone;
+    ELSE
+        t := @extschema@._tenant();
+        IF time_zone IS NULL THEN
+            DELETE FROM @extschema@.tenant_settings s WHERE s.tenant = t;
+        ELSE
+            INSERT INTO @extschema@.tenant_settings AS s VALUES (t, time_zone)
+            ON CONFLICT (tenant) DO UPDATE SET time_zone = excluded.time_zone;
+        END IF;
+    END IF;
+    RETURN @extschema@.registered_time_zone();
+END $$;
+COMMENT ON FUNCTION @extschema@.set_time_zone(text) IS 'sets the zone of calendar days: the current tenant''s (NULL resets it), or the registration''s';
 
 -- Event sources usable in rules: orders, messages, clicks...
 CREATE TABLE @extschema@.sources (
@@ -174,7 +245,8 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
             USING ERRCODE = 'numeric_value_out_of_range',
-                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.';
+                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                  HINT = 'Use keys in that range, or register the customer table with dictionary => true to map keys of any value.';
     END IF;
     RETURN NULL;
 END $$;
@@ -278,8 +350,9 @@ BEGIN
     END IF;
     PERFORM @extschema@._unregister_customer_objects();
 
-    INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column)
-    VALUES (rel, key_column, ktype, mode, tenant_column);
+    -- a re-registration keeps the zone; a first one records the session's
+    INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column, time_zone)
+    VALUES (rel, key_column, ktype, mode, tenant_column, coalesce(old.time_zone, @extschema@._zone()));
 
     SELECT relkind IN ('r', 'p') INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
     IF mode = 'dictionary' THEN
@@ -297,7 +370,10 @@ BEGIN
                             REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                             EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
         END IF;
-    ELSIF is_table AND ktype = 'bigint'::regtype THEN
+    ELSIF is_table THEN
+        -- any integer key (smallint and integer too: -1 is as impossible an
+        -- ordinal as 2^32) is checked as it is written, so that no one row
+        -- makes every rule fail with "audience member is out of range"
         EXECUTE format('CREATE TRIGGER segment_key_check AFTER INSERT ON %s
                         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                         EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
@@ -466,3 +542,4 @@ COMMENT ON FUNCTION @extschema@.unregister_source(text) IS 'removes an event sou
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_registry', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_settings', '');

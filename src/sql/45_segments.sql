@@ -169,8 +169,13 @@ DECLARE
     n bigint;
     err text;
 BEGIN
-    -- one refresh per segment at a time; a second caller is told, never blocked
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('segment.refresh'), s.id::integer) THEN
+    -- one refresh per segment at a time; a second caller is told, never
+    -- blocked.  Two int4 keys carry the whole bigint id (its high half folded
+    -- into the name's hash, its low half as the second key), so ids beyond
+    -- 2^31 neither fail nor collide; running_refreshes decodes the same.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(
+               pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer,
+               ((s.id & 4294967295) - CASE WHEN (s.id & 4294967295) > 2147483647 THEN 4294967296 ELSE 0 END)::integer) THEN
         RAISE EXCEPTION 'segment "%" is already being refreshed', name
             USING ERRCODE = 'lock_not_available',
                   HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
@@ -295,8 +300,9 @@ COMMENT ON FUNCTION @extschema@.is_member(text, anyelement) IS 'whether a custom
 CREATE VIEW @extschema@.running_refreshes WITH (security_invoker = true) AS
 SELECT s.name AS segment_name, s.tenant, a.pid, a.usename, a.xact_start, now() - a.xact_start AS running_for
 FROM pg_catalog.pg_locks l
-JOIN @extschema@.segments s ON l.locktype = 'advisory' AND l.classid::bigint = (pg_catalog.hashtext('segment.refresh')::bigint & 4294967295)
-     AND l.objid::bigint = s.id AND l.granted
+JOIN @extschema@.segments s ON l.locktype = 'advisory' AND l.objsubid = 2
+     AND l.classid::bigint = ((pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer)::bigint & 4294967295)
+     AND l.objid::bigint = (s.id & 4294967295) AND l.granted
 JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid;
 COMMENT ON VIEW @extschema@.running_refreshes IS 'segments being refreshed right now, by which session';
 

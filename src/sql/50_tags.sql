@@ -226,8 +226,10 @@ BEGIN
     PERFORM @extschema@._sync_triggers();
 END $$;
 
-CREATE FUNCTION @extschema@.add_tag(group_name text, value text, auto_remove boolean DEFAULT true,
-                                     rule @extschema@.segment_rule DEFAULT NULL)
+-- The parameter order is the product contract's (SPEC section 6): the rule
+-- third, so add_tag('价值', '低价值', 'sum(...) < 300') reads as it looks.
+CREATE FUNCTION @extschema@.add_tag(group_name text, value text, rule @extschema@.segment_rule DEFAULT NULL,
+                                     auto_remove boolean DEFAULT true)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -249,7 +251,7 @@ BEGIN
     END IF;
     RETURN id;
 END $$;
-COMMENT ON FUNCTION @extschema@.add_tag(text, text, boolean, @extschema@.segment_rule) IS 'adds a value to a tag group, with an optional auto-tagging rule (applied at once)';
+COMMENT ON FUNCTION @extschema@.add_tag(text, text, @extschema@.segment_rule, boolean) IS 'adds a value to a tag group, with an optional auto-tagging rule (applied at once)';
 
 CREATE FUNCTION @extschema@.move_tag(group_name text, value text, "position" integer) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -361,9 +363,8 @@ DECLARE
     ord bigint;
     how text;
 BEGIN
-    IF NOT g.allow_manual THEN
-        PERFORM @extschema@._check_manual(t, g);
-    END IF;
+    -- a disabled group or value keeps its customers' tags (doc/tags.md)
+    PERFORM @extschema@._check_manual(t, g);
     ord := @extschema@._ordinal_of(customer_key);
     DELETE FROM @extschema@.tag_members m WHERE m.tag_id = t.id AND m.ordinal = ord RETURNING m.source INTO how;
     IF NOT FOUND THEN
@@ -397,10 +398,16 @@ BEGIN
         ON COMMIT DROP;
     PERFORM @extschema@._check_import(rel, 'pg_temp._segment_import');
     TRUNCATE _segment_import;
-    FOR r IN EXECUTE format('SELECT row_number() OVER () AS n, c.* FROM %s c', rel) LOOP
+    -- rows numbered in input order, WITH ORDINALITY over the rows as read: a
+    -- table's in physical order (ctid: the order COPY or INSERT wrote them,
+    -- whatever plan or synchronized scan reads it), a view's in its own order
+    FOR r IN EXECUTE format('SELECT o.n, o.j FROM unnest(ARRAY(SELECT to_jsonb(c) FROM %s c %s))
+                                 WITH ORDINALITY AS o(j, n)', rel,
+                            CASE WHEN (SELECT relkind IN ('r', 'm') FROM pg_class WHERE oid = rel)
+                                 THEN 'ORDER BY c.ctid' ELSE '' END) LOOP
         row_number := r.n;
-        customer_key := (to_jsonb(r) -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 1)) #>> '{}';
-        label := (to_jsonb(r) -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 2)) #>> '{}';
+        customer_key := (r.j -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 1)) #>> '{}';
+        label := (r.j -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 2)) #>> '{}';
         status := 'imported';
         message := NULL;
         t := NULL;

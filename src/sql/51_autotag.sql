@@ -19,6 +19,23 @@ CREATE TABLE @extschema@.autotag_triggers (
 );
 COMMENT ON TABLE @extschema@.autotag_triggers IS 'tables with auto-tagging triggers installed by the extension';
 
+-- Groups whose auto-tagging failed inside the trigger (the application's
+-- statement went through without their re-tagging): stale until retag()
+-- succeeds for them; the trigger skips them meanwhile (src/autotag.c).
+CREATE TABLE @extschema@.tag_group_errors (
+    group_id  integer PRIMARY KEY REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
+    failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    relation  text NOT NULL,        -- the table whose statement fired the trigger
+    error     text NOT NULL
+);
+COMMENT ON TABLE @extschema@.tag_group_errors IS 'auto-tagging failures: groups whose tags are stale until segment.retag()';
+
+CREATE VIEW @extschema@.stale_tag_groups AS
+SELECT g.name AS group_name, e.failed_at, e.relation, e.error
+FROM @extschema@.tag_group_errors e JOIN @extschema@.tag_groups g ON g.id = e.group_id
+WHERE g.tenant = @extschema@._tenant();
+COMMENT ON VIEW @extschema@.stale_tag_groups IS 'tag groups of the current tenant whose auto-tagging failed; segment.retag(group) repairs them';
+
 -- Enabled auto rules: (tag, group) of values with a rule in groups that
 -- allow automatic tagging.
 CREATE FUNCTION @extschema@._auto_rules() RETURNS TABLE(tag_id integer, group_id integer, refs text[])
@@ -129,7 +146,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tag_groups', 'tags', 'sources', 'watches', 'customer_registry'] LOOP
+    FOREACH t IN ARRAY ARRAY['tag_groups', 'tags', 'sources', 'watches', 'customer_registry', 'tag_group_errors',
+                             'tenant_settings'] LOOP
         EXECUTE format('CREATE TRIGGER autotag_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON @extschema@.%I FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_catalog_changed()', t);
     END LOOP;
@@ -206,6 +224,12 @@ BEGIN
     -- every customer may change: all 256 re-tagging locks
     PERFORM @extschema@._lock_customers('{0-255}');
     RETURN QUERY SELECT * FROM @extschema@._retag_cascade(start, NULL);
+    -- evaluated for everyone without error: no longer stale (an error above
+    -- keeps the mark, rolled back with the rest)
+    DELETE FROM @extschema@.tag_group_errors e
+    WHERE e.group_id IN (SELECT g.id FROM @extschema@.tag_groups g
+                         WHERE g.tenant = @extschema@._tenant()
+                           AND (retag.group_name IS NULL OR g.name = retag.group_name));
     -- RFM groups (63_rfm.sql) are re-scored, not evaluated rule by rule
     RETURN QUERY SELECT g.name, x.added, x.removed
         FROM @extschema@.rfm_groups rg JOIN @extschema@.tag_groups g ON g.id = rg.group_id,
@@ -246,6 +270,30 @@ LANGUAGE sql STABLE AS $$
     SELECT 'segment retag' || CASE WHEN @extschema@._tenant() = '' THEN '' ELSE ' ' || @extschema@._tenant() END
 $$;
 
+-- The command of the tenant's re-tagging job (tenant and zone override,
+-- as segment.refresh_command).
+CREATE FUNCTION @extschema@.retag_command() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('SET segment.tenant = %L; ', @extschema@._tenant()) ||
+           CASE WHEN coalesce(current_setting('segment.timezone', true), '') = '' THEN ''
+                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END ||
+           'SELECT count(*) FROM @extschema@.retag()'
+$$;
+COMMENT ON FUNCTION @extschema@.retag_command() IS 'the command a pg_cron job runs to re-tag the tenant''s auto groups';
+
+-- The statement to run in the pg_cron database when it is another one.
+CREATE FUNCTION @extschema@.schedule_retag_command(cron text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF cron IS NULL OR btrim(cron) = '' THEN
+        RAISE EXCEPTION 'cron schedule must not be empty' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Use cron syntax, e.g. ''0 2 * * *''.';
+    END IF;
+    RETURN format('SELECT cron.schedule_in_database(%L, %L, %L, %L, %L);', @extschema@._retag_job_name(), cron,
+                  @extschema@.retag_command(), current_database(), current_user);
+END $$;
+COMMENT ON FUNCTION @extschema@.schedule_retag_command(text) IS 'the statement that schedules re-tagging from the pg_cron database when it is another database';
+
 CREATE FUNCTION @extschema@.schedule_retag(cron text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -253,8 +301,7 @@ DECLARE
 BEGIN
     PERFORM @extschema@._require_pg_cron();
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
-        USING @extschema@._retag_job_name(), cron,
-              format('SET segment.tenant = %L; SELECT count(*) FROM @extschema@.retag()', @extschema@._tenant());
+        USING @extschema@._retag_job_name(), cron, @extschema@.retag_command();
     RETURN job;
 END $$;
 COMMENT ON FUNCTION @extschema@.schedule_retag(text) IS 'schedules a pg_cron job re-tagging every auto group of the tenant (e.g. ''0 2 * * *'')';
@@ -275,3 +322,4 @@ END $$;
 COMMENT ON FUNCTION @extschema@.unschedule_retag(boolean) IS 'removes the pg_cron re-tagging job';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.watches', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_group_errors', '');

@@ -10,7 +10,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts'] LOOP
+    FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts', 'tenant_settings'] LOOP
         EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
                         WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
@@ -24,6 +24,10 @@ CREATE POLICY tenant_isolation ON @extschema@.tags
 
 ALTER TABLE @extschema@.rfm_groups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON @extschema@.rfm_groups
+    USING (group_id IN (SELECT g.id FROM @extschema@.tag_groups g WHERE g.tenant = (SELECT @extschema@._tenant())));
+
+ALTER TABLE @extschema@.tag_group_errors ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON @extschema@.tag_group_errors
     USING (group_id IN (SELECT g.id FROM @extschema@.tag_groups g WHERE g.tenant = (SELECT @extschema@._tenant())));
 
 ALTER TABLE @extschema@.tag_members ENABLE ROW LEVEL SECURITY;
@@ -81,7 +85,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'create_tag_group', 'drop_tag_group', 'rename_tag_group', 'move_tag_group',
                  'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
                  'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
-                 'record_contact', 'purge_contacts', 'create_rfm_tags']
+                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone']
 $$;
 
 -- Administrative functions: they run as their caller, the extension owner
@@ -128,7 +132,8 @@ BEGIN
     EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources, @extschema@.segments,
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
-                    @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes TO %s', role);
+                    @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings TO %s', role);
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
         EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
     END IF;

@@ -78,13 +78,17 @@ is( $node->safe_psql('postgres',
 	'100,150', 'history has one row per completed refresh');
 
 # A refresh that fails keeps the old members and is visible as failed.
-$node->safe_psql('postgres', q{ALTER TABLE orders RENAME COLUMN paid_at TO paid_on});
+# (the rename breaks the source's registration, which the dependency check
+# refuses: a superuser turns it off for the experiment)
+$node->safe_psql('postgres', q{ALTER EVENT TRIGGER segment_dependencies_alter DISABLE;
+ALTER TABLE orders RENAME COLUMN paid_at TO paid_on});
 ($rc, $out, $err) = $node->psql('postgres', q{SELECT segment.refresh('buyers')});
 like($err, qr/refresh of segment "buyers" failed/, 'a failed refresh warns');
 is( $node->safe_psql('postgres',
 		q{SELECT status || ' ' || member_count FROM segment.segments WHERE name = 'buyers'}),
 	'failed 150', 'and keeps the previous members');
-$node->safe_psql('postgres', q{ALTER TABLE orders RENAME COLUMN paid_on TO paid_at});
+$node->safe_psql('postgres', q{ALTER TABLE orders RENAME COLUMN paid_on TO paid_at;
+ALTER EVENT TRIGGER segment_dependencies_alter ENABLE});
 
 # pg_cron: schedule every minute, wait for a run (minute granularity).
 $node->safe_psql('postgres',

@@ -8,6 +8,9 @@
 #   DIFF_TEXT_RULES  rules over text keys with a tenant column (default DIFF_RULES / 5)
 #   DIFF_ZONE_RULES  rules over integer keys, session TimeZone America/New_York and
 #                    segment.timezone Europe/Berlin (default DIFF_RULES / 5)
+#   DIFF_SESSION_ZONE_RULES  rules over integer keys, zone Europe/Berlin
+#                    registered, each batch in another session TimeZone
+#                    (default DIFF_RULES / 5)
 #   DIFF_INSTANTS    as-of instants per rule, 1 to 4 (default 3; @Differential::AS_OF)
 #   DIFF_CUSTOMERS   customers (default 320)
 #   DIFF_BATCH       rules per TAP assertion (default 100)
@@ -33,6 +36,11 @@ my $nrules    = $ENV{DIFF_RULES}      // 2000;
 my $ntext     = $ENV{DIFF_TEXT_RULES} // int($nrules / 5);
 my $nzone     = $ENV{DIFF_ZONE_RULES} // int($nrules / 5);
 my $split_zone = 'America/New_York';
+# the fourth pass: no segment.timezone, the zone registered with the customer
+# table ($Differential::ZONE), each batch in another session TimeZone, so
+# that every literal is read in the registered zone whoever evaluates
+my $nsessions = $ENV{DIFF_SESSION_ZONE_RULES} // int($nrules / 5);
+my @session_zones = ('UTC', 'Asia/Shanghai', 'America/New_York', 'Pacific/Chatham', 'Asia/Kolkata');
 my $ninstants = $ENV{DIFF_INSTANTS}   // 3;
 my $ncust     = $ENV{DIFF_CUSTOMERS}  // 320;
 my $batch     = $ENV{DIFF_BATCH}      // 100;
@@ -64,10 +72,11 @@ my %forms;    # batches run in each segment.rule_form
 my ($total_pairs, $total_rules, $failures, $detailed) = (0, 0, 0, 0);
 
 # Runs one pass: $n rules in database $db, keys of $mode ('int' or 'text');
-# $split: the session's TimeZone differs from segment.timezone.
+# $split: the session's TimeZone differs from segment.timezone; $sessions:
+# session TimeZones the batches take in turn (segment.timezone unset).
 sub run_mode
 {
-	my ($pass, $mode, $db, $n, $split) = @_;
+	my ($pass, $mode, $db, $n, $split, $sessions) = @_;
 	return if $n <= 0;
 	my $t0 = time;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
@@ -82,8 +91,8 @@ sub run_mode
 	$node->safe_psql($db, $setup);
 
 	# the rules: generated in Perl, loaded in chunks
-	my $gen = Differential->new(seed => $seed * 3 + { int => 0, text => 1, zone => 2 }->{$pass}, mode => $mode,
-		strict => $strict, zone_split => $split ? 1 : 0);
+	my $gen = Differential->new(seed => $seed * 3 + { int => 0, text => 1, zone => 2, zones => 3 }->{$pass}, mode => $mode,
+		strict => $strict, zone_split => ($split || $sessions) ? 1 : 0);
 	my (@rules, %depths);
 	for my $i (1 .. $n)
 	{
@@ -144,7 +153,8 @@ sub run_mode
 	my $bs  = $pass eq 'int' ? $batch : $batch / 2;
 	my ($pairs, $skipped, $strategy_checks) = (0, 0, 0);
 	my $desc = $mode eq 'int' ? 'integer keys' : 'text keys, tenants';
-	$desc .= $split ? ", TimeZone $split, segment.timezone $Differential::ZONE" : ", TimeZone $Differential::ZONE";
+	$desc .= $split ? ", TimeZone $split, segment.timezone $Differential::ZONE"
+	  : $sessions ? ", registered zone $Differential::ZONE" : ", TimeZone $Differential::ZONE";
 	my $shrunk = 0;
 	my $bg;
 	for (my $lo = 1; $lo <= $n; $lo += $bs)
@@ -161,7 +171,8 @@ sub run_mode
 		# and each compiled form of evaluate() in turn (segment.rule_form)
 		my $form = (qw(auto set_algebra per_customer reduced))[ $bn % 4 ];
 		$forms{$form}++;
-		my $out = $node->safe_psql($db, qq{
+		my $session = $sessions ? "SET TimeZone = '$sessions->[$bn % @$sessions]';" : '';
+		my $out = $node->safe_psql($db, qq{$session
 SET segment.rule_form = $form;
 SELECT diff_check($lo, $hi, $arr);
 SELECT diff_strategies($lo, $hi, $st);
@@ -183,7 +194,7 @@ SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
 			push @bad, $id;
 			$failures++;
 			next if ++$detailed > $max_fail;
-			my $msg = "seed $seed, pass $pass ($desc), segment.rule_form $form" . ($r->{tenant} ne '' ? ", tenant '$r->{tenant}'" : '') . ", rule $id:\n  $r->{text}\n";
+			my $msg = "seed $seed, pass $pass ($desc" . ($session ? ", session $session" : '') . "), segment.rule_form $form" . ($r->{tenant} ne '' ? ", tenant '$r->{tenant}'" : '') . ", rule $id:\n  $r->{text}\n";
 			for my $d (@$rows)
 			{
 				if ($d->{kind} eq 'differ' || (!defined $d->{err} && ($d->{kind} eq 'shared' || $d->{kind} eq 'among')))
@@ -258,6 +269,7 @@ sub shrink
 run_mode('int',  'int',  'diff_int',  $nrules);
 run_mode('text', 'text', 'diff_text', $ntext);
 run_mode('zone', 'int',  'diff_zone', $nzone, $split_zone);
+run_mode('zones', 'int', 'diff_zones', $nsessions, undef, \@session_zones);
 
 note "batches per segment.rule_form: " . join(', ', map { "$_ $forms{$_}" } sort keys %forms);
 note "predicate kinds generated (count):";
