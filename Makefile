@@ -57,8 +57,8 @@ SQL_PARTS = \
 	src/sql/61_contacts.sql \
 	src/sql/62_presets.sql \
 	src/sql/63_rfm.sql \
-	src/sql/90_tenancy.sql \
-	src/sql/92_dependencies.sql
+	src/sql/85_dependencies.sql \
+	src/sql/90_tenancy.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DOCS = $(wildcard doc/*.md)
