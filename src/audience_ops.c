@@ -14,6 +14,7 @@
 #include "access/detoast.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 /*
  * Membership tests like "a @> c.id" over many rows receive the same
@@ -59,104 +60,116 @@ CachedAudienceArg(FunctionCallInfo fcinfo, int argno)
 	return cache->value;
 }
 
-/* Decodes both arguments of a binary operator. */
-#define DECODE2() \
-	AudienceSet *x = audience_set_from(PG_GETARG_AUDIENCE_P(0)); \
-	AudienceSet *y = audience_set_from(PG_GETARG_AUDIENCE_P(1))
+/* palloc for the codec's results (the context's owner frees them). */
+static void *
+CodecAlloc(void *ctx, size_t size)
+{
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("audience is too large to store"),
+				 errdetail("Its serialization needs %zu bytes.", size - VARHDRSZ)));
+	return palloc(size);
+}
 
-/* Applies an in-place CRoaring operation and returns the left operand. */
-#define INPLACE_OP(fn) \
-	do { \
-		DECODE2(); \
-		fn(x->bm, y->bm); \
-		audience_set_free(y); \
-		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(x)); \
-	} while (0)
+/*
+ * A binary set operation computed on the two stored forms directly
+ * (audience_setops.c): no decoding, and the result is written once, into
+ * the varlena that is returned.
+ */
+static Datum
+SetOp(FunctionCallInfo fcinfo, AudienceSetOp op)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+	size_t		len;
+	Audience   *result;
+
+	result = (Audience *) audience_codec_setop(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a),
+											   AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b),
+											   op, CodecAlloc, NULL, VARHDRSZ, &len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	PG_RETURN_AUDIENCE_P(result);
+}
 
 PG_FUNCTION_INFO_V1(audience_union);
 Datum
 audience_union(PG_FUNCTION_ARGS)
 {
-	INPLACE_OP(roaring_bitmap_or_inplace);
+	return SetOp(fcinfo, AUDIENCE_OP_OR);
 }
 
 PG_FUNCTION_INFO_V1(audience_intersect);
 Datum
 audience_intersect(PG_FUNCTION_ARGS)
 {
-	INPLACE_OP(roaring_bitmap_and_inplace);
+	return SetOp(fcinfo, AUDIENCE_OP_AND);
 }
 
 PG_FUNCTION_INFO_V1(audience_except);
 Datum
 audience_except(PG_FUNCTION_ARGS)
 {
-	INPLACE_OP(roaring_bitmap_andnot_inplace);
+	return SetOp(fcinfo, AUDIENCE_OP_ANDNOT);
 }
 
 PG_FUNCTION_INFO_V1(audience_xor);
 Datum
 audience_xor(PG_FUNCTION_ARGS)
 {
-	INPLACE_OP(roaring_bitmap_xor_inplace);
+	return SetOp(fcinfo, AUDIENCE_OP_XOR);
 }
 
-/* Answers a yes/no question about two decoded sets. */
-#define PREDICATE_OP(expr) \
-	do { \
-		DECODE2(); \
-		bool		r = (expr); \
-		audience_set_free(x); \
-		audience_set_free(y); \
-		PG_RETURN_BOOL(r); \
-	} while (0)
+/* The bytes of both arguments, for the codec's two-set questions. */
+#define ARGS2(a, b) \
+	AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b)
 
 PG_FUNCTION_INFO_V1(audience_contains_audience);
 Datum
 audience_contains_audience(PG_FUNCTION_ARGS)
 {
-	PREDICATE_OP(roaring_bitmap_is_subset(y->bm, x->bm));
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+
+	PG_RETURN_BOOL(audience_codec_is_subset(ARGS2(b, a)));
 }
 
 PG_FUNCTION_INFO_V1(audience_contained_by);
 Datum
 audience_contained_by(PG_FUNCTION_ARGS)
 {
-	PREDICATE_OP(roaring_bitmap_is_subset(x->bm, y->bm));
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+
+	PG_RETURN_BOOL(audience_codec_is_subset(ARGS2(a, b)));
 }
 
+/* a && b stops at the first shared member. */
 PG_FUNCTION_INFO_V1(audience_overlaps);
 Datum
 audience_overlaps(PG_FUNCTION_ARGS)
 {
-	PREDICATE_OP(roaring_bitmap_intersect(x->bm, y->bm));
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+
+	PG_RETURN_BOOL(audience_codec_intersects(ARGS2(a, b)));
 }
 
 /*
  * Set equality.  Equal bytes are the common case; otherwise the same set
  * can still be encoded differently (CRoaring keeps a run container that is
- * exactly as small as an array), so differing bytes of equal cardinality
- * are compared as sets.
+ * exactly as small as an array), so differing bytes are compared as sets,
+ * on the stored forms.
  */
 static bool
 AudienceBytesEqual(Audience *a, Audience *b)
 {
-	AudienceSet *x;
-	AudienceSet *y;
-	bool		eq;
-
 	if (AUDIENCE_NBYTES(a) == AUDIENCE_NBYTES(b) &&
 		memcmp(AUDIENCE_BYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(a)) == 0)
 		return true;
-	if (audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)) !=
-		audience_codec_cardinality(AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b)))
-		return false;
-	x = audience_set_from(a);
-	y = audience_set_from(b);
-	eq = roaring_bitmap_equals(x->bm, y->bm);
-	audience_set_free(x);
-	audience_set_free(y);
-	return eq;
+	return audience_codec_equal_sets(ARGS2(a, b));
 }
 
 PG_FUNCTION_INFO_V1(audience_eq);
@@ -293,40 +306,51 @@ PG_FUNCTION_INFO_V1(audience_jaccard);
 Datum
 audience_jaccard(PG_FUNCTION_ARGS)
 {
-	DECODE2();
-	uint64		inter = roaring_bitmap_and_cardinality(x->bm, y->bm);
-	uint64		uni = roaring_bitmap_get_cardinality(x->bm) +
-		roaring_bitmap_get_cardinality(y->bm) - inter;
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+	uint64		inter = audience_codec_and_cardinality(ARGS2(a, b));
+	uint64		uni = audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)) +
+		audience_codec_cardinality(AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b)) - inter;
 
-	audience_set_free(x);
-	audience_set_free(y);
 	PG_RETURN_FLOAT8(uni == 0 ? 1.0 : (double) inter / (double) uni);
 }
 
-/* |a & b| without materializing the intersection. */
+/* |a OP b| from the stored forms, without building a OP b. */
+static Datum
+SetOpCardinality(FunctionCallInfo fcinfo, AudienceSetOp op)
+{
+	Audience   *a = PG_GETARG_AUDIENCE_P(0);
+	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+
+	PG_RETURN_INT64((int64) audience_codec_setop_cardinality(ARGS2(a, b), op));
+}
+
 PG_FUNCTION_INFO_V1(audience_intersect_cardinality);
 Datum
 audience_intersect_cardinality(PG_FUNCTION_ARGS)
 {
-	DECODE2();
-	uint64		r = roaring_bitmap_and_cardinality(x->bm, y->bm);
-
-	audience_set_free(x);
-	audience_set_free(y);
-	PG_RETURN_INT64((int64) r);
+	return SetOpCardinality(fcinfo, AUDIENCE_OP_AND);
 }
 
-/* |a | b| without materializing the union. */
 PG_FUNCTION_INFO_V1(audience_union_cardinality);
 Datum
 audience_union_cardinality(PG_FUNCTION_ARGS)
 {
-	DECODE2();
-	uint64		r = roaring_bitmap_or_cardinality(x->bm, y->bm);
+	return SetOpCardinality(fcinfo, AUDIENCE_OP_OR);
+}
 
-	audience_set_free(x);
-	audience_set_free(y);
-	PG_RETURN_INT64((int64) r);
+PG_FUNCTION_INFO_V1(audience_except_cardinality);
+Datum
+audience_except_cardinality(PG_FUNCTION_ARGS)
+{
+	return SetOpCardinality(fcinfo, AUDIENCE_OP_ANDNOT);
+}
+
+PG_FUNCTION_INFO_V1(audience_xor_cardinality);
+Datum
+audience_xor_cardinality(PG_FUNCTION_ARGS)
+{
+	return SetOpCardinality(fcinfo, AUDIENCE_OP_XOR);
 }
 
 /* add(a, id) and remove(a, id): single-member edits. */

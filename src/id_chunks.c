@@ -1,8 +1,9 @@
 /*
  * id_chunks.c
  *		O(1) insertion of unsorted ids into per-64K chunks, and their
- *		serialization in CRoaring's portable format (no run containers;
- *		the caller canonicalizes with CRoaring afterwards).
+ *		serialization in CRoaring's portable format (no run containers);
+ *		id_chunks_keys and id_chunks_get hand the chunks to
+ *		audience_codec_build, which writes the canonical form.
  */
 #include "id_chunks.h"
 
@@ -224,6 +225,86 @@ id_chunks_write(IdChunks *t, uint8_t *out)
 		pos += ContainerBytes(card);
 		i++;
 	}
+}
+
+void
+id_chunks_add_values(IdChunks *t, uint16_t key, const uint16_t *vals, uint32_t n)
+{
+	uint32_t	base = (uint32_t) key << 16;
+	uint32_t	i;
+
+	for (i = 0; i < n; i++)
+		id_chunks_add(t, base | vals[i]);
+}
+
+/* ORs a bitset into chunk key, turning the chunk into a bitset first. */
+void
+id_chunks_add_words(IdChunks *t, uint16_t key, const uint64_t *words)
+{
+	IdChunk    *c = t->chunks[key];
+	uint32_t	i;
+
+	if (c == NULL)
+	{
+		c = t->alloc(t->ctx, sizeof(IdChunk));
+		t->chunks[key] = c;
+	}
+	if (c->bits == NULL)
+	{
+		c->bits = t->alloc(t->ctx, BITSET_WORDS * sizeof(uint64_t));
+		for (i = 0; i < c->nvalues; i++)
+			c->bits[c->values[i] >> 6] |= UINT64_C(1) << (c->values[i] & 63);
+		if (c->values != NULL)
+			t->free(t->ctx, c->values);
+		c->values = NULL;
+	}
+	for (i = 0; i < BITSET_WORDS; i++)
+		c->bits[i] |= words[i];
+	t->nadded++;
+}
+
+void
+id_chunks_merge(IdChunks *dst, IdChunks *src)
+{
+	uint32_t	k;
+
+	for (k = 0; k < 65536; k++)
+	{
+		IdChunk    *c = src->chunks[k];
+
+		if (c == NULL)
+			continue;
+		if (c->bits != NULL)
+			id_chunks_add_words(dst, (uint16_t) k, c->bits);
+		else
+			id_chunks_add_values(dst, (uint16_t) k, c->values, c->nvalues);
+	}
+}
+
+uint32_t
+id_chunks_keys(IdChunks *t, uint16_t *keys)
+{
+	uint32_t	n = 0,
+				k;
+
+	for (k = 0; k < 65536; k++)
+		if (t->chunks[k] != NULL)
+		{
+			Normalize(t, t->chunks[k]);
+			keys[n++] = (uint16_t) k;
+		}
+	return n;
+}
+
+void
+id_chunks_get(IdChunks *t, uint16_t key, const uint16_t **vals, uint32_t *n,
+			  const uint64_t **words)
+{
+	IdChunk    *c = t->chunks[key];
+
+	*vals = c->bits == NULL ? c->values : NULL;
+	*n = c->bits == NULL ? c->nvalues : 0;
+	*words = c->bits;
 }
 
 void

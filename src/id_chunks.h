@@ -43,6 +43,22 @@ extern void id_chunks_add(IdChunks *t, uint32_t id);
 extern size_t id_chunks_portable_size(IdChunks *t);
 extern void id_chunks_write(IdChunks *t, uint8_t *out);
 
+/* Bulk additions: the values of one chunk, or a whole 1024-word bitset. */
+extern void id_chunks_add_values(IdChunks *t, uint16_t key, const uint16_t *vals, uint32_t n);
+extern void id_chunks_add_words(IdChunks *t, uint16_t key, const uint64_t *words);
+
+/* Adds every member of src to dst. */
+extern void id_chunks_merge(IdChunks *dst, IdChunks *src);
+
+/*
+ * Sorts and deduplicates every chunk and lists the keys in use, ascending,
+ * into keys (room for 65536); returns how many.  id_chunks_get then gives a
+ * listed chunk's members as sorted values or as a bitset.
+ */
+extern uint32_t id_chunks_keys(IdChunks *t, uint16_t *keys);
+extern void id_chunks_get(IdChunks *t, uint16_t key, const uint16_t **vals, uint32_t *n,
+						  const uint64_t **words);
+
 /* Frees every chunk; the table is empty and reusable afterwards. */
 extern void id_chunks_reset(IdChunks *t);
 

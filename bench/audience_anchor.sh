@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# audience against pg_roaringbitmap (issue 18), both measured in one run on
+# the same data: two stored bitmaps of ~9.06M members (10M random draws over
+# 0..50M each), warm (one backend, median of 7) and cold (a new backend for
+# every run, median of 7).
+#
+#   PG_ROARINGBITMAP_SRC=/path/to/checkout bash bench/audience_anchor.sh [ids]
+#
+# The anchor is built with PGXS from a checkout outside this tree, named by
+# PG_ROARINGBITMAP_SRC; without it (as on CI) only segment's side and the
+# floors are measured and the anchor column says so.  In the same run, both
+# extensions are loaded into one backend, in both orders, and checked to
+# give equal answers (both carry CRoaring symbols; see doc/audience.md).
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+N=${1:-10000000}
+REPS=${REPS:-7}
+
+install_deps
+build_install
+anchor=0
+if [ -n "${PG_ROARINGBITMAP_SRC:-}" ] && [ -f "$PG_ROARINGBITMAP_SRC/roaringbitmap.control" ]; then
+    log "building pg_roaringbitmap from $PG_ROARINGBITMAP_SRC"
+    make -s -C "$PG_ROARINGBITMAP_SRC" PG_CONFIG=$PG_BIN/pg_config >/dev/null 2>&1
+    make -s -C "$PG_ROARINGBITMAP_SRC" PG_CONFIG=$PG_BIN/pg_config install >/dev/null
+    anchor=1
+else
+    echo "SKIP anchor: PG_ROARINGBITMAP_SRC is not set to a pg_roaringbitmap checkout; measuring segment only"
+fi
+
+start_bench_cluster "shared_buffers = '2GB'" "work_mem = '256MB'" "max_parallel_workers_per_gather = 0"
+q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+q -c 'CREATE EXTENSION segment' -f "$work/bench_lib.sql"
+[ $anchor = 1 ] && q -c 'CREATE EXTENSION roaringbitmap'
+log "loading 2 x $N random ids over 0..50M"
+q -c "SELECT setseed(0.18);
+      CREATE TABLE ids AS SELECT (random() * 50000000)::int AS x FROM generate_series(1, $N);
+      CREATE TABLE ids2 AS SELECT (random() * 50000000)::int AS x FROM generate_series(1, $N);
+      CREATE TABLE seg AS SELECT (SELECT segment.audience_agg(x) FROM ids) a, (SELECT segment.audience_agg(x) FROM ids2) b;" \
+  -c "VACUUM ANALYZE ids" -c "VACUUM ANALYZE ids2" -c "VACUUM ANALYZE seg"
+if [ $anchor = 1 ]; then
+    q -c "CREATE TABLE rb AS SELECT (SELECT rb_build_agg(x) FROM ids) a, (SELECT rb_build_agg(x) FROM ids2) b" -c "VACUUM ANALYZE rb"
+fi
+q -c "SELECT 'a: ' || segment.cardinality(a) || ' members, ' || pg_column_size(a) || ' bytes stored; b: ' || segment.cardinality(b) || ' members' FROM seg"
+
+# Both extensions in one backend, loaded in both orders: the same answers.
+if [ $anchor = 1 ]; then
+    log "both extensions in one backend"
+    check='SELECT bool_and(ok) FROM seg s, rb r, LATERAL (VALUES
+        (cardinality(s.a & s.b) = rb_cardinality(r.a & r.b)),
+        (cardinality(s.a | s.b) = rb_cardinality(r.a | r.b)),
+        (cardinality(s.a - s.b) = rb_cardinality(r.a - r.b)),
+        (cardinality(s.a # s.b) = rb_cardinality(r.a # r.b)),
+        (to_array(s.a & s.b) = rb_to_array(r.a & r.b)),
+        (audience_from_bytea(r.a::bytea) = s.a),
+        (audience_from_bytea((r.a | r.b)::bytea) = s.a | s.b),
+        (rb_cardinality(roaringbitmap(s.a::bytea)) = rb_cardinality(r.a)),
+        ((SELECT audience_agg(x) = audience_from_bytea(rb_build_agg(x)::bytea) FROM ids))) v(ok)'
+    first=$(q -c "LOAD 'segment'" -c "SELECT rb_cardinality(rb_build(ARRAY[1,2]))" -c "$check" 2>&1 | tail -1)
+    second=$(q -c "LOAD 'roaringbitmap'" -c "SELECT cardinality('{1,2}'::audience)" -c "$check" 2>&1 | tail -1)
+    echo "    segment loaded first: all equal = $first; pg_roaringbitmap loaded first: all equal = $second"
+    [ "$first" = t ] && [ "$second" = t ] || echo "FAIL: answers differ (or a backend failed) with both extensions loaded"
+fi
+
+# name <tab> segment query <tab> anchor query (empty: none)
+ops=$(cat <<'OPS'
+a | b	SELECT length((a | b)::bytea) FROM seg	SELECT length((a | b)::bytea) FROM rb
+a & b	SELECT length((a & b)::bytea) FROM seg	SELECT length((a & b)::bytea) FROM rb
+a - b	SELECT length((a - b)::bytea) FROM seg	SELECT length((a - b)::bytea) FROM rb
+a # b	SELECT length((a # b)::bytea) FROM seg	SELECT length((a # b)::bytea) FROM rb
+cardinality(a & b) vs rb_and_cardinality	SELECT segment.cardinality(a & b) FROM seg	SELECT rb_and_cardinality(a, b) FROM rb
+cardinality(a | b) vs rb_or_cardinality	SELECT segment.cardinality(a | b) FROM seg	SELECT rb_or_cardinality(a, b) FROM rb
+cardinality(a - b) vs rb_andnot_cardinality	SELECT segment.cardinality(a - b) FROM seg	SELECT rb_andnot_cardinality(a, b) FROM rb
+a && b	SELECT a && b FROM seg	SELECT a && b FROM rb
+cardinality(a)	SELECT segment.cardinality(a) FROM seg	SELECT rb_cardinality(a) FROM rb
+a @> x, one probe	SELECT a @> 4000000 FROM seg	SELECT a @> 4000000 FROM rb
+a @> x, 100 probes over rows	SELECT count(*) FROM seg, generate_series(1, 100) g WHERE a @> g	SELECT count(*) FROM rb, generate_series(1, 100) g WHERE a @> g
+(a | b) - (a & b) (chain)	SELECT length(((a | b) - (a & b))::bytea) FROM seg	SELECT length(((a | b) - (a & b))::bytea) FROM rb
+audience_agg of 10M ints vs rb_build_agg	SELECT length(segment.audience_agg(x)::bytea) FROM ids	SELECT length(rb_build_agg(x)::bytea) FROM ids
+floor: sum(x) over the same 10M rows	SELECT sum(x) FROM ids	
+floor: bytea concat of the stored a, b	SELECT length(a::bytea || b::bytea) FROM seg	
+OPS
+)
+
+# Median of the cold runs of one query: a new backend each time.
+cold_ms() {
+    local i t all=()
+    for i in $(seq 1 "$REPS"); do
+        t=$(q -c "SELECT bench.ms(\$q\$$1\$q\$, 1)")
+        all+=("$t")
+    done
+    printf '%s\n' "${all[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p"
+}
+
+# Warm: one backend for each side, every query run $REPS times in it.
+warm_sql() {
+    local col=$1
+    while IFS=$'\t' read -r name s a; do
+        local qq=$s
+        [ "$col" = anchor ] && qq=$a
+        if [ -z "$qq" ] || { [ "$col" = anchor ] && [ $anchor = 0 ]; }; then
+            echo "SELECT NULL;"
+        else
+            echo "SELECT bench.ms(\$q\$$qq\$q\$, $REPS);"
+        fi
+    done <<<"$ops"
+}
+
+log "warm (one backend per side, median of $REPS)"
+mapfile -t warm_seg < <(warm_sql segment | q)
+warm_anc=()
+[ $anchor = 1 ] && mapfile -t warm_anc < <(warm_sql anchor | q)
+
+log "cold (a new backend for every run, median of $REPS)"
+i=0
+rows=()
+while IFS=$'\t' read -r name s a; do
+    cs=$(cold_ms "$s")
+    ca=""
+    [ $anchor = 1 ] && [ -n "$a" ] && ca=$(cold_ms "$a")
+    rows+=("$name"$'\x1f'"$cs"$'\x1f'"$ca"$'\x1f'"${warm_seg[$i]:-}"$'\x1f'"${warm_anc[$i]:-}")
+    i=$((i + 1))
+done <<<"$ops"
+
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y }'; }
+fmt() { [ -n "$1" ] && awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
+echo
+[ $anchor = 1 ] || echo "(anchor skipped: set PG_ROARINGBITMAP_SRC to compare with pg_roaringbitmap)"
+echo "| operation | cold ms: segment / pg_roaringbitmap | ratio | warm ms: segment / pg_roaringbitmap | ratio |"
+echo "|---|---|---|---|---|"
+for r in "${rows[@]}"; do
+    IFS=$'\x1f' read -r name cs ca ws wa <<<"$r"
+    echo "| $name | $(fmt "$cs") / $(fmt "$ca") | $(ratio "$cs" "$ca") | $(fmt "$ws") / $(fmt "$wa") | $(ratio "$ws" "$wa") |"
+done
