@@ -163,3 +163,26 @@ FROM unnest(ARRAY[
     $q$SELECT * FROM sel_rows WHERE NULL::audience @> id$q$,
     $q$SELECT * FROM sel_rows WHERE ('{1-10}'::audience | '{20-29}') @> id$q$,
     $q$SELECT * FROM sel_nostats WHERE '{1-100}'::audience @> id$q$]) q;
+
+-- large stored audiences (out of line, uncompressed) are read from TOAST in
+-- slices: every operation agrees with the same values copied into memory
+CREATE TEMP TABLE big_stored (a audience, b audience);
+ALTER TABLE big_stored ALTER COLUMN a SET STORAGE EXTERNAL, ALTER COLUMN b SET STORAGE EXTERNAL;
+INSERT INTO big_stored
+SELECT (SELECT audience_agg(g) FROM generate_series(0, 9000000) g WHERE hashint4(g) % 5 < 2),
+       (SELECT audience_agg(g) FROM generate_series(3000000, 12000000) g WHERE hashint4(g + 7) % 3 = 0)
+            | '{20000000-20500000}';
+CREATE TEMP TABLE big_mem AS SELECT audience_from_bytea(a::bytea) a, audience_from_bytea(b::bytea) b FROM big_stored;
+SELECT pg_column_size(s.a) > 1000000 AS a_large, pg_column_size(s.b) > 1000000 AS b_large,
+       s.a | s.b = m.a | m.b AS or_ok, s.a & s.b = m.a & m.b AS and_ok,
+       s.a - s.b = m.a - m.b AS andnot_ok, s.b - s.a = m.b - m.a AS andnot2_ok, s.a # s.b = m.a # m.b AS xor_ok,
+       (s.a | s.b)::bytea = (m.a | m.b)::bytea AS same_bytes,
+       cardinality(s.a & s.b) = cardinality(m.a & m.b) AS and_card_ok,
+       cardinality(s.a | s.b) = cardinality(m.a | m.b) AS or_card_ok,
+       cardinality(s.a - s.b) = cardinality(m.a - m.b) AS andnot_card_ok,
+       cardinality(s.a # s.b) = cardinality(m.a # m.b) AS xor_card_ok,
+       cardinality(s.a) = cardinality(m.a) AS card_ok, is_empty(s.a) AS empty,
+       s.a && s.b AS overlaps, s.a @> (s.a & s.b) AS contains, (s.a & s.b) <@ s.b AS contained,
+       s.a @> s.b AS not_contains, s.a = s.a AS eq, jaccard(s.a, s.b) = jaccard(m.a, m.b) AS jaccard_ok
+FROM big_stored s, big_mem m;
+SELECT cardinality(a), cardinality(b), intersect_cardinality(a, b) FROM big_stored;

@@ -58,6 +58,35 @@ extern uint8_t *audience_codec_setop(const uint8_t *a, size_t alen,
 									 AudienceSetOp op, AudienceCodecAlloc alloc,
 									 void *ctx, size_t reserve, size_t *len);
 
+/*
+ * An input read in windows instead of from one buffer (a large TOASTed
+ * value read slice by slice, so that it is never copied whole): read copies
+ * bytes [off, off + n) into dst, which is always the start of a buffer from
+ * alloc.  Inputs must still be checked bytes.
+ */
+typedef bool (*AudienceReadFn) (void *ctx, size_t off, size_t n, uint8_t *dst);
+
+typedef struct AudienceInput
+{
+	const uint8_t *buf;			/* all bytes in memory, or NULL */
+	size_t		len;			/* bytes in all */
+	AudienceReadFn read;		/* when buf is NULL */
+	void	   *ctx;
+	AudienceCodecAlloc alloc;	/* memory for a window and the header */
+	void		(*free) (void *mem, void *p);
+	void	   *mem;
+} AudienceInput;
+
+extern uint8_t *audience_codec_setop_input(const AudienceInput *a, const AudienceInput *b,
+										   AudienceSetOp op, AudienceCodecAlloc alloc,
+										   void *ctx, size_t reserve, size_t *len);
+extern uint64_t audience_codec_setop_cardinality_input(const AudienceInput *a,
+													   const AudienceInput *b,
+													   AudienceSetOp op);
+extern bool audience_codec_intersects_input(const AudienceInput *a, const AudienceInput *b);
+extern bool audience_codec_is_subset_input(const AudienceInput *a, const AudienceInput *b);
+extern uint64_t audience_codec_input_cardinality(const AudienceInput *in);
+
 /* Questions about two sets that build no result. */
 extern uint64_t audience_codec_and_cardinality(const uint8_t *a, size_t alen,
 											   const uint8_t *b, size_t blen);

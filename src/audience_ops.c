@@ -12,6 +12,8 @@
 #include "audience.h"
 #include "audience_codec.h"
 #include "access/detoast.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -73,6 +75,91 @@ CodecAlloc(void *ctx, size_t size)
 }
 
 /*
+ * Arguments of the two-set operations.  A large stored audience (TOASTed
+ * out of line, uncompressed) is not detoasted: the codec reads it in 64 kB
+ * slices straight from the TOAST table.  Detoasting copies megabytes into
+ * freshly allocated memory, and touching fresh memory is what costs most
+ * here (shared/PERF-NOTES.md); the slices reuse a small buffer.
+ */
+#define STREAM_MIN_BYTES (256 * 1024)
+
+typedef struct AudienceArg
+{
+	AudienceInput in;
+	Relation	toastrel;		/* streamed: the open TOAST table */
+	Oid			valueid;
+	int32		extsize;
+	Audience   *detoasted;		/* otherwise: the whole value */
+} AudienceArg;
+
+/* Copies bytes [off, off + n) of a TOASTed value into dst. */
+static bool
+ToastRead(void *ctx, size_t off, size_t n, uint8_t *dst)
+{
+	AudienceArg *arg = (AudienceArg *) ctx;
+	struct varlena *slice = (struct varlena *) (dst - VARHDRSZ);
+
+	/* StreamAlloc left room for the varlena header the TOAST reader fills */
+	SET_VARSIZE(slice, VARHDRSZ + n);
+	table_relation_fetch_toast_slice(arg->toastrel, arg->valueid, arg->extsize,
+									 (int32) off, (int32) n, slice);
+	return true;
+}
+
+static void *
+StreamAlloc(void *mem, size_t size)
+{
+	return (char *) palloc(VARHDRSZ + size) + VARHDRSZ;
+}
+
+static void
+StreamFree(void *mem, void *p)
+{
+	pfree((char *) p - VARHDRSZ);
+}
+
+/* Prepares argument argno: streamed when large and stored out of line. */
+static void
+OpenArg(FunctionCallInfo fcinfo, int argno, AudienceArg *arg)
+{
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+
+	memset(arg, 0, sizeof(*arg));
+	if (VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		struct varatt_external ptr;
+
+		VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+		if (!VARATT_EXTERNAL_IS_COMPRESSED(ptr) &&
+			VARATT_EXTERNAL_GET_EXTSIZE(ptr) >= STREAM_MIN_BYTES)
+		{
+			arg->toastrel = table_open(ptr.va_toastrelid, AccessShareLock);
+			arg->valueid = ptr.va_valueid;
+			arg->extsize = VARATT_EXTERNAL_GET_EXTSIZE(ptr);
+			arg->in.len = (size_t) arg->extsize;
+			arg->in.read = ToastRead;
+			arg->in.ctx = arg;
+			arg->in.alloc = StreamAlloc;
+			arg->in.free = StreamFree;
+			return;
+		}
+	}
+	arg->detoasted = DatumGetAudienceP(PointerGetDatum(raw));
+	arg->in.buf = AUDIENCE_BYTES(arg->detoasted);
+	arg->in.len = AUDIENCE_NBYTES(arg->detoasted);
+}
+
+/* Closes the TOAST table or frees the detoasted copy. */
+static void
+CloseArg(FunctionCallInfo fcinfo, int argno, AudienceArg *arg)
+{
+	if (arg->toastrel != NULL)
+		table_close(arg->toastrel, AccessShareLock);
+	else if ((Pointer) arg->detoasted != PG_GETARG_POINTER(argno))
+		pfree(arg->detoasted);
+}
+
+/*
  * A binary set operation computed on the two stored forms directly
  * (audience_setops.c): no decoding, and the result is written once, into
  * the varlena that is returned.
@@ -80,17 +167,18 @@ CodecAlloc(void *ctx, size_t size)
 static Datum
 SetOp(FunctionCallInfo fcinfo, AudienceSetOp op)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+	AudienceArg a,
+				b;
 	size_t		len;
 	Audience   *result;
 
-	result = (Audience *) audience_codec_setop(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a),
-											   AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b),
-											   op, CodecAlloc, NULL, VARHDRSZ, &len);
+	OpenArg(fcinfo, 0, &a);
+	OpenArg(fcinfo, 1, &b);
+	result = (Audience *) audience_codec_setop_input(&a.in, &b.in, op, CodecAlloc, NULL,
+													 VARHDRSZ, &len);
 	SET_VARSIZE(result, VARHDRSZ + len);
-	PG_FREE_IF_COPY(a, 0);
-	PG_FREE_IF_COPY(b, 1);
+	CloseArg(fcinfo, 0, &a);
+	CloseArg(fcinfo, 1, &b);
 	PG_RETURN_AUDIENCE_P(result);
 }
 
@@ -126,24 +214,46 @@ audience_xor(PG_FUNCTION_ARGS)
 #define ARGS2(a, b) \
 	AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), AUDIENCE_BYTES(b), AUDIENCE_NBYTES(b)
 
+/* The two-set predicates: subset either way, overlap. */
+typedef enum SetPredicate
+{
+	PRED_A_IN_B,
+	PRED_B_IN_A,
+	PRED_OVERLAP
+} SetPredicate;
+
+static Datum
+Predicate(FunctionCallInfo fcinfo, SetPredicate pred)
+{
+	AudienceArg a,
+				b;
+	bool		r;
+
+	OpenArg(fcinfo, 0, &a);
+	OpenArg(fcinfo, 1, &b);
+	if (pred == PRED_A_IN_B)
+		r = audience_codec_is_subset_input(&a.in, &b.in);
+	else if (pred == PRED_B_IN_A)
+		r = audience_codec_is_subset_input(&b.in, &a.in);
+	else
+		r = audience_codec_intersects_input(&a.in, &b.in);
+	CloseArg(fcinfo, 0, &a);
+	CloseArg(fcinfo, 1, &b);
+	PG_RETURN_BOOL(r);
+}
+
 PG_FUNCTION_INFO_V1(audience_contains_audience);
 Datum
 audience_contains_audience(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-	Audience   *b = PG_GETARG_AUDIENCE_P(1);
-
-	PG_RETURN_BOOL(audience_codec_is_subset(ARGS2(b, a)));
+	return Predicate(fcinfo, PRED_B_IN_A);
 }
 
 PG_FUNCTION_INFO_V1(audience_contained_by);
 Datum
 audience_contained_by(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-	Audience   *b = PG_GETARG_AUDIENCE_P(1);
-
-	PG_RETURN_BOOL(audience_codec_is_subset(ARGS2(a, b)));
+	return Predicate(fcinfo, PRED_A_IN_B);
 }
 
 /* a && b stops at the first shared member. */
@@ -151,10 +261,7 @@ PG_FUNCTION_INFO_V1(audience_overlaps);
 Datum
 audience_overlaps(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-	Audience   *b = PG_GETARG_AUDIENCE_P(1);
-
-	PG_RETURN_BOOL(audience_codec_intersects(ARGS2(a, b)));
+	return Predicate(fcinfo, PRED_OVERLAP);
 }
 
 /*
@@ -234,22 +341,31 @@ audience_contains_int8(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
 }
 
+/* Members from the header alone: a large stored value is not detoasted. */
+static uint64
+HeaderCardinality(FunctionCallInfo fcinfo)
+{
+	AudienceArg a;
+	uint64		r;
+
+	OpenArg(fcinfo, 0, &a);
+	r = audience_codec_input_cardinality(&a.in);
+	CloseArg(fcinfo, 0, &a);
+	return r;
+}
+
 PG_FUNCTION_INFO_V1(audience_cardinality);
 Datum
 audience_cardinality(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-
-	PG_RETURN_INT64((int64) audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
+	PG_RETURN_INT64((int64) HeaderCardinality(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(audience_is_empty);
 Datum
 audience_is_empty(PG_FUNCTION_ARGS)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-
-	PG_RETURN_BOOL(audience_codec_cardinality(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)) == 0);
+	PG_RETURN_BOOL(HeaderCardinality(fcinfo) == 0);
 }
 
 /* min(audience): NULL for the empty audience, like min() over no rows. */
@@ -319,10 +435,16 @@ audience_jaccard(PG_FUNCTION_ARGS)
 static Datum
 SetOpCardinality(FunctionCallInfo fcinfo, AudienceSetOp op)
 {
-	Audience   *a = PG_GETARG_AUDIENCE_P(0);
-	Audience   *b = PG_GETARG_AUDIENCE_P(1);
+	AudienceArg a,
+				b;
+	uint64		r;
 
-	PG_RETURN_INT64((int64) audience_codec_setop_cardinality(ARGS2(a, b), op));
+	OpenArg(fcinfo, 0, &a);
+	OpenArg(fcinfo, 1, &b);
+	r = audience_codec_setop_cardinality_input(&a.in, &b.in, op);
+	CloseArg(fcinfo, 0, &a);
+	CloseArg(fcinfo, 1, &b);
+	PG_RETURN_INT64((int64) r);
 }
 
 PG_FUNCTION_INFO_V1(audience_intersect_cardinality);

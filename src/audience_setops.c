@@ -44,14 +44,23 @@
 #define KERNEL
 #endif
 
+/* Bytes read at a time from a streamed input (a container is <= 8194). */
+#define WINDOW			(64 * 1024)
+
 /* Containers of one input, read in order. */
 typedef struct Cursor
 {
+	const AudienceInput *in;
 	Layout		l;
 	uint32_t	i;
 	size_t		pos;
 	Container	c;
 	bool		valid;			/* c is container i */
+	/* streamed inputs: the header, and a window of the containers */
+	uint8_t    *hdr;
+	uint8_t    *win;
+	size_t		win_off;
+	size_t		win_len;
 } Cursor;
 
 /* A result container, before it is written. */
@@ -90,21 +99,137 @@ typedef struct Emit
 	size_t		pos;
 } Emit;
 
-static void
-CursorLoad(Cursor *cur)
+/* Makes bytes [pos, pos + need) of a streamed input lie in the window. */
+static bool
+Ensure(Cursor *cur, size_t pos, size_t need)
 {
-	cur->valid = cur->i < cur->l.n &&
-		audience_codec_container(&cur->l, cur->i, cur->pos, &cur->c);
+	size_t		n;
+
+	if (pos >= cur->win_off && pos + need <= cur->win_off + cur->win_len)
+		return true;
+	if (pos > cur->in->len || cur->in->len - pos < need)
+		return false;
+	n = cur->in->len - pos < WINDOW ? cur->in->len - pos : WINDOW;
+	if (!cur->in->read(cur->in->ctx, pos, n, cur->win))
+		return false;
+	cur->win_off = pos;
+	cur->win_len = n;
+	return true;
+}
+
+/* Container i of a streamed input, at pos; false if it does not fit. */
+static bool
+LocateStreamed(Cursor *cur)
+{
+	Container  *c = &cur->c;
+
+	c->kind = Kind(&cur->l, cur->i);
+	c->card = Card(&cur->l, cur->i);
+	switch (c->kind)
+	{
+		case KIND_RUN:
+			if (!Ensure(cur, cur->pos, 2))
+				return false;
+			c->size = 2 + 4 * (size_t) Load16(cur->win + (cur->pos - cur->win_off));
+			break;
+		case KIND_ARRAY:
+			c->size = 2 * (size_t) c->card;
+			break;
+		case KIND_BITSET:
+			c->size = BITSET_BYTES;
+			break;
+	}
+	if (!Ensure(cur, cur->pos, c->size))
+		return false;
+	c->data = cur->win + (cur->pos - cur->win_off);
+	return true;
 }
 
 static void
-CursorStart(Cursor *cur, const uint8_t *buf, size_t len)
+CursorLoad(Cursor *cur)
 {
-	if (!audience_codec_layout(&cur->l, buf, len))
+	if (cur->i >= cur->l.n)
+		cur->valid = false;
+	else if (cur->in->buf != NULL)
+		cur->valid = audience_codec_container(&cur->l, cur->i, cur->pos, &cur->c);
+	else
+		cur->valid = LocateStreamed(cur);
+}
+
+/*
+ * Bytes before the first container given the first 8 bytes (or fewer, for
+ * a shorter input): what a streamed input reads first.  0 if they cannot
+ * be the start of a bitmap.
+ */
+static size_t
+HeaderBytes(const uint8_t *p, size_t avail)
+{
+	uint32_t	cookie,
+				n;
+
+	if (avail < 4)
+		return 0;
+	cookie = Load32(p);
+	if ((cookie & 0xFFFF) == COOKIE_RUN)
+	{
+		n = (cookie >> 16) + 1;
+		return 4 + (n + 7) / 8 + 4 * (size_t) n +
+			(n >= NO_OFFSET_THRESHOLD ? 4 * (size_t) n : 0);
+	}
+	if (cookie != COOKIE_NO_RUN || avail < 8 || Load32(p + 4) > MAX_CONTAINERS)
+		return 0;
+	return 8 + 8 * (size_t) Load32(p + 4);
+}
+
+/* Reads a streamed input's header into memory of its own. */
+static bool
+StartStreamed(Cursor *cur)
+{
+	size_t		hs;
+
+	cur->win = cur->in->alloc(cur->in->mem, WINDOW);
+	if (cur->win == NULL || !Ensure(cur, 0, cur->in->len < 8 ? cur->in->len : 8))
+		return false;
+	hs = HeaderBytes(cur->win, cur->win_len);
+	if (hs == 0 || hs > cur->in->len)
+		return false;
+	cur->hdr = cur->in->alloc(cur->in->mem, hs);
+	if (cur->hdr == NULL)
+		return false;
+	if (hs <= cur->win_len)
+		memcpy(cur->hdr, cur->win, hs);
+	else if (!cur->in->read(cur->in->ctx, 0, hs, cur->hdr))
+		return false;
+	return audience_codec_layout(&cur->l, cur->hdr, hs);
+}
+
+static void
+CursorStart(Cursor *cur, const AudienceInput *in)
+{
+	bool		ok;
+
+	memset(cur, 0, sizeof(*cur));
+	cur->in = in;
+	if (in->buf != NULL)
+		ok = audience_codec_layout(&cur->l, in->buf, in->len);
+	else
+		ok = StartStreamed(cur);
+	if (!ok)
 		cur->l.n = 0;
 	cur->i = 0;
 	cur->pos = cur->l.first;
 	CursorLoad(cur);
+}
+
+/* Frees what a streamed input's cursor allocated. */
+static void
+CursorEnd(Cursor *cur)
+{
+	if (cur->hdr != NULL)
+		cur->in->free(cur->in->mem, cur->hdr);
+	if (cur->win != NULL)
+		cur->in->free(cur->in->mem, cur->win);
+	cur->hdr = cur->win = NULL;
 }
 
 static void
@@ -195,12 +320,13 @@ LoadArray(const Container *c, uint16_t *v)
 }
 
 /*
- * r = a OP b over two bitsets; returns the cardinality of r and sets
- * *nruns to its number of runs (a run starts at a set bit whose lower
- * neighbour is clear).
+ * r = a OP b over two bitsets given as bytes (a stored bitset container in
+ * place, or host words on a little-endian host); returns the cardinality
+ * of r and sets *nruns to its number of runs (a run starts at a set bit
+ * whose lower neighbour is clear).
  */
 KERNEL static uint32_t
-WordsOp(const uint64_t *a, const uint64_t *b, uint64_t *r, AudienceSetOp op,
+WordsOp(const uint8_t *a, const uint8_t *b, uint64_t *r, AudienceSetOp op,
 		uint32_t *nruns)
 {
 	uint32_t	card = 0,
@@ -211,6 +337,8 @@ WordsOp(const uint64_t *a, const uint64_t *b, uint64_t *r, AudienceSetOp op,
 #define WORDS_LOOP(expr) \
 	for (k = 0; k < WORDS; k++) \
 	{ \
+		uint64_t	x = Load64(a + 8 * (size_t) k); \
+		uint64_t	y = Load64(b + 8 * (size_t) k); \
 		uint64_t	w = (expr); \
 		r[k] = w; \
 		card += (uint32_t) __builtin_popcountll(w); \
@@ -220,21 +348,36 @@ WordsOp(const uint64_t *a, const uint64_t *b, uint64_t *r, AudienceSetOp op,
 	switch (op)
 	{
 		case AUDIENCE_OP_OR:
-			WORDS_LOOP(a[k] | b[k]);
+			WORDS_LOOP(x | y);
 			break;
 		case AUDIENCE_OP_AND:
-			WORDS_LOOP(a[k] & b[k]);
+			WORDS_LOOP(x & y);
 			break;
 		case AUDIENCE_OP_ANDNOT:
-			WORDS_LOOP(a[k] & ~b[k]);
+			WORDS_LOOP(x & ~y);
 			break;
 		case AUDIENCE_OP_XOR:
-			WORDS_LOOP(a[k] ^ b[k]);
+			WORDS_LOOP(x ^ y);
 			break;
 	}
 #undef WORDS_LOOP
 	*nruns = runs;
 	return card;
+}
+
+/*
+ * A container as bitset bytes for WordsOp: a stored bitset as it is (on a
+ * little-endian host), anything else expanded into scratch.
+ */
+static const uint8_t *
+AsBitsetBytes(const Container *c, uint64_t *scratch)
+{
+#ifdef AUDIENCE_CODEC_LE
+	if (c->kind == KIND_BITSET)
+		return c->data;
+#endif
+	ToWords(c, scratch);
+	return (const uint8_t *) scratch;
 }
 
 /* Merge of two sorted arrays; r has room for na + nb values. */
@@ -326,22 +469,45 @@ ArrayRuns(const uint16_t *v, uint32_t n)
 	return runs;
 }
 
-/* Sorted members of a bitset. */
-static uint32_t
+/*
+ * Sorted members of a bitset; v needs room for 4 values past the last one.
+ * Four values are written for every word whatever its count (the extra
+ * ones are overwritten or lie past the end), so that sparse words cost no
+ * unpredictable branch; bit 63 is or'ed in only to give ctz a defined
+ * result on an exhausted word.
+ */
+KERNEL static uint32_t
 WordsToArray(const uint64_t *w, uint16_t *v)
 {
+	const uint64_t top = UINT64_C(1) << 63;
 	uint32_t	n = 0,
 				k;
 
 	for (k = 0; k < WORDS; k++)
 	{
 		uint64_t	x = w[k];
+		uint32_t	cnt = (uint32_t) __builtin_popcountll(x);
+		uint16_t	base = (uint16_t) (k * 64);
 
-		while (x)
+		v[n] = (uint16_t) (base + __builtin_ctzll(x | top));
+		x &= x - 1;
+		v[n + 1] = (uint16_t) (base + __builtin_ctzll(x | top));
+		x &= x - 1;
+		v[n + 2] = (uint16_t) (base + __builtin_ctzll(x | top));
+		x &= x - 1;
+		v[n + 3] = (uint16_t) (base + __builtin_ctzll(x | top));
+		x &= x - 1;
+		if (cnt > 4)
 		{
-			v[n++] = (uint16_t) (k * 64 + __builtin_ctzll(x));
-			x &= x - 1;
+			uint32_t	j = n + 4;
+
+			while (x)
+			{
+				v[j++] = (uint16_t) (base + __builtin_ctzll(x));
+				x &= x - 1;
+			}
 		}
+		n += cnt;
 	}
 	return n;
 }
@@ -405,9 +571,8 @@ Pair(Work *wk, const Container *x, const Container *y, AudienceSetOp op, Out *o)
 	}
 	else
 	{
-		ToWords(x, wk->wa);
-		ToWords(y, wk->wb);
-		o->card = WordsOp(wk->wa, wk->wb, wk->wr, op, &o->nruns);
+		o->card = WordsOp(AsBitsetBytes(x, wk->wa), AsBitsetBytes(y, wk->wb), wk->wr, op,
+						  &o->nruns);
 		o->words = wk->wr;
 	}
 	if (o->card == 0)
@@ -499,7 +664,9 @@ WriteRunsOfArray(const uint16_t *v, uint32_t n, uint32_t nruns, uint8_t *dst)
 static void
 WriteOut(const Out *o, uint8_t *dst)
 {
+#ifndef AUDIENCE_CODEC_LE
 	uint32_t	j;
+#endif
 
 	if (o->copy != NULL)
 	{
@@ -526,17 +693,22 @@ WriteOut(const Out *o, uint8_t *dst)
 #endif
 			return;
 		case KIND_ARRAY:
-			if (o->vals == NULL)
 			{
-				uint16_t	v[ARRAY_MAX];
+				uint16_t	v[ARRAY_MAX + 4];
+				const uint16_t *vals = o->vals;
 
-				(void) WordsToArray(o->words, v);
+				if (vals == NULL)
+				{
+					(void) WordsToArray(o->words, v);
+					vals = v;
+				}
+#ifdef AUDIENCE_CODEC_LE
+				memcpy(dst, vals, 2 * (size_t) o->card);
+#else
 				for (j = 0; j < o->card; j++)
-					Store16(dst + 2 * (size_t) j, v[j]);
+					Store16(dst + 2 * (size_t) j, vals[j]);
+#endif
 			}
-			else
-				for (j = 0; j < o->card; j++)
-					Store16(dst + 2 * (size_t) j, o->vals[j]);
 			return;
 	}
 }
@@ -567,8 +739,7 @@ EmitOut(Emit *e, uint16_t key, const Out *o)
 
 /* One walk over both inputs in key order. */
 static void
-Walk(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-	 AudienceSetOp op, Emit *e, Work *wk)
+Walk(const AudienceInput *a, const AudienceInput *b, AudienceSetOp op, Emit *e, Work *wk)
 {
 	Cursor		x,
 				y;
@@ -576,8 +747,8 @@ Walk(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 	bool		keep_a = op != AUDIENCE_OP_AND;
 	bool		keep_b = op == AUDIENCE_OP_OR || op == AUDIENCE_OP_XOR;
 
-	CursorStart(&x, a, alen);
-	CursorStart(&y, b, blen);
+	CursorStart(&x, a);
+	CursorStart(&y, b);
 	while (x.valid || y.valid)
 	{
 		if (!keep_a && !y.valid)
@@ -610,6 +781,8 @@ Walk(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
 			CursorNext(&y);
 		}
 	}
+	CursorEnd(&x);
+	CursorEnd(&y);
 }
 
 /*
@@ -652,24 +825,47 @@ WriteHeader(Emit *e, uint8_t *out)
 	e->n = 0;
 }
 
+/* An input of bytes in memory. */
+static AudienceInput
+InMemory(const uint8_t *buf, size_t len)
+{
+	AudienceInput in;
+
+	memset(&in, 0, sizeof(in));
+	in.buf = buf;
+	in.len = len;
+	return in;
+}
+
 uint8_t *
-audience_codec_setop(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-					 AudienceSetOp op, AudienceCodecAlloc alloc, void *ctx,
-					 size_t reserve, size_t *len)
+audience_codec_setop_input(const AudienceInput *a, const AudienceInput *b,
+						   AudienceSetOp op, AudienceCodecAlloc alloc, void *ctx,
+						   size_t reserve, size_t *len)
 {
 	Work		wk;
 	Emit		e;
 	uint8_t    *out;
 
 	memset(&e, 0, sizeof(e));
-	Walk(a, alen, b, blen, op, &e, &wk);
+	Walk(a, b, op, &e, &wk);
 	*len = HeaderSize(&e) + e.datasize;
 	out = alloc(ctx, reserve + *len);
 	if (out == NULL)
 		return NULL;
 	WriteHeader(&e, out + reserve);
-	Walk(a, alen, b, blen, op, &e, &wk);
+	Walk(a, b, op, &e, &wk);
 	return out;
+}
+
+uint8_t *
+audience_codec_setop(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+					 AudienceSetOp op, AudienceCodecAlloc alloc, void *ctx,
+					 size_t reserve, size_t *len)
+{
+	AudienceInput x = InMemory(a, alen);
+	AudienceInput y = InMemory(b, blen);
+
+	return audience_codec_setop_input(&x, &y, op, alloc, ctx, reserve, len);
 }
 
 /* |x & y| of two arrays, by a merge. */
@@ -738,15 +934,15 @@ PairAndCount(Work *wk, const Container *x, const Container *y)
  * one shared member is found (1), for the overlap test.
  */
 static uint64_t
-AndCount(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, bool stop_at_first)
+AndCount(const AudienceInput *a, const AudienceInput *b, bool stop_at_first)
 {
 	Work		wk;
 	Cursor		x,
 				y;
 	uint64_t	n = 0;
 
-	CursorStart(&x, a, alen);
-	CursorStart(&y, b, blen);
+	CursorStart(&x, a);
+	CursorStart(&y, b);
 	while (x.valid && y.valid)
 	{
 		uint16_t	kx = CursorKey(&x);
@@ -760,44 +956,85 @@ AndCount(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, bool stop
 		{
 			n += PairAndCount(&wk, &x.c, &y.c);
 			if (stop_at_first && n > 0)
-				return 1;
+				break;
 			CursorNext(&x);
 			CursorNext(&y);
 		}
 	}
+	CursorEnd(&x);
+	CursorEnd(&y);
 	return n;
+}
+
+/* Members of an input, from its header alone. */
+uint64_t
+audience_codec_input_cardinality(const AudienceInput *in)
+{
+	Cursor		x;
+	uint64_t	total = 0;
+	uint32_t	i;
+
+	if (in->buf != NULL)
+		return audience_codec_cardinality(in->buf, in->len);
+	CursorStart(&x, in);
+	for (i = 0; i < x.l.n; i++)
+		total += Card(&x.l, i);
+	CursorEnd(&x);
+	return total;
 }
 
 uint64_t
 audience_codec_and_cardinality(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	return AndCount(a, alen, b, blen, false);
+	AudienceInput x = InMemory(a, alen);
+	AudienceInput y = InMemory(b, blen);
+
+	return AndCount(&x, &y, false);
 }
 
 /* |a OP b| from |a|, |b| and |a & b|. */
 uint64_t
-audience_codec_setop_cardinality(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-								 AudienceSetOp op)
+audience_codec_setop_cardinality_input(const AudienceInput *a, const AudienceInput *b,
+									   AudienceSetOp op)
 {
-	uint64_t	inter = AndCount(a, alen, b, blen, false);
+	uint64_t	inter = AndCount(a, b, false);
 	uint64_t	ca,
 				cb;
 
 	if (op == AUDIENCE_OP_AND)
 		return inter;
-	ca = audience_codec_cardinality(a, alen);
+	ca = audience_codec_input_cardinality(a);
 	if (op == AUDIENCE_OP_ANDNOT)
 		return ca - inter;
-	cb = audience_codec_cardinality(b, blen);
+	cb = audience_codec_input_cardinality(b);
 	if (op == AUDIENCE_OP_OR)
 		return ca + cb - inter;
 	return ca + cb - 2 * inter;
 }
 
+uint64_t
+audience_codec_setop_cardinality(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+								 AudienceSetOp op)
+{
+	AudienceInput x = InMemory(a, alen);
+	AudienceInput y = InMemory(b, blen);
+
+	return audience_codec_setop_cardinality_input(&x, &y, op);
+}
+
+bool
+audience_codec_intersects_input(const AudienceInput *a, const AudienceInput *b)
+{
+	return AndCount(a, b, true) > 0;
+}
+
 bool
 audience_codec_intersects(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	return AndCount(a, alen, b, blen, true) > 0;
+	AudienceInput x = InMemory(a, alen);
+	AudienceInput y = InMemory(b, blen);
+
+	return AndCount(&x, &y, true) > 0;
 }
 
 /*
@@ -805,35 +1042,44 @@ audience_codec_intersects(const uint8_t *a, size_t alen, const uint8_t *b, size_
  * same key in b that holds all of it.
  */
 bool
-audience_codec_is_subset(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+audience_codec_is_subset_input(const AudienceInput *a, const AudienceInput *b)
 {
 	Work		wk;
 	Cursor		x,
 				y;
+	bool		subset = true;
 
-	if (audience_codec_cardinality(a, alen) > audience_codec_cardinality(b, blen))
+	if (audience_codec_input_cardinality(a) > audience_codec_input_cardinality(b))
 		return false;
-	CursorStart(&x, a, alen);
-	CursorStart(&y, b, blen);
-	for (; x.valid; CursorNext(&x))
+	CursorStart(&x, a);
+	CursorStart(&y, b);
+	for (; x.valid && subset; CursorNext(&x))
 	{
 		while (y.valid && CursorKey(&y) < CursorKey(&x))
 			CursorNext(&y);
-		if (!y.valid || CursorKey(&y) != CursorKey(&x) || y.c.card < x.c.card)
-			return false;
-		if (PairAndCount(&wk, &x.c, &y.c) != x.c.card)
-			return false;
+		if (!y.valid || CursorKey(&y) != CursorKey(&x) || y.c.card < x.c.card ||
+			PairAndCount(&wk, &x.c, &y.c) != x.c.card)
+			subset = false;
 	}
-	return true;
+	CursorEnd(&x);
+	CursorEnd(&y);
+	return subset;
+}
+
+bool
+audience_codec_is_subset(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	AudienceInput x = InMemory(a, alen);
+	AudienceInput y = InMemory(b, blen);
+
+	return audience_codec_is_subset_input(&x, &y);
 }
 
 /* Same members: equal cardinalities, and the intersection is all of a. */
 bool
 audience_codec_equal_sets(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	uint64_t	ca = audience_codec_cardinality(a, alen);
-
-	return ca == audience_codec_cardinality(b, blen) &&
+	return audience_codec_cardinality(a, alen) == audience_codec_cardinality(b, blen) &&
 		audience_codec_is_subset(a, alen, b, blen);
 }
 
@@ -927,8 +1173,9 @@ audience_codec_each_container(const uint8_t *buf, size_t len,
 {
 	Work		wk;
 	Cursor		x;
+	AudienceInput in = InMemory(buf, len);
 
-	for (CursorStart(&x, buf, len); x.valid; CursorNext(&x))
+	for (CursorStart(&x, &in); x.valid; CursorNext(&x))
 	{
 		if (x.c.kind == KIND_ARRAY)
 		{
@@ -941,4 +1188,5 @@ audience_codec_each_container(const uint8_t *buf, size_t len,
 			fn(arg, CursorKey(&x), NULL, x.c.card, wk.wa);
 		}
 	}
+	CursorEnd(&x);
 }

@@ -21,6 +21,8 @@
 
 static uint64_t rng = UINT64_C(0x853C49E6748FEA9B);
 
+static const char *const op_names[] = {"or", "and", "andnot", "xor"};
+
 static uint32_t
 Next(void)
 {
@@ -35,6 +37,80 @@ Alloc(void *ctx, size_t size)
 {
 	(void) ctx;
 	return malloc(size > 0 ? size : 1);
+}
+
+static void
+Free(void *ctx, void *p)
+{
+	(void) ctx;
+	free(p);
+}
+
+/* Streamed reads from a buffer, checked to stay inside it. */
+typedef struct Stream
+{
+	const uint8_t *buf;
+	size_t		len;
+	int			reads;
+} Stream;
+
+static bool
+StreamRead(void *ctx, size_t off, size_t n, uint8_t *dst)
+{
+	Stream	   *st = (Stream *) ctx;
+
+	if (off > st->len || st->len - off < n)
+		abort();
+	memcpy(dst, st->buf + off, n);
+	st->reads++;
+	return true;
+}
+
+static AudienceInput
+Streamed(Stream *st)
+{
+	AudienceInput in;
+
+	memset(&in, 0, sizeof(in));
+	in.len = st->len;
+	in.read = StreamRead;
+	in.ctx = st;
+	in.alloc = Alloc;
+	in.free = Free;
+	return in;
+}
+
+/* The streamed variants give what the in-memory ones give. */
+static int
+CheckStreamed(const uint8_t *abuf, size_t alen, const uint8_t *bbuf, size_t blen)
+{
+	Stream		sa = {abuf, alen, 0};
+	Stream		sb = {bbuf, blen, 0};
+	AudienceInput a = Streamed(&sa);
+	AudienceInput b = Streamed(&sb);
+	int			broken = 0;
+	int			op;
+
+	for (op = 0; op < 4; op++)
+	{
+		size_t		l1,
+					l2;
+		uint8_t    *r1 = audience_codec_setop(abuf, alen, bbuf, blen, (AudienceSetOp) op, Alloc, NULL, 0, &l1);
+		uint8_t    *r2 = audience_codec_setop_input(&a, &b, (AudienceSetOp) op, Alloc, NULL, 0, &l2);
+
+		if (l1 != l2 || memcmp(r1, r2, l1) != 0)
+			broken++, printf("# streamed %s differs\n", op_names[op]);
+		if (audience_codec_setop_cardinality_input(&a, &b, (AudienceSetOp) op) !=
+			audience_codec_setop_cardinality(abuf, alen, bbuf, blen, (AudienceSetOp) op))
+			broken++, printf("# streamed %s cardinality differs\n", op_names[op]);
+		free(r1);
+		free(r2);
+	}
+	if (audience_codec_intersects_input(&a, &b) != audience_codec_intersects(abuf, alen, bbuf, blen))
+		broken++, printf("# streamed intersects differs\n");
+	if (audience_codec_is_subset_input(&a, &b) != audience_codec_is_subset(abuf, alen, bbuf, blen))
+		broken++, printf("# streamed is_subset differs\n");
+	return broken;
 }
 
 /* CRoaring's run-optimized serialization of r, in an exact-size buffer. */
@@ -128,7 +204,6 @@ RandomBitmap(uint32_t nkeys, uint32_t p, int shape)
 	return r;
 }
 
-static const char *const op_names[] = {"or", "and", "andnot", "xor"};
 
 /* CRoaring's a OP b. */
 static roaring_bitmap_t *
@@ -208,6 +283,7 @@ CheckPair(roaring_bitmap_t *a, roaring_bitmap_t *b)
 		broken++, printf("# is_subset differs\n");
 	if (audience_codec_equal_sets(abuf, alen, bbuf, blen) != roaring_bitmap_equals(a, b))
 		broken++, printf("# equal_sets differs\n");
+	broken += CheckStreamed(abuf, alen, bbuf, blen);
 	free(abuf);
 	free(bbuf);
 	return broken;
@@ -301,11 +377,35 @@ GarbageStaysInside(void)
 	roaring_bitmap_free(a);
 }
 
+/* Inputs larger than the read window, streamed in several reads. */
+static void
+BigStreamed(void)
+{
+	roaring_bitmap_t *a = RandomBitmap(400, 8, 1);
+	roaring_bitmap_t *b = RandomBitmap(400, 6, -1);
+	size_t		alen,
+				blen;
+	uint8_t    *abuf = Serialize(a, &alen);
+	uint8_t    *bbuf = Serialize(b, &blen);
+	Stream		sa = {abuf, alen, 0};
+	AudienceInput in = Streamed(&sa);
+
+	ok(alen > 3 * 64 * 1024, "a bitmap of %zu bytes, several read windows", alen);
+	ok(CheckPair(a, b) == 0 && CheckPair(b, a) == 0, "large pairs, streamed and in memory, agree with CRoaring");
+	(void) audience_codec_setop_cardinality_input(&in, &in, AUDIENCE_OP_AND);
+	ok(sa.reads > 3, "a large input is read in windows (%d reads)", sa.reads);
+	free(abuf);
+	free(bbuf);
+	roaring_bitmap_free(a);
+	roaring_bitmap_free(b);
+}
+
 int
 main(void)
 {
 	RandomPairs();
 	EdgePairs();
 	GarbageStaysInside();
+	BigStreamed();
 	return tap_done();
 }
