@@ -40,12 +40,18 @@ q -c "SELECT setseed(0.18);
       CREATE TABLE ids2 AS SELECT (random() * 50000000)::int AS x FROM generate_series(1, $N);
       CREATE TABLE seg AS SELECT (SELECT segment.audience_agg(x) FROM ids) a, (SELECT segment.audience_agg(x) FROM ids2) b;" \
   -c "VACUUM ANALYZE ids" -c "VACUUM ANALYZE ids2" -c "VACUUM ANALYZE seg"
+# 100 audiences of ~200k members each (overlapping), for union_agg
+many="SELECT abs(hashint4(x)) % 100 AS i, x FROM ids UNION ALL SELECT abs(hashint4(x + 1)) % 100, x FROM ids2"
+q -c "CREATE TABLE many AS SELECT i, segment.audience_agg(x) a FROM ($many) s GROUP BY i" -c "VACUUM ANALYZE many"
 if [ $anchor = 1 ]; then
     q -c "CREATE TABLE rb AS SELECT (SELECT rb_build_agg(x) FROM ids) a, (SELECT rb_build_agg(x) FROM ids2) b" -c "VACUUM ANALYZE rb"
+    q -c "CREATE TABLE rbmany AS SELECT i, rb_build_agg(x) a FROM ($many) s GROUP BY i" -c "VACUUM ANALYZE rbmany"
 fi
 q -c "SELECT 'a: ' || segment.cardinality(a) || ' members, ' || pg_column_size(a) || ' bytes stored; b: ' || segment.cardinality(b) || ' members' FROM seg"
 
 # Both extensions in one backend, loaded in both orders: the same answers.
+lib=$($PG_BIN/pg_config --pkglibdir)/segment.so
+echo "segment.so: $(nm -D --undefined-only "$lib" | grep -c ' roaring_' || true) undefined roaring_* symbols, $(nm -D --defined-only "$lib" | grep -c ' roaring_' || true) exported; libroaring linked: $(readelf -d "$lib" | grep -c 'NEEDED.*libroaring' || true)"
 if [ $anchor = 1 ]; then
     log "both extensions in one backend"
     check='SELECT bool_and(ok) FROM seg s, rb r, LATERAL (VALUES
@@ -79,6 +85,7 @@ a @> x, one probe	SELECT a @> 4000000 FROM seg	SELECT a @> 4000000 FROM rb
 a @> x, 100 probes over rows	SELECT count(*) FROM seg, generate_series(1, 100) g WHERE a @> g	SELECT count(*) FROM rb, generate_series(1, 100) g WHERE a @> g
 (a | b) - (a & b) (chain)	SELECT length(((a | b) - (a & b))::bytea) FROM seg	SELECT length(((a | b) - (a & b))::bytea) FROM rb
 audience_agg of 10M ints vs rb_build_agg	SELECT length(segment.audience_agg(x)::bytea) FROM ids	SELECT length(rb_build_agg(x)::bytea) FROM ids
+union_agg of 100 audiences (~200k each)	SELECT length(segment.union_agg(a)::bytea) FROM many	SELECT length(rb_or_agg(a)::bytea) FROM rbmany
 floor: sum(x) over the same 10M rows	SELECT sum(x) FROM ids	
 floor: bytea concat of the stored a, b	SELECT length(a::bytea || b::bytea) FROM seg	
 OPS
