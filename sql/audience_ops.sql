@@ -169,11 +169,11 @@ FROM unnest(ARRAY[
 CREATE TEMP TABLE big_stored (a audience, b audience);
 ALTER TABLE big_stored ALTER COLUMN a SET STORAGE EXTERNAL, ALTER COLUMN b SET STORAGE EXTERNAL;
 INSERT INTO big_stored
-SELECT (SELECT audience_agg(g) FROM generate_series(0, 9000000) g WHERE hashint4(g) % 5 < 2),
-       (SELECT audience_agg(g) FROM generate_series(3000000, 12000000) g WHERE hashint4(g + 7) % 3 = 0)
+SELECT (SELECT audience_agg(g) FROM generate_series(0, 3500000) g WHERE hashint4(g) % 5 < 2),
+       (SELECT audience_agg(g) FROM generate_series(1000000, 4500000) g WHERE hashint4(g + 7) % 3 = 0)
             | '{20000000-20500000}';
 CREATE TEMP TABLE big_mem AS SELECT audience_from_bytea(a::bytea) a, audience_from_bytea(b::bytea) b FROM big_stored;
-SELECT pg_column_size(s.a) > 1000000 AS a_large, pg_column_size(s.b) > 1000000 AS b_large,
+SELECT pg_column_size(s.a) > 300000 AS a_large, pg_column_size(s.b) > 300000 AS b_large,
        s.a | s.b = m.a | m.b AS or_ok, s.a & s.b = m.a & m.b AS and_ok,
        s.a - s.b = m.a - m.b AS andnot_ok, s.b - s.a = m.b - m.a AS andnot2_ok, s.a # s.b = m.a # m.b AS xor_ok,
        (s.a | s.b)::bytea = (m.a | m.b)::bytea AS same_bytes,

@@ -151,6 +151,11 @@ AddContainer(void *arg, uint16_t key, const uint16_t *vals, uint32_t card,
 	uint32		base = (uint32) key << 16;
 	uint32		i;
 
+	if (vals != NULL && st->chunks != NULL)
+	{
+		id_chunks_add_values(st->chunks, key, vals, card);
+		return;
+	}
 	if (vals != NULL)
 	{
 		for (i = 0; i < card; i++)

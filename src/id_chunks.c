@@ -168,15 +168,25 @@ Normalize(IdChunk *c)
 	c->nvalues = n;
 }
 
+/* The values of one chunk: the chunk is looked up once, not per value. */
 void
 id_chunks_add_values(IdChunks *t, uint16_t key, const uint16_t *vals, uint32_t n)
 {
-	uint32_t	base = (uint32_t) key << 16;
-	uint32_t	i;
+	IdChunk    *c = Make(t, key, true);
+	uint32_t	i = 0;
 
 	t->nadded += n;
-	for (i = 0; i < n; i++)
-		Add(t, base | vals[i]);
+	while (i < n && c->bits == NULL)
+	{
+		if (c->nvalues == c->capacity)
+		{
+			Grow(t, c);
+			continue;
+		}
+		c->values[c->nvalues++] = vals[i++];
+	}
+	for (; i < n; i++)
+		c->bits[vals[i] >> 6] |= UINT64_C(1) << (vals[i] & 63);
 }
 
 /* ORs a bitset into chunk key, turning the chunk into a bitset first. */
