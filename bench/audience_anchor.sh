@@ -91,14 +91,17 @@ floor: bytea concat of the stored a, b	SELECT length(a::bytea || b::bytea) FROM 
 OPS
 )
 
-# Median of the cold runs of one query: a new backend each time.
+# Cold: a new backend for every run.  The two sides alternate run by run,
+# so that load from elsewhere on the machine falls on both alike; prints
+# the two medians.
 cold_ms() {
-    local i t all=()
+    local i t s_all=() a_all=()
     for i in $(seq 1 "$REPS"); do
-        t=$(q -c "SELECT bench.ms(\$q\$$1\$q\$, 1)")
-        all+=("$t")
+        s_all+=("$(q -c "SELECT bench.ms(\$q\$$1\$q\$, 1)")")
+        [ -n "$2" ] && a_all+=("$(q -c "SELECT bench.ms(\$q\$$2\$q\$, 1)")")
     done
-    printf '%s\n' "${all[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p"
+    printf '%s\n' "${s_all[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p"
+    if [ -n "$2" ]; then printf '%s\n' "${a_all[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p"; else echo; fi
 }
 
 # Warm: one backend for each side, every query run $REPS times in it.
@@ -124,9 +127,8 @@ log "cold (a new backend for every run, median of $REPS)"
 i=0
 rows=()
 while IFS=$'\t' read -r name s a; do
-    cs=$(cold_ms "$s")
-    ca=""
-    [ $anchor = 1 ] && [ -n "$a" ] && ca=$(cold_ms "$a")
+    [ $anchor = 1 ] || a=""
+    { read -r cs; read -r ca; } < <(cold_ms "$s" "$a")
     rows+=("$name"$'\x1f'"$cs"$'\x1f'"$ca"$'\x1f'"${warm_seg[$i]:-}"$'\x1f'"${warm_anc[$i]:-}")
     i=$((i + 1))
 done <<<"$ops"
