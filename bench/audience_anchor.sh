@@ -49,6 +49,31 @@ if [ $anchor = 1 ]; then
 fi
 q -c "SELECT 'a: ' || segment.cardinality(a) || ' members, ' || pg_column_size(a) || ' bytes stored; b: ' || segment.cardinality(b) || ' members' FROM seg"
 
+# Where the dynamic linker bound each module's roaring_* references, in a
+# backend that loads both ($1 first): a second small cluster run with
+# LD_DEBUG=bindings.  Any line "X -> Y" with X != Y is interposition.
+binding_check() {
+    local d="$work/ld" out pid f first second
+    mkdir -p "$d/log"; chown -R "$PG_USER" "$d"
+    as_pg initdb -D "$d/data" -U postgres --auth=trust >/dev/null
+    printf '%s\n' "port = $((port + 1))" "unix_socket_directories = '$d'" "listen_addresses = ''" >>"$d/data/postgresql.conf"
+    as_pg env LD_DEBUG=bindings LD_DEBUG_OUTPUT="$d/log/ld" pg_ctl -D "$d/data" -l "$d/server.log" -w start >/dev/null
+    first="SELECT segment.to_array('{1,2,70000}'::segment.audience)"
+    second="SELECT rb_to_array(rb_build(ARRAY[1,2,70000]))"
+    [ "$1" = segment ] || { local t=$first; first=$second; second=$t; }
+    out=$(as_pg psql -X -q -At -h "$d" -p $((port + 1)) -U postgres -d postgres \
+        -c "CREATE EXTENSION segment" -c "CREATE EXTENSION roaringbitmap" 2>&1 >/dev/null;
+        as_pg psql -X -q -At -h "$d" -p $((port + 1)) -U postgres -d postgres \
+        -c "SELECT pg_backend_pid()" -c "$first" -c "$second" 2>&1)
+    pid=$(echo "$out" | head -1)
+    as_pg pg_ctl -D "$d/data" -m fast -w stop >/dev/null
+    f=$(grep -l "^ *$pid:" "$d"/log/ld.* | head -1)
+    echo "    $1 loaded first: bindings of roaring_* symbols in that backend (count, from -> to):"
+    grep -E "^ *$pid:.*normal symbol .roaring_" "$f" |
+        sed -E 's/.*binding file ([^ ]+) \[0\] to ([^ ]+) \[0\].*/\1 -> \2/; s#[^ ]*/##g' | sort | uniq -c | sed 's/^/      /'
+    rm -rf "$d"
+}
+
 # Both extensions in one backend, loaded in both orders: the same answers.
 lib=$($PG_BIN/pg_config --pkglibdir)/segment.so
 echo "segment.so: $(nm -D --undefined-only "$lib" | grep -c ' roaring_' || true) undefined roaring_* symbols, $(nm -D --defined-only "$lib" | grep -c ' roaring_' || true) exported; libroaring linked: $(readelf -d "$lib" | grep -c 'NEEDED.*libroaring' || true)"
@@ -68,6 +93,8 @@ if [ $anchor = 1 ]; then
     second=$(q -c "LOAD 'roaringbitmap'" -c "SELECT cardinality('{1,2}'::audience)" -c "$check" 2>&1 | tail -1)
     echo "    segment loaded first: all equal = $first; pg_roaringbitmap loaded first: all equal = $second"
     [ "$first" = t ] && [ "$second" = t ] || echo "FAIL: answers differ (or a backend failed) with both extensions loaded"
+    binding_check segment
+    binding_check roaringbitmap
 fi
 
 # name <tab> segment query <tab> anchor query (empty: none)
