@@ -377,6 +377,29 @@ RunsContain(const Container *c, uint16_t low)
 	return false;
 }
 
+/* Whether a located container holds low. */
+bool
+audience_codec_container_contains(const Container *c, uint16_t low)
+{
+	switch (c->kind)
+	{
+		case KIND_RUN:
+			return RunsContain(c, low);
+		case KIND_ARRAY:
+			return ArrayContains(c, low);
+		case KIND_BITSET:
+			return (c->data[low / 8] >> (low % 8)) & 1;
+	}
+	return false;
+}
+
+/* Index of the container holding key, or -1 (for audience_setops.c). */
+int64_t
+audience_codec_find_key(const Layout *l, uint16_t key)
+{
+	return FindKey(l, key);
+}
+
 /* Membership without decoding: one search on keys, one inside the container. */
 bool
 audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x)
@@ -384,23 +407,13 @@ audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x)
 	Layout		l;
 	Container	c;
 	int64_t		i;
-	uint16_t	low = (uint16_t) (x & 0xFFFF);
 
 	if (!ReadLayout(&l, buf, len, NULL, 0))
 		return false;
 	i = FindKey(&l, (uint16_t) (x >> 16));
 	if (i < 0 || !FindContainer(&l, (uint32_t) i, &c))
 		return false;
-	switch (c.kind)
-	{
-		case KIND_RUN:
-			return RunsContain(&c, low);
-		case KIND_ARRAY:
-			return ArrayContains(&c, low);
-		case KIND_BITSET:
-			return (c.data[low / 8] >> (low % 8)) & 1;
-	}
-	return false;
+	return audience_codec_container_contains(&c, (uint16_t) (x & 0xFFFF));
 }
 
 /* Lowest (or highest) set bit of a bitset container; false if none is set. */

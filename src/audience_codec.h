@@ -86,6 +86,7 @@ extern uint64_t audience_codec_setop_cardinality_input(const AudienceInput *a,
 extern bool audience_codec_intersects_input(const AudienceInput *a, const AudienceInput *b);
 extern bool audience_codec_is_subset_input(const AudienceInput *a, const AudienceInput *b);
 extern uint64_t audience_codec_input_cardinality(const AudienceInput *in);
+extern bool audience_codec_contains_input(const AudienceInput *in, uint32_t x);
 
 /* Questions about two sets that build no result. */
 extern uint64_t audience_codec_and_cardinality(const uint8_t *a, size_t alen,

@@ -159,4 +159,8 @@ extern bool audience_codec_layout(Layout *l, const uint8_t *buf, size_t len);
 /* Container i starting at byte pos; false if it would not fit. */
 extern bool audience_codec_container(const Layout *l, uint32_t i, size_t pos, Container *c);
 
+/* Binary search of the keys; whether a located container holds low. */
+extern int64_t audience_codec_find_key(const Layout *l, uint16_t key);
+extern bool audience_codec_container_contains(const Container *c, uint16_t low);
+
 #endif							/* AUDIENCE_CODEC_INT_H */

@@ -30,6 +30,8 @@ typedef struct DetoastCache
 	bool		valid;
 	struct varatt_external ptr;
 	Audience   *value;
+	bool		seen;			/* MemberOf: probed once by slices */
+	struct varatt_external seen_ptr;
 } DetoastCache;
 
 static Audience *
@@ -303,17 +305,59 @@ audience_hash(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32((int32) audience_codec_set_hash(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a)));
 }
 
+/*
+ * Membership of id in argument argno.  The first probe of a large stored
+ * value reads only its header and one container from TOAST (a single
+ * "a @> x" needs no more); a second probe of the same value detoasts it
+ * once and keeps it for the rest of the query (CachedAudienceArg).
+ */
+static bool
+MemberOf(FunctionCallInfo fcinfo, int argno, uint32 id)
+{
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+	DetoastCache *cache = (DetoastCache *) fcinfo->flinfo->fn_extra;
+	Audience   *a;
+
+	if (VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		struct varatt_external ptr;
+
+		VARATT_EXTERNAL_GET_POINTER(ptr, raw);
+		if (!VARATT_EXTERNAL_IS_COMPRESSED(ptr) &&
+			VARATT_EXTERNAL_GET_EXTSIZE(ptr) >= STREAM_MIN_BYTES &&
+			(cache == NULL || !cache->valid || memcmp(&cache->ptr, &ptr, sizeof(ptr)) != 0) &&
+			(cache == NULL || !cache->seen || memcmp(&cache->seen_ptr, &ptr, sizeof(ptr)) != 0))
+		{
+			AudienceArg arg;
+			bool		r;
+
+			if (cache == NULL)
+			{
+				cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DetoastCache));
+				fcinfo->flinfo->fn_extra = cache;
+			}
+			cache->seen = true;
+			cache->seen_ptr = ptr;
+			OpenArg(fcinfo, argno, &arg);
+			r = audience_codec_contains_input(&arg.in, id);
+			CloseArg(fcinfo, argno, &arg);
+			return r;
+		}
+	}
+	a = CachedAudienceArg(fcinfo, argno);
+	return audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), id);
+}
+
 /* a @> id, answered from the stored bytes. */
 PG_FUNCTION_INFO_V1(audience_contains_int4);
 Datum
 audience_contains_int4(PG_FUNCTION_ARGS)
 {
-	Audience   *a = CachedAudienceArg(fcinfo, 0);
 	int32		id = PG_GETARG_INT32(1);
 
 	if (id < 0)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+	PG_RETURN_BOOL(MemberOf(fcinfo, 0, (uint32) id));
 }
 
 /* id <@ a, the commutator of a @> id. */
@@ -322,23 +366,21 @@ Datum
 audience_int4_contained_by(PG_FUNCTION_ARGS)
 {
 	int32		id = PG_GETARG_INT32(0);
-	Audience   *a = CachedAudienceArg(fcinfo, 1);
 
 	if (id < 0)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+	PG_RETURN_BOOL(MemberOf(fcinfo, 1, (uint32) id));
 }
 
 PG_FUNCTION_INFO_V1(audience_contains_int8);
 Datum
 audience_contains_int8(PG_FUNCTION_ARGS)
 {
-	Audience   *a = CachedAudienceArg(fcinfo, 0);
 	int64		id = PG_GETARG_INT64(1);
 
 	if (id < 0 || id > PG_UINT32_MAX)
 		PG_RETURN_BOOL(false);
-	PG_RETURN_BOOL(audience_codec_contains(AUDIENCE_BYTES(a), AUDIENCE_NBYTES(a), (uint32) id));
+	PG_RETURN_BOOL(MemberOf(fcinfo, 0, (uint32) id));
 }
 
 /* Members from the header alone: a large stored value is not detoasted. */

@@ -1190,3 +1190,33 @@ audience_codec_each_container(const uint8_t *buf, size_t len,
 	}
 	CursorEnd(&x);
 }
+
+/*
+ * Membership of x in an input: the header, then only the one container
+ * (located by its offset when the format has offsets).
+ */
+bool
+audience_codec_contains_input(const AudienceInput *in, uint32_t x)
+{
+	Cursor		cur;
+	int64_t		i;
+	bool		found = false;
+
+	if (in->buf != NULL)
+		return audience_codec_contains(in->buf, in->len, x);
+	CursorStart(&cur, in);
+	i = audience_codec_find_key(&cur.l, (uint16_t) (x >> 16));
+	if (i >= 0 && cur.l.offsets != NULL)
+	{
+		cur.i = (uint32_t) i;
+		cur.pos = Load32(cur.l.offsets + 4 * (size_t) i);
+		CursorLoad(&cur);
+	}
+	else if (i >= 0)
+		while (cur.valid && cur.i < (uint32_t) i)
+			CursorNext(&cur);
+	if (i >= 0 && cur.valid)
+		found = audience_codec_container_contains(&cur.c, (uint16_t) (x & 0xFFFF));
+	CursorEnd(&cur);
+	return found;
+}

@@ -106,6 +106,13 @@ CheckStreamed(const uint8_t *abuf, size_t alen, const uint8_t *bbuf, size_t blen
 		free(r1);
 		free(r2);
 	}
+	for (op = 0; op < 64; op++)
+	{
+		uint32_t	x = op % 2 ? Next() % (40u << 16) : Next();
+
+		if (audience_codec_contains_input(&a, x) != audience_codec_contains(abuf, alen, x))
+			broken++, printf("# streamed contains differs for %u\n", x);
+	}
 	if (audience_codec_intersects_input(&a, &b) != audience_codec_intersects(abuf, alen, bbuf, blen))
 		broken++, printf("# streamed intersects differs\n");
 	if (audience_codec_is_subset_input(&a, &b) != audience_codec_is_subset(abuf, alen, bbuf, blen))
