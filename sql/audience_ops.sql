@@ -186,3 +186,10 @@ SELECT pg_column_size(s.a) > 300000 AS a_large, pg_column_size(s.b) > 300000 AS 
        s.a @> s.b AS not_contains, s.a = s.a AS eq, jaccard(s.a, s.b) = jaccard(m.a, m.b) AS jaccard_ok
 FROM big_stored s, big_mem m;
 SELECT cardinality(a), cardinality(b), intersect_cardinality(a, b) FROM big_stored;
+-- membership in a large stored audience: the first probe reads slices, the
+-- next ones a copy detoasted once; both agree with the in-memory value
+SELECT bool_and((s.a @> g) = (m.a @> g)) AS probes_ok, bool_and((g <@ s.b) = (m.b @> g)) AS commutator_ok,
+       bool_and((s.a @> (g + 4294000000::bigint)) = (m.a @> (g + 4294000000::bigint))) AS past_end_ok,
+       count(*) FILTER (WHERE s.a @> g) = (SELECT cardinality(range(a, 0, 4000)) FROM big_mem) AS count_ok
+FROM big_stored s, big_mem m, generate_series(0, 4000) g;
+SELECT a @> 2 AS one_probe, a @> 3500001 AS past_last, b @> 20000100 AS in_run FROM big_stored;
