@@ -131,24 +131,44 @@ cold_ms() {
     if [ -n "$2" ]; then printf '%s\n' "${a_all[@]}" | sort -g | sed -n "$(((REPS + 1) / 2))p"; else echo; fi
 }
 
-# Warm: one backend for each side, every query run $REPS times in it.
+# Warm: one backend holding both extensions (whose heap has grown, as a
+# pooled connection's has); each operation's two queries alternate run by
+# run, so that load from elsewhere falls on both alike.
+q -c "CREATE OR REPLACE FUNCTION bench.ms_pair(q1 text, q2 text, reps int) RETURNS text
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    t0 timestamptz;
+    t1 float8[] := '{}';
+    t2 float8[] := '{}';
+BEGIN
+    FOR i IN 1 .. reps LOOP
+        t0 := clock_timestamp();
+        EXECUTE q1;
+        t1 := t1 || (extract(epoch FROM clock_timestamp() - t0) * 1000)::float8;
+        IF q2 IS NOT NULL THEN
+            t0 := clock_timestamp();
+            EXECUTE q2;
+            t2 := t2 || (extract(epoch FROM clock_timestamp() - t0) * 1000)::float8;
+        END IF;
+    END LOOP;
+    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(t1) t) || ' ' ||
+           coalesce((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t) FROM unnest(t2) t)::text, '');
+END \$\$"
 warm_sql() {
-    local col=$1
     while IFS=$'\t' read -r name s a; do
-        local qq=$s
-        [ "$col" = anchor ] && qq=$a
-        if [ -z "$qq" ] || { [ "$col" = anchor ] && [ $anchor = 0 ]; }; then
-            echo "SELECT NULL;"
-        else
-            echo "SELECT bench.ms(\$q\$$qq\$q\$, $REPS);"
-        fi
+        [ $anchor = 1 ] || a=""
+        if [ -n "$a" ]; then a="\$q\$$a\$q\$"; else a=NULL; fi
+        echo "SELECT bench.ms_pair(\$q\$$s\$q\$, $a, $REPS);"
     done <<<"$ops"
 }
 
-log "warm (one backend per side, median of $REPS)"
-mapfile -t warm_seg < <(warm_sql segment | q)
+log "warm (one backend, both extensions, the two sides alternating, median of $REPS)"
+warm_seg=()
 warm_anc=()
-[ $anchor = 1 ] && mapfile -t warm_anc < <(warm_sql anchor | q)
+while read -r ws wa; do
+    warm_seg+=("$ws")
+    warm_anc+=("${wa:-}")
+done < <(warm_sql | q)
 
 log "cold (a new backend for every run, median of $REPS)"
 i=0
