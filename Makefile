@@ -11,6 +11,8 @@ EXTVERSION = 0.1
 OBJS = \
 	src/segment.o \
 	src/audience_codec.o \
+	src/audience_roaring.o \
+	src/audience_setops.o \
 	src/audience_bitmap.o \
 	src/audience_io.o \
 	src/audience_ops.o \
@@ -67,7 +69,10 @@ REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
-SHLIB_LINK = -lroaring
+# libroaring is opened privately at run time (src/audience_roaring.h), not
+# linked: another module's CRoaring symbols must not interpose on ours.
+# -Bsymbolic binds segment's own calls inside segment.so likewise.
+SHLIB_LINK = -ldl -Wl,-Bsymbolic
 
 EXTRA_CLEAN = $(DATA_built)
 

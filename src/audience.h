@@ -14,6 +14,7 @@
 #include "fmgr.h"
 
 #include <roaring/roaring.h>
+#include "audience_roaring.h"
 
 typedef struct Audience
 {

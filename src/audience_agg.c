@@ -2,36 +2,50 @@
  * audience_agg.c
  *		audience_agg(int4), union_agg(audience), intersect_agg(audience).
  *
- * The transition state is an in-memory CRoaring bitmap (never re-serialized
- * per row) plus a buffer of pending ids, owned by the aggregate memory
- * context.  Combine, serialize and deserialize functions make all three
- * aggregates usable in parallel query and in partial aggregation pushed down
- * to postgres_fdw shards.
+ * Every byte of a transition state is palloc'ed in the aggregate's memory
+ * context, so that hash aggregation sees it in its memory accounting and
+ * spills at work_mem; CRoaring's malloc'ed bitmaps would be invisible to it
+ * (a GROUP BY of many groups holding large sets would grow without bound).
+ * The result is written in canonical form straight from the state by
+ * audience_codec_build, never through CRoaring.  Combine, serialize and
+ * deserialize functions make all three aggregates usable in parallel query
+ * and in partial aggregation pushed down to postgres_fdw shards.
  */
 #include "postgres.h"
 
 #include "audience.h"
+#include "audience_codec.h"
 #include "id_chunks.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 /*
- * audience_agg collects ids in a small buffer that is sorted and added in
- * batches; a group that grows past SMALL_LIMIT ids switches to an IdChunks
- * table (O(1) per id, 512 kB of directory), so small groups of a GROUP BY
- * stay small and large builds stay fast.
+ * audience_agg and union_agg collect ids in a small buffer, sorted when
+ * the state is finished; a group that grows past SMALL_LIMIT ids switches to
+ * an IdChunks table (O(1) per id, 2 kB of directory), so small groups of a
+ * GROUP BY stay small and large builds stay fast.  intersect_agg keeps the
+ * intersection so far in stored form: it only ever shrinks.
  */
 #define SMALL_LIMIT 8192
 
+/* Ids buffered in large mode before one id_chunks_add_many call. */
+#define BATCH 1024
+
+/* Flag bits of a serialized state. */
+#define STATE_SEEDED	1
+#define STATE_INTERSECT 2
+
 typedef struct AggState
 {
-	AudienceSet *set;			/* members so far */
-	bool		seeded;			/* intersect_agg: has seen a first input */
 	MemoryContext ctx;			/* the aggregate context */
+	bool		seeded;			/* intersect_agg: has seen a first input */
 	int			npending;
 	int			capacity;
 	uint32	   *pending;		/* small mode buffer */
 	IdChunks   *chunks;			/* large mode, or NULL */
+	uint32	   *batch;			/* large mode: ids not in chunks yet */
+	int			nbatch;
+	Audience   *inter;			/* intersect_agg: the intersection so far */
 } AggState;
 
 /* The aggregate context, or an error when called as a plain function. */
@@ -45,21 +59,13 @@ AggContext(FunctionCallInfo fcinfo, const char *fname)
 	return aggctx;
 }
 
-/* A new state whose bitmap lives exactly as long as the aggregate context. */
+/* A new, empty state in the aggregate context. */
 static AggState *
 NewAggState(MemoryContext aggctx)
 {
-	MemoryContext old = MemoryContextSwitchTo(aggctx);
-	AggState   *st = palloc(sizeof(AggState));
+	AggState   *st = MemoryContextAllocZero(aggctx, sizeof(AggState));
 
-	st->set = audience_set_new();
-	st->seeded = false;
 	st->ctx = aggctx;
-	st->npending = 0;
-	st->capacity = 0;
-	st->pending = NULL;
-	st->chunks = NULL;
-	MemoryContextSwitchTo(old);
 	return st;
 }
 
@@ -75,73 +81,56 @@ ChunkFree(void *ctx, void *p)
 	pfree(p);
 }
 
-static int
-CompareUint32(const void *a, const void *b)
+/* Moves the small buffer into a new chunk table. */
+static void
+SwitchToChunks(AggState *st)
 {
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
+	int			i;
 
-	return (x > y) - (x < y);
+	if (st->chunks != NULL)
+		return;
+	st->chunks = MemoryContextAlloc(st->ctx, sizeof(IdChunks));
+	id_chunks_init(st->chunks, ChunkAlloc, ChunkFree, st->ctx);
+	st->batch = MemoryContextAlloc(st->ctx, BATCH * sizeof(uint32));
+	st->nbatch = 0;
+	for (i = 0; i < st->npending; i++)
+		id_chunks_add(st->chunks, st->pending[i]);
+	st->npending = 0;
+	if (st->pending != NULL)
+		pfree(st->pending);
+	st->pending = NULL;
+	st->capacity = 0;
+}
+
+/* Moves the buffered ids of large mode into the chunks. */
+static void
+FlushBatch(AggState *st)
+{
+	if (st->chunks != NULL && st->nbatch > 0)
+		id_chunks_add_many(st->chunks, st->batch, st->nbatch);
+	st->nbatch = 0;
 }
 
 /*
- * Moves pending ids into the bitmap.  Sorting first lets add_many stay
- * inside one container for consecutive ids; the chunk table is written out
- * in portable form and merged by CRoaring in one pass.
+ * Adds one id in whichever mode the state is in.  Large mode buffers ids:
+ * a bitset write is a cache miss, and between two transition calls the
+ * executor runs too much code for consecutive misses to overlap.
  */
-static void
-FlushPending(AggState *st)
-{
-	if (st->npending > 0)
-	{
-		qsort(st->pending, st->npending, sizeof(uint32), CompareUint32);
-		roaring_bitmap_add_many(st->set->bm, st->npending, st->pending);
-		st->npending = 0;
-	}
-	if (st->chunks != NULL && st->chunks->nadded > 0)
-	{
-		size_t		size = id_chunks_portable_size(st->chunks);
-		char	   *buf = MemoryContextAllocHuge(st->ctx, size);
-		roaring_bitmap_t *part;
-
-		id_chunks_write(st->chunks, (uint8_t *) buf);
-		id_chunks_reset(st->chunks);
-		part = roaring_bitmap_portable_deserialize_safe(buf, size);
-		pfree(buf);
-		audience_check_allocated(part);
-		if (roaring_bitmap_is_empty(st->set->bm))
-		{
-			roaring_bitmap_free(st->set->bm);
-			st->set->bm = part;
-		}
-		else
-		{
-			roaring_bitmap_or_inplace(st->set->bm, part);
-			roaring_bitmap_free(part);
-		}
-	}
-}
-
-/* Adds one id in whichever mode the state is in. */
-static void
+static inline void
 AddId(AggState *st, uint32 id)
 {
 	if (st->chunks != NULL)
 	{
-		id_chunks_add(st->chunks, id);
+		st->batch[st->nbatch++] = id;
+		if (unlikely(st->nbatch == BATCH))
+			FlushBatch(st);
 		return;
 	}
-	if (st->npending == st->capacity)
+	if (unlikely(st->npending == st->capacity))
 	{
 		if (st->capacity >= SMALL_LIMIT)
 		{
-			int			i;
-
-			st->chunks = MemoryContextAlloc(st->ctx, sizeof(IdChunks));
-			id_chunks_init(st->chunks, ChunkAlloc, ChunkFree, st->ctx);
-			for (i = 0; i < st->npending; i++)
-				id_chunks_add(st->chunks, st->pending[i]);
-			st->npending = 0;
+			SwitchToChunks(st);
 			id_chunks_add(st->chunks, id);
 			return;
 		}
@@ -151,6 +140,162 @@ AddId(AggState *st, uint32 id)
 			: repalloc(st->pending, st->capacity * sizeof(uint32));
 	}
 	st->pending[st->npending++] = id;
+}
+
+/* audience_codec_each_container callback: adds one container of an input. */
+static void
+AddContainer(void *arg, uint16_t key, const uint16_t *vals, uint32_t card,
+			 const uint64_t *words)
+{
+	AggState   *st = (AggState *) arg;
+	uint32		base = (uint32) key << 16;
+	uint32		i;
+
+	if (vals != NULL && st->chunks != NULL)
+	{
+		id_chunks_add_values(st->chunks, key, vals, card);
+		return;
+	}
+	if (vals != NULL)
+	{
+		for (i = 0; i < card; i++)
+			AddId(st, base | vals[i]);
+		return;
+	}
+	if (st->chunks == NULL && st->npending + card > SMALL_LIMIT)
+		SwitchToChunks(st);
+	if (st->chunks != NULL)
+	{
+		id_chunks_add_words(st->chunks, key, words);
+		return;
+	}
+	for (i = 0; i < 1024; i++)
+	{
+		uint64		w = words[i];
+
+		while (w)
+		{
+			AddId(st, base | (i * 64 + __builtin_ctzll(w)));
+			w &= w - 1;
+		}
+	}
+}
+
+/* Adds every member of stored bytes (validated or our own). */
+static void
+AddBytes(AggState *st, const uint8 *bytes, size_t len)
+{
+	audience_codec_each_container(bytes, len, AddContainer, st);
+}
+
+static int
+CompareUint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The small buffer, sorted and split by key, for audience_codec_build. */
+typedef struct SmallSource
+{
+	uint16	   *lows;			/* low 16 bits of each distinct id */
+	uint16	   *keys;			/* per container */
+	uint32	   *starts;			/* per container, plus one past the end */
+} SmallSource;
+
+static void
+SmallContainer(void *arg, uint32_t i, AudienceSource *src)
+{
+	SmallSource *s = (SmallSource *) arg;
+
+	src->key = s->keys[i];
+	src->vals = s->lows + s->starts[i];
+	src->nvals = s->starts[i + 1] - s->starts[i];
+}
+
+typedef struct ChunkSource
+{
+	IdChunks   *chunks;
+	uint16	   *keys;
+} ChunkSource;
+
+static void
+ChunkContainer(void *arg, uint32_t i, AudienceSource *src)
+{
+	ChunkSource *s = (ChunkSource *) arg;
+
+	src->key = s->keys[i];
+	id_chunks_get(s->chunks, src->key, &src->vals, &src->nvals, &src->words);
+}
+
+static void *
+ResultAlloc(void *ctx, size_t size)
+{
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("audience is too large to store"),
+				 errdetail("Its serialization needs %zu bytes.", size)));
+	return palloc(size);
+}
+
+/*
+ * The members of a union-type state in canonical stored form, with reserve
+ * bytes free in front (a varlena header); the state is left as it was, but
+ * sorted.  Scratch memory is freed before returning.
+ */
+static uint8 *
+BuildBytes(AggState *st, size_t reserve, size_t *len)
+{
+	uint8	   *out;
+	uint32		n = 0;
+
+	if (st->chunks != NULL)
+	{
+		ChunkSource cs;
+
+		FlushBatch(st);
+		cs.chunks = st->chunks;
+		cs.keys = palloc(65536 * sizeof(uint16));
+		n = id_chunks_keys(st->chunks, cs.keys);
+		out = audience_codec_build(n, ChunkContainer, &cs, ResultAlloc, NULL, reserve, len);
+		pfree(cs.keys);
+	}
+	else
+	{
+		SmallSource ss;
+		int			i,
+					m = 0;
+
+		if (st->npending > 1)
+			qsort(st->pending, st->npending, sizeof(uint32), CompareUint32);
+		for (i = 0; i < st->npending; i++)
+			if (m == 0 || st->pending[i] != st->pending[m - 1])
+				st->pending[m++] = st->pending[i];
+		st->npending = m;
+		ss.lows = palloc((m + 1) * sizeof(uint16));
+		ss.keys = palloc((m + 1) * sizeof(uint16));
+		ss.starts = palloc((m + 2) * sizeof(uint32));
+		for (i = 0; i < m; i++)
+		{
+			uint16		key = (uint16) (st->pending[i] >> 16);
+
+			if (n == 0 || ss.keys[n - 1] != key)
+			{
+				ss.keys[n] = key;
+				ss.starts[n++] = i;
+			}
+			ss.lows[i] = (uint16) st->pending[i];
+		}
+		ss.starts[n] = m;
+		out = audience_codec_build(n, SmallContainer, &ss, ResultAlloc, NULL, reserve, len);
+		pfree(ss.lows);
+		pfree(ss.keys);
+		pfree(ss.starts);
+	}
+	return out;
 }
 
 /* Returns the state unchanged; a state not created yet stays SQL NULL. */
@@ -173,7 +318,7 @@ audience_agg_trans(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1))
 		return KeepState(fcinfo, st);
 	id = PG_GETARG_INT32(1);
-	if (id < 0)
+	if (unlikely(id < 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("audience member must not be negative: %d", id),
@@ -206,24 +351,59 @@ audience_agg_trans_int8(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* union_agg transition: OR each input into the state, in place. */
+/* union_agg transition: adds each input's containers to the state. */
 PG_FUNCTION_INFO_V1(audience_union_trans);
 Datum
 audience_union_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = AggContext(fcinfo, "audience_union_trans");
 	AggState   *st = PG_ARGISNULL(0) ? NULL : (AggState *) PG_GETARG_POINTER(0);
-	AudienceSet *in;
+	Audience   *in;
 
 	if (PG_ARGISNULL(1))
 		return KeepState(fcinfo, st);
 	if (st == NULL)
 		st = NewAggState(aggctx);
-	in = audience_set_from(PG_GETARG_AUDIENCE_P(1));
-	roaring_bitmap_or_inplace(st->set->bm, in->bm);
-	audience_set_free(in);
+	in = PG_GETARG_AUDIENCE_P(1);
+	AddBytes(st, AUDIENCE_BYTES(in), AUDIENCE_NBYTES(in));
+	PG_FREE_IF_COPY(in, 1);
 	st->seeded = true;
 	PG_RETURN_POINTER(st);
+}
+
+/* A palloc'ed copy of stored bytes as an Audience in the state's context. */
+static Audience *
+CopyAudience(MemoryContext ctx, const uint8 *bytes, size_t len)
+{
+	Audience   *a = MemoryContextAllocHuge(ctx, VARHDRSZ + len);
+
+	SET_VARSIZE(a, VARHDRSZ + len);
+	memcpy(a->data, bytes, len);
+	return a;
+}
+
+/* The state's intersection, ANDed with more stored bytes. */
+static void
+IntersectInto(AggState *st, const uint8 *bytes, size_t len)
+{
+	MemoryContext old;
+	Audience   *next;
+	size_t		rlen;
+
+	if (!st->seeded)
+	{
+		st->inter = CopyAudience(st->ctx, bytes, len);
+		st->seeded = true;
+		return;
+	}
+	old = MemoryContextSwitchTo(st->ctx);
+	next = (Audience *) audience_codec_setop(AUDIENCE_BYTES(st->inter), AUDIENCE_NBYTES(st->inter),
+											 bytes, len, AUDIENCE_OP_AND,
+											 ResultAlloc, NULL, VARHDRSZ, &rlen);
+	MemoryContextSwitchTo(old);
+	SET_VARSIZE(next, VARHDRSZ + rlen);
+	pfree(st->inter);
+	st->inter = next;
 }
 
 /* intersect_agg transition: the first input seeds the state, then AND. */
@@ -233,32 +413,34 @@ audience_intersect_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = AggContext(fcinfo, "audience_intersect_trans");
 	AggState   *st = PG_ARGISNULL(0) ? NULL : (AggState *) PG_GETARG_POINTER(0);
-	AudienceSet *in;
+	Audience   *in;
 
 	if (PG_ARGISNULL(1))
 		return KeepState(fcinfo, st);
 	if (st == NULL)
 		st = NewAggState(aggctx);
-	in = audience_set_from(PG_GETARG_AUDIENCE_P(1));
-	if (st->seeded)
-		roaring_bitmap_and_inplace(st->set->bm, in->bm);
-	else
-		roaring_bitmap_or_inplace(st->set->bm, in->bm);
-	audience_set_free(in);
-	st->seeded = true;
+	in = PG_GETARG_AUDIENCE_P(1);
+	IntersectInto(st, AUDIENCE_BYTES(in), AUDIENCE_NBYTES(in));
+	PG_FREE_IF_COPY(in, 1);
 	PG_RETURN_POINTER(st);
 }
 
-/* Copies a partial state into the aggregate context (combine with NULL). */
-static AggState *
-CopyState(MemoryContext aggctx, AggState *src)
+/* Adds every member of the union-type state src to st. */
+static void
+MergeInto(AggState *st, AggState *src)
 {
-	AggState   *st = NewAggState(aggctx);
+	int			i;
 
-	FlushPending(src);
-	roaring_bitmap_or_inplace(st->set->bm, src->set->bm);
-	st->seeded = src->seeded;
-	return st;
+	if (src->chunks != NULL)
+	{
+		FlushBatch(src);
+		SwitchToChunks(st);
+		id_chunks_merge(st->chunks, src->chunks);
+	}
+	else
+		for (i = 0; i < src->npending; i++)
+			AddId(st, src->pending[i]);
+	st->seeded = st->seeded || src->seeded;
 }
 
 /* Combines two partial states with OR (audience_agg, union_agg) or AND. */
@@ -271,19 +453,13 @@ CombineStates(FunctionCallInfo fcinfo, bool intersect)
 
 	if (b == NULL)
 		return KeepState(fcinfo, a);
+	/* the result must live in the aggregate context, not in b's */
 	if (a == NULL)
-		PG_RETURN_POINTER(CopyState(aggctx, b));
-	FlushPending(a);
-	FlushPending(b);
-	if (intersect && a->seeded && b->seeded)
-		roaring_bitmap_and_inplace(a->set->bm, b->set->bm);
-	else if (!intersect || b->seeded)
-	{
-		if (intersect)
-			roaring_bitmap_clear(a->set->bm);
-		roaring_bitmap_or_inplace(a->set->bm, b->set->bm);
-	}
-	a->seeded = a->seeded || b->seeded;
+		a = NewAggState(aggctx);
+	if (!intersect)
+		MergeInto(a, b);
+	else if (b->seeded)
+		IntersectInto(a, AUDIENCE_BYTES(b->inter), AUDIENCE_NBYTES(b->inter));
 	PG_RETURN_POINTER(a);
 }
 
@@ -302,25 +478,32 @@ audience_intersect_combine(PG_FUNCTION_ARGS)
 }
 
 /*
- * Serialized partial state: one flag byte (seeded) followed by the portable
- * bitmap, sent from parallel workers or shards to the leader.
+ * Serialized partial state: one flag byte (seeded, intersect) followed by
+ * the stored form of the members, sent from parallel workers or shards to
+ * the leader.
  */
 PG_FUNCTION_INFO_V1(audience_state_serialize);
 Datum
 audience_state_serialize(PG_FUNCTION_ARGS)
 {
 	AggState   *st = (AggState *) PG_GETARG_POINTER(0);
-	size_t		nbytes;
 	bytea	   *out;
+	size_t		len;
 
 	(void) AggContext(fcinfo, "audience_state_serialize");
-	FlushPending(st);
-	roaring_bitmap_run_optimize(st->set->bm);
-	nbytes = roaring_bitmap_portable_size_in_bytes(st->set->bm);
-	out = palloc(VARHDRSZ + 1 + nbytes);
-	SET_VARSIZE(out, VARHDRSZ + 1 + nbytes);
-	VARDATA(out)[0] = st->seeded ? 1 : 0;
-	roaring_bitmap_portable_serialize(st->set->bm, VARDATA(out) + 1);
+	if (st->inter != NULL)
+	{
+		len = AUDIENCE_NBYTES(st->inter);
+		out = palloc(VARHDRSZ + 1 + len);
+		memcpy(VARDATA(out) + 1, AUDIENCE_BYTES(st->inter), len);
+		VARDATA(out)[0] = STATE_SEEDED | STATE_INTERSECT;
+	}
+	else
+	{
+		out = (bytea *) BuildBytes(st, VARHDRSZ + 1, &len);
+		VARDATA(out)[0] = st->seeded ? STATE_SEEDED : 0;
+	}
+	SET_VARSIZE(out, VARHDRSZ + 1 + len);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -330,20 +513,23 @@ audience_state_deserialize(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx = AggContext(fcinfo, "audience_state_deserialize");
 	bytea	   *in = PG_GETARG_BYTEA_PP(0);
-	const char *data = VARDATA_ANY(in);
+	const uint8 *data = (const uint8 *) VARDATA_ANY(in);
 	size_t		len = VARSIZE_ANY_EXHDR(in);
 	AggState   *st;
-	roaring_bitmap_t *bm;
 
-	if (len < 1)
+	if (len < 1 || !audience_codec_check(data + 1, len - 1, NULL, 0))
 		elog(ERROR, "invalid serialized audience aggregate state");
 	st = NewAggState(aggctx);
-	bm = roaring_bitmap_portable_deserialize_safe(data + 1, len - 1);
-	if (bm == NULL)
-		elog(ERROR, "invalid serialized audience aggregate state");
-	roaring_bitmap_or_inplace(st->set->bm, bm);
-	roaring_bitmap_free(bm);
-	st->seeded = data[0] != 0;
+	if (data[0] & STATE_INTERSECT)
+	{
+		st->inter = CopyAudience(aggctx, data + 1, len - 1);
+		st->seeded = true;
+	}
+	else
+	{
+		AddBytes(st, data + 1, len - 1);
+		st->seeded = (data[0] & STATE_SEEDED) != 0;
+	}
 	PG_RETURN_POINTER(st);
 }
 
@@ -353,11 +539,17 @@ Datum
 audience_agg_final(PG_FUNCTION_ARGS)
 {
 	AggState   *st;
+	Audience   *result;
+	size_t		len;
 
 	(void) AggContext(fcinfo, "audience_agg_final");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (AggState *) PG_GETARG_POINTER(0);
-	FlushPending(st);
-	PG_RETURN_AUDIENCE_P(audience_set_serialize(st->set));
+	if (st->inter != NULL)
+		PG_RETURN_AUDIENCE_P(CopyAudience(CurrentMemoryContext, AUDIENCE_BYTES(st->inter),
+										  AUDIENCE_NBYTES(st->inter)));
+	result = (Audience *) BuildBytes(st, VARHDRSZ, &len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	PG_RETURN_AUDIENCE_P(result);
 }

@@ -22,87 +22,17 @@
  * membership, min and max never decode the set.
  */
 #include "audience_codec.h"
+#include "audience_codec_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#define COOKIE_NO_RUN		12346
-#define COOKIE_RUN			12347
-#define NO_OFFSET_THRESHOLD 4
-#define MAX_CONTAINERS		65536
-#define ARRAY_MAX			4096
-#define BITSET_BYTES		8192
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PRINTF_LIKE(f, a)
 #endif
-
-typedef enum ContainerKind
-{
-	KIND_ARRAY,
-	KIND_BITSET,
-	KIND_RUN
-} ContainerKind;
-
-/* The cookie and headers, read once; containers are located on demand. */
-typedef struct Layout
-{
-	const uint8_t *buf;
-	size_t		len;
-	uint32_t	n;				/* number of containers */
-	const uint8_t *runflags;	/* NULL for cookie 12346 */
-	const uint8_t *header;		/* n (key, cardinality - 1) pairs */
-	const uint8_t *offsets;		/* NULL when absent */
-	size_t		first;			/* byte position of container 0 */
-} Layout;
-
-/* One container, bounds-checked: data[0 .. size) lies inside the buffer. */
-typedef struct Container
-{
-	ContainerKind kind;
-	uint32_t	card;			/* as declared in the header */
-	const uint8_t *data;
-	size_t		size;
-} Container;
-
-/* The format is little-endian on any host, and nothing is aligned. */
-static inline uint16_t
-Load16(const uint8_t *p)
-{
-	return (uint16_t) (p[0] | (p[1] << 8));
-}
-
-/* As Load16, for the cookie, counts and offsets. */
-static inline uint32_t
-Load32(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-/* As Load16, for bitset words. */
-static inline uint64_t
-Load64(const uint8_t *p)
-{
-	return (uint64_t) Load32(p) | ((uint64_t) Load32(p + 4) << 32);
-}
-
-/* Bits set in a bitset word, with the compiler's instruction when it has one. */
-static inline int
-PopCount64(uint64_t w)
-{
-#if defined(__GNUC__) || defined(__clang__)
-	return __builtin_popcountll(w);
-#else
-	w = w - ((w >> 1) & UINT64_C(0x5555555555555555));
-	w = (w & UINT64_C(0x3333333333333333)) + ((w >> 2) & UINT64_C(0x3333333333333333));
-	w = (w + (w >> 4)) & UINT64_C(0x0F0F0F0F0F0F0F0F);
-	return (int) ((w * UINT64_C(0x0101010101010101)) >> 56);
-#endif
-}
 
 static bool Fail(char *why, size_t whylen, const char *fmt,...) PRINTF_LIKE(3, 4);
 
@@ -119,32 +49,6 @@ Fail(char *why, size_t whylen, const char *fmt,...)
 		va_end(ap);
 	}
 	return false;
-}
-
-/* High 16 bits shared by the values of container i. */
-static inline uint16_t
-Key(const Layout *l, uint32_t i)
-{
-	return Load16(l->header + 4 * (size_t) i);
-}
-
-/* Declared cardinality of container i, 1 to 65536. */
-static inline uint32_t
-Card(const Layout *l, uint32_t i)
-{
-	return (uint32_t) Load16(l->header + 4 * (size_t) i + 2) + 1;
-}
-
-/*
- * The run flag decides first, then the cardinality, as in CRoaring; so a
- * non-run container of more than 4096 values is always read as a bitset.
- */
-static inline ContainerKind
-Kind(const Layout *l, uint32_t i)
-{
-	if (l->runflags != NULL && ((l->runflags[i / 8] >> (i % 8)) & 1))
-		return KIND_RUN;
-	return Card(l, i) <= ARRAY_MAX ? KIND_ARRAY : KIND_BITSET;
 }
 
 /* Counts (cookie 12346) or run flags (cookie 12347): sets n and the position after. */
@@ -473,6 +377,29 @@ RunsContain(const Container *c, uint16_t low)
 	return false;
 }
 
+/* Whether a located container holds low. */
+bool
+audience_codec_container_contains(const Container *c, uint16_t low)
+{
+	switch (c->kind)
+	{
+		case KIND_RUN:
+			return RunsContain(c, low);
+		case KIND_ARRAY:
+			return ArrayContains(c, low);
+		case KIND_BITSET:
+			return (c->data[low / 8] >> (low % 8)) & 1;
+	}
+	return false;
+}
+
+/* Index of the container holding key, or -1 (for audience_setops.c). */
+int64_t
+audience_codec_find_key(const Layout *l, uint16_t key)
+{
+	return FindKey(l, key);
+}
+
 /* Membership without decoding: one search on keys, one inside the container. */
 bool
 audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x)
@@ -480,23 +407,13 @@ audience_codec_contains(const uint8_t *buf, size_t len, uint32_t x)
 	Layout		l;
 	Container	c;
 	int64_t		i;
-	uint16_t	low = (uint16_t) (x & 0xFFFF);
 
 	if (!ReadLayout(&l, buf, len, NULL, 0))
 		return false;
 	i = FindKey(&l, (uint16_t) (x >> 16));
 	if (i < 0 || !FindContainer(&l, (uint32_t) i, &c))
 		return false;
-	switch (c.kind)
-	{
-		case KIND_RUN:
-			return RunsContain(&c, low);
-		case KIND_ARRAY:
-			return ArrayContains(&c, low);
-		case KIND_BITSET:
-			return (c.data[low / 8] >> (low % 8)) & 1;
-	}
-	return false;
+	return audience_codec_container_contains(&c, (uint16_t) (x & 0xFFFF));
 }
 
 /* Lowest (or highest) set bit of a bitset container; false if none is set. */
@@ -622,4 +539,18 @@ audience_codec_set_hash(const uint8_t *buf, size_t len)
 		h *= UINT64_C(0xBF58476D1CE4E5B9);
 	}
 	return h ^ (h >> 31);
+}
+
+/* For audience_setops.c: the layout of checked bytes. */
+bool
+audience_codec_layout(Layout *l, const uint8_t *buf, size_t len)
+{
+	return ReadLayout(l, buf, len, NULL, 0);
+}
+
+/* For audience_setops.c: container i at byte pos of checked bytes. */
+bool
+audience_codec_container(const Layout *l, uint32_t i, size_t pos, Container *c)
+{
+	return ReadContainer(l, i, pos, c, NULL, 0);
 }

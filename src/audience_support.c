@@ -14,6 +14,9 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "nodes/supportnodes.h"
@@ -124,4 +127,82 @@ audience_member_sel(PG_FUNCTION_ARGS)
 	if (isdefault || ndistinct < 1.0)
 		PG_RETURN_FLOAT8(DEFAULT_MEMBER_SEL);
 	PG_RETURN_FLOAT8(Min(1.0, Max(members, 1.0) / ndistinct));
+}
+
+/* The *_cardinality function standing for cardinality(<set operator>). */
+static const char *
+CountingFunction(const char *setop)
+{
+	static const char *const pairs[][2] = {
+		{"audience_intersect", "intersect_cardinality"},
+		{"audience_union", "union_cardinality"},
+		{"audience_except", "except_cardinality"},
+		{"audience_xor", "xor_cardinality"},
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(pairs); i++)
+		if (strcmp(setop, pairs[i][0]) == 0)
+			return pairs[i][1];
+	return NULL;
+}
+
+/*
+ * SupportRequestSimplify for cardinality(audience): when the argument is
+ * one of this extension's binary set operators (a & b, a | b, a - b, a # b),
+ * the call becomes intersect_cardinality(a, b) and so on, which count on
+ * the stored forms and never build the result.  Users write
+ * cardinality(a & b); they should not need to know the special names.
+ */
+PG_FUNCTION_INFO_V1(audience_cardinality_support);
+Datum
+audience_cardinality_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	FuncExpr   *call;
+	Node	   *arg;
+	Oid			inner;
+	List	   *args;
+	Oid			nsp;
+	char	   *name;
+	const char *counting;
+	Oid			argtypes[2];
+	Oid			target;
+
+	if (!IsA(rawreq, SupportRequestSimplify))
+		PG_RETURN_POINTER(NULL);
+	call = ((SupportRequestSimplify *) rawreq)->fcall;
+	if (list_length(call->args) != 1)
+		PG_RETURN_POINTER(NULL);
+	arg = (Node *) linitial(call->args);
+	if (IsA(arg, OpExpr))
+	{
+		inner = ((OpExpr *) arg)->opfuncid;
+		if (!OidIsValid(inner))
+			inner = get_opcode(((OpExpr *) arg)->opno);
+		args = ((OpExpr *) arg)->args;
+	}
+	else if (IsA(arg, FuncExpr))
+	{
+		inner = ((FuncExpr *) arg)->funcid;
+		args = ((FuncExpr *) arg)->args;
+	}
+	else
+		PG_RETURN_POINTER(NULL);
+	if (list_length(args) != 2 || !OidIsValid(inner))
+		PG_RETURN_POINTER(NULL);
+	/* only this extension's operators: the same schema as cardinality() */
+	nsp = get_func_namespace(call->funcid);
+	if (get_func_namespace(inner) != nsp || (name = get_func_name(inner)) == NULL ||
+		(counting = CountingFunction(name)) == NULL)
+		PG_RETURN_POINTER(NULL);
+	argtypes[0] = exprType(linitial(args));
+	argtypes[1] = exprType(lsecond(args));
+	target = LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+									   makeString(pstrdup(counting))),
+							2, argtypes, true);
+	if (!OidIsValid(target))
+		PG_RETURN_POINTER(NULL);
+	PG_RETURN_POINTER(makeFuncExpr(target, INT8OID, args, InvalidOid, InvalidOid,
+								   COERCE_EXPLICIT_CALL));
 }

@@ -1,8 +1,7 @@
 /*
  * id_chunks.c
- *		O(1) insertion of unsorted ids into per-64K chunks, and their
- *		serialization in CRoaring's portable format (no run containers;
- *		the caller canonicalizes with CRoaring afterwards).
+ *		O(1) insertion of unsorted ids into per-64K chunks, handed out as
+ *		sorted values or bitsets for audience_codec_build.
  */
 #include "id_chunks.h"
 
@@ -14,14 +13,49 @@
 void
 id_chunks_init(IdChunks *t, IdChunksAlloc alloc, IdChunksFree free, void *ctx)
 {
-	memset(t->chunks, 0, sizeof(t->chunks));
+	memset(t->pages, 0, sizeof(t->pages));
 	t->alloc = alloc;
 	t->free = free;
 	t->ctx = ctx;
 	t->nadded = 0;
 }
 
-/* Turns a full append buffer into a bitset. */
+/* The chunk of key, or NULL. */
+static inline IdChunk *
+Get(const IdChunks *t, uint32_t key)
+{
+	IdChunk   **page = t->pages[key >> 8];
+
+	return page == NULL ? NULL : page[key & 255];
+}
+
+/* The chunk of key, created empty (a buffer of 16) if missing. */
+static IdChunk *
+Make(IdChunks *t, uint32_t key, bool buffer)
+{
+	IdChunk   **page = t->pages[key >> 8];
+	IdChunk    *c;
+
+	if (page == NULL)
+	{
+		page = t->alloc(t->ctx, 256 * sizeof(IdChunk *));
+		t->pages[key >> 8] = page;
+	}
+	c = page[key & 255];
+	if (c == NULL)
+	{
+		c = t->alloc(t->ctx, sizeof(IdChunk));
+		if (buffer)
+		{
+			c->capacity = 16;
+			c->values = t->alloc(t->ctx, c->capacity * sizeof(uint16_t));
+		}
+		page[key & 255] = c;
+	}
+	return c;
+}
+
+/* Turns an append buffer into a bitset. */
 static void
 ToBitset(IdChunks *t, IdChunk *c)
 {
@@ -30,51 +64,65 @@ ToBitset(IdChunks *t, IdChunk *c)
 	c->bits = t->alloc(t->ctx, BITSET_WORDS * sizeof(uint64_t));
 	for (i = 0; i < c->nvalues; i++)
 		c->bits[c->values[i] >> 6] |= UINT64_C(1) << (c->values[i] & 63);
-	t->free(t->ctx, c->values);
+	if (c->values != NULL)
+		t->free(t->ctx, c->values);
 	c->values = NULL;
+}
+
+/* A full append buffer: doubles it, or past 4096 entries makes it a bitset. */
+static void
+Grow(IdChunks *t, IdChunk *c)
+{
+	uint16_t   *bigger;
+
+	if (c->capacity >= ARRAY_MAX)
+	{
+		ToBitset(t, c);
+		return;
+	}
+	bigger = t->alloc(t->ctx, 2 * c->capacity * sizeof(uint16_t));
+	memcpy(bigger, c->values, c->nvalues * sizeof(uint16_t));
+	t->free(t->ctx, c->values);
+	c->values = bigger;
+	c->capacity *= 2;
+}
+
+static inline void
+Add(IdChunks *t, uint32_t id)
+{
+	IdChunk    *c = Get(t, id >> 16);
+	uint16_t	low = (uint16_t) id;
+
+	if (c == NULL)
+		c = Make(t, id >> 16, true);
+	if (c->bits == NULL && c->nvalues == c->capacity)
+		Grow(t, c);
+	if (c->bits != NULL)
+		c->bits[low >> 6] |= UINT64_C(1) << (low & 63);
+	else
+		c->values[c->nvalues++] = low;
 }
 
 void
 id_chunks_add(IdChunks *t, uint32_t id)
 {
-	IdChunk    *c = t->chunks[id >> 16];
-	uint16_t	low = (uint16_t) id;
-
 	t->nadded++;
-	if (c == NULL)
-	{
-		c = t->alloc(t->ctx, sizeof(IdChunk));
-		c->capacity = 16;
-		c->values = t->alloc(t->ctx, c->capacity * sizeof(uint16_t));
-		t->chunks[id >> 16] = c;
-	}
-	if (c->bits != NULL)
-	{
-		c->bits[low >> 6] |= UINT64_C(1) << (low & 63);
-		return;
-	}
-	if (c->nvalues == c->capacity)
-	{
-		uint16_t   *bigger;
+	Add(t, id);
+}
 
-		if (c->capacity >= ARRAY_MAX)
-		{
-			ToBitset(t, c);
-			c->bits[low >> 6] |= UINT64_C(1) << (low & 63);
-			return;
-		}
-		bigger = t->alloc(t->ctx, 2 * c->capacity * sizeof(uint16_t));
-		memcpy(bigger, c->values, c->nvalues * sizeof(uint16_t));
-		t->free(t->ctx, c->values);
-		c->values = bigger;
-		c->capacity *= 2;
-	}
-	c->values[c->nvalues++] = low;
+void
+id_chunks_add_many(IdChunks *t, const uint32_t *ids, size_t n)
+{
+	size_t		i;
+
+	t->nadded += n;
+	for (i = 0; i < n; i++)
+		Add(t, ids[i]);
 }
 
 /* Sorts and deduplicates a buffer with a counting pass over a bitset. */
 static void
-Normalize(IdChunks *t, IdChunk *c)
+Normalize(IdChunk *c)
 {
 	uint64_t	seen[BITSET_WORDS];
 	uint32_t	i,
@@ -120,129 +168,119 @@ Normalize(IdChunks *t, IdChunk *c)
 	c->nvalues = n;
 }
 
-static uint32_t
-Cardinality(const IdChunk *c)
+/* The values of one chunk: the chunk is looked up once, not per value. */
+void
+id_chunks_add_values(IdChunks *t, uint16_t key, const uint16_t *vals, uint32_t n)
 {
-	uint32_t	card = 0;
+	IdChunk    *c = Make(t, key, true);
+	uint32_t	i = 0;
+
+	t->nadded += n;
+	while (i < n && c->bits == NULL)
+	{
+		if (c->nvalues == c->capacity)
+		{
+			Grow(t, c);
+			continue;
+		}
+		c->values[c->nvalues++] = vals[i++];
+	}
+	for (; i < n; i++)
+		c->bits[vals[i] >> 6] |= UINT64_C(1) << (vals[i] & 63);
+}
+
+/* ORs a bitset into chunk key, turning the chunk into a bitset first. */
+void
+id_chunks_add_words(IdChunks *t, uint16_t key, const uint64_t *words)
+{
+	IdChunk    *c = Make(t, key, false);
 	uint32_t	i;
 
 	if (c->bits == NULL)
-		return c->nvalues;
+		ToBitset(t, c);
 	for (i = 0; i < BITSET_WORDS; i++)
-		card += (uint32_t) __builtin_popcountll(c->bits[i]);
-	return card;
-}
-
-static size_t
-ContainerBytes(uint32_t card)
-{
-	return card > ARRAY_MAX ? BITSET_WORDS * 8 : (size_t) card * 2;
-}
-
-size_t
-id_chunks_portable_size(IdChunks *t)
-{
-	size_t		size = 8;
-	uint32_t	k;
-
-	for (k = 0; k < 65536; k++)
-		if (t->chunks[k] != NULL)
-		{
-			Normalize(t, t->chunks[k]);
-			size += 8 + ContainerBytes(Cardinality(t->chunks[k]));
-		}
-	return size;
-}
-
-static inline void
-Put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static inline void
-Put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-/* Writes one container: the bitset as is, or its members as an array. */
-static void
-WriteContainer(const IdChunk *c, uint32_t card, uint8_t *out)
-{
-	uint32_t	i,
-				n = 0;
-
-	if (c->bits == NULL)
-	{
-		memcpy(out, c->values, (size_t) card * 2);
-		return;
-	}
-	if (card > ARRAY_MAX)
-	{
-		memcpy(out, c->bits, BITSET_WORDS * 8);
-		return;
-	}
-	for (i = 0; i < BITSET_WORDS; i++)
-	{
-		uint64_t	w = c->bits[i];
-
-		while (w)
-		{
-			Put16(out + 2 * n++, (uint16_t) (i * 64 + __builtin_ctzll(w)));
-			w &= w - 1;
-		}
-	}
+		c->bits[i] |= words[i];
+	t->nadded++;
 }
 
 void
-id_chunks_write(IdChunks *t, uint8_t *out)
+id_chunks_merge(IdChunks *dst, IdChunks *src)
 {
-	uint32_t	n = 0,
-				k,
-				i = 0;
-	size_t		pos;
+	uint32_t	k;
 
 	for (k = 0; k < 65536; k++)
-		n += t->chunks[k] != NULL;
-	Put32(out, 12346);
-	Put32(out + 4, n);
-	pos = 8 + (size_t) n * 8;
-	for (k = 0; k < 65536; k++)
 	{
-		IdChunk    *c = t->chunks[k];
-		uint32_t	card;
+		IdChunk    *c = Get(src, k);
 
 		if (c == NULL)
 			continue;
-		Normalize(t, c);
-		card = Cardinality(c);
-		Put16(out + 8 + 4 * i, (uint16_t) k);
-		Put16(out + 8 + 4 * i + 2, (uint16_t) (card - 1));
-		Put32(out + 8 + 4 * (size_t) n + 4 * i, (uint32_t) pos);
-		WriteContainer(c, card, out + pos);
-		pos += ContainerBytes(card);
-		i++;
+		if (c->bits != NULL)
+			id_chunks_add_words(dst, (uint16_t) k, c->bits);
+		else
+			id_chunks_add_values(dst, (uint16_t) k, c->values, c->nvalues);
 	}
+}
+
+uint32_t
+id_chunks_keys(IdChunks *t, uint16_t *keys)
+{
+	uint32_t	n = 0,
+				k;
+
+	for (k = 0; k < 65536; k++)
+	{
+		IdChunk    *c;
+
+		if (t->pages[k >> 8] == NULL)
+		{
+			k |= 255;
+			continue;
+		}
+		c = Get(t, k);
+		if (c != NULL)
+		{
+			Normalize(c);
+			keys[n++] = (uint16_t) k;
+		}
+	}
+	return n;
+}
+
+void
+id_chunks_get(IdChunks *t, uint16_t key, const uint16_t **vals, uint32_t *n,
+			  const uint64_t **words)
+{
+	IdChunk    *c = Get(t, key);
+
+	*vals = c->bits == NULL ? c->values : NULL;
+	*n = c->bits == NULL ? c->nvalues : 0;
+	*words = c->bits;
 }
 
 void
 id_chunks_reset(IdChunks *t)
 {
-	uint32_t	k;
+	uint32_t	p,
+				k;
 
-	for (k = 0; k < 65536; k++)
+	for (p = 0; p < 256; p++)
 	{
-		IdChunk    *c = t->chunks[k];
-
-		if (c == NULL)
+		if (t->pages[p] == NULL)
 			continue;
-		if (c->values)
-			t->free(t->ctx, c->values);
-		if (c->bits)
-			t->free(t->ctx, c->bits);
-		t->free(t->ctx, c);
-		t->chunks[k] = NULL;
+		for (k = 0; k < 256; k++)
+		{
+			IdChunk    *c = t->pages[p][k];
+
+			if (c == NULL)
+				continue;
+			if (c->values)
+				t->free(t->ctx, c->values);
+			if (c->bits)
+				t->free(t->ctx, c->bits);
+			t->free(t->ctx, c);
+		}
+		t->free(t->ctx, t->pages[p]);
+		t->pages[p] = NULL;
 	}
 	t->nadded = 0;
 }

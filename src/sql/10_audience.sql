@@ -74,8 +74,15 @@ CREATE CAST (bytea AS @extschema@.audience)
 
 -- Scalar functions -------------------------------------------------------
 
+-- Planner support: cardinality(a & b), (a | b), (a - b), (a # b) become the
+-- matching *_cardinality(a, b) call, which never builds the set.
+CREATE FUNCTION @extschema@._cardinality_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'audience_cardinality_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION @extschema@._cardinality_support(internal) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.cardinality(@extschema@.audience) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'audience_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'audience_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT @extschema@._cardinality_support;
 COMMENT ON FUNCTION @extschema@.cardinality(@extschema@.audience) IS 'number of members';
 
 CREATE FUNCTION @extschema@.is_empty(@extschema@.audience) RETURNS boolean
@@ -105,6 +112,14 @@ COMMENT ON FUNCTION @extschema@.intersect_cardinality(@extschema@.audience, @ext
 CREATE FUNCTION @extschema@.union_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
     AS 'MODULE_PATHNAME', 'audience_union_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.union_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a | b) without building a | b';
+
+CREATE FUNCTION @extschema@.except_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_except_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.except_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a - b) without building a - b';
+
+CREATE FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_xor_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a # b) without building a # b';
 
 CREATE FUNCTION @extschema@.add(@extschema@.audience, bigint) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME', 'audience_add' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -7,8 +7,11 @@
  * answer exactly as the decoded bitmap does; CRoaring's re-serialization,
  * plain and run-optimized, is accepted again and describes the same set.
  * The same bytes, read as a recipe of CRoaring operations, give a bitmap
- * whose serialization must be accepted and read correctly too.  Any
- * disagreement aborts, which libFuzzer reports as a crash.
+ * whose serialization must be accepted and read correctly too.  The set
+ * operations of audience_setops.c on the accepted bytes and the recipe's
+ * bitmap (and on the recipe's bitmap with a shifted copy of itself) give
+ * accepted bytes holding CRoaring's result.  Any disagreement aborts, which
+ * libFuzzer reports as a crash.
  */
 #include <roaring/roaring.h>
 #include <stdio.h>
@@ -111,6 +114,76 @@ ReserializedAgrees(const roaring_bitmap_t *r, const uint8_t *input, size_t isize
 	free(buf);
 }
 
+static void *
+FuzzAlloc(void *ctx, size_t size)
+{
+	(void) ctx;
+	return malloc(size > 0 ? size : 1);
+}
+
+/* a OP b on the serialized forms agrees with CRoaring, for every OP. */
+static void
+SetOpsAgree(const uint8_t *abuf, size_t alen, const roaring_bitmap_t *a, const roaring_bitmap_t *b)
+{
+	size_t		blen = roaring_bitmap_portable_size_in_bytes(b);
+	uint8_t    *bbuf = malloc(blen);
+	int			op;
+
+	if (bbuf == NULL)
+		abort();
+	roaring_bitmap_portable_serialize(b, (char *) bbuf);
+	for (op = 0; op < 4; op++)
+	{
+		roaring_bitmap_t *ref = op == 0 ? roaring_bitmap_or(a, b) : op == 1 ? roaring_bitmap_and(a, b) :
+			op == 2 ? roaring_bitmap_andnot(a, b) : roaring_bitmap_xor(a, b);
+		size_t		len;
+		uint8_t    *out = audience_codec_setop(abuf, alen, bbuf, blen, (AudienceSetOp) op,
+											   FuzzAlloc, NULL, 0, &len);
+		roaring_bitmap_t *back;
+
+		if (!audience_codec_check(out, len, NULL, 0))
+			Broken("set operation result accepted");
+		back = roaring_bitmap_portable_deserialize_safe((const char *) out, len);
+		if (back == NULL || !roaring_bitmap_equals(back, ref))
+			Broken("set operation result equals CRoaring's");
+		if (audience_codec_setop_cardinality(abuf, alen, bbuf, blen, (AudienceSetOp) op) !=
+			roaring_bitmap_get_cardinality(ref))
+			Broken("set operation cardinality");
+		roaring_bitmap_free(back);
+		roaring_bitmap_free(ref);
+		free(out);
+	}
+	if (audience_codec_intersects(abuf, alen, bbuf, blen) != roaring_bitmap_intersect(a, b))
+		Broken("intersects");
+	if (audience_codec_is_subset(abuf, alen, bbuf, blen) != roaring_bitmap_is_subset(a, b))
+		Broken("is_subset");
+	if (audience_codec_equal_sets(abuf, alen, bbuf, blen) != roaring_bitmap_equals(a, b))
+		Broken("equal_sets");
+	free(bbuf);
+}
+
+/* The recipe's bitmap against itself shifted by one chunk and a bit. */
+static void
+ShiftedSetOpsAgree(const roaring_bitmap_t *r)
+{
+	roaring_bitmap_t *shifted = roaring_bitmap_create();
+	roaring_uint32_iterator_t it;
+	size_t		len = roaring_bitmap_portable_size_in_bytes(r);
+	uint8_t    *buf = malloc(len);
+
+	if (buf == NULL)
+		abort();
+	roaring_bitmap_portable_serialize(r, (char *) buf);
+	for (roaring_init_iterator(r, &it); it.has_value; roaring_advance_uint32_iterator(&it))
+		if (it.current_value % 3 != 0)
+			roaring_bitmap_add(shifted, it.current_value + 65537);
+	roaring_bitmap_run_optimize(shifted);
+	SetOpsAgree(buf, len, r, shifted);
+	SetOpsAgree(buf, len, r, r);
+	roaring_bitmap_free(shifted);
+	free(buf);
+}
+
 /* Applies a set operation with a range, as the extension's operators do. */
 static void
 WithRange(roaring_bitmap_t *r, int op, uint32_t lo, uint32_t hi)
@@ -137,7 +210,7 @@ WithRange(roaring_bitmap_t *r, int op, uint32_t lo, uint32_t hi)
  * serializes as corrupt bytes (the header makes it an array); the codec
  * rightly rejects those, and the extension must not call it.
  */
-static void
+static roaring_bitmap_t *
 RecipeAgrees(const uint8_t *data, size_t size)
 {
 	roaring_bitmap_t *r = roaring_bitmap_create();
@@ -186,7 +259,8 @@ RecipeAgrees(const uint8_t *data, size_t size)
 	ReserializedAgrees(r, data, size);
 	roaring_bitmap_run_optimize(r);
 	ReserializedAgrees(r, data, size);
-	roaring_bitmap_free(r);
+	ShiftedSetOpsAgree(r);
+	return r;
 }
 
 /*
@@ -220,6 +294,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		why[256];
 	roaring_bitmap_t *r;
+	roaring_bitmap_t *recipe;
 	uint8_t    *copy;
 	uint32_t	v;
 
@@ -229,7 +304,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size > 0)
 		memcpy(copy, data, size);
-	RecipeAgrees(copy, size);
+	recipe = RecipeAgrees(copy, size);
 	if (!audience_codec_check(copy, size, why, sizeof(why)))
 	{
 		if (why[0] == '\0')
@@ -241,6 +316,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void) audience_codec_max(copy, size, &v);
 		for (size_t i = 0; i < 8; i++)
 			(void) audience_codec_contains(copy, size, Probe(copy, size, i));
+		roaring_bitmap_free(recipe);
 		free(copy);
 		return 0;
 	}
@@ -252,7 +328,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ReserializedAgrees(r, copy, size);
 	roaring_bitmap_run_optimize(r);
 	ReserializedAgrees(r, copy, size);
+	SetOpsAgree(copy, size, r, recipe);
 	roaring_bitmap_free(r);
+	roaring_bitmap_free(recipe);
 	free(copy);
 	return 0;
 }
