@@ -55,6 +55,8 @@ typedef struct Registry
 	char	   *key_ordinal;	/* cu.key: a customer row's ordinal (direct) */
 	bool		dictionary;
 	bool		cached;			/* dictionary read through customer_ordinal() */
+	bool		unguarded;		/* integer keys of a view, foreign table...:
+								 * no trigger keeps them in the ordinal range */
 	char	   *key_type;		/* the dictionary's key type */
 	char	   *tenant;			/* quoted tenant column, or NULL */
 	char	   *tenant_value;	/* the current tenant, checked */
@@ -176,7 +178,8 @@ LoadRegistry(Registry *reg)
 {
 	/* segment._tenant() checks the setting and the role's grant of the tenant */
 	const char *q = "SELECT rel::oid::text, rel::regclass::text, quote_ident(key_column), "
-		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column, key_type::text "
+		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column, key_type::text, "
+		"(SELECT c.relkind NOT IN ('r', 'p') FROM pg_catalog.pg_class c WHERE c.oid = rel) "
 		"FROM segment.customer_registry";
 
 	if (CatalogQuery(q, 0, NULL, NULL) != SPI_OK_SELECT)
@@ -195,6 +198,8 @@ LoadRegistry(Registry *reg)
 	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	reg->tenant_value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
 	reg->key_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8);
+	reg->unguarded = !reg->dictionary &&
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9), "t") == 0;
 	if (reg->dictionary)
 	{
 		char	   *n = LookupText("SELECT greatest(c.reltuples, c.relpages * 100, 1)::float8::text, t.typlen "
@@ -1430,6 +1435,9 @@ AppendCustomerFrom(Compiler *c)
 	appendStringInfoString(&c->sql, " WHERE ");
 	if (c->reg.tenant)
 		appendStringInfo(&c->sql, "cu.%s::text = %s AND ", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
+	/* a view's rows outside the ordinal range are no customers (never members) */
+	if (c->reg.unguarded)
+		appendStringInfo(&c->sql, "cu.%s BETWEEN 0 AND 4294967295 AND ", c->reg.key);
 }
 
 /*
@@ -1785,6 +1793,8 @@ UniverseSql(Compiler *c)
 	if (c->reg.dictionary)
 		appendStringInfoString(&u, DictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfoString(&u, " WHERE true");
+	if (c->reg.unguarded)
+		appendStringInfo(&u, " AND cu.%s BETWEEN 0 AND 4294967295", c->reg.key);
 	if (c->reg.tenant)
 		appendStringInfo(&u, " AND cu.%s::text = %s", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
 	if (c->among)
