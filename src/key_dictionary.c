@@ -77,14 +77,20 @@ typedef struct DictSlot
 	char		status;
 } DictSlot;
 
+static inline bool
+DictKeyEqual(const DictKey *a, const DictKey *b)
+{
+	return a->hash == b->hash && a->len == b->len &&
+		(a->len == 0 ? a->key == b->key :
+		 memcmp(DatumGetPointer(a->key), DatumGetPointer(b->key), a->len - 1) == 0);
+}
+
 #define SH_PREFIX		dict
 #define SH_ELEMENT_TYPE DictSlot
 #define SH_KEY_TYPE		DictKey
 #define SH_KEY			k
 #define SH_HASH_KEY(tb, kk)	((kk).hash)
-#define SH_EQUAL(tb, a, b)	((a).hash == (b).hash && (a).len == (b).len && \
-							 ((a).len == 0 ? (a).key == (b).key : \
-							  memcmp(DatumGetPointer((a).key), DatumGetPointer((b).key), (a).len - 1) == 0))
+#define SH_EQUAL(tb, a, b)	DictKeyEqual(&(a), &(b))
 #define SH_SCOPE		static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -97,9 +103,7 @@ typedef struct DictSlot
 #define SH_KEY_TYPE		DictKey
 #define SH_KEY			k
 #define SH_HASH_KEY(tb, kk)	((kk).hash)
-#define SH_EQUAL(tb, a, b)	((a).hash == (b).hash && (a).len == (b).len && \
-							 ((a).len == 0 ? (a).key == (b).key : \
-							  memcmp(DatumGetPointer((a).key), DatumGetPointer((b).key), (a).len - 1) == 0))
+#define SH_EQUAL(tb, a, b)	DictKeyEqual(&(a), &(b))
 #define SH_SCOPE		static inline
 #define SH_DECLARE
 #define SH_DEFINE
