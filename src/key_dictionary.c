@@ -56,7 +56,7 @@
 
 #include "key_dictionary.h"
 
-int			segment_dictionary_cache_kb = 131072;
+int			segment_dictionary_cache_kb = 262144;
 
 /*
  * A cached key: by-value keys are the Datum itself (len 0); others point to
@@ -604,7 +604,15 @@ Lookup(CallSite *site, Datum value, uint32 *ordinal)
 bool
 key_dictionary_cache_fits(double n, int16 typlen)
 {
-	double		per_key = sizeof(DictSlot) * 2.0 + (typlen > 0 && typlen <= 8 ? 0 : 32);
+	/*
+	 * What a key costs: its slot at the table's fill (about half), its entry
+	 * in the inverse array, its slot and bytes in the copy for parallel
+	 * workers, and for keys stored by reference their bytes twice with the
+	 * allocator's overhead: about 100 bytes for a bigint key.
+	 */
+	double		bytes = typlen > 0 && typlen <= 8 ? sizeof(Datum) : 32;
+	double		per_key = sizeof(DictSlot) * 2.0 + sizeof(DictKey) + 32.0 + bytes +
+		(typlen > 0 && typlen <= 8 ? 0 : bytes + 16);
 
 	return segment_dictionary_cache_kb > 0 && n * per_key <= segment_dictionary_cache_kb * 1024.0;
 }

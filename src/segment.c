@@ -59,7 +59,7 @@ _PG_init(void)
 							"Memory for each backend's cache of the customer key dictionary.",
 							"Rules map dictionary keys to ordinals through the cache when the dictionary fits; "
 							"0 joins the dictionary table instead.",
-							&segment_dictionary_cache_kb, 131072, 0, INT_MAX / 2,
+							&segment_dictionary_cache_kb, 262144, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("segment._dictionary_share",
 							   "Internal: the key dictionary copy parallel workers read.",
