@@ -430,8 +430,8 @@ Publish(void)
 {
 	dict_iterator it;
 	DictSlot   *slot;
-	uint64		nkeys = 0,
-				nbytes = 0;
+	uint64		nkeys,
+				nbytes;
 	DictShareBuilder *b;
 
 	if (IsInParallelMode())
@@ -442,11 +442,15 @@ Publish(void)
 	cache.unpublished = false;
 	if (max_parallel_workers_per_gather <= 0 || max_parallel_workers <= 0)
 		return;
-	dict_start_iterate(cache.table, &it);
-	while ((slot = dict_iterate(cache.table, &it)) != NULL)
+	/* by-value keys take a Datum each; others need their lengths summed */
+	nkeys = cache.table->members;
+	nbytes = nkeys * sizeof(Datum);
+	if (!cache.typbyval)
 	{
-		nkeys++;
-		nbytes += slot->k.len == 0 ? sizeof(Datum) : slot->k.len - 1;
+		nbytes = 0;
+		dict_start_iterate(cache.table, &it);
+		while ((slot = dict_iterate(cache.table, &it)) != NULL)
+			nbytes += slot->k.len - 1;
 	}
 	if ((b = dict_share_begin(cache.relid, nkeys, nbytes)) == NULL)
 		return;

@@ -2332,13 +2332,13 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 	split->forced = segment_rule_form == SEGMENT_FORM_REDUCED;
 	Prepare(&c, as_of);
 	top = Rewrite(&c, rule);
-	split->customers = CustomerRows(&c);
 	if (top->kind != RULE_AND || top->nchildren < 2 ||
 		(segment_rule_form != SEGMENT_FORM_AUTO && !split->forced))
 	{
 		split->full_sql = rule_compile_sql(rule, as_of, RULE_AMONG_NONE, -1);
 		return false;
 	}
+	split->customers = CustomerRows(&c);
 	split->full_sql = CompileAlone(rule, as_of, &cost_full, false);
 	if (cost_full < SPLIT_MIN_COST && !split->forced)
 		return false;

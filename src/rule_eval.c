@@ -32,23 +32,36 @@ DecodeRule(SegmentRule *r, RuleArena *arena)
  * the caller's context.
  */
 static Audience *
-RunQuery(const RuleQuery *q, MemoryContext caller)
+CopyAudience(const Audience *a, MemoryContext cxt)
+{
+	Audience   *copy = (Audience *) MemoryContextAlloc(cxt, VARSIZE(a));
+
+	memcpy(copy, a, VARSIZE(a));
+	return copy;
+}
+
+/* The one-row result in SPI_tuptable, copied into the caller's context. */
+static Audience *
+ResultAudience(MemoryContext caller)
 {
 	bool		isnull;
 	Datum		d;
-	Audience   *value;
-	Audience   *result;
 
-	if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, q->nulls,
-							  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_processed != 1)
 		elog(ERROR, "rule query returned no row");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		elog(ERROR, "rule query returned NULL");
-	value = (Audience *) PG_DETOAST_DATUM(d);
-	result = (Audience *) MemoryContextAlloc(caller, VARSIZE(value));
-	memcpy(result, value, VARSIZE(value));
-	return result;
+	return CopyAudience((Audience *) PG_DETOAST_DATUM(d), caller);
+}
+
+static Audience *
+RunQuery(const RuleQuery *q, MemoryContext caller)
+{
+	if (SPI_execute_with_args(q->sql, q->nparams, q->types, q->values, q->nulls,
+							  true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rule query failed");
+	return ResultAudience(caller);
 }
 
 /*
@@ -121,7 +134,9 @@ CandidateKeys(Audience *a, Oid audience_type, Oid *type)
 
 /*
  * The planner's cost of a query with its parameters' values (a custom
- * plan: the keys array's size is known), from a cursor never fetched.
+ * plan: the keys array's size is known), from a cursor never fetched.  The
+ * query then runs through SPI_execute: a cursor fetched in steps would run
+ * it without parallel workers.
  */
 static double
 PlannedCost(const RuleQuery *q)
@@ -156,19 +171,13 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 	n = Members(driver);
 	types[0] = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 	if (n == 0)
-	{
-		Audience   *copy = MemoryContextAlloc(caller, VARSIZE(driver));
-
-		memcpy(copy, driver, VARSIZE(driver));
-		return copy;
-	}
+		return CopyAudience(driver, caller);
 	/* the rule as a whole, when the rest is not run among the driver's */
 	q.sql = split->full_sql;
 	if (split->forced || n <= Max(REDUCE_MIN_MEMBERS, REDUCE_FRACTION * split->customers))
 	{
 		RuleQuery	among;
-		double		cost_among = 0,
-					cost_whole = 0;
+		double		cost_among = 0;
 
 		/* among candidates the result is within them: no intersection */
 		memset(&among, 0, sizeof(among));
@@ -179,14 +188,12 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 		among.types = types;
 		among.values = values;
 		if (!split->forced)
-		{
 			cost_among = PlannedCost(&among);
-			cost_whole = split->full_cost;	/* planned when split */
-		}
+		/* the whole rule's cost was planned when it was split */
 		elog(DEBUG1, "segment: %s; %lld members; the rest among them: cost %.0f, the whole rule %.0f",
-			 split->note, (long long) n, cost_among, cost_whole);
+			 split->note, (long long) n, cost_among, split->full_cost);
 		elog(DEBUG2, "segment: the rest among the driver's members: %s", among.sql);
-		if (split->forced || cost_among < cost_whole)
+		if (split->forced || cost_among < split->full_cost)
 			return RunQuery(&among, caller);
 	}
 	return RunQuery(&q, caller);
