@@ -6,7 +6,7 @@
 
 EXTENSION = segment
 MODULE_big = segment
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 OBJS = \
 	src/segment.o \
@@ -63,10 +63,19 @@ SQL_PARTS = \
 	src/sql/90_tenancy.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Past releases' install scripts (rebuilt from git history, never edited)
+# and the upgrade scripts between releases: ALTER EXTENSION segment UPDATE.
+DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
 REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate key_dictionary segments tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+# make installcheck runs the TAP tests too (each starts its own clusters;
+# run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them
+# the same way, on throwaway clusters, with release 0.1 for the upgrade test.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -I test/t
 
 PG_CPPFLAGS = -I$(srcdir)/src
 # libroaring is opened privately at run time (src/audience_roaring.h), not

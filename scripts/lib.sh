@@ -123,3 +123,26 @@ start_bench_cluster() {
     as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
     cp bench/*.sql "$work/"
 }
+
+# Builds a past release ($1, a version in updates/releases) from its commit
+# into a private PostgreSQL copy at $2, for the upgrade test: the library
+# and install script that release shipped.  Fails (returns 1) where the
+# git history is missing, e.g. in a shallow clone.
+build_release() {
+    local version=$1 root=$2 commit src
+    commit=$(awk -v v="$version" '$1 == v { print $2 }' updates/releases)
+    [ -n "$commit" ] && git rev-parse -q --verify "$commit^{commit}" >/dev/null 2>&1 || return 1
+    src=$(mktemp -d /tmp/segment-release.XXXXXX)
+    git archive "$commit" | tar -x -C "$src" || { rm -rf "$src"; return 1; }
+    ( PG_ROOT=$root; PG_BIN=$root/usr/lib/postgresql/$PG_MAJOR/bin; private_pg_copy >/dev/null
+      # a copy of a PostgreSQL where the current version is installed
+      rm -f "$root"/usr/share/postgresql/$PG_MAJOR/extension/segment[-.]* \
+            "$root"/usr/lib/postgresql/$PG_MAJOR/lib/segment.so
+      make -s -C "$src" PG_CONFIG="$PG_BIN/pg_config" >/dev/null 2>&1 &&
+      make -s -C "$src" PG_CONFIG="$PG_BIN/pg_config" install >/dev/null 2>&1 ) || { rm -rf "$src"; return 1; }
+    # the release's install script must be the one committed in updates/
+    cmp -s "$src/segment--$version.sql" "updates/segment--$version.sql" || {
+        echo "updates/segment--$version.sql differs from the script release $version built" >&2
+        rm -rf "$src"; return 1; }
+    rm -rf "$src"
+}

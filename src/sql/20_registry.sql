@@ -58,10 +58,10 @@ CREATE TABLE @extschema@.customer_registry (
     -- 'dictionary': ordinals come from @extschema@.customer_ordinals
     ordinal_mode  text NOT NULL CHECK (ordinal_mode IN ('direct', 'dictionary')),
     tenant_column name,
+    registered_at timestamptz NOT NULL DEFAULT now(),
     -- the zone of calendar days (TODAY, LAST n days, date literals, contact
     -- days) for every caller: a pg_cron job as a session (doc/operations.md)
-    time_zone     text NOT NULL,
-    registered_at timestamptz NOT NULL DEFAULT now()
+    time_zone     text NOT NULL
 );
 COMMENT ON TABLE @extschema@.customer_registry IS 'the registered customer table (see segment.register_customers)';
 

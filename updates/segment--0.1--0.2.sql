@@ -1,0 +1,1539 @@
+-- segment 0.1 -> 0.2: ALTER EXTENSION segment UPDATE.
+-- Every change to the SQL surface since 0.1, in the install script's order
+-- (src/sql/*.sql); test/t/013_upgrade.pl compares the result with a fresh
+-- install object by object.
+
+\echo Use "ALTER EXTENSION segment UPDATE" to load this file. \quit
+
+-- Signatures that changed: register_customers() gained dictionary;
+-- add_tag() takes the rule third.
+DROP FUNCTION @extschema@.register_customers(regclass, name, name);
+DROP FUNCTION @extschema@.add_tag(text, text, boolean, @extschema@.segment_rule);
+
+-- Scalar functions -------------------------------------------------------
+
+-- Planner support: cardinality(a & b), (a | b), (a - b), (a # b) become the
+-- matching *_cardinality(a, b) call, which never builds the set.
+CREATE FUNCTION @extschema@._cardinality_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'audience_cardinality_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION @extschema@._cardinality_support(internal) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.cardinality(@extschema@.audience) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT @extschema@._cardinality_support;
+
+CREATE FUNCTION @extschema@.except_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_except_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.except_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a - b) without building a - b';
+
+CREATE FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_xor_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a # b) without building a # b';
+
+--------------------------------------------------------------------------
+-- Privileges: who a function acts for, and acting as a rule's author
+-- (src/rule_privilege.c; the grants themselves are in 90_tenancy.sql)
+--------------------------------------------------------------------------
+
+-- The role the current segment function acts for: inside a catalog-writing
+-- API function (run as the extension owner), the role that called it;
+-- elsewhere current_user.  Saved rules record it as their author.
+CREATE FUNCTION @extschema@._caller() RETURNS regrole
+    AS 'MODULE_PATHNAME', 'segment_caller_sql' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION @extschema@._caller() IS 'the role the current segment function acts for';
+
+-- The current tenant: segment.tenant, checked.  '' when the registry has no
+-- tenant column; an error when one is registered and the setting is empty,
+-- or when the role it acts for (_caller()) was not granted the tenant.
+CREATE OR REPLACE FUNCTION @extschema@._tenant() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    t text := coalesce(pg_catalog.current_setting('segment.tenant', true), '');
+BEGIN
+    IF t = '' THEN
+        IF EXISTS (SELECT FROM @extschema@.customer_registry WHERE tenant_column IS NOT NULL) THEN
+            RAISE EXCEPTION 'segment.tenant is not set'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The customer table was registered with a tenant column.',
+                      HINT = 'SET segment.tenant = ''...'' to choose the tenant.';
+        END IF;
+        RETURN '';
+    END IF;
+    IF NOT @extschema@._tenant_granted(t, pg_catalog.pg_get_userbyid(@extschema@._caller())) THEN
+        RAISE EXCEPTION 'permission denied for tenant "%"', t
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A superuser grants tenants to roles with segment.grant_tenant().';
+    END IF;
+    RETURN t;
+END $$;
+
+-- The zone of calendar days is stored with the registration.  0.1 used
+-- segment.timezone, else the session's TimeZone: the registration gets the
+-- zone of the session running the update (check it with
+-- segment.time_zone(), change it with segment.set_time_zone()).
+ALTER TABLE @extschema@.customer_registry ADD COLUMN time_zone text;
+UPDATE @extschema@.customer_registry
+SET time_zone = coalesce(nullif(pg_catalog.current_setting('segment.timezone', true), ''),
+                         pg_catalog.current_setting('TimeZone'));
+ALTER TABLE @extschema@.customer_registry ALTER COLUMN time_zone SET NOT NULL;
+
+-- A tenant's own time zone, where it differs from the registration's.
+CREATE TABLE @extschema@.tenant_settings (
+    tenant    text PRIMARY KEY CHECK (tenant <> ''),
+    time_zone text NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.tenant_settings IS 'per-tenant settings: the time zone of the tenant''s calendar days (see segment.set_time_zone)';
+
+-- The registered zone: the current tenant's, else the registration's
+-- (NULL before any registration).  Read by the C code too (rule_pg_zone),
+-- whoever calls: SECURITY DEFINER, as a zone is no secret and a role
+-- without rights on the registry must still get the same calendar days.
+CREATE FUNCTION @extschema@.registered_time_zone() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT t.time_zone FROM @extschema@.tenant_settings t
+                     WHERE t.tenant = coalesce(current_setting('segment.tenant', true), '')),
+                    (SELECT r.time_zone FROM @extschema@.customer_registry r))
+$$;
+
+COMMENT ON FUNCTION @extschema@.registered_time_zone() IS 'the registered zone of calendar days: the current tenant''s, else the registration''s';
+
+-- The time zone of calendar days: segment.timezone (an explicit
+-- override), else the registered zone, else the session's TimeZone.
+CREATE OR REPLACE FUNCTION @extschema@._zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(nullif(current_setting('segment.timezone', true), ''),
+                    @extschema@.registered_time_zone(),
+                    current_setting('TimeZone'))
+$$;
+
+-- The zone rules, refreshes, auto-tagging and contact days use now.
+CREATE FUNCTION @extschema@.time_zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@._zone()
+$$;
+
+COMMENT ON FUNCTION @extschema@.time_zone() IS 'the time zone of calendar days now: segment.timezone, else the tenant''s or registration''s zone, else TimeZone';
+
+-- Sets the registered zone: the current tenant's when the customer table
+-- has tenants (NULL: back to the registration's), else the registration's.
+CREATE FUNCTION @extschema@.set_time_zone(time_zone text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    t text;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no customer table is registered'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call segment.register_customers() first; it records the zone of the registering session.';
+    END IF;
+    IF time_zone IS NOT NULL THEN
+        IF btrim(time_zone) = '' OR NOT EXISTS (SELECT FROM pg_timezone_names n WHERE n.name = set_time_zone.time_zone)
+           AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs a WHERE a.abbrev = set_time_zone.time_zone) THEN
+            RAISE EXCEPTION 'time zone "%" not recognized', time_zone
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use a name from pg_timezone_names, such as ''Asia/Shanghai'' or ''UTC''.';
+        END IF;
+    END IF;
+    IF reg.tenant_column IS NULL THEN
+        IF time_zone IS NULL THEN
+            RAISE EXCEPTION 'time zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        UPDATE @extschema@.customer_registry SET time_zone = set_time_zone.time_zone;
+    ELSE
+        t := @extschema@._tenant();
+        IF time_zone IS NULL THEN
+            DELETE FROM @extschema@.tenant_settings s WHERE s.tenant = t;
+        ELSE
+            INSERT INTO @extschema@.tenant_settings AS s VALUES (t, time_zone)
+            ON CONFLICT (tenant) DO UPDATE SET time_zone = excluded.time_zone;
+        END IF;
+    END IF;
+    RETURN @extschema@.registered_time_zone();
+END $$;
+
+COMMENT ON FUNCTION @extschema@.set_time_zone(text) IS 'sets the zone of calendar days: the current tenant''s (NULL resets it), or the registration''s';
+
+-- Adds keys of new customers to the dictionary (statement-level, once per statement).
+CREATE OR REPLACE FUNCTION @extschema@._dictionary_add() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    -- keys already there are left out before the insert: ON CONFLICT alone
+    -- would still draw an ordinal from the sequence for each of them, so
+    -- every UPDATE of the customers would leave gaps in the ordinals
+    EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
+                    SELECT DISTINCT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM @extschema@.customer_ordinals o WHERE o.key = n.%1$I)
+                    ON CONFLICT (key) DO NOTHING', reg.key_column);
+    RETURN NULL;
+END $$;
+
+-- Rejects integer keys outside [0, 2^32), which cannot be ordinals.
+CREATE OR REPLACE FUNCTION @extschema@._direct_key_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    bad text;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    EXECUTE format('SELECT n.%1$I::text FROM new_rows n WHERE n.%1$I < 0 OR n.%1$I > 4294967295 LIMIT 1',
+                   reg.key_column) INTO bad;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                  HINT = 'Use keys in that range, or register the customer table with dictionary => true to map keys of any value.';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- dictionary: NULL or false uses integer keys as their own ordinals (an
+-- error for other types), true maps keys of any type (bigint ids beyond
+-- 2^32 among them) to dense ordinals through segment.customer_ordinals.
+CREATE FUNCTION @extschema@.register_customers(rel regclass, key_column name, tenant_column name DEFAULT NULL,
+                                               dictionary boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    ktype regtype;
+    mode text;
+    old @extschema@.customer_registry;
+    bad text;
+    is_table boolean;
+BEGIN
+    PERFORM @extschema@._check_readable(rel);
+    ktype := @extschema@._column_type(rel, key_column, 'key column');
+    IF tenant_column IS NOT NULL THEN
+        PERFORM @extschema@._column_type(rel, tenant_column, 'tenant column');
+    END IF;
+    IF @extschema@._is_integer_type(ktype) AND NOT coalesce(dictionary, false) THEN
+        mode := 'direct';
+        EXECUTE format('SELECT %1$I::text FROM %2$s WHERE %1$I < 0 OR %1$I > 4294967295 LIMIT 1', key_column, rel) INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
+                USING ERRCODE = 'numeric_value_out_of_range',
+                      DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                      HINT = 'Register with dictionary => true to map keys of any size to ordinals.';
+        END IF;
+    ELSIF NOT coalesce(dictionary, true) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be used as ordinals', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Only smallint, integer and bigint keys can be their own ordinals.',
+                  HINT = 'Register with dictionary => true or NULL.';
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
+                      WHERE a.amname = 'btree' AND c.opcdefault AND c.opcintype = ktype) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be a key', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Use an integer, bigint, uuid or text key column.';
+    ELSE
+        mode := 'dictionary';
+    END IF;
+
+    SELECT * INTO old FROM @extschema@.customer_registry;
+    IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column
+                  OR old.ordinal_mode <> mode)
+       AND @extschema@._segment_count() > 0 THEN
+        RAISE EXCEPTION 'cannot change the customer registration while segments exist'
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Drop the segments first, or register the same table and key again.';
+    END IF;
+    SELECT string_agg(format('%s (%s.%s)', s.name, s.rel, s.customer_column), ', ' ORDER BY s.name) INTO bad
+    FROM @extschema@.sources s
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = s.rel AND a.attname = s.customer_column
+    WHERE NOT (a.atttypid = ktype OR (mode = 'direct' AND @extschema@._is_integer_type(a.atttypid)));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'registered sources do not match the type % of the new customer key', ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Mismatched sources: ' || bad || '.',
+                  HINT = 'Unregister them with segment.unregister_source() first.';
+    END IF;
+    PERFORM @extschema@._unregister_customer_objects();
+
+    -- a re-registration keeps the zone; a first one records the session's
+    INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column, time_zone)
+    VALUES (rel, key_column, ktype, mode, tenant_column, coalesce(old.time_zone, @extschema@._zone()));
+
+    SELECT relkind IN ('r', 'p') INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
+    IF mode = 'dictionary' THEN
+        EXECUTE format('CREATE TABLE @extschema@.customer_ordinals (
+                            ordinal bigint PRIMARY KEY DEFAULT nextval(''@extschema@.customer_ordinal_seq''),
+                            key %s NOT NULL UNIQUE)', ktype);
+        EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
+                        SELECT %1$I FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1 ORDER BY 1
+                        ON CONFLICT (key) DO NOTHING', key_column, rel);
+        IF is_table THEN
+            EXECUTE format('CREATE TRIGGER segment_dictionary_add AFTER INSERT ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+            EXECUTE format('CREATE TRIGGER segment_dictionary_upd AFTER UPDATE ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+        END IF;
+    ELSIF is_table THEN
+        -- any integer key (smallint and integer too: -1 is as impossible an
+        -- ordinal as 2^32) is checked as it is written, so that no one row
+        -- makes every rule fail with "audience member is out of range"
+        EXECUTE format('CREATE TRIGGER segment_key_check AFTER INSERT ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+        EXECUTE format('CREATE TRIGGER segment_key_check_upd AFTER UPDATE ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+    END IF;
+    IF to_regprocedure('@extschema@._rebuild_views()') IS NOT NULL THEN
+        PERFORM @extschema@._rebuild_views();
+    END IF;
+END $$;
+
+-- (Re)creates the views whose customer_key column has the registered key
+-- type, so BI tools can join them to the customer table.  They are
+-- ordinary views (not extension members) so pg_dump keeps their real type.
+CREATE OR REPLACE FUNCTION @extschema@._rebuild_views() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    key_expr text;
+    key_join text := '';
+    r record;
+BEGIN
+    PERFORM @extschema@._drop_views();
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF reg.ordinal_mode = 'direct' THEN
+        key_expr := format('m.ordinal::%s', reg.key_type);
+    ELSE
+        key_expr := 'o.key';
+        key_join := 'JOIN @extschema@.customer_ordinals o ON o.ordinal = m.ordinal';
+    END IF;
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.customer_tags AS
+        SELECT %s AS customer_key, g.name AS group_name, t.value, m.source, m.tagged_at
+        FROM @extschema@.tag_members m
+        JOIN @extschema@.tags t ON t.id = m.tag_id AND t.enabled
+        JOIN @extschema@.tag_groups g ON g.id = t.group_id AND g.enabled
+             AND g.tenant = @extschema@._tenant()
+        %s$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.membership AS
+        SELECT s.name AS segment_name, %s AS customer_key
+        FROM @extschema@.segments s
+        CROSS JOIN LATERAL @extschema@.ids_bigint(coalesce(s.members, '{}')) AS m(ordinal)
+        %s
+        WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
+    -- the views are new objects: give the roles that read the catalogs
+    -- (grant_tenant, grant_usage) their privileges back
+    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
+               AND a.grantee NOT IN (0, c.relowner) LOOP
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
+        IF reg.ordinal_mode = 'dictionary' THEN
+            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
+        END IF;
+    END LOOP;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name, boolean) IS 'registers the customer table: the universe of every rule';
+
+-- A customer key's ordinal: through a backend-local cache of the dictionary
+-- (src/key_dictionary.c), or the key itself when integer keys are used
+-- directly.  Parallel workers read the leader's copy of the cache in
+-- dynamic shared memory (src/key_dictionary_share.c).
+CREATE FUNCTION @extschema@.customer_ordinal(key anyelement) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'customer_ordinal' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.customer_ordinal(anyelement) IS 'the ordinal of a customer key (NULL for a key that is no registered customer''s)';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_settings', '');
+
+-- A saved rule runs as its author; 0.1's segments were refreshed with the
+-- rights of whoever refreshed them: they get the role running the update.
+ALTER TABLE @extschema@.segments ADD COLUMN owner regrole NOT NULL DEFAULT @extschema@._caller();
+
+-- history is append-only and outlives its segment.
+ALTER TABLE @extschema@.history DROP CONSTRAINT history_segment_id_fkey;
+
+COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment (append-only)';
+
+CREATE OR REPLACE FUNCTION @extschema@.create_segment(name text, rule @extschema@.segment_rule,
+                                           description text DEFAULT NULL, refresh boolean DEFAULT true,
+                                           max_members bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    id bigint;
+    lim integer := pg_catalog.current_setting('segment.max_segments_per_tenant')::integer;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'segment name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF rule IS NULL THEN
+        RAISE EXCEPTION 'segment rule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF max_members IS NOT NULL AND max_members < 1 THEN
+        RAISE EXCEPTION 'max_members must be positive, not %', max_members USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant() AND s.name = create_segment.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF lim > 0 AND (SELECT count(*) FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant()) >= lim THEN
+        RAISE EXCEPTION 'tenant already has % segments, the maximum', lim
+            USING ERRCODE = 'program_limit_exceeded',
+                  HINT = 'Drop unused segments, or raise segment.max_segments_per_tenant.';
+    END IF;
+    PERFORM @extschema@._check_cycles(name, rule);
+    PERFORM @extschema@.compile(rule);      -- validates sources, columns, literals now
+    PERFORM @extschema@._check_rule_privileges(rule);
+    INSERT INTO @extschema@.segments (name, rule, description, max_members)
+    VALUES (name, rule, description, max_members)
+    RETURNING segments.id INTO id;
+    IF refresh THEN
+        PERFORM @extschema@.refresh(name);
+    END IF;
+    RETURN id;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.alter_segment(name text, rule @extschema@.segment_rule DEFAULT NULL,
+                                          description text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+BEGIN
+    IF rule IS NOT NULL THEN
+        PERFORM @extschema@._check_cycles(name, rule);
+        PERFORM @extschema@.compile(rule);
+        PERFORM @extschema@._check_rule_privileges(rule);
+    END IF;
+    UPDATE @extschema@.segments x
+    SET rule = coalesce(alter_segment.rule, x.rule),
+        description = coalesce(alter_segment.description, x.description),
+        status = CASE WHEN alter_segment.rule IS NOT NULL THEN 'pending' ELSE x.status END,
+        owner = CASE WHEN alter_segment.rule IS NOT NULL THEN @extschema@._caller() ELSE x.owner END,
+        updated_at = now()
+    WHERE x.id = s.id;
+END $$;
+
+-- Refreshes one segment atomically: the new members replace the old ones
+-- in one UPDATE, visible when the caller's transaction commits.  A failed
+-- evaluation keeps the old members and records the error.
+CREATE OR REPLACE FUNCTION @extschema@.refresh(name text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    t0 timestamptz := clock_timestamp();
+    fresh @extschema@.audience;
+    n bigint;
+    err text;
+BEGIN
+    -- one refresh per segment at a time; a second caller is told, never
+    -- blocked.  Two int4 keys carry the whole bigint id (its high half folded
+    -- into the name's hash, its low half as the second key), so ids beyond
+    -- 2^31 neither fail nor collide; running_refreshes decodes the same.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(
+               pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer,
+               ((s.id & 4294967295) - CASE WHEN (s.id & 4294967295) > 2147483647 THEN 4294967296 ELSE 0 END)::integer) THEN
+        RAISE EXCEPTION 'segment "%" is already being refreshed', name
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
+    END IF;
+    -- re-read under the lock: a refresh that committed meanwhile changed the members
+    s := @extschema@._segment(name);
+    BEGIN
+        -- as the rule's author: it reads no more than its author could
+        fresh := @extschema@._evaluate_as(s.owner, s.rule, now());
+        n := @extschema@.cardinality(fresh);
+        IF s.max_members IS NOT NULL AND n > s.max_members THEN
+            RAISE EXCEPTION 'segment "%" would have % members, more than its max_members of %', name, n, s.max_members
+                USING ERRCODE = 'program_limit_exceeded';
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        err := SQLERRM;
+    END;
+    IF err IS NOT NULL THEN
+        UPDATE @extschema@.segments SET status = 'failed', last_error = err, updated_at = now() WHERE id = s.id;
+        INSERT INTO @extschema@.history (segment_id, refreshed_at, milliseconds, error)
+        VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err);
+        RAISE WARNING 'refresh of segment "%" failed: %', name, err
+            USING HINT = 'The previous members are kept; see segment.segments.last_error.';
+        RETURN NULL;
+    END IF;
+    UPDATE @extschema@.segments
+    SET members = fresh, member_count = n, status = 'ready', last_error = NULL,
+        entered = fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}'),
+        exited = coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh,
+        refreshed_at = now(), updated_at = now()
+    WHERE id = s.id;
+    INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds)
+    SELECT s.id, now(), n, @extschema@.cardinality(x.entered), @extschema@.cardinality(x.exited),
+           extract(epoch FROM clock_timestamp() - t0) * 1000
+    FROM @extschema@.segments x WHERE x.id = s.id;
+    RETURN n;
+END $$;
+
+CREATE OR REPLACE VIEW @extschema@.running_refreshes WITH (security_invoker = true) AS
+SELECT s.name AS segment_name, s.tenant, a.pid, a.usename, a.xact_start, now() - a.xact_start AS running_for
+FROM pg_catalog.pg_locks l
+JOIN @extschema@.segments s ON l.locktype = 'advisory' AND l.objsubid = 2
+     AND l.classid::bigint = ((pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer)::bigint & 4294967295)
+     AND l.objid::bigint = (s.id & 4294967295) AND l.granted
+JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid;
+
+--------------------------------------------------------------------------
+-- Scheduling refreshes with pg_cron
+--------------------------------------------------------------------------
+
+-- Raises a clear error when pg_cron is not installed in this database.
+CREATE OR REPLACE FUNCTION @extschema@._require_pg_cron() RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    hint text := 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, and run CREATE EXTENSION pg_cron.';
+BEGIN
+    IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
+        IF coalesce(current_setting('cron.database_name', true), current_database()) <> current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in this database'
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('pg_cron runs in database %s (cron.database_name).',
+                                      quote_ident(current_setting('cron.database_name'))),
+                      HINT = 'Run the statement that segment.schedule_refresh_command() or '
+                             'segment.schedule_retag_command() returns in that database.';
+        END IF;
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = 'feature_not_supported', HINT = hint;
+    END IF;
+END $$;
+
+-- The command of a segment's refresh job.  It starts with the settings
+-- that make it compute what the scheduling session computes: the tenant,
+-- and the zone of calendar days when the session overrides it with
+-- segment.timezone (otherwise the job, like every caller, uses the
+-- registered zone: segment.time_zone()).
+CREATE FUNCTION @extschema@.refresh_command(name text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('SET segment.tenant = %L; ', s.tenant) ||
+           CASE WHEN coalesce(current_setting('segment.timezone', true), '') = '' THEN ''
+                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END ||
+           format('SELECT @extschema@.refresh(%L)', s.name)
+    FROM @extschema@._segment(name) s
+$$;
+
+COMMENT ON FUNCTION @extschema@.refresh_command(text) IS 'the command a pg_cron job runs to refresh the segment (tenant, and segment.timezone when set)';
+
+CREATE OR REPLACE FUNCTION @extschema@.schedule_refresh(name text, cron text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    job bigint;
+BEGIN
+    PERFORM @extschema@._require_pg_cron();
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+        INTO job
+        USING @extschema@._refresh_job_name(s), cron, @extschema@.refresh_command(name);
+    RETURN job;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.unschedule_refresh(name text, missing_ok boolean DEFAULT false) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    job_name text := @extschema@._refresh_job_name(s);
+BEGIN
+    PERFORM @extschema@._require_pg_cron();
+    -- the caller's job, also when drop_segment() (run as the owner) calls this
+    IF NOT EXISTS (SELECT FROM cron.job j WHERE j.jobname = job_name
+                   AND j.username = pg_catalog.pg_get_userbyid(@extschema@._caller())) THEN
+        IF missing_ok THEN
+            RETURN false;
+        END IF;
+        RAISE EXCEPTION 'segment "%" has no scheduled refresh', name USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE 'SELECT cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobname = $1 AND j.username = $2'
+        USING job_name, pg_catalog.pg_get_userbyid(@extschema@._caller());
+    RETURN true;
+END $$;
+
+-- pg_cron usually lives in one database (cron.database_name) and the shop
+-- in another: the statement to run there, scheduling the same job in this
+-- database (cron.schedule_in_database, pg_cron 1.4; a superuser grants
+-- EXECUTE on it).  Nothing is scheduled by this function itself.
+CREATE FUNCTION @extschema@.schedule_refresh_command(name text, cron text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+BEGIN
+    IF cron IS NULL OR btrim(cron) = '' THEN
+        RAISE EXCEPTION 'cron schedule must not be empty' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Use cron syntax, e.g. ''0 3 * * *''.';
+    END IF;
+    RETURN format('SELECT cron.schedule_in_database(%L, %L, %L, %L, %L);',
+                  @extschema@._refresh_job_name(s), cron, @extschema@.refresh_command(name),
+                  current_database(), current_user);
+END $$;
+
+COMMENT ON FUNCTION @extschema@.schedule_refresh_command(text, text) IS 'the statement that schedules the segment''s refresh from the pg_cron database when it is another database';
+
+CREATE FUNCTION @extschema@.unschedule_refresh_command(name text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %L AND database = %L AND username = %L;',
+                  @extschema@._refresh_job_name(@extschema@._segment(name)), current_database(), current_user)
+$$;
+
+COMMENT ON FUNCTION @extschema@.unschedule_refresh_command(text) IS 'the statement that removes the segment''s refresh job from the pg_cron database when it is another database';
+
+-- The author of a group's rules (auto-tagging runs them as it): for the
+-- groups with rules, the role running the update.
+ALTER TABLE @extschema@.tag_groups ADD COLUMN rule_owner regrole;
+UPDATE @extschema@.tag_groups g SET rule_owner = pg_catalog.current_user()::regrole
+WHERE EXISTS (SELECT FROM @extschema@.tags t WHERE t.group_id = g.id AND t.rule IS NOT NULL)
+   OR EXISTS (SELECT FROM @extschema@.rfm_groups r WHERE r.group_id = g.id);
+
+ALTER TABLE @extschema@.tag_log ALTER COLUMN actor SET DEFAULT @extschema@._caller()::text;
+
+-- The parameter order is the product contract's (SPEC section 6): the rule
+-- third, so add_tag('价值', '低价值', 'sum(...) < 300') reads as it looks.
+CREATE FUNCTION @extschema@.add_tag(group_name text, value text, rule @extschema@.segment_rule DEFAULT NULL,
+                                     auto_remove boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups := @extschema@._group(group_name);
+    id integer;
+BEGIN
+    IF value IS NULL OR btrim(value) = '' THEN
+        RAISE EXCEPTION 'tag value must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tags t WHERE t.group_id = g.id AND t.value = add_tag.value) THEN
+        RAISE EXCEPTION 'tag "%" already exists in group "%"', value, group_name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.tags (group_id, value, auto_remove, position)
+    VALUES (g.id, value, coalesce(auto_remove, true),
+            coalesce((SELECT max(t.position) FROM @extschema@.tags t WHERE t.group_id = g.id), 0) + 1)
+    RETURNING tags.id INTO id;
+    IF rule IS NOT NULL THEN
+        PERFORM @extschema@.set_tag_rule(group_name, value, rule);
+    END IF;
+    RETURN id;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.add_tag(text, text, @extschema@.segment_rule, boolean) IS 'adds a value to a tag group, with an optional auto-tagging rule (applied at once)';
+
+CREATE OR REPLACE FUNCTION @extschema@.untag_customer(group_name text, value text, customer_key anyelement) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    t @extschema@.tags := @extschema@._tag(group_name, value);
+    g @extschema@.tag_groups := @extschema@._group(group_name);
+    ord bigint;
+    how text;
+BEGIN
+    -- a disabled group or value keeps its customers' tags (doc/tags.md)
+    PERFORM @extschema@._check_manual(t, g);
+    ord := @extschema@._ordinal_of(customer_key);
+    DELETE FROM @extschema@.tag_members m WHERE m.tag_id = t.id AND m.ordinal = ord RETURNING m.source INTO how;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO @extschema@.tag_log (group_name, value, ordinal, action, source) VALUES (g.name, t.value, ord, 'remove', 'manual');
+    RETURN true;
+END $$;
+
+-- import_tags(rel): rows (customer_key, label) with label "group-value".
+-- All rows are checked first; nothing is applied unless every row is valid
+-- or on_error => 'skip' is given, so an import never half-happens.
+CREATE OR REPLACE FUNCTION @extschema@.import_tags(rel regclass, on_error text DEFAULT 'abort')
+RETURNS TABLE(row_number bigint, customer_key text, label text, status text, message text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    grp text;
+    val text;
+    t @extschema@.tags;
+    g @extschema@.tag_groups;
+    ord bigint;
+    bad integer := 0;
+BEGIN
+    IF on_error NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'on_error must be ''abort'' or ''skip'', not %', quote_literal(on_error)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS _segment_import (n bigint, key text, label text, tag_id integer, ordinal bigint, status text, message text)
+        ON COMMIT DROP;
+    PERFORM @extschema@._check_import(rel, 'pg_temp._segment_import');
+    TRUNCATE _segment_import;
+    -- rows numbered in input order, WITH ORDINALITY over the rows as read: a
+    -- table's in physical order (ctid: the order COPY or INSERT wrote them,
+    -- whatever plan or synchronized scan reads it), a view's in its own order
+    FOR r IN EXECUTE format('SELECT o.n, o.j FROM unnest(ARRAY(SELECT to_jsonb(c) FROM %s c %s))
+                                 WITH ORDINALITY AS o(j, n)', rel,
+                            CASE WHEN (SELECT relkind IN ('r', 'm') FROM pg_class WHERE oid = rel)
+                                 THEN 'ORDER BY c.ctid' ELSE '' END) LOOP
+        row_number := r.n;
+        customer_key := (r.j -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 1)) #>> '{}';
+        label := (r.j -> (SELECT attname FROM pg_attribute WHERE attrelid = rel AND attnum = 2)) #>> '{}';
+        status := 'imported';
+        message := NULL;
+        t := NULL;
+        ord := NULL;
+        IF label IS NULL OR position('-' IN label) = 0 THEN
+            status := 'rejected';
+            message := format('label %s is not of the form group-value', coalesce(quote_literal(label), 'NULL'));
+        ELSE
+            grp := split_part(label, '-', 1);
+            val := substr(label, length(grp) + 2);
+            BEGIN
+                t := @extschema@._tag(grp, val);
+                g := @extschema@._group(grp);
+                PERFORM @extschema@._check_manual(t, g);
+                ord := @extschema@._ordinal_of(customer_key);
+            EXCEPTION WHEN OTHERS THEN
+                status := 'rejected';
+                message := SQLERRM;
+            END;
+        END IF;
+        IF status = 'rejected' THEN
+            bad := bad + 1;
+        END IF;
+        INSERT INTO _segment_import VALUES (row_number, customer_key, label, t.id, ord, status, message);
+    END LOOP;
+    IF bad > 0 AND on_error = 'abort' THEN
+        RAISE EXCEPTION 'import rejected: % of % rows are invalid', bad, (SELECT count(*) FROM _segment_import)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = (SELECT string_agg(format('row %s: %s', i.n, i.message), E'\n' ORDER BY i.n)
+                            FROM (SELECT * FROM _segment_import WHERE _segment_import.status = 'rejected' ORDER BY n LIMIT 10) i),
+                  HINT = 'Fix the rows, or pass on_error => ''skip'' to import the valid rows only.';
+    END IF;
+    FOR r IN SELECT * FROM _segment_import i WHERE i.status = 'imported' ORDER BY i.n LOOP
+        SELECT * INTO t FROM @extschema@.tags WHERE id = r.tag_id;
+        SELECT * INTO g FROM @extschema@.tag_groups WHERE id = t.group_id;
+        IF NOT @extschema@._apply_tag(t, g, r.ordinal, 'import') THEN
+            UPDATE _segment_import i SET status = 'unchanged', message = 'the customer already held this tag' WHERE i.n = r.n;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT i.n, i.key, i.label, i.status, i.message FROM _segment_import i ORDER BY i.n;
+END $$;
+
+-- Groups whose auto-tagging failed inside the trigger (the application's
+-- statement went through without their re-tagging): stale until retag()
+-- succeeds for them; the trigger skips them meanwhile (src/autotag.c).
+CREATE TABLE @extschema@.tag_group_errors (
+    group_id  integer PRIMARY KEY REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
+    failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    relation  text NOT NULL,        -- the table whose statement fired the trigger
+    error     text NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.tag_group_errors IS 'auto-tagging failures: groups whose tags are stale until segment.retag()';
+
+CREATE VIEW @extschema@.stale_tag_groups AS
+SELECT g.name AS group_name, e.failed_at, e.relation, e.error
+FROM @extschema@.tag_group_errors e JOIN @extschema@.tag_groups g ON g.id = e.group_id
+WHERE g.tenant = @extschema@._tenant();
+
+COMMENT ON VIEW @extschema@.stale_tag_groups IS 'tag groups of the current tenant whose auto-tagging failed; segment.retag(group) repairs them';
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tag_group_errors', 'tenant_settings'] LOOP
+        EXECUTE format('CREATE TRIGGER autotag_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                        ON @extschema@.%I FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._autotag_catalog_changed()', t);
+    END LOOP;
+END $$;
+
+-- Sets (or with NULL removes) the rule of a tag value, tags existing
+-- customers at once and keeps the triggers in step.
+CREATE OR REPLACE FUNCTION @extschema@.set_tag_rule(group_name text, value text, rule @extschema@.segment_rule)
+RETURNS TABLE(tag_group text, added bigint, removed bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t @extschema@.tags := @extschema@._tag(set_tag_rule.group_name, set_tag_rule.value);
+    g @extschema@.tag_groups := @extschema@._group(set_tag_rule.group_name);
+BEGIN
+    IF rule IS NOT NULL THEN
+        IF NOT g.allow_auto THEN
+            RAISE EXCEPTION 'tag group "%" does not allow automatic tagging', g.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Create the group with allow_auto => true to give its values rules.';
+        END IF;
+        PERFORM @extschema@._check_tag_cycles(g, rule);
+        PERFORM @extschema@.compile(rule);      -- unknown sources, columns, tag groups: errors now
+        PERFORM @extschema@._claim_tag_rules(g, t, rule);
+    END IF;
+    UPDATE @extschema@.tags x SET rule = set_tag_rule.rule WHERE x.id = t.id;
+    PERFORM @extschema@._sync_triggers();
+    RETURN QUERY SELECT * FROM @extschema@.retag(g.name);
+END $$;
+
+-- retag(): full re-evaluation (relative windows move with time), of one
+-- group and the groups reading it, or of every auto group of the tenant.
+CREATE OR REPLACE FUNCTION @extschema@.retag(group_name text DEFAULT NULL)
+RETURNS TABLE(tag_group text, added bigint, removed bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    start integer[];
+BEGIN
+    IF retag.group_name IS NOT NULL THEN
+        start := ARRAY[(@extschema@._group(retag.group_name)).id];
+        IF to_regclass('@extschema@.rfm_groups') IS NOT NULL
+           AND start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
+            start := '{}';      -- re-scored below
+        END IF;
+    ELSE
+        start := ARRAY(SELECT DISTINCT a.group_id FROM @extschema@._auto_rules() a
+                       JOIN @extschema@.tag_groups g ON g.id = a.group_id WHERE g.tenant = @extschema@._tenant()
+                       ORDER BY 1);
+    END IF;
+    -- every customer may change: all 256 re-tagging locks
+    PERFORM @extschema@._lock_customers('{0-255}');
+    RETURN QUERY SELECT * FROM @extschema@._retag_cascade(start, NULL);
+    -- evaluated for everyone without error: no longer stale (an error above
+    -- keeps the mark, rolled back with the rest)
+    DELETE FROM @extschema@.tag_group_errors e
+    WHERE e.group_id IN (SELECT g.id FROM @extschema@.tag_groups g
+                         WHERE g.tenant = @extschema@._tenant()
+                           AND (retag.group_name IS NULL OR g.name = retag.group_name));
+    -- RFM groups (63_rfm.sql) are re-scored, not evaluated rule by rule
+    RETURN QUERY SELECT g.name, x.added, x.removed
+        FROM @extschema@.rfm_groups rg JOIN @extschema@.tag_groups g ON g.id = rg.group_id,
+             LATERAL @extschema@._rescore_rfm(rg.group_id) x
+        WHERE g.tenant = @extschema@._tenant() AND g.enabled
+          AND (retag.group_name IS NULL OR g.name = retag.group_name)
+        ORDER BY g.position;
+END $$;
+
+-- The command of the tenant's re-tagging job (tenant and zone override,
+-- as segment.refresh_command).
+CREATE FUNCTION @extschema@.retag_command() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('SET segment.tenant = %L; ', @extschema@._tenant()) ||
+           CASE WHEN coalesce(current_setting('segment.timezone', true), '') = '' THEN ''
+                ELSE format('SET segment.timezone = %L; ', current_setting('segment.timezone')) END ||
+           'SELECT count(*) FROM @extschema@.retag()'
+$$;
+
+COMMENT ON FUNCTION @extschema@.retag_command() IS 'the command a pg_cron job runs to re-tag the tenant''s auto groups';
+
+-- The statement to run in the pg_cron database when it is another one.
+CREATE FUNCTION @extschema@.schedule_retag_command(cron text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF cron IS NULL OR btrim(cron) = '' THEN
+        RAISE EXCEPTION 'cron schedule must not be empty' USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Use cron syntax, e.g. ''0 2 * * *''.';
+    END IF;
+    RETURN format('SELECT cron.schedule_in_database(%L, %L, %L, %L, %L);', @extschema@._retag_job_name(), cron,
+                  @extschema@.retag_command(), current_database(), current_user);
+END $$;
+
+COMMENT ON FUNCTION @extschema@.schedule_retag_command(text) IS 'the statement that schedules re-tagging from the pg_cron database when it is another database';
+
+CREATE OR REPLACE FUNCTION @extschema@.schedule_retag(cron text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM @extschema@._require_pg_cron();
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+        USING @extschema@._retag_job_name(), cron, @extschema@.retag_command();
+    RETURN job;
+END $$;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_group_errors', '');
+
+-- Re-scores an RFM tag group: every scored customer gets its class as an
+-- automatic tag, swaps logged; customers no longer scored lose it.
+CREATE OR REPLACE FUNCTION @extschema@._rescore_rfm(gid integer, as_of timestamptz DEFAULT now(),
+                                         OUT added bigint, OUT removed bigint)
+LANGUAGE plpgsql SET search_path = @extschema@, pg_catalog, pg_temp AS $$
+DECLARE
+    g tag_groups;
+    rg rfm_groups;
+    t tags;
+    wins audience[] := '{}';
+    vals tags[];
+    cur audience;
+    rem audience;
+    i integer;
+BEGIN
+    added := 0;
+    removed := 0;
+    SELECT * INTO g FROM tag_groups WHERE id = gid;
+    SELECT * INTO rg FROM rfm_groups WHERE group_id = gid;
+    -- rfm() reads the source with the owner's rights: only what the author may read
+    PERFORM _check_rfm_privileges(rg.source, rg.amount_column, g.rule_owner);
+    CREATE TEMP TABLE IF NOT EXISTS _segment_rfm (ordinal bigint, label text) ON COMMIT DROP;
+    PERFORM _check_own_table('pg_temp._segment_rfm');
+    TRUNCATE _segment_rfm;
+    INSERT INTO _segment_rfm SELECT x.ordinal, x.class_label FROM rfm(rg.source, rg.amount_column, as_of) x;
+    vals := ARRAY(SELECT x FROM tags x WHERE x.group_id = gid ORDER BY x.position, x.id);
+    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
+        wins := wins || (SELECT coalesce(audience_agg(z.ordinal), '{}') FROM _segment_rfm z WHERE z.label = vals[i].value);
+    END LOOP;
+    -- removals first, so the log reads as swaps
+    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
+        cur := (SELECT coalesce(audience_agg(mm.ordinal), '{}') FROM tag_members mm
+                WHERE mm.tag_id = vals[i].id AND mm.source = 'auto');
+        rem := cur - wins[i];
+        wins[i] := wins[i] - cur;
+        PERFORM _apply_auto((vals[i]).id, '{}', rem);
+        removed := removed + cardinality(rem);
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(vals, 1), 0) LOOP
+        PERFORM _apply_auto((vals[i]).id, wins[i], '{}');
+        added := added + cardinality(wins[i]);
+    END LOOP;
+END $$;
+
+-- An exclusive, automatic tag group of the eight RFM classes.
+CREATE OR REPLACE FUNCTION @extschema@.create_rfm_tags(group_name text, source text, amount_column name)
+RETURNS TABLE(value text, customers bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    gid integer;
+    k record;
+BEGIN
+    -- validates the source and amount column before creating anything
+    PERFORM count(*) FROM @extschema@.rfm(source, amount_column) LIMIT 1;
+    PERFORM @extschema@._check_rfm_privileges(source, amount_column, @extschema@._caller());
+    gid := @extschema@.create_tag_group(group_name, exclusive => true, allow_manual => false, allow_auto => true);
+    UPDATE @extschema@.tag_groups SET rule_owner = @extschema@._caller() WHERE id = gid;
+    FOR k IN SELECT * FROM @extschema@.rfm_classes ORDER BY position LOOP
+        PERFORM @extschema@.add_tag(group_name, k.label);
+    END LOOP;
+    INSERT INTO @extschema@.rfm_groups VALUES (gid, source, amount_column);
+    PERFORM @extschema@._rescore_rfm(gid);
+    RETURN QUERY SELECT t.value, count(m.ordinal)
+        FROM @extschema@.tags t LEFT JOIN @extschema@.tag_members m ON m.tag_id = t.id
+        WHERE t.group_id = gid GROUP BY t.value, t.position ORDER BY t.position;
+END $$;
+
+--------------------------------------------------------------------------
+-- Dependencies: schema changes that would break registrations or rules
+-- are refused, as PostgreSQL refuses them under views (doc/operations.md)
+--------------------------------------------------------------------------
+
+-- What a relation feeds: "source:x" for the sources it is (or is a watched
+-- base table of), "customer" for the customer table.
+CREATE FUNCTION @extschema@._feeds_of(rel oid) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(array_agg(DISTINCT f), '{}') FROM (
+        SELECT 'source:' || s.name FROM @extschema@.sources s WHERE s.rel = _feeds_of.rel
+        UNION ALL SELECT 'source:' || w.source FROM @extschema@.watches w WHERE w.base_table = _feeds_of.rel
+        UNION ALL SELECT 'customer' FROM @extschema@.customer_registry r WHERE r.rel = _feeds_of.rel
+    ) x(f)
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._feeds_of(oid) FROM PUBLIC;
+
+-- ' of tenant "t"' in messages, or nothing without tenants.
+CREATE FUNCTION @extschema@._of_tenant(tenant text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN tenant = '' THEN '' ELSE format(' of tenant "%s"', tenant) END
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._of_tenant(text) FROM PUBLIC;
+
+-- Every saved rule reading what rel feeds, of every tenant: segments and
+-- auto-tagging rules.  The dependents listed in errors come from here.
+CREATE FUNCTION @extschema@._rule_dependents(rel oid)
+RETURNS TABLE(kind text, tenant text, label text, rule @extschema@.segment_rule)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH f AS (SELECT @extschema@._feeds_of(rel) AS feeds)
+    SELECT 'segment', s.tenant, format('segment "%s"', s.name) || @extschema@._of_tenant(s.tenant), s.rule
+    FROM @extschema@.segments s, f WHERE @extschema@.rule_refs(s.rule) && f.feeds
+    UNION ALL
+    SELECT 'tag', g.tenant, format('auto-tagging rule of tag "%s-%s"', g.name, t.value) || @extschema@._of_tenant(g.tenant), t.rule
+    FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id, f
+    WHERE t.rule IS NOT NULL AND @extschema@.rule_refs(t.rule) && f.feeds
+    ORDER BY 1, 2, 3
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._rule_dependents(oid) FROM PUBLIC;
+
+-- The registrations naming a column of rel ('source "orders" (time
+-- column)'), or every registration of rel when col is NULL.
+CREATE FUNCTION @extschema@._registrations_of(rel oid, col name DEFAULT NULL) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(array_agg(DISTINCT d ORDER BY d), '{}') FROM (
+        SELECT format('source "%s"', s.name) || CASE WHEN col IS NULL THEN '' ELSE format(' (%s)', c.what) END
+        FROM @extschema@.sources s,
+             LATERAL (VALUES ('customer column', s.customer_column), ('time column', s.time_column)) c(what, colname)
+        WHERE s.rel = _registrations_of.rel AND (col IS NULL OR c.colname = col)
+        UNION ALL
+        SELECT 'the customer table' || CASE WHEN col IS NULL THEN '' ELSE format(' (%s)', c.what) END
+        FROM @extschema@.customer_registry r,
+             LATERAL (VALUES ('key column', r.key_column), ('tenant column', r.tenant_column)) c(what, colname)
+        WHERE r.rel = _registrations_of.rel AND c.colname IS NOT NULL AND (col IS NULL OR c.colname = col)
+        UNION ALL
+        SELECT format('a base table watched for source "%s"', w.source) || CASE WHEN col IS NULL THEN '' ELSE ' (customer column)' END
+        FROM @extschema@.watches w
+        WHERE w.base_table = _registrations_of.rel AND (col IS NULL OR w.customer_column = col)
+    ) x(d)
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._registrations_of(oid, name) FROM PUBLIC;
+
+-- How to undo each kind of registration, for hints (relname: rel as the
+-- statement named it; a dropped relation's OID no longer prints as a name).
+CREATE FUNCTION @extschema@._unregister_hint(rel oid, relname text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'Remove the registrations first: ' || string_agg(h, '; ' ORDER BY h) || '.'
+    FROM (
+        SELECT format('segment.unregister_source(%L)', s.name) FROM @extschema@.sources s WHERE s.rel = _unregister_hint.rel
+        UNION SELECT format('segment.unwatch(%L, %L)', w.source, relname) FROM @extschema@.watches w
+              WHERE w.base_table = _unregister_hint.rel
+        UNION SELECT 'segment.unregister_customers()' FROM @extschema@.customer_registry r WHERE r.rel = _unregister_hint.rel
+    ) x(h)
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._unregister_hint(oid, text) FROM PUBLIC;
+
+-- sql_drop: refuses dropping a registered table or view, or a column a
+-- registration names.  (The statement is still in progress: raising here
+-- rolls it back, as a dependent view would have refused it.)
+CREATE FUNCTION @extschema@._dependencies_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+    regs text[];
+BEGIN
+    -- dropping the extension (or its own objects) is never refused
+    IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() x WHERE x.object_type = 'extension')
+       OR to_regclass('@extschema@.sources') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR d IN SELECT * FROM pg_event_trigger_dropped_objects() x
+             WHERE x.classid = 'pg_class'::regclass
+               AND x.object_type IN ('table', 'view', 'materialized view', 'foreign table', 'table column',
+                                     'view column', 'materialized view column', 'foreign table column')
+    LOOP
+        IF d.objsubid = 0 THEN
+            regs := @extschema@._registrations_of(d.objid);
+            IF regs <> '{}' THEN
+                RAISE EXCEPTION 'cannot drop % % because segment registrations depend on it', d.object_type, d.object_identity
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('%s is registered as %s.', d.object_identity, array_to_string(regs, ', ')),
+                          HINT = @extschema@._unregister_hint(d.objid, d.object_identity);
+            END IF;
+        ELSE
+            regs := @extschema@._registrations_of(d.objid, d.address_names[array_length(d.address_names, 1)]);
+            IF regs <> '{}' THEN
+                RAISE EXCEPTION 'cannot drop column % because segment registrations depend on it', d.object_identity
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('The column is registered as %s.', array_to_string(regs, ', ')),
+                          HINT = @extschema@._unregister_hint(d.objid, array_to_string(d.address_names[1:2], '.'))
+                                 || ' Or register another column.';
+            END IF;
+        END IF;
+    END LOOP;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._dependencies_sql_drop() FROM PUBLIC;
+
+-- Whether a registered relation still has each registered column with a
+-- usable type; the problems found.
+CREATE FUNCTION @extschema@._registration_problems(rel oid) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH cols AS (
+        SELECT format('source "%s"', s.name) AS who, c.what, c.colname, c.ok
+        FROM @extschema@.sources s, @extschema@.customer_registry r,
+             LATERAL (VALUES ('customer column', s.customer_column, ARRAY[r.key_type::oid] ||
+                              CASE WHEN r.ordinal_mode = 'direct' THEN '{int2,int4,int8}'::regtype[]::oid[] ELSE '{}' END),
+                             ('time column', s.time_column, '{timestamptz,timestamp,date}'::regtype[]::oid[])) c(what, colname, ok)
+        WHERE s.rel = _registration_problems.rel
+        UNION ALL
+        SELECT 'the customer table', c.what, c.colname, c.ok
+        FROM @extschema@.customer_registry r,
+             LATERAL (VALUES ('key column', r.key_column, ARRAY[r.key_type::oid]),
+                             ('tenant column', r.tenant_column, NULL)) c(what, colname, ok)
+        WHERE r.rel = _registration_problems.rel AND c.colname IS NOT NULL
+        UNION ALL
+        SELECT format('the watch of source "%s"', w.source), 'customer column', w.customer_column, NULL
+        FROM @extschema@.watches w WHERE w.base_table = _registration_problems.rel
+    )
+    SELECT coalesce(array_agg(CASE WHEN a.attname IS NULL
+                                   THEN format('%s: %s "%s" does not exist', cols.who, cols.what, cols.colname)
+                                   ELSE format('%s: %s "%s" has type %s', cols.who, cols.what, cols.colname,
+                                               format_type(a.atttypid, NULL)) END ORDER BY cols.who, cols.what), '{}')
+    FROM cols
+    LEFT JOIN pg_attribute a ON a.attrelid = _registration_problems.rel AND a.attname = cols.colname
+                            AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attname IS NULL OR NOT (cols.ok IS NULL OR a.atttypid = ANY (cols.ok))
+$$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._registration_problems(oid) FROM PUBLIC;
+
+-- The saved rules reading rel that no longer compile, with their errors.
+-- Each is compiled as its tenant would (segment.tenant set for the call).
+CREATE FUNCTION @extschema@._broken_rules(rel oid) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+    before text := coalesce(current_setting('segment.tenant', true), '');
+    broken text[] := '{}';
+BEGIN
+    FOR d IN SELECT * FROM @extschema@._rule_dependents(rel) LOOP
+        BEGIN
+            PERFORM set_config('segment.tenant', d.tenant, true);
+            PERFORM @extschema@.compile(d.rule);
+        EXCEPTION WHEN OTHERS THEN
+            broken := broken || format('%s: %s', d.label, SQLERRM);
+        END;
+    END LOOP;
+    PERFORM set_config('segment.tenant', before, true);
+    RETURN broken;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._broken_rules(oid) FROM PUBLIC;
+
+-- ddl_command_end: after ALTER TABLE (and the like) on a registered
+-- relation, its registrations must still find their columns with usable
+-- types, and every rule reading it must still compile; otherwise the
+-- statement is refused, naming the dependents.
+CREATE FUNCTION @extschema@._dependencies_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c record;
+    problems text[];
+BEGIN
+    IF to_regclass('@extschema@.sources') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR c IN SELECT DISTINCT x.objid FROM pg_event_trigger_ddl_commands() x
+             WHERE x.classid = 'pg_class'::regclass
+               AND x.objid IN (SELECT s.rel FROM @extschema@.sources s
+                               UNION SELECT w.base_table FROM @extschema@.watches w
+                               UNION SELECT r.rel FROM @extschema@.customer_registry r)
+    LOOP
+        problems := @extschema@._registration_problems(c.objid);
+        IF problems <> '{}' THEN
+            RAISE EXCEPTION 'cannot alter % because segment registrations depend on it', c.objid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = array_to_string(problems, E'\n') || '.',
+                      HINT = @extschema@._unregister_hint(c.objid, c.objid::regclass::text) || ' Or keep the column and its type.';
+        END IF;
+        problems := @extschema@._broken_rules(c.objid);
+        IF problems <> '{}' THEN
+            RAISE EXCEPTION 'cannot alter % because segment rules depend on it', c.objid::regclass
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = 'Rules that would no longer compile:' || E'\n' || array_to_string(problems, E'\n'),
+                      HINT = 'Change or remove those rules first (segment.alter_segment(), segment.drop_segment(), '
+                             'segment.set_tag_rule(group, value, NULL)), then repeat the statement.';
+        END IF;
+    END LOOP;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION @extschema@._dependencies_ddl_end() FROM PUBLIC;
+
+CREATE EVENT TRIGGER segment_dependencies_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@._dependencies_sql_drop();
+
+CREATE EVENT TRIGGER segment_dependencies_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER FOREIGN TABLE', 'ALTER MATERIALIZED VIEW', 'CREATE VIEW')
+    EXECUTE FUNCTION @extschema@._dependencies_ddl_end();
+
+--------------------------------------------------------------------------
+-- Tenant isolation: row-level security on every catalog that carries a
+-- tenant, and granting tenants to roles
+--------------------------------------------------------------------------
+
+-- Policies compare with (SELECT _tenant()): an init-plan, evaluated once per
+-- query rather than once per row.  Table owners and superusers bypass them;
+-- so do BYPASSRLS roles, as PostgreSQL intends.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tenant_settings'] LOOP
+        EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
+                        WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
+    END LOOP;
+END $$;
+
+ALTER TABLE @extschema@.tag_group_errors ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY tenant_isolation ON @extschema@.tag_group_errors
+    USING (group_id IN (SELECT g.id FROM @extschema@.tag_groups g WHERE g.tenant = (SELECT @extschema@._tenant())));
+
+-- Lets a role work for a tenant: the privileges the segment functions need
+-- and the right to SET segment.tenant to it.
+CREATE OR REPLACE FUNCTION @extschema@.grant_tenant(tenant text, role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF tenant IS NULL OR tenant = '' OR role IS NULL THEN
+        RAISE EXCEPTION 'tenant and role must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.tenant_roles VALUES (tenant, role::text::name) ON CONFLICT DO NOTHING;
+    PERFORM @extschema@.grant_usage(role);
+END $$;
+
+COMMENT ON FUNCTION @extschema@.grant_tenant(text, regrole) IS 'allows a role (and its members) to act for a tenant: SELECT on the catalogs, EXECUTE on the segment functions';
+
+COMMENT ON FUNCTION @extschema@.revoke_tenant(text, regrole) IS 'withdraws a tenant from a role (its privileges stay; without a tenant they show nothing)';
+
+--------------------------------------------------------------------------
+-- Privileges: the pg_cron model (doc/tenancy.md, doc/operations.md)
+--
+--   * Application roles read the catalogs (SELECT, row-level security per
+--     tenant) and write them only through the functions below, which
+--     validate what they write.  Each is a C stub (src/rule_privilege.c)
+--     in front of its PL/pgSQL body, moved to @extschema@_api: the stub notes
+--     the calling role and runs the body as the extension owner; the body
+--     reads the caller back with _caller() for the tenant check and to
+--     record who wrote a rule.
+--   * A saved rule runs as its author (segments.owner, for auto tags
+--     tag_groups.rule_owner), and is refused when saved if its author may
+--     not read a column it reads.
+--   * tag_log and history are append-only: no role is granted any write,
+--     no function updates or deletes them, and UPDATE is refused outright.
+--   * Every SQL and PL/pgSQL function, and every SECURITY DEFINER one, runs
+--     with search_path = pg_catalog, @extschema@, pg_temp; internal
+--     functions (a leading "_") and trigger functions are not executable
+--     by PUBLIC, nor are the writing and administrative functions.
+--------------------------------------------------------------------------
+
+-- Catalog-writing functions (besides the administrative ones, which run
+-- as their caller and are for the extension owner or a superuser).
+CREATE FUNCTION @extschema@._api_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['create_segment', 'alter_segment', 'drop_segment', 'refresh', 'refresh_all',
+                 'create_tag_group', 'drop_tag_group', 'rename_tag_group', 'move_tag_group',
+                 'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
+                 'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
+                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone']
+$$;
+
+-- Administrative functions: they run as their caller, the extension owner
+-- or a superuser; not executable by PUBLIC.
+CREATE FUNCTION @extschema@._admin_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['register_customers', 'unregister_customers', 'register_source', 'unregister_source',
+                 'watch', 'unwatch', 'grant_tenant', 'revoke_tenant', 'grant_usage', 'revoke_usage']
+$$;
+
+-- Functions of the extension a granted role calls besides the API:
+-- helpers of the functions that run as the caller (reads, scheduling),
+-- of the row-level security policies and of the views.
+CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
+                 '_ordinal_of', '_source', '_column_type', '_columns_hint', '_require_pg_cron',
+                 '_refresh_job_name', '_retag_job_name']
+$$;
+
+-- The functions of this extension (pg_depend), optionally by name.
+CREATE FUNCTION @extschema@._extension_functions() RETURNS SETOF regprocedure
+LANGUAGE sql STABLE AS $$
+    SELECT p.oid::regprocedure
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+         AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
+    JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'segment'
+$$;
+
+-- What grant_tenant() gives a role, and alone what a role needs where the
+-- customer table has no tenant column: USAGE on the schema, SELECT on the
+-- catalogs and views, EXECUTE on the API and the helpers it calls as the
+-- caller.  No INSERT, UPDATE, DELETE, TRUNCATE, no sequence.
+CREATE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %s', role);
+    EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources, @extschema@.segments,
+                    @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
+                    @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
+                    @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings TO %s', role);
+    IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
+    END IF;
+    IF to_regclass('@extschema@.membership') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', role);
+    END IF;
+    FOR f IN SELECT x FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             WHERE p.pronamespace = '@extschema@'::regnamespace
+               AND p.proname = ANY (@extschema@._api_functions() || @extschema@._reader_helpers()) LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f, role);
+    END LOOP;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.grant_usage(regrole) IS 'lets a role use segment (read the catalogs, call the functions) without tying it to a tenant';
+
+-- Undoes grant_tenant() and grant_usage(): the role's tenants and every
+-- privilege it holds on the extension's schema, tables and functions.
+CREATE FUNCTION @extschema@.revoke_usage(role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM @extschema@.tenant_roles r WHERE r.role_name = role::text::name;
+    EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM %s', role);
+    EXECUTE format('REVOKE ALL ON SCHEMA @extschema@ FROM %s', role);
+END $$;
+
+COMMENT ON FUNCTION @extschema@.revoke_usage(regrole) IS 'withdraws every tenant and every segment privilege of a role (e.g. before DROP ROLE)';
+
+-- _evaluate_as(role, rule, as_of): evaluate(rule, as_of) run as role.
+CREATE FUNCTION @extschema@._evaluate_as(role regrole, rule @extschema@.segment_rule, as_of timestamptz)
+RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'segment_evaluate_as' LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION @extschema@._evaluate_as(regrole, @extschema@.segment_rule, timestamptz) IS 'evaluate(rule, as_of) with the privileges of role (a saved rule''s author)';
+
+-- (source, column_name) of every column a rule names (source NULL: the
+-- customer table; column_name NULL: a source read as rows).
+CREATE FUNCTION @extschema@._rule_columns(rule @extschema@.segment_rule)
+RETURNS TABLE(source text, column_name text)
+    AS 'MODULE_PATHNAME', 'segment_rule_columns' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Refuses when role who may not SELECT column col of rel.
+CREATE FUNCTION @extschema@._check_column_privilege(who regrole, rel regclass, col name, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF who IS NULL OR NOT pg_catalog.has_column_privilege(who, rel, col, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for column "%" of relation %', col, rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('%s reads column %s of %s, and role %s has no SELECT privilege on it.',
+                                  what, quote_ident(col), rel, who),
+                  HINT = format('Saved rules run with their author''s privileges: GRANT SELECT (%s) ON %s TO %s, or save the rule as a role that may read it.',
+                                quote_ident(col), rel, who);
+    END IF;
+END $$;
+
+-- Checks a rule against the SELECT privileges of the role it will run as
+-- (by default the caller): every customer and source column it names, the
+-- customer key (and tenant) column every rule reads, and the customer and
+-- time columns of every source it reads.
+CREATE FUNCTION @extschema@._check_rule_privileges(rule @extschema@.segment_rule,
+                                                   who regrole DEFAULT @extschema@._caller())
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    c record;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND OR rule IS NULL THEN
+        RETURN;                 -- compile() has refused the rule already
+    END IF;
+    FOR c IN
+        SELECT reg.rel AS rel, x.col FROM (
+            SELECT reg.key_column UNION SELECT reg.tenant_column
+            UNION SELECT r.column_name FROM @extschema@._rule_columns(rule) r WHERE r.source IS NULL
+        ) x(col) WHERE x.col IS NOT NULL
+        UNION ALL
+        SELECT s.rel, x.col
+        FROM @extschema@.sources s
+        JOIN (SELECT DISTINCT r.source FROM @extschema@._rule_columns(rule) r WHERE r.source IS NOT NULL) u
+             ON u.source = s.name,
+             LATERAL (SELECT s.customer_column UNION SELECT s.time_column
+                      UNION SELECT r.column_name FROM @extschema@._rule_columns(rule) r
+                            WHERE r.source = s.name AND r.column_name IS NOT NULL) x(col)
+    LOOP
+        PERFORM @extschema@._check_column_privilege(who, c.rel, c.col, 'The rule');
+    END LOOP;
+END $$;
+
+-- set_tag_rule(): the caller becomes the author of the group's rules, so
+-- it must be able to read what the new rule and every other rule of the
+-- group read.
+CREATE FUNCTION @extschema@._claim_tag_rules(g @extschema@.tag_groups, t @extschema@.tags,
+                                             rule @extschema@.segment_rule)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    other @extschema@.segment_rule;
+BEGIN
+    PERFORM @extschema@._check_rule_privileges(rule);
+    FOR other IN SELECT x.rule FROM @extschema@.tags x WHERE x.group_id = g.id AND x.id <> t.id AND x.rule IS NOT NULL LOOP
+        PERFORM @extschema@._check_rule_privileges(other);
+    END LOOP;
+    UPDATE @extschema@.tag_groups x SET rule_owner = @extschema@._caller() WHERE x.id = g.id;
+END $$;
+
+-- RFM groups read their source as the extension owner (rfm() is not a
+-- rule): they are scored only while their author may read those columns.
+CREATE FUNCTION @extschema@._check_rfm_privileges(source text, amount_column name, who regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    s @extschema@.sources := @extschema@._source(source);
+    col name;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    FOREACH col IN ARRAY ARRAY[reg.key_column, reg.tenant_column] LOOP
+        IF col IS NOT NULL THEN
+            PERFORM @extschema@._check_column_privilege(who, reg.rel, col, 'RFM scoring');
+        END IF;
+    END LOOP;
+    FOREACH col IN ARRAY ARRAY[s.customer_column, s.time_column, amount_column] LOOP
+        PERFORM @extschema@._check_column_privilege(who, s.rel, col, 'RFM scoring');
+    END LOOP;
+END $$;
+
+-- The work table a function is about to use as the extension owner must
+-- be its own: a caller could have created a temporary table of that name
+-- first, with triggers that would then run with the owner's rights.
+CREATE FUNCTION @extschema@._check_own_table(work regclass) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = work)
+       IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'relation % was not created by segment', work
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A table of that name existed before the function ran; segment uses it as a work table.',
+                  HINT = format('Drop it (DROP TABLE %s) and call the function again.', work);
+    END IF;
+END $$;
+
+-- import_tags() reads rel as the extension owner, so rel must be one the
+-- caller may read, and one whose reading runs no code of anyone (a table,
+-- without row-level security that the owner would bypass).
+CREATE FUNCTION @extschema@._check_import(rel regclass, work regclass) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c pg_catalog.pg_class;
+BEGIN
+    PERFORM @extschema@._check_own_table(work);
+    SELECT * INTO c FROM pg_catalog.pg_class x WHERE x.oid = rel;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF c.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot import tags from %: not a table', rel
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'import_tags() reads with the extension owner''s rights, so it reads only tables, not views or foreign tables.',
+                  HINT = format('Copy the rows into a table first: CREATE TEMP TABLE t AS SELECT * FROM %s;', rel);
+    END IF;
+    IF c.relrowsecurity THEN
+        RAISE EXCEPTION 'cannot import tags from %: it has row-level security', rel
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = format('Copy the rows you may see into a table first: CREATE TEMP TABLE t AS SELECT * FROM %s;', rel);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(@extschema@._caller(), rel, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Role %s has no SELECT privilege on %s.', @extschema@._caller(), rel);
+    END IF;
+END $$;
+
+-- history and tag_log are never updated, by anyone.
+CREATE FUNCTION @extschema@._append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'segment.% is append-only', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Its rows are written by the segment functions and never updated.';
+END $$;
+
+CREATE TRIGGER append_only BEFORE UPDATE ON @extschema@.history
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._append_only();
+
+CREATE TRIGGER append_only BEFORE UPDATE ON @extschema@.tag_log
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._append_only();
+
+-- _tenant() reads _caller(), which parallel workers do not know (they
+-- would see the extension owner inside the writing functions).
+ALTER FUNCTION @extschema@._tenant() PARALLEL RESTRICTED;
+
+-- The triggers on the application's customer table keep the dictionary
+-- (and check keys) whoever writes the table: they run as the owner.
+ALTER FUNCTION @extschema@._dictionary_add() SECURITY DEFINER;
+
+ALTER FUNCTION @extschema@._direct_key_check() SECURITY DEFINER;
+
+-- The API functions: each body moves to schema @extschema@_api (same name,
+-- so that its PL/pgSQL still qualifies parameters with the function's
+-- name), run by a C stub of the same name and arguments in @extschema@
+-- (src/rule_privilege.c).  Nobody but the owner may use that schema.
+CREATE SCHEMA @extschema@_api;
+
+REVOKE ALL ON SCHEMA @extschema@_api FROM PUBLIC;
+
+COMMENT ON SCHEMA @extschema@_api IS 'bodies of the segment functions that write the catalogs; run as the owner through the stubs in schema @extschema@';
+
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
+                    pg_catalog.pg_get_function_identity_arguments(p.oid) AS ident,
+                    pg_catalog.pg_get_function_result(p.oid) AS result,
+                    pg_catalog.obj_description(p.oid, 'pg_proc') AS comment
+             FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = ANY (@extschema@._api_functions())
+             ORDER BY p.proname LOOP
+        EXECUTE format('ALTER FUNCTION @extschema@.%I(%s) SET SCHEMA @extschema@_api', f.proname, f.ident);
+        EXECUTE format('CREATE FUNCTION @extschema@.%I(%s) RETURNS %s AS %L, %L LANGUAGE C VOLATILE',
+                       f.proname, f.args, f.result, 'MODULE_PATHNAME', 'segment_api_call');
+        EXECUTE format('COMMENT ON FUNCTION @extschema@.%I(%s) IS %L', f.proname, f.ident, f.comment);
+        EXECUTE format('COMMENT ON FUNCTION @extschema@_api.%I(%s) IS %L', f.proname, f.ident,
+                       format('body of %s(): runs as the extension owner, for the role calling it', f.proname));
+    END LOOP;
+END $$;
+
+-- Pins search_path and revokes EXECUTE from PUBLIC, for every function of
+-- the extension (so also for those added later to any part of the script).
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT x AS sig, p.proname, p.pronamespace, l.lanname, p.prosecdef, p.prorettype
+             FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             JOIN pg_catalog.pg_language l ON l.oid = p.prolang LOOP
+        IF f.lanname IN ('sql', 'plpgsql') OR f.prosecdef THEN
+            EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, @extschema@, pg_temp', f.sig);
+        END IF;
+        IF f.proname LIKE '\_%' OR f.prorettype = 'pg_catalog.trigger'::regtype
+           OR f.pronamespace = '@extschema@_api'::regnamespace
+           OR f.proname = ANY (@extschema@._api_functions())
+           OR f.proname = ANY (@extschema@._admin_functions()) THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+        END IF;
+    END LOOP;
+END $$;
+
+-- 0.1's grant_tenant() gave its roles INSERT, UPDATE and DELETE on the
+-- catalogs and USAGE on the sequences: they now read the catalogs and
+-- write them only through the functions (grant_usage()).
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee::regrole AS role
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.relnamespace = '@extschema@'::regnamespace
+               AND a.grantee NOT IN (0, c.relowner)
+             UNION
+             SELECT t.role_name::regrole FROM @extschema@.tenant_roles t LOOP
+        EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM %s', r.role);
+        EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA @extschema@ FROM %s', r.role);
+        PERFORM @extschema@.grant_usage(r.role);
+    END LOOP;
+END $$;
