@@ -151,9 +151,8 @@ CREATE TABLE @extschema@.sources (
 );
 COMMENT ON TABLE @extschema@.sources IS 'registered event sources (see segment.register_source)';
 
--- Number of saved segments (of every tenant: a registration is the
--- database's).  PL/pgSQL, so that it may precede the segments catalog
--- (45_segments.sql).
+-- Number of saved segments: the registration does not change under them.
+-- PL/pgSQL, so that it may precede the segments catalog (45_segments.sql).
 CREATE FUNCTION @extschema@._segment_count() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
