@@ -1,5 +1,5 @@
 -- Auto-tagging: value tiers and order-count bands kept current by the
--- statement triggers, as the brief's tagging tool describes them.
+-- statement triggers, as a shop's tagging tool uses them.
 SET search_path = segment, public;
 SET TimeZone = 'Asia/Shanghai';
 \set SHOW_CONTEXT never
@@ -11,7 +11,7 @@ INSERT INTO at_customers SELECT g, '客户' || g, CASE WHEN g % 2 = 0 THEN '上�
 SELECT register_customers('at_customers', 'id');
 SELECT register_source('orders', 'at_orders', 'customer_id', 'paid_at');
 
--- the brief's value tiers: auto only, exclusive, first matching value wins
+-- value tiers: auto only, exclusive, first matching value wins
 SELECT create_tag_group('价值等级', exclusive => true, allow_manual => false, allow_auto => true) > 0 AS created;
 SELECT add_tag('价值等级', '低', rule => 'sum(orders.amount WHERE status = ''paid'') < 300') > 0,
        add_tag('价值等级', '中', rule => 'sum(orders.amount WHERE status = ''paid'') >= 300 AND sum(orders.amount WHERE status = ''paid'') < 2000') > 0,

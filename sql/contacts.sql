@@ -3,7 +3,7 @@ SET search_path = segment, public;
 SET segment.timezone = 'Asia/Shanghai';
 \set SHOW_CONTEXT never
 
--- the brief's rule: at most one coupon message a day, none within 5 days of one
+-- a contact policy: at most one coupon message a day, none within 5 days of one
 SELECT record_contact('{1-10}', 'coupon', '2024-08-01 10:00+08');
 SELECT record_contact('{5-6}', 'coupon', '2024-08-01 18:00+08');   -- 5 and 6 twice that day
 SELECT record_contact('{6}', 'coupon', '2024-08-01 20:00+08');     -- 6 three times

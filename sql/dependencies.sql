@@ -16,7 +16,7 @@ SELECT register_source('orders', 'dp_orders', 'customer_id', 'paid_at');
 SELECT register_source('clicks', 'dp_clicks_v', 'customer_id', 'at');
 SELECT watch('clicks', 'dp_clicks', 'member');
 SELECT create_tag_group('价值', exclusive => true, allow_auto => true) > 0 AS created;
--- the rule is the third parameter (SPEC section 6)
+-- the rule is add_tag's third parameter
 SELECT add_tag('价值', '低价值', 'sum(orders.amount WHERE status = ''paid'') < 300') > 0,
        add_tag('价值', '高价值', 'sum(orders.amount WHERE status = ''paid'') >= 300', false) > 0;
 SELECT value, auto_remove FROM tags ORDER BY position;

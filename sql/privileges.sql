@@ -36,6 +36,11 @@ SELECT count(*) AS stubs, bool_and(lanname = 'c' AND NOT prosecdef AND NOT publi
                         AND b.lanname = 'plpgsql')) AS all_have_bodies
 FROM ext_functions s WHERE nspname = 'segment' AND proname = ANY (_api_functions());
 SELECT sig AS security_definer FROM ext_functions WHERE prosecdef ORDER BY 1;
+-- every public function of schema segment (aggregates and the functions
+-- behind operators too, every overload) says what it does
+SELECT sig AS uncommented FROM ext_functions
+WHERE nspname = 'segment' AND proname NOT LIKE '\_%' AND obj_description(oid, 'pg_proc') IS NULL
+ORDER BY 1;
 
 -- a shop's tables: two tenants, a column only tenant b may read
 CREATE TABLE public.pv_customers (id int PRIMARY KEY, shop text NOT NULL, name text, secret text);

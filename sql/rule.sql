@@ -1,7 +1,7 @@
 -- The segment_rule type: parsing, canonical text, errors.
 SET search_path = segment, public;
 
--- the 18 scenarios of the brief, as rules; output is the canonical text
+-- 18 everyday segmentation scenarios, as rules; output is the canonical text
 CREATE TABLE scenario (n int PRIMARY KEY, rule segment_rule);
 INSERT INTO scenario VALUES
  (1,  'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30'),

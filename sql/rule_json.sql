@@ -2,7 +2,7 @@
 SET search_path = segment, public;
 \set SHOW_CONTEXT never
 
--- the 18 scenarios of the brief: text -> rule -> jsonb -> rule is the same
+-- 18 everyday segmentation scenarios: text -> rule -> jsonb -> rule is the same
 -- rule, and jsonb -> rule -> jsonb the same JSON
 CREATE TABLE json_scenario (n int PRIMARY KEY, rule segment_rule);
 INSERT INTO json_scenario VALUES

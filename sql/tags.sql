@@ -13,7 +13,7 @@ SELECT create_tag_group('auto_only', allow_manual => false, allow_auto => true);
 SELECT add_tag('退订标签', '已退订');
 SELECT add_tag('tier', 'low'), add_tag('tier', 'mid'), add_tag('tier', 'high');
 SELECT add_tag('auto_only', 'x');
--- the rule is the third parameter (SPEC section 6), auto_remove the fourth
+-- the rule is the third parameter, auto_remove the fourth
 SELECT add_tag('auto_only', 'y', NULL, false) > 0 AS positional;
 SELECT value, auto_remove, rule FROM tags WHERE value = 'y';
 SELECT drop_tag('auto_only', 'y');
@@ -35,6 +35,25 @@ SELECT move_tag_group('auto_only', 1);
 SELECT name, position FROM tag_groups ORDER BY position;
 SELECT move_tag('tier', 'high', 1);
 SELECT t.value, t.position FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = 'tier' ORDER BY t.position;
+-- positions are clamped to 1..n, NULL is last; the others keep their order
+CREATE TEMP VIEW tier_order AS
+SELECT string_agg(t.value || ':' || t.position, ' ' ORDER BY t.position) AS tier
+FROM tags t JOIN tag_groups g ON g.id = t.group_id WHERE g.name = 'tier';
+SELECT move_tag('tier', 'high', 99);
+SELECT tier FROM tier_order;
+SELECT move_tag('tier', 'high', 2);
+SELECT tier FROM tier_order;
+SELECT move_tag('tier', 'low', NULL);
+SELECT tier FROM tier_order;
+SELECT move_tag('tier', 'low', -5);
+SELECT tier FROM tier_order;
+SELECT move_tag('tier', 'high', 0);
+SELECT tier FROM tier_order;
+SELECT move_tag_group('tier', 2);
+SELECT string_agg(name || ':' || position, ' ' ORDER BY position) AS groups FROM tag_groups;
+SELECT move_tag_group('tier', NULL);
+SELECT string_agg(name || ':' || position, ' ' ORDER BY position) AS groups FROM tag_groups;
+DROP VIEW tier_order;
 
 -- disabling hides from the view, removes nothing, refuses manual tagging
 SELECT set_tag_group_enabled('退订标签', false);

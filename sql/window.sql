@@ -1,8 +1,8 @@
--- resolve_window: calendar-aware relative windows (SPEC section 4).
+-- resolve_window: calendar-aware relative windows.
 SET search_path = segment, public;
 SET TimeZone = 'Asia/Shanghai';
 
--- the brief's two examples, as of 2024-08-09 11:00
+-- the two everyday windows, as of 2024-08-09 11:00
 SELECT resolve_window('LAST 3 days', '2024-08-09 11:00');
 SELECT resolve_window('PAST 0 TO 1 days', '2024-08-09 11:00');
 

@@ -6,12 +6,16 @@ CREATE TYPE @extschema@.audience;
 
 CREATE FUNCTION @extschema@.audience_in(cstring) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_in(cstring) IS 'input function of type audience: parses ''{1,2,5-9}'' text';
 CREATE FUNCTION @extschema@.audience_out(@extschema@.audience) RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_out(@extschema@.audience) IS 'output function of type audience: members as ascending text, runs folded into ranges';
 CREATE FUNCTION @extschema@.audience_recv(internal) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_recv(internal) IS 'binary input function of type audience (CRoaring portable bytes)';
 CREATE FUNCTION @extschema@.audience_send(@extschema@.audience) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_send(@extschema@.audience) IS 'binary output function of type audience (CRoaring portable bytes)';
 
 CREATE TYPE @extschema@.audience (
     INPUT = @extschema@.audience_in,
@@ -133,30 +137,43 @@ COMMENT ON FUNCTION @extschema@.remove(@extschema@.audience, bigint) IS 'the aud
 
 CREATE FUNCTION @extschema@.audience_union(@extschema@.audience, @extschema@.audience) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_union(@extschema@.audience, @extschema@.audience) IS 'implementation of the | operator: union of two audiences';
 CREATE FUNCTION @extschema@.audience_intersect(@extschema@.audience, @extschema@.audience) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_intersect(@extschema@.audience, @extschema@.audience) IS 'implementation of the & operator: intersection of two audiences';
 CREATE FUNCTION @extschema@.audience_except(@extschema@.audience, @extschema@.audience) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_except(@extschema@.audience, @extschema@.audience) IS 'implementation of the - operator: members of a not in b';
 CREATE FUNCTION @extschema@.audience_xor(@extschema@.audience, @extschema@.audience) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_xor(@extschema@.audience, @extschema@.audience) IS 'implementation of the # operator: members of exactly one of the audiences';
 CREATE FUNCTION @extschema@.audience_contains_audience(@extschema@.audience, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_contains_audience(@extschema@.audience, @extschema@.audience) IS 'implementation of the @> operator: true when a holds every member of b';
 CREATE FUNCTION @extschema@.audience_contained_by(@extschema@.audience, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_contained_by(@extschema@.audience, @extschema@.audience) IS 'implementation of the <@ operator: true when every member of a is in b';
 CREATE FUNCTION @extschema@.audience_overlaps(@extschema@.audience, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_overlaps(@extschema@.audience, @extschema@.audience) IS 'implementation of the && operator: true when the audiences share a member';
 CREATE FUNCTION @extschema@.audience_contains_int4(@extschema@.audience, integer) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_contains_int4(@extschema@.audience, integer) IS 'implementation of the audience @> integer operator: true when the id is a member';
 CREATE FUNCTION @extschema@.audience_int4_contained_by(integer, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_int4_contained_by(integer, @extschema@.audience) IS 'implementation of the integer <@ audience operator: true when the id is a member';
 CREATE FUNCTION @extschema@.audience_contains_int8(@extschema@.audience, bigint) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_contains_int8(@extschema@.audience, bigint) IS 'implementation of the audience @> bigint operator: true when the id is a member';
 CREATE FUNCTION @extschema@.audience_eq(@extschema@.audience, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_eq(@extschema@.audience, @extschema@.audience) IS 'implementation of the = operator: true when the audiences have the same members';
 CREATE FUNCTION @extschema@.audience_ne(@extschema@.audience, @extschema@.audience) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_ne(@extschema@.audience, @extschema@.audience) IS 'implementation of the <> operator: true when the audiences differ';
 CREATE FUNCTION @extschema@.audience_hash(@extschema@.audience) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_hash(@extschema@.audience) IS 'hash of an audience''s members (hash operator class, GROUP BY, DISTINCT)';
 
 CREATE OPERATOR @extschema@.| (LEFTARG = @extschema@.audience, RIGHTARG = @extschema@.audience,
     FUNCTION = @extschema@.audience_union, COMMUTATOR = OPERATOR(@extschema@.|));
@@ -207,22 +224,31 @@ CREATE OPERATOR CLASS @extschema@.audience_hash_ops
 
 CREATE FUNCTION @extschema@.audience_agg_trans(internal, integer) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_trans(internal, integer) IS 'transition function of audience_agg(integer): adds an id to the state';
 CREATE FUNCTION @extschema@.audience_agg_trans_int8(internal, bigint) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_trans_int8(internal, bigint) IS 'transition function of audience_agg(bigint): adds an id to the state';
 CREATE FUNCTION @extschema@.audience_union_trans(internal, @extschema@.audience) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_union_trans(internal, @extschema@.audience) IS 'transition function of union_agg: adds an audience''s members to the state';
 CREATE FUNCTION @extschema@.audience_intersect_trans(internal, @extschema@.audience) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_intersect_trans(internal, @extschema@.audience) IS 'transition function of intersect_agg: keeps the state''s members that are in an audience';
 CREATE FUNCTION @extschema@.audience_union_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_union_combine(internal, internal) IS 'combine function of audience_agg and union_agg: union of two partial states';
 CREATE FUNCTION @extschema@.audience_intersect_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_intersect_combine(internal, internal) IS 'combine function of intersect_agg: intersection of two partial states';
 CREATE FUNCTION @extschema@.audience_state_serialize(internal) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_state_serialize(internal) IS 'serialize function of the audience aggregates: a partial state as bytes for parallel workers';
 CREATE FUNCTION @extschema@.audience_state_deserialize(bytea, internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_state_deserialize(bytea, internal) IS 'deserialize function of the audience aggregates: a partial state from its bytes';
 CREATE FUNCTION @extschema@.audience_agg_final(internal) RETURNS @extschema@.audience
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_final(internal) IS 'final function of the audience aggregates: the state as an audience (NULL when no input was seen)';
 
 CREATE AGGREGATE @extschema@.audience_agg(integer) (
     SFUNC = @extschema@.audience_agg_trans,

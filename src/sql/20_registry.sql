@@ -151,16 +151,12 @@ CREATE TABLE @extschema@.sources (
 );
 COMMENT ON TABLE @extschema@.sources IS 'registered event sources (see segment.register_source)';
 
--- Number of saved segments; the segments catalog arrives later in the script.
+-- Number of saved segments: the registration does not change under them.
+-- PL/pgSQL, so that it may precede the segments catalog (45_segments.sql).
 CREATE FUNCTION @extschema@._segment_count() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    n bigint := 0;
 BEGIN
-    IF to_regclass('@extschema@.segments') IS NOT NULL THEN
-        EXECUTE 'SELECT count(*) FROM @extschema@.segments' INTO n;
-    END IF;
-    RETURN n;
+    RETURN (SELECT count(*) FROM @extschema@.segments);
 END $$;
 
 -- Columns of a relation as "name type" for hints.
@@ -251,19 +247,6 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Drops the key-typed views (they depend on the dictionary).
-CREATE FUNCTION @extschema@._drop_views() RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v text;
-BEGIN
-    FOREACH v IN ARRAY ARRAY['customer_tags', 'membership'] LOOP
-        IF to_regclass('@extschema@.' || v) IS NOT NULL THEN
-            EXECUTE format('DROP VIEW @extschema@.%I', v);
-        END IF;
-    END LOOP;
-END $$;
-
 -- Drops what a previous registration installed on its customer table.
 CREATE FUNCTION @extschema@._unregister_customer_objects() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -282,6 +265,7 @@ BEGIN
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trg, reg.rel);
     END LOOP;
+    -- only a registration with a dictionary created it
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
         DROP TABLE @extschema@.customer_ordinals;
     END IF;
@@ -381,62 +365,8 @@ BEGIN
                         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                         EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
     END IF;
-    IF to_regprocedure('@extschema@._rebuild_views()') IS NOT NULL THEN
-        PERFORM @extschema@._rebuild_views();
-    END IF;
+    PERFORM @extschema@._rebuild_views();
 END $$;
--- (Re)creates the views whose customer_key column has the registered key
--- type, so BI tools can join them to the customer table.  They are
--- ordinary views (not extension members) so pg_dump keeps their real type.
-CREATE FUNCTION @extschema@._rebuild_views() RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    reg @extschema@.customer_registry;
-    key_expr text;
-    key_join text := '';
-    r record;
-BEGIN
-    PERFORM @extschema@._drop_views();
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF reg.ordinal_mode = 'direct' THEN
-        key_expr := format('m.ordinal::%s', reg.key_type);
-    ELSE
-        key_expr := 'o.key';
-        key_join := 'JOIN @extschema@.customer_ordinals o ON o.ordinal = m.ordinal';
-    END IF;
-    EXECUTE format($v$
-        CREATE VIEW @extschema@.customer_tags AS
-        SELECT %s AS customer_key, g.name AS group_name, t.value, m.source, m.tagged_at
-        FROM @extschema@.tag_members m
-        JOIN @extschema@.tags t ON t.id = m.tag_id AND t.enabled
-        JOIN @extschema@.tag_groups g ON g.id = t.group_id AND g.enabled
-             AND g.tenant = @extschema@._tenant()
-        %s$v$, key_expr, key_join);
-    COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
-    EXECUTE format($v$
-        CREATE VIEW @extschema@.membership AS
-        SELECT s.name AS segment_name, %s AS customer_key
-        FROM @extschema@.segments s
-        CROSS JOIN LATERAL @extschema@.ids_bigint(coalesce(s.members, '{}')) AS m(ordinal)
-        %s
-        WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
-    COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
-    -- the views are new objects: give the roles that read the catalogs
-    -- (grant_tenant, grant_usage) their privileges back
-    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
-             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
-               AND a.grantee NOT IN (0, c.relowner) LOOP
-        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
-        IF reg.ordinal_mode = 'dictionary' THEN
-            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
-        END IF;
-    END LOOP;
-END $$;
-
 COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name, boolean) IS 'registers the customer table: the universe of every rule';
 
 CREATE FUNCTION @extschema@.unregister_customers() RETURNS void
@@ -496,9 +426,7 @@ BEGIN
         SET rel = excluded.rel, customer_column = excluded.customer_column,
             time_column = excluded.time_column, registered_at = now();
     -- a re-registered source may live in another table now
-    IF to_regprocedure('@extschema@._sync_triggers()') IS NOT NULL THEN
-        PERFORM @extschema@._sync_triggers();
-    END IF;
+    PERFORM @extschema@._sync_triggers();
 END $$;
 COMMENT ON FUNCTION @extschema@.register_source(text, regclass, name, name) IS 'registers (or re-registers) an event source usable in rules';
 
@@ -524,16 +452,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
     users text;
 BEGIN
-    IF to_regclass('@extschema@.tags') IS NOT NULL THEN
-        EXECUTE 'SELECT string_agg(DISTINCT g.name || ''-'' || t.value, '', '') FROM @extschema@.tags t
-                 JOIN @extschema@.tag_groups g ON g.id = t.group_id
-                 WHERE t.rule IS NOT NULL AND ''source:'' || $1 = ANY(@extschema@.rule_refs(t.rule))'
-            INTO users USING name;
-        IF users IS NOT NULL THEN
-            RAISE EXCEPTION 'source "%" is used by auto-tagging rules', name
-                USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Rules of: ' || users || '.',
-                      HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
-        END IF;
+    SELECT string_agg(DISTINCT g.name || '-' || t.value, ', ') INTO users
+    FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id
+    WHERE t.rule IS NOT NULL AND 'source:' || unregister_source.name = ANY(@extschema@.rule_refs(t.rule));
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'source "%" is used by auto-tagging rules', name
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Rules of: ' || users || '.',
+                  HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
     END IF;
     PERFORM @extschema@._source(name);
     DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;

@@ -6,12 +6,16 @@ CREATE TYPE @extschema@.segment_rule;
 
 CREATE FUNCTION @extschema@.segment_rule_in(cstring) RETURNS @extschema@.segment_rule
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.segment_rule_in(cstring) IS 'input function of type segment_rule: parses a rule''s text';
 CREATE FUNCTION @extschema@.segment_rule_out(@extschema@.segment_rule) RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.segment_rule_out(@extschema@.segment_rule) IS 'output function of type segment_rule: the canonical text of a rule';
 CREATE FUNCTION @extschema@.segment_rule_recv(internal) RETURNS @extschema@.segment_rule
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.segment_rule_recv(internal) IS 'binary input function of type segment_rule';
 CREATE FUNCTION @extschema@.segment_rule_send(@extschema@.segment_rule) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.segment_rule_send(@extschema@.segment_rule) IS 'binary output function of type segment_rule';
 
 CREATE TYPE @extschema@.segment_rule (
     INPUT = @extschema@.segment_rule_in,

@@ -156,6 +156,7 @@ BEGIN
     END IF;
     DELETE FROM @extschema@.segments WHERE id = s.id;
 END $$;
+COMMENT ON FUNCTION @extschema@.drop_segment(text) IS 'drops a segment and its pg_cron refresh job; refused while other segments read it with IN SEGMENT';
 
 -- Refreshes one segment atomically: the new members replace the old ones
 -- in one UPDATE, visible when the caller's transaction commits.  A failed

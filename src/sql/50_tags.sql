@@ -196,24 +196,34 @@ BEGIN
     END IF;
     UPDATE @extschema@.tag_groups SET name = new_name WHERE id = g.id;
 END $$;
+COMMENT ON FUNCTION @extschema@.rename_tag_group(text, text) IS 'renames a tag group (non-empty, no "-")';
+
+-- New positions 1..n for ids listed in their current order: moved at
+-- target (clamped to 1..n; NULL: last), the others in order around it.
+-- move_tag_group() and move_tag() renumber with it.
+CREATE FUNCTION @extschema@._renumber(ids integer[], moved integer, target integer)
+RETURNS TABLE(id integer, "position" integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    WITH p AS (
+        SELECT greatest(1, least(coalesce(target, cardinality(ids)), cardinality(ids))) AS p
+    ), others AS (
+        SELECT x.id, row_number() OVER (ORDER BY x.ord)::integer AS r
+        FROM unnest(ids) WITH ORDINALITY AS x(id, ord) WHERE x.id <> moved
+    )
+    SELECT o.id, CASE WHEN o.r >= p.p THEN o.r + 1 ELSE o.r END FROM others o, p
+    UNION ALL
+    SELECT moved, p.p FROM p
+$$;
 
 CREATE FUNCTION @extschema@.move_tag_group(name text, "position" integer) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     g @extschema@.tag_groups := @extschema@._group(name);
-    n integer;
-    p integer;
 BEGIN
-    SELECT count(*) INTO n FROM @extschema@.tag_groups t WHERE t.tenant = g.tenant;
-    p := greatest(1, least(coalesce("position", n), n));
-    -- renumber 1..n with the moved group at p
-    WITH ordered AS (
-        SELECT t.id, row_number() OVER (ORDER BY t.position, t.id) AS r
-        FROM @extschema@.tag_groups t WHERE t.tenant = g.tenant AND t.id <> g.id
-    )
-    UPDATE @extschema@.tag_groups t SET position = CASE WHEN o.r >= p THEN o.r + 1 ELSE o.r END
-    FROM ordered o WHERE t.id = o.id;
-    UPDATE @extschema@.tag_groups SET position = p WHERE id = g.id;
+    UPDATE @extschema@.tag_groups t SET position = r.position
+    FROM @extschema@._renumber(ARRAY(SELECT x.id FROM @extschema@.tag_groups x WHERE x.tenant = g.tenant
+                                     ORDER BY x.position, x.id), g.id, move_tag_group."position") r
+    WHERE t.id = r.id;
 END $$;
 COMMENT ON FUNCTION @extschema@.move_tag_group(text, integer) IS 'moves a tag group to a position (1 = first); the others shift';
 
@@ -225,9 +235,10 @@ BEGIN
     UPDATE @extschema@.tag_groups SET enabled = coalesce(set_tag_group_enabled.enabled, true) WHERE id = g.id;
     PERFORM @extschema@._sync_triggers();
 END $$;
+COMMENT ON FUNCTION @extschema@.set_tag_group_enabled(text, boolean) IS 'enables or disables a tag group: a disabled group is hidden from customer_tags and tags no one, by hand or by rule; its customers keep their tags';
 
--- The parameter order is the product contract's (SPEC section 6): the rule
--- third, so add_tag('价值', '低价值', 'sum(...) < 300') reads as it looks.
+-- The rule is the third parameter, so add_tag('价值', '低价值',
+-- 'sum(...) < 300') reads as it looks.
 CREATE FUNCTION @extschema@.add_tag(group_name text, value text, rule @extschema@.segment_rule DEFAULT NULL,
                                      auto_remove boolean DEFAULT true)
 RETURNS integer
@@ -257,19 +268,13 @@ CREATE FUNCTION @extschema@.move_tag(group_name text, value text, "position" int
 LANGUAGE plpgsql AS $$
 DECLARE
     t @extschema@.tags := @extschema@._tag(group_name, value);
-    n integer;
-    p integer;
 BEGIN
-    SELECT count(*) INTO n FROM @extschema@.tags x WHERE x.group_id = t.group_id;
-    p := greatest(1, least(coalesce("position", n), n));
-    WITH ordered AS (
-        SELECT x.id, row_number() OVER (ORDER BY x.position, x.id) AS r
-        FROM @extschema@.tags x WHERE x.group_id = t.group_id AND x.id <> t.id
-    )
-    UPDATE @extschema@.tags x SET position = CASE WHEN o.r >= p THEN o.r + 1 ELSE o.r END
-    FROM ordered o WHERE x.id = o.id;
-    UPDATE @extschema@.tags SET position = p WHERE id = t.id;
+    UPDATE @extschema@.tags x SET position = r.position
+    FROM @extschema@._renumber(ARRAY(SELECT y.id FROM @extschema@.tags y WHERE y.group_id = t.group_id
+                                     ORDER BY y.position, y.id), t.id, move_tag."position") r
+    WHERE x.id = r.id;
 END $$;
+COMMENT ON FUNCTION @extschema@.move_tag(text, text, integer) IS 'moves a value to a position in its tag group (1 = first); the others shift';
 
 CREATE FUNCTION @extschema@.set_tag_enabled(group_name text, value text, enabled boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -279,6 +284,7 @@ BEGIN
     UPDATE @extschema@.tags SET enabled = coalesce(set_tag_enabled.enabled, true) WHERE id = t.id;
     PERFORM @extschema@._sync_triggers();
 END $$;
+COMMENT ON FUNCTION @extschema@.set_tag_enabled(text, text, boolean) IS 'enables or disables a value of a tag group: a disabled value is hidden from customer_tags and tags no one, by hand or by rule; its customers keep it';
 
 CREATE FUNCTION @extschema@.rename_tag(group_name text, value text, new_value text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -290,6 +296,7 @@ BEGIN
     END IF;
     UPDATE @extschema@.tags SET value = new_value WHERE id = t.id;
 END $$;
+COMMENT ON FUNCTION @extschema@.rename_tag(text, text, text) IS 'renames a value of a tag group';
 
 CREATE FUNCTION @extschema@.drop_tag(group_name text, value text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -301,6 +308,7 @@ BEGIN
     DELETE FROM @extschema@.tags WHERE id = t.id;
     PERFORM @extschema@._sync_triggers();
 END $$;
+COMMENT ON FUNCTION @extschema@.drop_tag(text, text) IS 'drops a value of a tag group and its customers'' tags (logged)';
 
 -- Applies one tag to one customer, honouring exclusive groups; returns
 -- false when the customer already held it.

@@ -212,8 +212,7 @@ DECLARE
 BEGIN
     IF retag.group_name IS NOT NULL THEN
         start := ARRAY[(@extschema@._group(retag.group_name)).id];
-        IF to_regclass('@extschema@.rfm_groups') IS NOT NULL
-           AND start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
+        IF start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
             start := '{}';      -- re-scored below
         END IF;
     ELSE

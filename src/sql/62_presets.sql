@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------
--- Preset audiences: the platform's standard segments (SPEC 9, item 15)
+-- Preset audiences: the platform's standard segments
 --------------------------------------------------------------------------
 
 -- Creates the standard audiences as ordinary saved segments (editable with

@@ -4,7 +4,7 @@
 --------------------------------------------------------------------------
 
 -- The eight classes: R, F, M each high (better than the average customer)
--- or low.  Tag values are the Chinese names the brief's tools use.
+-- or low.  Tag values are the Chinese class names marketers use.
 CREATE TABLE @extschema@.rfm_classes (
     class   text PRIMARY KEY,
     label   text NOT NULL UNIQUE,

@@ -83,7 +83,9 @@ DECLARE
     d record;
     regs text[];
 BEGIN
-    -- dropping the extension (or its own objects) is never refused
+    -- dropping the extension (or its own objects) is never refused; the
+    -- look-up because the event triggers may still fire during DROP
+    -- EXTENSION (or DROP SCHEMA ... CASCADE), after the catalogs are gone
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() x WHERE x.object_type = 'extension')
        OR to_regclass('@extschema@.sources') IS NULL THEN
         RETURN;
@@ -179,6 +181,7 @@ DECLARE
     c record;
     problems text[];
 BEGIN
+    -- may fire during DROP EXTENSION, after the catalogs are gone
     IF to_regclass('@extschema@.sources') IS NULL THEN
         RETURN;
     END IF;

@@ -134,6 +134,8 @@ BEGIN
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings TO %s', role);
+    -- the dictionary and the views exist only while a customer table is
+    -- registered (with a dictionary); _rebuild_views() grants them anew
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
         EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
     END IF;
