@@ -10,6 +10,14 @@
 DROP FUNCTION @extschema@.register_customers(regclass, name, name);
 DROP FUNCTION @extschema@.add_tag(text, text, boolean, @extschema@.segment_rule);
 
+COMMENT ON FUNCTION @extschema@.audience_in(cstring) IS 'input function of type audience: parses ''{1,2,5-9}'' text';
+
+COMMENT ON FUNCTION @extschema@.audience_out(@extschema@.audience) IS 'output function of type audience: members as ascending text, runs folded into ranges';
+
+COMMENT ON FUNCTION @extschema@.audience_recv(internal) IS 'binary input function of type audience (CRoaring portable bytes)';
+
+COMMENT ON FUNCTION @extschema@.audience_send(@extschema@.audience) IS 'binary output function of type audience (CRoaring portable bytes)';
+
 -- Scalar functions -------------------------------------------------------
 
 -- Planner support: cardinality(a & b), (a | b), (a - b), (a # b) become the
@@ -32,6 +40,50 @@ CREATE FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.au
     AS 'MODULE_PATHNAME', 'audience_xor_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@.xor_cardinality(@extschema@.audience, @extschema@.audience) IS 'cardinality(a # b) without building a # b';
+
+COMMENT ON FUNCTION @extschema@.audience_union(@extschema@.audience, @extschema@.audience) IS 'implementation of the | operator: union of two audiences';
+
+COMMENT ON FUNCTION @extschema@.audience_intersect(@extschema@.audience, @extschema@.audience) IS 'implementation of the & operator: intersection of two audiences';
+
+COMMENT ON FUNCTION @extschema@.audience_except(@extschema@.audience, @extschema@.audience) IS 'implementation of the - operator: members of a not in b';
+
+COMMENT ON FUNCTION @extschema@.audience_xor(@extschema@.audience, @extschema@.audience) IS 'implementation of the # operator: members of exactly one of the audiences';
+
+COMMENT ON FUNCTION @extschema@.audience_contains_audience(@extschema@.audience, @extschema@.audience) IS 'implementation of the @> operator: true when a holds every member of b';
+
+COMMENT ON FUNCTION @extschema@.audience_contained_by(@extschema@.audience, @extschema@.audience) IS 'implementation of the <@ operator: true when every member of a is in b';
+
+COMMENT ON FUNCTION @extschema@.audience_overlaps(@extschema@.audience, @extschema@.audience) IS 'implementation of the && operator: true when the audiences share a member';
+
+COMMENT ON FUNCTION @extschema@.audience_contains_int4(@extschema@.audience, integer) IS 'implementation of the audience @> integer operator: true when the id is a member';
+
+COMMENT ON FUNCTION @extschema@.audience_int4_contained_by(integer, @extschema@.audience) IS 'implementation of the integer <@ audience operator: true when the id is a member';
+
+COMMENT ON FUNCTION @extschema@.audience_contains_int8(@extschema@.audience, bigint) IS 'implementation of the audience @> bigint operator: true when the id is a member';
+
+COMMENT ON FUNCTION @extschema@.audience_eq(@extschema@.audience, @extschema@.audience) IS 'implementation of the = operator: true when the audiences have the same members';
+
+COMMENT ON FUNCTION @extschema@.audience_ne(@extschema@.audience, @extschema@.audience) IS 'implementation of the <> operator: true when the audiences differ';
+
+COMMENT ON FUNCTION @extschema@.audience_hash(@extschema@.audience) IS 'hash of an audience''s members (hash operator class, GROUP BY, DISTINCT)';
+
+COMMENT ON FUNCTION @extschema@.audience_agg_trans(internal, integer) IS 'transition function of audience_agg(integer): adds an id to the state';
+
+COMMENT ON FUNCTION @extschema@.audience_agg_trans_int8(internal, bigint) IS 'transition function of audience_agg(bigint): adds an id to the state';
+
+COMMENT ON FUNCTION @extschema@.audience_union_trans(internal, @extschema@.audience) IS 'transition function of union_agg: adds an audience''s members to the state';
+
+COMMENT ON FUNCTION @extschema@.audience_intersect_trans(internal, @extschema@.audience) IS 'transition function of intersect_agg: keeps the state''s members that are in an audience';
+
+COMMENT ON FUNCTION @extschema@.audience_union_combine(internal, internal) IS 'combine function of audience_agg and union_agg: union of two partial states';
+
+COMMENT ON FUNCTION @extschema@.audience_intersect_combine(internal, internal) IS 'combine function of intersect_agg: intersection of two partial states';
+
+COMMENT ON FUNCTION @extschema@.audience_state_serialize(internal) IS 'serialize function of the audience aggregates: a partial state as bytes for parallel workers';
+
+COMMENT ON FUNCTION @extschema@.audience_state_deserialize(bytea, internal) IS 'deserialize function of the audience aggregates: a partial state from its bytes';
+
+COMMENT ON FUNCTION @extschema@.audience_agg_final(internal) IS 'final function of the audience aggregates: the state as an audience (NULL when no input was seen)';
 
 --------------------------------------------------------------------------
 -- Privileges: who a function acts for, and acting as a rule's author
@@ -160,6 +212,14 @@ END $$;
 
 COMMENT ON FUNCTION @extschema@.set_time_zone(text) IS 'sets the zone of calendar days: the current tenant''s (NULL resets it), or the registration''s';
 
+-- Number of saved segments: the registration does not change under them.
+-- PL/pgSQL, so that it may precede the segments catalog (45_segments.sql).
+CREATE OR REPLACE FUNCTION @extschema@._segment_count() RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM @extschema@.segments);
+END $$;
+
 -- Adds keys of new customers to the dictionary (statement-level, once per statement).
 CREATE OR REPLACE FUNCTION @extschema@._dictionary_add() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -194,6 +254,31 @@ BEGIN
                   HINT = 'Use keys in that range, or register the customer table with dictionary => true to map keys of any value.';
     END IF;
     RETURN NULL;
+END $$;
+
+-- Drops what a previous registration installed on its customer table.
+CREATE OR REPLACE FUNCTION @extschema@._unregister_customer_objects() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    trg name;
+BEGIN
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM @extschema@._drop_views();
+    FOR trg IN SELECT tgname FROM pg_catalog.pg_trigger
+               WHERE tgrelid = reg.rel AND tgname IN ('segment_dictionary_add', 'segment_dictionary_upd',
+                                                       'segment_key_check', 'segment_key_check_upd')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg, reg.rel);
+    END LOOP;
+    -- only a registration with a dictionary created it
+    IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
+        DROP TABLE @extschema@.customer_ordinals;
+    END IF;
+    DELETE FROM @extschema@.customer_registry;
 END $$;
 
 -- dictionary: NULL or false uses integer keys as their own ordinals (an
@@ -289,61 +374,7 @@ BEGIN
                         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                         EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
     END IF;
-    IF to_regprocedure('@extschema@._rebuild_views()') IS NOT NULL THEN
-        PERFORM @extschema@._rebuild_views();
-    END IF;
-END $$;
-
--- (Re)creates the views whose customer_key column has the registered key
--- type, so BI tools can join them to the customer table.  They are
--- ordinary views (not extension members) so pg_dump keeps their real type.
-CREATE OR REPLACE FUNCTION @extschema@._rebuild_views() RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    reg @extschema@.customer_registry;
-    key_expr text;
-    key_join text := '';
-    r record;
-BEGIN
-    PERFORM @extschema@._drop_views();
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF reg.ordinal_mode = 'direct' THEN
-        key_expr := format('m.ordinal::%s', reg.key_type);
-    ELSE
-        key_expr := 'o.key';
-        key_join := 'JOIN @extschema@.customer_ordinals o ON o.ordinal = m.ordinal';
-    END IF;
-    EXECUTE format($v$
-        CREATE VIEW @extschema@.customer_tags AS
-        SELECT %s AS customer_key, g.name AS group_name, t.value, m.source, m.tagged_at
-        FROM @extschema@.tag_members m
-        JOIN @extschema@.tags t ON t.id = m.tag_id AND t.enabled
-        JOIN @extschema@.tag_groups g ON g.id = t.group_id AND g.enabled
-             AND g.tenant = @extschema@._tenant()
-        %s$v$, key_expr, key_join);
-    COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
-    EXECUTE format($v$
-        CREATE VIEW @extschema@.membership AS
-        SELECT s.name AS segment_name, %s AS customer_key
-        FROM @extschema@.segments s
-        CROSS JOIN LATERAL @extschema@.ids_bigint(coalesce(s.members, '{}')) AS m(ordinal)
-        %s
-        WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
-    COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
-    -- the views are new objects: give the roles that read the catalogs
-    -- (grant_tenant, grant_usage) their privileges back
-    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
-             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
-               AND a.grantee NOT IN (0, c.relowner) LOOP
-        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
-        IF reg.ordinal_mode = 'dictionary' THEN
-            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
-        END IF;
-    END LOOP;
+    PERFORM @extschema@._rebuild_views();
 END $$;
 
 COMMENT ON FUNCTION @extschema@.register_customers(regclass, name, name, boolean) IS 'registers the customer table: the universe of every rule';
@@ -357,7 +388,72 @@ CREATE FUNCTION @extschema@.customer_ordinal(key anyelement) RETURNS bigint
 
 COMMENT ON FUNCTION @extschema@.customer_ordinal(anyelement) IS 'the ordinal of a customer key (NULL for a key that is no registered customer''s)';
 
+CREATE OR REPLACE FUNCTION @extschema@.register_source(name text, rel regclass, customer_column name, time_column name)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    ctype regtype;
+    ttype regtype;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]*$' OR name = 'customer' THEN
+        RAISE EXCEPTION 'invalid source name "%"', name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Source names are lower-case identifiers (letters, digits, underscores) other than "customer".';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no customer table is registered'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call segment.register_customers() first.';
+    END IF;
+    PERFORM @extschema@._check_readable(rel);
+    ctype := @extschema@._column_type(rel, customer_column, 'customer column');
+    ttype := @extschema@._column_type(rel, time_column, 'time column');
+    IF NOT (ctype = reg.key_type OR (reg.ordinal_mode = 'direct' AND @extschema@._is_integer_type(ctype))) THEN
+        RAISE EXCEPTION 'customer column "%" of % has type %, but the customer key % has type %',
+                customer_column, rel, ctype, reg.key_column, reg.key_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF ttype NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+        RAISE EXCEPTION 'time column "%" of % has type %, not a date or timestamp', time_column, rel, ttype
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    INSERT INTO @extschema@.sources AS s (name, rel, customer_column, time_column)
+    VALUES (register_source.name, rel, customer_column, time_column)
+    ON CONFLICT ON CONSTRAINT sources_pkey DO UPDATE
+        SET rel = excluded.rel, customer_column = excluded.customer_column,
+            time_column = excluded.time_column, registered_at = now();
+    -- a re-registered source may live in another table now
+    PERFORM @extschema@._sync_triggers();
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.unregister_source(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    users text;
+BEGIN
+    SELECT string_agg(DISTINCT g.name || '-' || t.value, ', ') INTO users
+    FROM @extschema@.tags t JOIN @extschema@.tag_groups g ON g.id = t.group_id
+    WHERE t.rule IS NOT NULL AND 'source:' || unregister_source.name = ANY(@extschema@.rule_refs(t.rule));
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'source "%" is used by auto-tagging rules', name
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Rules of: ' || users || '.',
+                  HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
+    END IF;
+    PERFORM @extschema@._source(name);
+    DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;
+END $$;
+
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_settings', '');
+
+COMMENT ON FUNCTION @extschema@.segment_rule_in(cstring) IS 'input function of type segment_rule: parses a rule''s text';
+
+COMMENT ON FUNCTION @extschema@.segment_rule_out(@extschema@.segment_rule) IS 'output function of type segment_rule: the canonical text of a rule';
+
+COMMENT ON FUNCTION @extschema@.segment_rule_recv(internal) IS 'binary input function of type segment_rule';
+
+COMMENT ON FUNCTION @extschema@.segment_rule_send(@extschema@.segment_rule) IS 'binary output function of type segment_rule';
 
 -- A saved rule runs as its author; 0.1's segments were refreshed with the
 -- rights of whoever refreshed them: they get the role running the update.
@@ -426,6 +522,8 @@ BEGIN
         updated_at = now()
     WHERE x.id = s.id;
 END $$;
+
+COMMENT ON FUNCTION @extschema@.drop_segment(text) IS 'drops a segment and its pg_cron refresh job; refused while other segments read it with IN SEGMENT';
 
 -- Refreshes one segment atomically: the new members replace the old ones
 -- in one UPDATE, visible when the caller's transaction commits.  A failed
@@ -602,8 +700,40 @@ WHERE EXISTS (SELECT FROM @extschema@.tags t WHERE t.group_id = g.id AND t.rule 
 
 ALTER TABLE @extschema@.tag_log ALTER COLUMN actor SET DEFAULT @extschema@._caller()::text;
 
--- The parameter order is the product contract's (SPEC section 6): the rule
--- third, so add_tag('价值', '低价值', 'sum(...) < 300') reads as it looks.
+COMMENT ON FUNCTION @extschema@.rename_tag_group(text, text) IS 'renames a tag group (non-empty, no "-")';
+
+-- New positions 1..n for ids listed in their current order: moved at
+-- target (clamped to 1..n; NULL: last), the others in order around it.
+-- move_tag_group() and move_tag() renumber with it.
+CREATE FUNCTION @extschema@._renumber(ids integer[], moved integer, target integer)
+RETURNS TABLE(id integer, "position" integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    WITH p AS (
+        SELECT greatest(1, least(coalesce(target, cardinality(ids)), cardinality(ids))) AS p
+    ), others AS (
+        SELECT x.id, row_number() OVER (ORDER BY x.ord)::integer AS r
+        FROM unnest(ids) WITH ORDINALITY AS x(id, ord) WHERE x.id <> moved
+    )
+    SELECT o.id, CASE WHEN o.r >= p.p THEN o.r + 1 ELSE o.r END FROM others o, p
+    UNION ALL
+    SELECT moved, p.p FROM p
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.move_tag_group(name text, "position" integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups := @extschema@._group(name);
+BEGIN
+    UPDATE @extschema@.tag_groups t SET position = r.position
+    FROM @extschema@._renumber(ARRAY(SELECT x.id FROM @extschema@.tag_groups x WHERE x.tenant = g.tenant
+                                     ORDER BY x.position, x.id), g.id, move_tag_group."position") r
+    WHERE t.id = r.id;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.set_tag_group_enabled(text, boolean) IS 'enables or disables a tag group: a disabled group is hidden from customer_tags and tags no one, by hand or by rule; its customers keep their tags';
+
+-- The rule is the third parameter, so add_tag('价值', '低价值',
+-- 'sum(...) < 300') reads as it looks.
 CREATE FUNCTION @extschema@.add_tag(group_name text, value text, rule @extschema@.segment_rule DEFAULT NULL,
                                      auto_remove boolean DEFAULT true)
 RETURNS integer
@@ -629,6 +759,25 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION @extschema@.add_tag(text, text, @extschema@.segment_rule, boolean) IS 'adds a value to a tag group, with an optional auto-tagging rule (applied at once)';
+
+CREATE OR REPLACE FUNCTION @extschema@.move_tag(group_name text, value text, "position" integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t @extschema@.tags := @extschema@._tag(group_name, value);
+BEGIN
+    UPDATE @extschema@.tags x SET position = r.position
+    FROM @extschema@._renumber(ARRAY(SELECT y.id FROM @extschema@.tags y WHERE y.group_id = t.group_id
+                                     ORDER BY y.position, y.id), t.id, move_tag."position") r
+    WHERE x.id = r.id;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.move_tag(text, text, integer) IS 'moves a value to a position in its tag group (1 = first); the others shift';
+
+COMMENT ON FUNCTION @extschema@.set_tag_enabled(text, text, boolean) IS 'enables or disables a value of a tag group: a disabled value is hidden from customer_tags and tags no one, by hand or by rule; its customers keep it';
+
+COMMENT ON FUNCTION @extschema@.rename_tag(text, text, text) IS 'renames a value of a tag group';
+
+COMMENT ON FUNCTION @extschema@.drop_tag(text, text) IS 'drops a value of a tag group and its customers'' tags (logged)';
 
 CREATE OR REPLACE FUNCTION @extschema@.untag_customer(group_name text, value text, customer_key anyelement) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -787,8 +936,7 @@ DECLARE
 BEGIN
     IF retag.group_name IS NOT NULL THEN
         start := ARRAY[(@extschema@._group(retag.group_name)).id];
-        IF to_regclass('@extschema@.rfm_groups') IS NOT NULL
-           AND start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
+        IF start[1] IN (SELECT rg.group_id FROM @extschema@.rfm_groups rg) THEN
             start := '{}';      -- re-scored below
         END IF;
     ELSE
@@ -920,6 +1068,58 @@ BEGIN
         WHERE t.group_id = gid GROUP BY t.value, t.position ORDER BY t.position;
 END $$;
 
+-- (Re)creates the views whose customer_key column has the registered key
+-- type, so BI tools can join them to the customer table.  They are
+-- ordinary views (not extension members) so pg_dump keeps their real type.
+CREATE OR REPLACE FUNCTION @extschema@._rebuild_views() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    key_expr text;
+    key_join text := '';
+    r record;
+BEGIN
+    PERFORM @extschema@._drop_views();
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF reg.ordinal_mode = 'direct' THEN
+        key_expr := format('m.ordinal::%s', reg.key_type);
+    ELSE
+        key_expr := 'o.key';
+        key_join := 'JOIN @extschema@.customer_ordinals o ON o.ordinal = m.ordinal';
+    END IF;
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.customer_tags AS
+        SELECT %s AS customer_key, g.name AS group_name, t.value, m.source, m.tagged_at
+        FROM @extschema@.tag_members m
+        JOIN @extschema@.tags t ON t.id = m.tag_id AND t.enabled
+        JOIN @extschema@.tag_groups g ON g.id = t.group_id AND g.enabled
+             AND g.tenant = @extschema@._tenant()
+        %s$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.customer_tags IS 'tags held by customers (enabled groups and values of the current tenant)';
+    EXECUTE format($v$
+        CREATE VIEW @extschema@.membership AS
+        SELECT s.name AS segment_name, %s AS customer_key
+        FROM @extschema@.segments s
+        CROSS JOIN LATERAL @extschema@.ids_bigint(coalesce(s.members, '{}')) AS m(ordinal)
+        %s
+        WHERE s.tenant = @extschema@._tenant()$v$, key_expr, key_join);
+    COMMENT ON VIEW @extschema@.membership IS 'members of every saved segment at its last refresh, by customer key';
+    -- the views are new objects: give the roles that read the catalogs
+    -- (grant_tenant, grant_usage) their privileges back
+    FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role_name
+             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid = '@extschema@.segments'::regclass AND a.privilege_type = 'SELECT'
+               AND a.grantee NOT IN (0, c.relowner) LOOP
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', r.role_name);
+        IF reg.ordinal_mode = 'dictionary' THEN
+            EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', r.role_name);
+        END IF;
+    END LOOP;
+END $$;
+
 --------------------------------------------------------------------------
 -- Dependencies: schema changes that would break registrations or rules
 -- are refused, as PostgreSQL refuses them under views (doc/operations.md)
@@ -1010,7 +1210,9 @@ DECLARE
     d record;
     regs text[];
 BEGIN
-    -- dropping the extension (or its own objects) is never refused
+    -- dropping the extension (or its own objects) is never refused; the
+    -- look-up because the event triggers may still fire during DROP
+    -- EXTENSION (or DROP SCHEMA ... CASCADE), after the catalogs are gone
     IF EXISTS (SELECT FROM pg_event_trigger_dropped_objects() x WHERE x.object_type = 'extension')
        OR to_regclass('@extschema@.sources') IS NULL THEN
         RETURN;
@@ -1109,6 +1311,7 @@ DECLARE
     c record;
     problems text[];
 BEGIN
+    -- may fire during DROP EXTENSION, after the catalogs are gone
     IF to_regclass('@extschema@.sources') IS NULL THEN
         RETURN;
     END IF;
@@ -1263,6 +1466,8 @@ BEGIN
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings TO %s', role);
+    -- the dictionary and the views exist only while a customer table is
+    -- registered (with a dictionary); _rebuild_views() grants them anew
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
         EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
     END IF;
