@@ -16,6 +16,7 @@ OBJS = \
 	src/audience_bitmap.o \
 	src/audience_io.o \
 	src/audience_ops.o \
+	src/audience_paging.o \
 	src/audience_agg.o \
 	src/audience_support.o \
 	src/id_chunks.o \

@@ -193,3 +193,41 @@ SELECT bool_and((s.a @> g) = (m.a @> g)) AS probes_ok, bool_and((g <@ s.b) = (m.
        count(*) FILTER (WHERE s.a @> g) = (SELECT cardinality(range(a, 0, 4000)) FROM big_mem) AS count_ok
 FROM big_stored s, big_mem m, generate_series(0, 4000) g;
 SELECT a @> 2 AS one_probe, a @> 3500001 AS past_last, b @> 20000100 AS in_run FROM big_stored;
+
+-- rank, slice, page: positions in an audience
+SELECT rank(a, 5) AS r5, rank(a, 4) AS r4, rank(a, 0) AS r0, rank(a, 1) AS r1,
+       rank(a, -7) AS below, rank(a, 9999999999) AS beyond, rank('{}'::audience, 3) AS empty
+FROM (SELECT '{1,5,9}'::audience AS a) x;
+SELECT rank('{0,4294967295}'::audience, 4294967295) AS top, rank('{0,4294967295}'::audience, 4294967294) AS below_top;
+-- an untyped literal first argument resolves to PostgreSQL's rank() aggregate: cast it
+SELECT rank('{1,5,9}', 5);
+SELECT slice('{10,20,30,40,50}', 0, 2) AS first2, slice('{10,20,30,40,50}', 3, 10) AS tail,
+       slice('{10,20,30,40,50}', 5, 1) AS past_end, slice('{10,20,30,40,50}', 1, 0) AS none,
+       slice('{}', 0, 5) AS empty, slice('{10,20,30,40,50}', 4, 9223372036854775807) AS huge_limit;
+SELECT page('{10,20,30,40,50}', -1, 2) AS p1, page('{10,20,30,40,50}', 20, 2) AS p2,
+       page('{10,20,30,40,50}', 40, 2) AS p3, page('{10,20,30,40,50}', 50, 2) AS p4,
+       page('{10,20,30,40,50}', 25, 1) AS between_members, page('{10,20,30,40,50}', 4294967295, 5) AS at_top,
+       page('{}', -1, 5) AS empty;
+-- NULLs: STRICT
+SELECT rank(NULL::audience, 1) IS NULL AS r, slice('{1}', NULL, 1) IS NULL AS s, page('{1}', 0, NULL) IS NULL AS p;
+-- bad input
+SELECT slice('{1,2}', -1, 1);
+SELECT slice('{1,2}', 0, -1);
+SELECT page('{1,2}', 0, -5);
+-- pages of a large audience cover it exactly once, in order, whatever the page size
+CREATE TEMP TABLE paged AS SELECT audience_agg(g::bigint * 3) AS a FROM generate_series(0, 300000) g;
+WITH RECURSIVE p(n, last, got) AS (
+    SELECT 1, max(page(a, -1, 7777)), page(a, -1, 7777) FROM paged
+    UNION ALL
+    SELECT n + 1, max(page(a, last, 7777)), page(a, last, 7777) FROM p, paged WHERE NOT is_empty(got)
+)
+SELECT count(*) FILTER (WHERE NOT is_empty(got)) AS pages, sum(cardinality(got)) AS members,
+       (SELECT union_agg(got) FROM p) = (SELECT a FROM paged) AS same_members,
+       (SELECT bool_and(cardinality(got) = 7777) FROM p WHERE n < 39) AS full_pages
+FROM p;
+SELECT slice(a, 100000, 3) AS mid, rank(a, 300000) AS rank_mid, cardinality(slice(a, 0, 300001)) AS all_of_it,
+       slice(a, 0, 300001) = a AS equal, min(slice(a, 250000, 10)) = 750000 AS select_ok
+FROM paged;
+-- the largest audience: positions past 2^31
+SELECT rank(range(('{0-4294967295}'::audience), 0, 4294967295), 3000000000) AS big_rank,
+       slice('{0-4294967295}', 4294967290, 100) AS last_six, page('{0-4294967295}', 4294967293, 10) AS last_two;

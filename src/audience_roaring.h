@@ -44,8 +44,10 @@
 	X(size_t, roaring_bitmap_portable_serialize, (const roaring_bitmap_t *ra, char *buf)) \
 	X(size_t, roaring_bitmap_portable_size_in_bytes, (const roaring_bitmap_t *ra)) \
 	X(uint64_t, roaring_bitmap_range_cardinality, (const roaring_bitmap_t *ra, uint64_t range_start, uint64_t range_end)) \
+	X(uint64_t, roaring_bitmap_rank, (const roaring_bitmap_t *bm, uint32_t x)) \
 	X(void, roaring_bitmap_remove, (roaring_bitmap_t *r, uint32_t x)) \
 	X(bool, roaring_bitmap_run_optimize, (roaring_bitmap_t *r)) \
+	X(bool, roaring_bitmap_select, (const roaring_bitmap_t *ra, uint32_t rank, uint32_t *element)) \
 	X(void, roaring_bitmap_to_uint32_array, (const roaring_bitmap_t *ra, uint32_t *ans)) \
 	X(void, roaring_bitmap_xor_inplace, (roaring_bitmap_t *x1, const roaring_bitmap_t *x2)) \
 	X(void, roaring_init_iterator, (const roaring_bitmap_t *ra, roaring_uint32_iterator_t *newit)) \
@@ -94,8 +96,10 @@ AudienceRoaringApi(void)
 #define roaring_bitmap_portable_serialize(...) (AudienceRoaringApi()->roaring_bitmap_portable_serialize(__VA_ARGS__))
 #define roaring_bitmap_portable_size_in_bytes(...) (AudienceRoaringApi()->roaring_bitmap_portable_size_in_bytes(__VA_ARGS__))
 #define roaring_bitmap_range_cardinality(...) (AudienceRoaringApi()->roaring_bitmap_range_cardinality(__VA_ARGS__))
+#define roaring_bitmap_rank(...) (AudienceRoaringApi()->roaring_bitmap_rank(__VA_ARGS__))
 #define roaring_bitmap_remove(...) (AudienceRoaringApi()->roaring_bitmap_remove(__VA_ARGS__))
 #define roaring_bitmap_run_optimize(...) (AudienceRoaringApi()->roaring_bitmap_run_optimize(__VA_ARGS__))
+#define roaring_bitmap_select(...) (AudienceRoaringApi()->roaring_bitmap_select(__VA_ARGS__))
 #define roaring_bitmap_to_uint32_array(...) (AudienceRoaringApi()->roaring_bitmap_to_uint32_array(__VA_ARGS__))
 #define roaring_bitmap_xor_inplace(...) (AudienceRoaringApi()->roaring_bitmap_xor_inplace(__VA_ARGS__))
 #define roaring_init_iterator(...) (AudienceRoaringApi()->roaring_init_iterator(__VA_ARGS__))

@@ -31,6 +31,23 @@ CREATE OR REPLACE FUNCTION @extschema@.cardinality(@extschema@.audience) RETURNS
     AS 'MODULE_PATHNAME', 'audience_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
     SUPPORT @extschema@._cardinality_support;
 
+-- Positions, for handing an audience to another system page by page
+-- (src/audience_paging.c).
+CREATE FUNCTION @extschema@.rank(@extschema@.audience, x bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_rank' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.rank(@extschema@.audience, bigint) IS 'how many members are less than or equal to x';
+
+CREATE FUNCTION @extschema@.slice(@extschema@.audience, "offset" bigint, "limit" bigint) RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'audience_slice' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.slice(@extschema@.audience, bigint, bigint) IS 'the members at 0-based positions offset .. offset + limit - 1';
+
+CREATE FUNCTION @extschema@.page(@extschema@.audience, after bigint, "limit" integer) RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'audience_page' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.page(@extschema@.audience, bigint, integer) IS 'the first limit members greater than after (keyset paging; -1 for the first page)';
+
 CREATE FUNCTION @extschema@.except_cardinality(@extschema@.audience, @extschema@.audience) RETURNS bigint
     AS 'MODULE_PATHNAME', 'audience_except_cardinality' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 

@@ -105,6 +105,20 @@ CREATE FUNCTION @extschema@.range(@extschema@.audience, lo bigint, hi bigint) RE
     AS 'MODULE_PATHNAME', 'audience_range' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.range(@extschema@.audience, bigint, bigint) IS 'members between lo and hi inclusive';
 
+-- Positions, for handing an audience to another system page by page
+-- (src/audience_paging.c).
+CREATE FUNCTION @extschema@.rank(@extschema@.audience, x bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'audience_rank' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rank(@extschema@.audience, bigint) IS 'how many members are less than or equal to x';
+
+CREATE FUNCTION @extschema@.slice(@extschema@.audience, "offset" bigint, "limit" bigint) RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'audience_slice' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.slice(@extschema@.audience, bigint, bigint) IS 'the members at 0-based positions offset .. offset + limit - 1';
+
+CREATE FUNCTION @extschema@.page(@extschema@.audience, after bigint, "limit" integer) RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'audience_page' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.page(@extschema@.audience, bigint, integer) IS 'the first limit members greater than after (keyset paging; -1 for the first page)';
+
 CREATE FUNCTION @extschema@.jaccard(@extschema@.audience, @extschema@.audience) RETURNS float8
     AS 'MODULE_PATHNAME', 'audience_jaccard' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.jaccard(@extschema@.audience, @extschema@.audience) IS 'Jaccard similarity |a & b| / |a | b| (1 for two empty audiences)';
