@@ -540,6 +540,27 @@ BEGIN
     WHERE x.id = s.id;
 END $$;
 
+CREATE OR REPLACE FUNCTION @extschema@.drop_segment(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    users text;
+BEGIN
+    SELECT string_agg(quote_literal(x.name), ', ' ORDER BY x.name) INTO users
+    FROM @extschema@.segments x
+    WHERE x.tenant = s.tenant AND x.id <> s.id AND s.name = ANY(@extschema@.rule_segments(x.rule));
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" is used by other segments', name
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'IN SEGMENT ''' || name || ''' appears in: ' || users || '.';
+    END IF;
+    IF to_regnamespace('cron') IS NOT NULL THEN
+        PERFORM @extschema@.unschedule_refresh(name, missing_ok => true);
+    END IF;
+    -- its followers see its last members exit (47_changes.sql)
+    PERFORM @extschema@._log_changes(s, 0, '{}', coalesce(s.members, '{}'), 'drop');
+    DELETE FROM @extschema@.segments WHERE id = s.id;
+END $$;
+
 COMMENT ON FUNCTION @extschema@.drop_segment(text) IS 'drops a segment and its pg_cron refresh job; refused while other segments read it with IN SEGMENT';
 
 -- Refreshes one segment atomically: the new members replace the old ones
@@ -596,6 +617,8 @@ BEGIN
     SELECT s.id, now(), n, @extschema@.cardinality(x.entered), @extschema@.cardinality(x.exited),
            extract(epoch FROM clock_timestamp() - t0) * 1000
     FROM @extschema@.segments x WHERE x.id = s.id;
+    -- the change feed (47_changes.sql)
+    PERFORM @extschema@._log_changes(x, n, x.entered, x.exited, 'refresh') FROM @extschema@.segments x WHERE x.id = s.id;
     RETURN n;
 END $$;
 
@@ -707,6 +730,281 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 COMMENT ON FUNCTION @extschema@.unschedule_refresh_command(text) IS 'the statement that removes the segment''s refresh job from the pg_cron database when it is another database';
+
+--------------------------------------------------------------------------
+-- Change feed: every refresh's entered and exited customers in a durable
+-- log, named consumers that read it page by page and acknowledge what
+-- they delivered, and a NOTIFY after each refresh (doc/changes.md)
+--------------------------------------------------------------------------
+
+-- One row per refresh that changed a segment's members (and one when a
+-- segment is dropped: its last members exit).  The sets are audiences,
+-- so a refresh of a million members is one row.
+CREATE TABLE @extschema@.change_log (
+    position     bigserial PRIMARY KEY,
+    tenant       text NOT NULL DEFAULT @extschema@._tenant(),
+    segment_id   bigint NOT NULL,      -- no foreign key: outlives drop_segment
+    segment_name text NOT NULL,
+    logged_at    timestamptz NOT NULL DEFAULT now(),
+    entered      @extschema@.audience NOT NULL,
+    exited       @extschema@.audience NOT NULL,
+    reason       text NOT NULL CHECK (reason IN ('refresh', 'drop'))
+);
+
+CREATE INDEX ON @extschema@.change_log (segment_id, position);
+
+CREATE INDEX ON @extschema@.change_log (logged_at);
+
+COMMENT ON TABLE @extschema@.change_log IS 'entered and exited customers of every refresh, by position (see segment.read_changes)';
+
+-- The newest position purge_changes() removed, per segment: a consumer
+-- that has not read up to it has lost changes and is told so.
+CREATE TABLE @extschema@.change_log_horizon (
+    segment_id   bigint PRIMARY KEY,
+    tenant       text NOT NULL,
+    purged_upto  bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.change_log_horizon IS 'per segment, the last change-log position removed by segment.purge_changes()';
+
+CREATE TABLE @extschema@.consumers (
+    tenant       text NOT NULL DEFAULT @extschema@._tenant(),
+    name         text NOT NULL CHECK (btrim(name) <> ''),
+    segment_id   bigint,               -- NULL: every segment of the tenant
+    segment_name text,
+    position     bigint NOT NULL,      -- acknowledged up to and including
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    acked_at     timestamptz,
+    PRIMARY KEY (tenant, name)
+);
+
+COMMENT ON TABLE @extschema@.consumers IS 'named readers of the change feed and the position each acknowledged (see segment.create_consumer)';
+
+-- A change's position: the log row's position times 2^33, plus 2^32 for
+-- an exit, plus the customer's ordinal.  Positions increase in the order
+-- read_changes() returns changes, and stay below 2^63 for 2^30 log rows.
+CREATE FUNCTION @extschema@._change_position(log_position bigint, exited boolean, ordinal bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (log_position << 33) | (CASE WHEN exited THEN 1::bigint << 32 ELSE 0 END) | ordinal
+$$;
+
+-- Appends a refresh's changes (called by refresh() and drop_segment()) and
+-- notifies listeners on channel segment_refresh when the transaction
+-- commits.  Positions are drawn under a transaction-level lock, so they
+-- commit in increasing order: a reader that has seen position p will
+-- never later see a smaller one commit.
+CREATE FUNCTION @extschema@._log_changes(s @extschema@.segments, members bigint, entered @extschema@.audience,
+                                         exited @extschema@.audience, reason text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    pos bigint;
+BEGIN
+    IF NOT @extschema@.is_empty(entered) OR NOT @extschema@.is_empty(exited) THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('segment.change_log'));
+        INSERT INTO @extschema@.change_log (tenant, segment_id, segment_name, entered, exited, reason)
+        VALUES (s.tenant, s.id, s.name, entered, exited, reason)
+        RETURNING position INTO pos;
+    END IF;
+    PERFORM pg_catalog.pg_notify('segment_refresh', pg_catalog.json_build_object(
+        'segment', s.name, 'tenant', s.tenant, 'reason', reason,
+        'members', members,
+        'entered', @extschema@.cardinality(entered), 'exited', @extschema@.cardinality(exited),
+        'position', CASE WHEN pos IS NULL THEN NULL ELSE pos << 33 END)::text);
+END $$;
+
+-- The consumer row of the current tenant, or an error naming the fix.
+CREATE FUNCTION @extschema@._consumer(name text) RETURNS @extschema@.consumers
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c @extschema@.consumers;
+BEGIN
+    SELECT * INTO c FROM @extschema@.consumers x WHERE x.tenant = @extschema@._tenant() AND x.name = _consumer.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer "%" does not exist', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with segment.create_consumer(); segment.consumers lists the existing ones.';
+    END IF;
+    RETURN c;
+END $$;
+
+CREATE FUNCTION @extschema@.create_consumer(name text, segment_name text DEFAULT NULL,
+                                            start text DEFAULT 'beginning')
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments;
+    pos bigint := 0;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'consumer name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF start IS NULL OR start NOT IN ('beginning', 'now') THEN
+        RAISE EXCEPTION 'start must be ''beginning'' or ''now'', not %', coalesce(quote_literal(start), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '''beginning'' replays the retained log (a segment''s first refresh enters its members); ''now'' follows only later refreshes.';
+    END IF;
+    IF segment_name IS NOT NULL THEN
+        s := @extschema@._segment(segment_name);
+    END IF;
+    IF start = 'now' THEN
+        -- every position drawn later is larger (see _log_changes); purged
+        -- positions count as read
+        SELECT greatest(coalesce((SELECT max(l.position) FROM @extschema@.change_log l), 0),
+                        coalesce((SELECT max(h.purged_upto) FROM @extschema@.change_log_horizon h), 0))
+               << 33 | ((1::bigint << 33) - 1) INTO pos;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.consumers c WHERE c.tenant = @extschema@._tenant()
+               AND c.name = create_consumer.name) THEN
+        RAISE EXCEPTION 'consumer "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.consumers (name, segment_id, segment_name, position)
+    VALUES (name, s.id, s.name, pos);
+    RETURN pos;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.create_consumer(text, text, text) IS 'creates a named reader of the change feed of one segment (or all); returns its starting position';
+
+CREATE FUNCTION @extschema@.drop_consumer(name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(name);
+BEGIN
+    DELETE FROM @extschema@.consumers x WHERE x.tenant = c.tenant AND x.name = c.name;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.drop_consumer(text) IS 'drops a consumer of the change feed';
+
+-- The next changes after the consumer's acknowledged position, in
+-- position order, at most max_rows; reading does not move the consumer.
+CREATE FUNCTION @extschema@.read_changes(consumer text, max_rows integer DEFAULT 10000)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    reg @extschema@.customer_registry;
+    lost bigint;
+    left_rows integer := max_rows;
+    l @extschema@.change_log;
+    after_entered bigint;
+    after_exited bigint;
+    part @extschema@.audience;
+    phase boolean;
+BEGIN
+    IF max_rows IS NULL OR max_rows < 1 THEN
+        RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT max(h.purged_upto) INTO lost FROM @extschema@.change_log_horizon h
+    WHERE h.tenant = c.tenant AND (c.segment_id IS NULL OR h.segment_id = c.segment_id)
+      AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', consumer
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Changes up to log position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current members (segment.membership), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    FOR l IN SELECT * FROM @extschema@.change_log x
+             WHERE x.tenant = c.tenant AND (c.segment_id IS NULL OR x.segment_id = c.segment_id)
+               AND x.position >= c.position >> 33
+             ORDER BY x.position LOOP
+        -- where in this row the consumer stands: ordinals after which to go on
+        after_entered := -1;
+        after_exited := -1;
+        IF l.position = c.position >> 33 THEN
+            IF (c.position >> 32) & 1 = 0 THEN
+                after_entered := c.position & 4294967295;
+            ELSE
+                after_entered := 4294967295;
+                after_exited := c.position & 4294967295;
+            END IF;
+        END IF;
+        FOREACH phase IN ARRAY ARRAY[false, true] LOOP
+            EXIT WHEN left_rows = 0;
+            part := CASE WHEN phase THEN @extschema@.page(l.exited, after_exited, left_rows)
+                         ELSE @extschema@.page(l.entered, after_entered, left_rows) END;
+            CONTINUE WHEN @extschema@.is_empty(part);
+            -- keys of exited customers deleted since are still named: the
+            -- dictionary is append-only, direct keys are the ordinals
+            RETURN QUERY EXECUTE format(
+                'SELECT @extschema@._change_position($1, $2, i), $3, %s, $4
+                 FROM @extschema@.ids_bigint($5) i %s ORDER BY i',
+                CASE WHEN reg.ordinal_mode = 'dictionary' THEN 'o.key::text' ELSE 'i::text' END,
+                CASE WHEN reg.ordinal_mode = 'dictionary'
+                     THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = i' ELSE '' END)
+                USING l.position, phase, l.segment_name, CASE WHEN phase THEN 'exited' ELSE 'entered' END, part;
+            left_rows := left_rows - @extschema@.cardinality(part)::integer;
+        END LOOP;
+        EXIT WHEN left_rows = 0;
+    END LOOP;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes (entered/exited customers) after the consumer''s acknowledged position, at most max_rows; does not move the consumer';
+
+-- Moves the consumer up to and including upto (a position read_changes()
+-- returned).  Never backwards.
+CREATE FUNCTION @extschema@.ack_changes(consumer text, upto bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    pos bigint;
+BEGIN
+    IF upto IS NULL THEN
+        RAISE EXCEPTION 'position must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF upto < c.position THEN
+        RAISE EXCEPTION 'consumer "%" has already acknowledged position %', consumer, c.position
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Position %s is before it; acknowledgements never move a consumer back.', upto);
+    END IF;
+    -- the last change of its log row: the whole row is read (so purging
+    -- that row later loses this consumer nothing)
+    SELECT CASE WHEN upto >= @extschema@._change_position(l.position, NOT @extschema@.is_empty(l.exited),
+                               @extschema@.max(CASE WHEN @extschema@.is_empty(l.exited) THEN l.entered ELSE l.exited END))
+                THEN (l.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+    INTO pos FROM @extschema@.change_log l WHERE l.position = upto >> 33;
+    UPDATE @extschema@.consumers x SET position = coalesce(pos, upto), acked_at = now()
+    WHERE x.tenant = c.tenant AND x.name = c.name;
+    RETURN upto;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.ack_changes(text, bigint) IS 'acknowledges the consumer''s changes up to and including a position';
+
+-- Removes log rows older than keep (a cron job runs it); consumers that
+-- had not read them are told by read_changes().
+CREATE FUNCTION @extschema@.purge_changes(keep interval DEFAULT interval '30 days') RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'keep must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH gone AS (
+        DELETE FROM @extschema@.change_log l
+        WHERE l.tenant = @extschema@._tenant() AND l.logged_at < now() - keep
+        RETURNING l.segment_id, l.tenant, l.position
+    ), per_segment AS (
+        SELECT g.segment_id, g.tenant, max(g.position) AS upto, count(*) AS n FROM gone g GROUP BY 1, 2
+    ), horizon AS (
+        INSERT INTO @extschema@.change_log_horizon AS h (segment_id, tenant, purged_upto)
+        SELECT p.segment_id, p.tenant, p.upto FROM per_segment p
+        ON CONFLICT (segment_id) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO n FROM per_segment p;
+    RETURN n;
+END $$;
+
+COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log rows older than keep; returns how many';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log', '');
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log_position_seq', '');
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log_horizon', '');
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consumers', '');
 
 -- The author of a group's rules (auto-tagging runs them as it): for the
 -- groups with rules, the role running the update.
@@ -1377,7 +1675,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tenant_settings'] LOOP
+    FOREACH t IN ARRAY ARRAY['tenant_settings', 'change_log', 'change_log_horizon', 'consumers'] LOOP
         EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
                         WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
@@ -1434,7 +1732,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'create_tag_group', 'drop_tag_group', 'rename_tag_group', 'move_tag_group',
                  'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
                  'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
-                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone']
+                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone',
+                 'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes']
 $$;
 
 -- Administrative functions: they run as their caller, the extension owner
@@ -1452,7 +1751,7 @@ CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
                  '_ordinal_of', '_source', '_column_type', '_columns_hint', '_require_pg_cron',
-                 '_refresh_job_name', '_retag_job_name']
+                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position']
 $$;
 
 -- The functions of this extension (pg_depend), optionally by name.
@@ -1482,7 +1781,8 @@ BEGIN
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
-                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings TO %s', role);
+                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
+                    @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers TO %s', role);
     -- the dictionary and the views exist only while a customer table is
     -- registered (with a dictionary); _rebuild_views() grants them anew
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN

@@ -154,6 +154,8 @@ BEGIN
     IF to_regnamespace('cron') IS NOT NULL THEN
         PERFORM @extschema@.unschedule_refresh(name, missing_ok => true);
     END IF;
+    -- its followers see its last members exit (47_changes.sql)
+    PERFORM @extschema@._log_changes(s, 0, '{}', coalesce(s.members, '{}'), 'drop');
     DELETE FROM @extschema@.segments WHERE id = s.id;
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_segment(text) IS 'drops a segment and its pg_cron refresh job; refused while other segments read it with IN SEGMENT';
@@ -212,6 +214,8 @@ BEGIN
     SELECT s.id, now(), n, @extschema@.cardinality(x.entered), @extschema@.cardinality(x.exited),
            extract(epoch FROM clock_timestamp() - t0) * 1000
     FROM @extschema@.segments x WHERE x.id = s.id;
+    -- the change feed (47_changes.sql)
+    PERFORM @extschema@._log_changes(x, n, x.entered, x.exited, 'refresh') FROM @extschema@.segments x WHERE x.id = s.id;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh(text) IS 'recomputes a segment''s members atomically; returns the member count (NULL when it failed)';
