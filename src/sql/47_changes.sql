@@ -186,10 +186,11 @@ BEGIN
                          ELSE @extschema@.page(l.entered, after_entered, left_rows) END;
             CONTINUE WHEN @extschema@.is_empty(part);
             -- keys of exited customers deleted since are still named: the
-            -- dictionary is append-only, direct keys are the ordinals
+            -- dictionary is append-only, direct keys are the ordinals.  ORDER
+            -- BY 1: the position (a bare "i" would be the text key column)
             RETURN QUERY EXECUTE format(
                 'SELECT @extschema@._change_position($1, $2, i), $3, %s, $4
-                 FROM @extschema@.ids_bigint($5) i %s ORDER BY i',
+                 FROM @extschema@.ids_bigint($5) i %s ORDER BY 1',
                 CASE WHEN reg.ordinal_mode = 'dictionary' THEN 'o.key::text' ELSE 'i::text' END,
                 CASE WHEN reg.ordinal_mode = 'dictionary'
                      THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = i' ELSE '' END)
