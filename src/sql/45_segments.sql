@@ -33,7 +33,8 @@ CREATE TABLE @extschema@.history (
     entered      bigint,
     exited       bigint,
     milliseconds float8 NOT NULL,
-    error        text
+    error        text,
+    rule         text               -- the rule that produced this refresh (canonical text)
 );
 CREATE INDEX ON @extschema@.history (segment_id, refreshed_at);
 COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment (append-only)';
@@ -198,8 +199,8 @@ BEGIN
     END;
     IF err IS NOT NULL THEN
         UPDATE @extschema@.segments SET status = 'failed', last_error = err, updated_at = now() WHERE id = s.id;
-        INSERT INTO @extschema@.history (segment_id, refreshed_at, milliseconds, error)
-        VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err);
+        INSERT INTO @extschema@.history (segment_id, refreshed_at, milliseconds, error, rule)
+        VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err, s.rule::text);
         RAISE WARNING 'refresh of segment "%" failed: %', name, err
             USING HINT = 'The previous members are kept; see segment.segments.last_error.';
         RETURN NULL;
@@ -210,9 +211,9 @@ BEGIN
         exited = coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh,
         refreshed_at = now(), updated_at = now()
     WHERE id = s.id;
-    INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds)
+    INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds, rule)
     SELECT s.id, now(), n, @extschema@.cardinality(x.entered), @extschema@.cardinality(x.exited),
-           extract(epoch FROM clock_timestamp() - t0) * 1000
+           extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text
     FROM @extschema@.segments x WHERE x.id = s.id;
     -- the change feed (47_changes.sql)
     PERFORM @extschema@._log_changes(x, n, x.entered, x.exited, 'refresh') FROM @extschema@.segments x WHERE x.id = s.id;

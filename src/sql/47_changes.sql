@@ -26,7 +26,8 @@ COMMENT ON TABLE @extschema@.change_log IS 'entered and exited customers of ever
 CREATE TABLE @extschema@.change_log_horizon (
     segment_id   bigint PRIMARY KEY,
     tenant       text NOT NULL,
-    purged_upto  bigint NOT NULL
+    purged_upto  bigint NOT NULL,
+    purged_until timestamptz NOT NULL  -- the newest logged_at removed
 );
 COMMENT ON TABLE @extschema@.change_log_horizon IS 'per segment, the last change-log position removed by segment.purge_changes()';
 
@@ -243,18 +244,51 @@ BEGIN
     WITH gone AS (
         DELETE FROM @extschema@.change_log l
         WHERE l.tenant = @extschema@._tenant() AND l.logged_at < now() - keep
-        RETURNING l.segment_id, l.tenant, l.position
+        RETURNING l.segment_id, l.tenant, l.position, l.logged_at
     ), per_segment AS (
-        SELECT g.segment_id, g.tenant, max(g.position) AS upto, count(*) AS n FROM gone g GROUP BY 1, 2
+        SELECT g.segment_id, g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n
+        FROM gone g GROUP BY 1, 2
     ), horizon AS (
-        INSERT INTO @extschema@.change_log_horizon AS h (segment_id, tenant, purged_upto)
-        SELECT p.segment_id, p.tenant, p.upto FROM per_segment p
-        ON CONFLICT (segment_id) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto)
+        INSERT INTO @extschema@.change_log_horizon AS h (segment_id, tenant, purged_upto, purged_until)
+        SELECT p.segment_id, p.tenant, p.upto, p.until FROM per_segment p
+        ON CONFLICT (segment_id) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                               purged_until = greatest(h.purged_until, excluded.purged_until)
     )
     SELECT coalesce(sum(p.n), 0) INTO n FROM per_segment p;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log rows older than keep; returns how many';
+
+-- The segment's members as they were at as_of, rebuilt from its current
+-- members by undoing, newest first, every change logged after as_of.  It
+-- needs only the log rows after as_of, so it works back to the retention.
+CREATE FUNCTION @extschema@.members_at(name text, as_of timestamptz) RETURNS @extschema@.audience
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    m @extschema@.audience := coalesce(s.members, '{}');
+    l @extschema@.change_log;
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF s.refreshed_at IS NULL OR as_of < (SELECT min(h.refreshed_at) FROM @extschema@.history h
+                                          WHERE h.segment_id = s.id AND h.error IS NULL) THEN
+        RETURN NULL;                -- not refreshed yet at as_of: no members to speak of
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.change_log_horizon h WHERE h.segment_id = s.id AND h.purged_until > as_of) THEN
+        RAISE EXCEPTION 'the change log of segment "%" no longer reaches back to %', name, as_of
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Changes logged before that were purged by segment.purge_changes().',
+                  HINT = 'Ask for a later instant, or keep the log longer.';
+    END IF;
+    FOR l IN SELECT * FROM @extschema@.change_log x WHERE x.segment_id = s.id AND x.logged_at > as_of
+             ORDER BY x.position DESC LOOP
+        m := (m OPERATOR(@extschema@.-) l.entered) OPERATOR(@extschema@.|) l.exited;
+    END LOOP;
+    RETURN m;
+END $$;
+COMMENT ON FUNCTION @extschema@.members_at(text, timestamptz) IS 'the segment''s members as of a past instant, rebuilt from the change log (within its retention)';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log_position_seq', '');
