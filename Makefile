@@ -35,6 +35,8 @@ OBJS = \
 	src/rule_json.o \
 	src/rule_json_pg.o \
 	src/rule_rewrite.o \
+	src/catalog.o \
+	src/catalog_lookup.o \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o \

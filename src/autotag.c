@@ -56,6 +56,7 @@
 
 #include "audience.h"
 #include "audience_codec.h"
+#include "catalog.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_privilege.h"
@@ -119,7 +120,7 @@ typedef struct AutoCatalog
 	char	   *tenant_sql;		/* splits candidates by tenant, or NULL */
 	int			ngroups;
 	AutoGroup  *groups;
-	List	   *watched;		/* OIDs whose invalidation makes this stale */
+	uint64		generation;		/* of the catalog layer it was read under */
 	List	   *tables;			/* TableFeeds */
 	List	   *plans;			/* LayerPlan */
 	bool		cached;			/* the trigger's: plans are kept */
@@ -128,7 +129,6 @@ typedef struct AutoCatalog
 
 /* The trigger's catalog; NULL until first needed. */
 static AutoCatalog *cached_catalog = NULL;
-static bool callback_registered = false;
 
 /* Nesting of engine calls: a stale cache is dropped only when none runs. */
 static int	engine_depth = 0;
@@ -156,15 +156,6 @@ typedef struct Report
 } Report;
 
 /* Catalog loading */
-
-static void
-CatalogCallback(Datum arg, Oid relid)
-{
-	if (cached_catalog == NULL || cached_catalog->stale)
-		return;
-	if (!OidIsValid(relid) || list_member_oid(cached_catalog->watched, relid))
-		cached_catalog->stale = true;
-}
 
 static void
 FreeCatalog(AutoCatalog *cat)
@@ -206,26 +197,21 @@ GetInt32(int row, int col)
 
 /* The customer registry: ordinal mode, and how to split candidates by tenant. */
 static void
-LoadRegistry(AutoCatalog *cat)
+LoadRegistry(AutoCatalog *cat, const CatalogRegistry *reg)
 {
-	const char *q = "SELECT ordinal_mode = 'dictionary', rel::regclass::text, quote_ident(key_column), "
-		"quote_ident(tenant_column) FROM segment.customer_registry";
 	char	   *rel,
 			   *key,
 			   *tenant;
 
-	if (SPI_execute(q, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segment.customer_registry");
-	MemoryContextSwitchTo(cat->cxt);	/* SPI leaves its own context current */
-	if (SPI_processed == 0)
+	if (!reg->registered)
 		return;
 	cat->registered = true;
-	cat->dictionary = GetBool(0, 1);
-	rel = GetText(0, 2);
-	key = GetText(0, 3);
-	tenant = GetText(0, 4);
-	if (tenant == NULL)
+	cat->dictionary = reg->dictionary;
+	if (reg->tenant_column == NULL)
 		return;
+	rel = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(reg->rel)));
+	key = pstrdup(quote_identifier(reg->key_column));
+	tenant = pstrdup(quote_identifier(reg->tenant_column));
 	if (cat->dictionary)
 		cat->tenant_sql = psprintf("SELECT c.%s::text, segment.audience_agg(o.ordinal) FROM %s c "
 								   "JOIN segment.customer_ordinals o ON o.key = c.%s "
@@ -307,30 +293,6 @@ LoadGroups(AutoCatalog *cat, bool skip_stale)
 	}
 }
 
-/* The catalogs and tables whose changes make the cached catalog stale. */
-static void
-LoadWatched(AutoCatalog *cat)
-{
-	const char *q = "SELECT c::oid FROM unnest(ARRAY['segment.tags', 'segment.tag_groups', 'segment.sources', "
-		"'segment.watches', 'segment.customer_registry', 'segment.tag_group_errors', "
-		"'segment.tenant_settings']::regclass[]) c "
-		"UNION SELECT rel FROM segment.sources UNION SELECT base_table FROM segment.watches "
-		"UNION SELECT rel FROM segment.customer_registry";
-	uint64		row;
-
-	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the auto-tagging catalogs");
-	MemoryContextSwitchTo(cat->cxt);
-	for (row = 0; row < SPI_processed; row++)
-	{
-		bool		isnull;
-
-		cat->watched = lappend_oid(cat->watched,
-								   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[row],
-																  SPI_tuptable->tupdesc, 1, &isnull)));
-	}
-}
-
 /* Reads the catalogs (inside SPI) into a new context under parent. */
 static AutoCatalog *
 LoadCatalog(MemoryContext parent, bool watch)
@@ -344,11 +306,14 @@ LoadCatalog(MemoryContext parent, bool watch)
 	cat->userid = GetUserId();
 	cat->audience_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("audience"),
 									   ObjectIdGetDatum(get_namespace_oid("segment", false)));
-	LoadRegistry(cat);
+	{
+		const CatalogSnapshot *snap = catalog_snapshot();
+
+		cat->generation = snap->generation;
+		LoadRegistry(cat, &snap->reg);
+	}
 	/* the trigger skips stale groups; retag() evaluates them to repair them */
 	LoadGroups(cat, watch);
-	if (watch)
-		LoadWatched(cat);
 	MemoryContextSwitchTo(old);
 	return cat;
 }
@@ -360,19 +325,16 @@ LoadCatalog(MemoryContext parent, bool watch)
 static AutoCatalog *
 CachedCatalog(void)
 {
+	(void) catalog_snapshot();	/* takes in the invalidations that arrived */
 	if (cached_catalog != NULL && engine_depth == 1 &&
-		(cached_catalog->stale || cached_catalog->userid != GetUserId()))
+		(cached_catalog->stale || cached_catalog->generation != catalog_generation() ||
+		 cached_catalog->userid != GetUserId()))
 	{
 		FreeCatalog(cached_catalog);
 		cached_catalog = NULL;
 	}
 	if (cached_catalog == NULL)
 	{
-		if (!callback_registered)
-		{
-			CacheRegisterRelcacheCallback(CatalogCallback, (Datum) 0);
-			callback_registered = true;
-		}
 		/* read under the current context (an error frees it), then kept */
 		cached_catalog = LoadCatalog(CurrentMemoryContext, true);
 		MemoryContextSetParent(cached_catalog->cxt, CacheMemoryContext);

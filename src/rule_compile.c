@@ -23,6 +23,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "utils/memutils.h"
 #include "executor/spi.h"
@@ -36,6 +37,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "key_dictionary.h"
@@ -117,101 +119,39 @@ typedef struct Merged
 
 static void CompileNode(Compiler *c, const RuleNode *n);
 
-/*
- * Runs one of the compiler's catalog queries (a fixed text, parameters
- * $1...) for at most one row.  Their plans are prepared once per backend
- * and kept (the plan cache replans them after DDL): planning them again at
- * every compilation was most of compile()'s time for small rules (85% of
- * ~1.2 ms for a one-predicate rule).
- */
-typedef struct CatalogPlan
-{
-	const char *query;
-	SPIPlanPtr	plan;
-} CatalogPlan;
-
-#define MAX_CATALOG_PLANS 32
-
-static CatalogPlan catalog_plans[MAX_CATALOG_PLANS];
-static int	ncatalog_plans = 0;
-
-static int
-CatalogQuery(const char *query, int nargs, Oid *types, Datum *values)
-{
-	SPIPlanPtr	plan = NULL;
-	int			i;
-
-	for (i = 0; i < ncatalog_plans; i++)
-		if (strcmp(catalog_plans[i].query, query) == 0)
-		{
-			plan = catalog_plans[i].plan;
-			break;
-		}
-	if (plan == NULL)
-	{
-		plan = SPI_prepare(query, nargs, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare catalog query: %s", query);
-		if (ncatalog_plans < MAX_CATALOG_PLANS && SPI_keepplan(plan) == 0)
-		{
-			catalog_plans[ncatalog_plans].query = MemoryContextStrdup(TopMemoryContext, query);
-			catalog_plans[ncatalog_plans].plan = plan;
-			ncatalog_plans++;
-		}
-	}
-	return SPI_execute_plan(plan, values, NULL, true, 1);
-}
-
-/* Runs a catalog query and returns the first row's column as text. */
+/* A relation's and a type's names as regclass and regtype print them. */
 static char *
-LookupText(const char *query, int nargs, Oid *types, Datum *values, int col)
+RelText(Oid rel)
 {
-	if (CatalogQuery(query, nargs, types, values) != SPI_OK_SELECT)
-		elog(ERROR, "catalog lookup failed: %s", query);
-	if (SPI_processed == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+	return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(rel)));
 }
 
+static char *
+TypeText(Oid type)
+{
+	return DatumGetCString(DirectFunctionCall1(regtypeout, ObjectIdGetDatum(type)));
+}
+
+/* The registration through the catalog layer, then the checked tenant. */
 static void
 LoadRegistry(Registry *reg)
 {
-	/* segment._tenant() checks the setting and the role's grant of the tenant */
-	const char *q = "SELECT rel::oid::text, rel::regclass::text, quote_ident(key_column), "
-		"ordinal_mode, quote_ident(tenant_column), segment._tenant(), key_column, key_type::text, "
-		"(SELECT c.relkind NOT IN ('r', 'p') FROM pg_catalog.pg_class c WHERE c.oid = rel) "
-		"FROM segment.customer_registry";
+	const CatalogRegistry *r = catalog_customers(NULL);
 
-	if (CatalogQuery(q, 0, NULL, NULL) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segment.customer_registry");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no customer table is registered"),
-				 errhint("Call segment.register_customers() first.")));
-	reg->rel = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	reg->relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	reg->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	reg->key_column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	reg->rel = r->rel;
+	reg->relname = RelText(r->rel);
+	reg->key_column = pstrdup(r->key_column);
+	reg->key = pstrdup(quote_identifier(r->key_column));
 	reg->key_ordinal = psprintf("cu.%s", reg->key);
-	reg->dictionary = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4), "dictionary") == 0;
-	reg->tenant = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-	reg->tenant_value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
-	reg->key_type = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8);
-	reg->unguarded = !reg->dictionary &&
-		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9), "t") == 0;
+	reg->dictionary = r->dictionary;
+	reg->tenant = r->tenant_column ? pstrdup(quote_identifier(r->tenant_column)) : NULL;
+	reg->key_type = TypeText(r->key_type);
+	reg->unguarded = !reg->dictionary && r->relkind != RELKIND_RELATION &&
+		r->relkind != RELKIND_PARTITIONED_TABLE;
+	/* segment._tenant() checks the setting and the role's grant of the tenant */
+	reg->tenant_value = catalog_tenant();
 	if (reg->dictionary)
-	{
-		char	   *n = LookupText("SELECT greatest(c.reltuples, c.relpages * 100, 1)::float8::text, t.typlen "
-								   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
-								   "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-								   "WHERE c.oid = 'segment.customer_ordinals'::regclass AND a.attnum = 2",
-								   0, NULL, NULL, 1);
-
-		reg->cached = n != NULL &&
-			key_dictionary_cache_fits(strtod(n, NULL),
-									  (int16) atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)));
-	}
+		reg->cached = catalog_dictionary_cached();
 }
 
 /*
@@ -253,35 +193,14 @@ typedef struct Source
 static void
 ReadSource(const char *name, Source *s)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	const char *q = "SELECT s.rel::oid::text, s.rel::regclass::text, quote_ident(s.customer_column), "
-		"quote_ident(s.time_column), a.atttypid::text, EXISTS (SELECT FROM pg_constraint k, segment.customer_registry r "
-		"WHERE k.contype = 'f' AND k.convalidated AND k.conrelid = s.rel AND k.confrelid = r.rel "
-		"AND k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = s.rel AND attname = s.customer_column)] "
-		"AND k.confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = r.rel AND attname = r.key_column)]) "
-		"FROM segment.sources s "
-		"JOIN pg_attribute a ON a.attrelid = s.rel AND a.attname = s.time_column WHERE s.name = $1";
+	const CatalogSource *cs = catalog_source(name);
 
-	if (CatalogQuery(q, 1, types, values) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segment.sources");
-	if (SPI_processed == 0)
-	{
-		char	   *names = LookupText("SELECT string_agg(name, ', ' ORDER BY name) FROM segment.sources",
-									   0, NULL, NULL, 1);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", name),
-				 names ? errhint("Registered sources: %s.", names)
-				 : errhint("No source is registered; use segment.register_source().")));
-	}
-	s->rel = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	s->relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	s->customer = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	s->time = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-	s->time_type = atooid(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5));
-	s->references_customers = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6), "t") == 0;
+	s->rel = cs->rel;
+	s->relname = RelText(cs->rel);
+	s->customer = pstrdup(quote_identifier(cs->customer_column));
+	s->time = pstrdup(quote_identifier(cs->time_column));
+	s->time_type = cs->time_type;
+	s->references_customers = cs->references_customers;
 }
 
 /* A source read once per compilation (LoadSource). */
@@ -316,26 +235,11 @@ LoadSource(Compiler *c, const char *name, Source *s)
 	c->nsources++;
 }
 
-/* The type of rel.column, or an error with the columns that exist. */
+/* The type of rel.column, or the error naming the columns that exist. */
 static Oid
 ColumnType(Oid rel, const char *relname, const char *column)
 {
-	AttrNumber	att = get_attnum(rel, column);
-
-	if (att == InvalidAttrNumber || att < 0)
-	{
-		Oid			types[1] = {OIDOID};
-		Datum		values[1] = {ObjectIdGetDatum(rel)};
-		char	   *cols = LookupText("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
-									  "FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-									  1, types, values, 1);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" does not exist in %s", column, relname),
-				 errhint("Columns of %s: %s.", relname, cols ? cols : "(none)")));
-	}
-	return get_atttype(rel, att);
+	return catalog_column_type(rel, relname, column);
 }
 
 /* A bound as a timestamptz literal in UTC, readable under any DateStyle. */
@@ -1459,26 +1363,11 @@ CompileCustomer(Compiler *c, const RuleNode *n)
  * TAG 'group' [NOT] IN (...) / IS [NOT] EMPTY over the tag store; returns
  * true when the predicate is the universe minus the holders found.
  */
-/* The id of the tenant's tag group, or an error naming the groups. */
+/* The id of the tenant's tag group, or the error naming the groups. */
 static char *
 TagGroupId(const char *name)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	char	   *gid = LookupText("SELECT id::text FROM segment.tag_groups WHERE tenant = segment._tenant() AND name = $1",
-								 1, types, values, 1);
-
-	if (gid == NULL)
-	{
-		char	   *names = LookupText("SELECT string_agg(quote_literal(name), ', ' ORDER BY position) "
-									   "FROM segment.tag_groups WHERE tenant = segment._tenant()", 0, NULL, NULL, 1);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("tag group \"%s\" does not exist", name),
-				 names ? errhint("Tag groups: %s.", names) : errhint("No tag group exists yet.")));
-	}
-	return gid;
+	return psprintf("%d", catalog_group_id(name));
 }
 
 /* " AND t.value IN (...)" of TAG ... IN, nothing for IS EMPTY. */
@@ -1511,22 +1400,11 @@ CompileTag(Compiler *c, const RuleNode *n)
 }
 
 /* IN SEGMENT 'name': the segment's last refreshed members. */
-/* The id of the tenant's segment, or an error. */
+/* The id of the tenant's segment, or the error naming the segments. */
 static char *
 SegmentId(const char *name)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	char	   *id = LookupText("SELECT to_regclass('segment.segments')::text", 0, NULL, NULL, 1)
-		? LookupText("SELECT id::text FROM segment.segments WHERE tenant = segment._tenant() AND name = $1",
-					 1, types, values, 1)
-		: NULL;
-
-	if (id == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("segment \"%s\" does not exist", name)));
-	return id;
+	return psprintf(INT64_FORMAT, catalog_segment_id(name));
 }
 
 static void
@@ -1871,15 +1749,7 @@ Rewrite(Compiler *c, const RuleNode *rule)
 static bool
 KeyIndexed(Compiler *c)
 {
-	Oid			types[2] = {OIDOID, TEXTOID};
-	Datum		values[2] = {ObjectIdGetDatum(c->reg.rel), CStringGetTextDatum(c->reg.key_column)};
-	char	   *found;
-
-	found = LookupText("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a "
-					   "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-					   "WHERE i.indrelid = $1 AND a.attname = $2::name AND i.indpred IS NULL "
-					   "AND i.indexprs IS NULL AND i.indisvalid LIMIT 1", 2, types, values, 1);
-	return found != NULL;
+	return catalog_key_indexed(c->reg.rel, c->reg.key_column);
 }
 
 /*
@@ -1917,12 +1787,7 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 static double
 CustomerRows(Compiler *c)
 {
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(c->reg.rel)};
-	char	   *rows = LookupText("SELECT greatest(reltuples, 1)::float8::text FROM pg_catalog.pg_class "
-								  "WHERE oid = $1", 1, types, values, 1);
-
-	return rows ? strtod(rows, NULL) : 1;
+	return catalog_rel_tuples(c->reg.rel);
 }
 
 /*
