@@ -37,6 +37,7 @@ OBJS = \
 	src/rule_rewrite.o \
 	src/catalog.o \
 	src/catalog_lookup.o \
+	src/catalog_tags.o \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o \

@@ -223,6 +223,55 @@ LoadRegistry(AutoCatalog *cat, const CatalogRegistry *reg)
 								   tenant, key, rel, key);
 }
 
+/* Enabled, allowed to tag automatically, with an enabled rule (and not stale). */
+static bool
+TagsAutomatically(const CatalogGroup *g, bool skip_stale)
+{
+	int			k;
+
+	if (!g->enabled || !g->allow_auto || (skip_stale && g->stale))
+		return false;
+	for (k = 0; k < g->ntags; k++)
+		if (g->tags[k].enabled && g->tags[k].rule != NULL)
+			return true;
+	return false;
+}
+
+/* A group with all its values, and the decoded rules of the enabled ones. */
+static void
+LoadGroup(AutoGroup *g, const CatalogGroup *cg, RuleArena *arena)
+{
+	int			k;
+
+	g->id = cg->id;
+	g->name = cg->name;
+	g->tag_ref = psprintf("tag:%s", g->name);
+	g->tenant = cg->tenant;
+	g->exclusive = cg->exclusive;
+	g->owner = cg->rule_owner;
+	g->values = palloc0(sizeof(AutoValue) * Max(cg->ntags, 1));
+	g->rules = palloc0(sizeof(RuleNode *) * Max(cg->ntags, 1));
+	for (k = 0; k < cg->ntags; k++)
+	{
+		const CatalogTag *t = &cg->tags[k];
+		AutoValue  *v = &g->values[g->nvalues++];
+
+		v->id = t->id;
+		v->value = t->value;
+		v->has_rule = t->enabled && t->rule != NULL;
+		v->auto_remove = t->auto_remove;
+		if (v->has_rule)
+		{
+			const RuleNode *rule = rule_pg_decode((SegmentRule *) t->rule, arena);
+
+			v->rule = g->nrules;
+			g->rules[g->nrules++] = rule;
+			g->refs = rule_pg_refs(rule, g->refs);
+			g->clock |= rule_uses_clock(rule);
+		}
+	}
+}
+
 /*
  * The groups that tag automatically, each with all its values in order
  * (values without an enabled rule matter to exclusive groups) and the
@@ -231,66 +280,16 @@ LoadRegistry(AutoCatalog *cat, const CatalogRegistry *reg)
 static void
 LoadGroups(AutoCatalog *cat, bool skip_stale)
 {
-	const char *q = psprintf("SELECT g.id, g.name, g.tenant, g.exclusive, t.id, t.enabled AND t.rule IS NOT NULL, "
-							 "t.auto_remove, t.rule, t.value, g.rule_owner FROM segment.tag_groups g JOIN segment.tags t ON t.group_id = g.id "
-							 "WHERE g.enabled AND g.allow_auto AND EXISTS (SELECT FROM segment.tags r "
-							 "WHERE r.group_id = g.id AND r.enabled AND r.rule IS NOT NULL) %s"
-							 "ORDER BY g.id, t.position, t.id",
-							 skip_stale ? "AND NOT EXISTS (SELECT FROM segment.tag_group_errors e WHERE e.group_id = g.id) " : "");
+	int			ngroups,
+				i;
+	CatalogGroup *groups = catalog_tag_groups(&ngroups);
 	RuleArena	arena;
-	uint64		row,
-				first;
-	AutoGroup  *g = NULL;
 
-	if (SPI_execute(q, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the tag groups");
-	MemoryContextSwitchTo(cat->cxt);
 	rule_pg_arena(&arena);
-	cat->groups = palloc0(sizeof(AutoGroup) * Max(SPI_processed, 1));
-	for (row = 0; row < SPI_processed; row = first)
-	{
-		int			nvalues = 0;
-		int32		gid = GetInt32(row, 1);
-
-		for (first = row; first < SPI_processed && GetInt32(first, 1) == gid; first++)
-			nvalues++;
-		g = &cat->groups[cat->ngroups++];
-		g->id = gid;
-		g->name = GetText(row, 2);
-		g->tag_ref = psprintf("tag:%s", g->name);
-		g->tenant = GetText(row, 3);
-		g->exclusive = GetBool(row, 4);
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 10, &isnull);
-
-			g->owner = isnull ? InvalidOid : DatumGetObjectId(d);
-		}
-		g->values = palloc0(sizeof(AutoValue) * nvalues);
-		g->rules = palloc0(sizeof(RuleNode *) * nvalues);
-		for (g->nvalues = 0; g->nvalues < nvalues; g->nvalues++)
-		{
-			AutoValue  *v = &g->values[g->nvalues];
-			uint64		r = row + g->nvalues;
-
-			v->id = GetInt32(r, 5);
-			v->value = GetText(r, 9);
-			v->has_rule = GetBool(r, 6);
-			v->auto_remove = GetBool(r, 7);
-			if (v->has_rule)
-			{
-				bool		isnull;
-				SegmentRule *encoded = (SegmentRule *)
-					PG_DETOAST_DATUM(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 8, &isnull));
-				const RuleNode *rule = rule_pg_decode(encoded, &arena);
-
-				v->rule = g->nrules;
-				g->rules[g->nrules++] = rule;
-				g->refs = rule_pg_refs(rule, g->refs);
-				g->clock |= rule_uses_clock(rule);
-			}
-		}
-	}
+	cat->groups = palloc0(sizeof(AutoGroup) * Max(ngroups, 1));
+	for (i = 0; i < ngroups; i++)
+		if (TagsAutomatically(&groups[i], skip_stale))
+			LoadGroup(&cat->groups[cat->ngroups++], &groups[i], &arena);
 }
 
 /* Reads the catalogs (inside SPI) into a new context under parent. */
@@ -1466,15 +1465,11 @@ segment_retag_cascade(PG_FUNCTION_ARGS)
 				start[nstart++] = g;
 			else if (cat->registered)
 			{
-				Oid			type = INT4OID;
 				AutoGroup	idle;
+				char	   *tenant;
 
-				if (SPI_execute_with_args("SELECT name FROM segment.tag_groups WHERE id = $1", 1, &type,
-										  &elems[i], NULL, true, 1) != SPI_OK_SELECT)
-					elog(ERROR, "could not read segment.tag_groups");
-				if (SPI_processed == 0)
+				if (!catalog_group_by_id(DatumGetInt32(elems[i]), &tenant, &idle.name))
 					continue;
-				idle.name = GetText(0, 1);
 				ReportRow(&report, &idle, &none);
 			}
 		}
@@ -1503,25 +1498,18 @@ segment_apply_auto(PG_FUNCTION_ARGS)
 	AudienceSet *added = audience_set_from(PG_GETARG_AUDIENCE_P(1));
 	AudienceSet *removed = audience_set_from(PG_GETARG_AUDIENCE_P(2));
 	AutoCatalog cat;
-	Oid			type = INT4OID;
-	Datum		id = Int32GetDatum(tag_id);
+	int32		group_id;
 	char	   *tenant,
 			   *group,
 			   *value;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT g.tenant, g.name, t.value FROM segment.tags t "
-							  "JOIN segment.tag_groups g ON g.id = t.group_id WHERE t.id = $1",
-							  1, &type, &id, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read segment.tags");
-	if (SPI_processed == 0)
+	if (!catalog_tag_by_id(tag_id, &group_id, &value) ||
+		!catalog_group_by_id(group_id, &tenant, &group))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("tag %d does not exist", tag_id)));
-	tenant = GetText(0, 1);
-	group = GetText(0, 2);
-	value = GetText(0, 3);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	memset(&cat, 0, sizeof(cat));
 	cat.audience_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	Apply(StatementPlan(&cat, APPLY_REMOVE), tag_id, tenant, group, value, removed);

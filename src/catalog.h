@@ -82,6 +82,40 @@ extern double catalog_rel_tuples(Oid rel);
 extern bool catalog_key_indexed(Oid rel, const char *column);
 extern bool catalog_dictionary_cached(void);
 
+/* A tag value (segment.tags); rule detoasted, NULL without one. */
+typedef struct CatalogTag
+{
+	int32		id;
+	char	   *value;
+	bool		enabled;
+	bool		auto_remove;
+	int32		position;
+	struct varlena *rule;
+} CatalogTag;
+
+/* A tag group (segment.tag_groups) with its tags by position (then id). */
+typedef struct CatalogGroup
+{
+	int32		id;
+	char	   *name;
+	char	   *tenant;
+	bool		exclusive;
+	bool		allow_auto;
+	bool		enabled;
+	Oid			rule_owner;		/* InvalidOid: no rule set yet */
+	bool		stale;			/* in segment.tag_group_errors */
+	int			ntags;
+	CatalogTag *tags;
+} CatalogGroup;
+
+/*
+ * Every tenant's tag groups, by id, read now into the current memory
+ * context (catalog_tags.c; for the engine, which runs as the owner).
+ */
+extern CatalogGroup *catalog_tag_groups(int *ngroups);
+extern bool catalog_tag_by_id(int32 id, int32 *group_id, char **value);
+extern bool catalog_group_by_id(int32 id, char **tenant, char **name);
+
 /* Look-ups, or the one error for a missing object (catalog_lookup.c). */
 extern const CatalogRegistry *catalog_customers(const char *hint_note);
 extern const CatalogSource *catalog_source(const char *name);
