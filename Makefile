@@ -41,7 +41,11 @@ OBJS = \
 	src/rule_compile.o \
 	src/rule_eval.o \
 	src/rule_share.o \
-	src/autotag.o \
+	src/autotag_cache.o \
+	src/autotag_sql.o \
+	src/autotag_decide.o \
+	src/autotag_layers.o \
+	src/autotag_trigger.o \
 	src/tag_store.o \
 	src/rule_privilege.o
 

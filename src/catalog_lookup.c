@@ -219,8 +219,9 @@ catalog_source(const char *name)
 
 	catalog_check_select_name("sources");
 	snap = catalog_snapshot();
+	/* a source whose time column is gone (renamed) cannot be read, as before */
 	for (i = 0; i < snap->nsources; i++)
-		if (strcmp(snap->sources[i].name, name) == 0)
+		if (strcmp(snap->sources[i].name, name) == 0 && OidIsValid(snap->sources[i].time_type))
 			return &snap->sources[i];
 	NoSource(name);
 }
