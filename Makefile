@@ -39,6 +39,11 @@ OBJS = \
 	src/catalog_lookup.o \
 	src/catalog_tags.o \
 	src/rule_compile.o \
+	src/rule_compile_agg.o \
+	src/rule_compile_merge.o \
+	src/rule_compile_customer.o \
+	src/rule_compile_split.o \
+	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
 	src/autotag_cache.o \

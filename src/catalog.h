@@ -117,8 +117,8 @@ extern bool catalog_tag_by_id(int32 id, int32 *group_id, char **value);
 extern bool catalog_group_by_id(int32 id, char **tenant, char **name);
 
 /* Look-ups, or the one error for a missing object (catalog_lookup.c). */
-extern const CatalogRegistry *catalog_customers(const char *hint_note);
-extern const CatalogSource *catalog_source(const char *name);
+extern const CatalogRegistry *catalog_customers(const CatalogSnapshot *snap, const char *hint_note);
+extern const CatalogSource *catalog_source(const CatalogSnapshot *snap, const char *name);
 extern int32 catalog_group_id(const char *name);
 extern int64 catalog_segment_id(const char *name);
 extern Oid	catalog_column_type(Oid rel, const char *relname, const char *column);

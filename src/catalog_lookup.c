@@ -200,25 +200,20 @@ FindNamed(Relation rel, const char *index, const char *tenant, const char *name)
 }
 
 const CatalogRegistry *
-catalog_customers(const char *hint_note)
+catalog_customers(const CatalogSnapshot *snap, const char *hint_note)
 {
-	const CatalogSnapshot *snap;
-
 	catalog_check_select_name("customer_registry");
-	snap = catalog_snapshot();
 	if (!snap->reg.registered)
 		NoCustomers(hint_note);
 	return &snap->reg;
 }
 
 const CatalogSource *
-catalog_source(const char *name)
+catalog_source(const CatalogSnapshot *snap, const char *name)
 {
-	const CatalogSnapshot *snap;
 	int			i;
 
 	catalog_check_select_name("sources");
-	snap = catalog_snapshot();
 	/* a source whose time column is gone (renamed) cannot be read, as before */
 	for (i = 0; i < snap->nsources; i++)
 		if (strcmp(snap->sources[i].name, name) == 0 && OidIsValid(snap->sources[i].time_type))
