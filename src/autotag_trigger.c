@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "catalog.h"
 #include "rule_compile.h"
 #include "segment.h"
 
@@ -30,29 +31,27 @@ static TableFeeds *
 TableFeedsOf(AutoCatalog *cat, Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	ListCell   *lc;
 	TableFeeds *tf;
 	MemoryContext old;
-	uint64		row;
+	CatalogFeed *feeds;
+	int			nfeeds,
+				f;
 
 	foreach(lc, cat->tables)
 		if (((TableFeeds *) lfirst(lc))->rel == relid)
 			return (TableFeeds *) lfirst(lc);
-	if (SPI_execute_with_args("SELECT feed, customer_column::text FROM segment._table_feeds($1)",
-							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read what table %u feeds", relid);
 	old = MemoryContextSwitchTo(cat->cxt);
+	nfeeds = catalog_table_feeds(catalog_snapshot(), relid, &feeds);
 	tf = palloc0(sizeof(TableFeeds));
 	tf->rel = relid;
-	tf->cols = palloc(sizeof(AttrNumber) * Max(SPI_processed, 1));
-	for (row = 0; row < SPI_processed; row++)
+	tf->cols = palloc(sizeof(AttrNumber) * Max(nfeeds, 1));
+	for (f = 0; f < nfeeds; f++)
 	{
-		AttrNumber	att = get_attnum(relid, AutotagText(row, 2));
+		AttrNumber	att = get_attnum(relid, feeds[f].customer_column);
 		int			i;
 
-		tf->feeds = lappend(tf->feeds, AutotagText(row, 1));
+		tf->feeds = lappend(tf->feeds, feeds[f].feed);
 		if (att == InvalidAttrNumber)
 			continue;
 		for (i = 0; i < tf->ncols && tf->cols[i] != att; i++)

@@ -308,20 +308,29 @@ ReadSources(CatalogSnapshot *snap, Snapshot snapshot)
 
 /* The base tables standing in for view sources (segment.watch). */
 static void
-ReadWatches(Snapshot snapshot)
+ReadWatches(CatalogSnapshot *snap, Snapshot snapshot)
 {
 	Relation	rel = catalog_open("watches", true);
 	SysScanDesc scan;
 	HeapTuple	tup;
+	int			size = 4;
 
+	snap->watches = palloc(sizeof(CatalogWatch) * size);
 	if (rel == NULL)
 		return;
 	scan = ScanWith(rel, NULL, 0, NULL, snapshot);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
+		CatalogWatch *w;
 		bool		isnull;
 
-		watched = lappend_oid(watched, DatumGetObjectId(catalog_value(tup, rel, "base_table", &isnull)));
+		if (snap->nwatches == size)
+			snap->watches = repalloc(snap->watches, sizeof(CatalogWatch) * (size *= 2));
+		w = &snap->watches[snap->nwatches++];
+		w->source = catalog_text(tup, rel, "source");
+		w->base_table = DatumGetObjectId(catalog_value(tup, rel, "base_table", &isnull));
+		w->customer_column = catalog_text(tup, rel, "customer_column");
+		watched = lappend_oid(watched, w->base_table);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -344,7 +353,7 @@ Build(void)
 	if (snap->reg.registered)
 		watched = lappend_oid(watched, snap->reg.rel);
 	ReadSources(snap, snapshot);
-	ReadWatches(snapshot);
+	ReadWatches(snap, snapshot);
 	UnregisterSnapshot(snapshot);
 	MemoryContextSwitchTo(old);
 	/* kept past an error only once complete */
@@ -377,6 +386,37 @@ catalog_snapshot(void)
 		current_stale = false;
 	}
 	return current;
+}
+
+/* Adds feed (with its customer column) to feeds unless there. */
+static void
+AddFeed(CatalogFeed *feeds, int *n, char *feed, const char *column)
+{
+	int			i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(feeds[i].feed, feed) == 0 && strcmp(feeds[i].customer_column, column) == 0)
+			return;
+	feeds[*n].feed = feed;
+	feeds[(*n)++].customer_column = pstrdup(column);
+}
+
+int
+catalog_table_feeds(const CatalogSnapshot *snap, Oid rel, CatalogFeed **feeds)
+{
+	int			n = 0,
+				i;
+
+	*feeds = palloc(sizeof(CatalogFeed) * (snap->nsources + snap->nwatches + 1));
+	for (i = 0; i < snap->nsources; i++)
+		if (snap->sources[i].rel == rel)
+			AddFeed(*feeds, &n, psprintf("source:%s", snap->sources[i].name), snap->sources[i].customer_column);
+	for (i = 0; i < snap->nwatches; i++)
+		if (snap->watches[i].base_table == rel)
+			AddFeed(*feeds, &n, psprintf("source:%s", snap->watches[i].source), snap->watches[i].customer_column);
+	if (snap->reg.registered && snap->reg.rel == rel)
+		AddFeed(*feeds, &n, pstrdup("customer"), snap->reg.key_column);
+	return n;
 }
 
 /* The tenant, the zone */

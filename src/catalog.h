@@ -50,6 +50,21 @@ typedef struct CatalogRegistry
 	char		relkind;
 } CatalogRegistry;
 
+/* A base table standing in for a view source (segment.watches). */
+typedef struct CatalogWatch
+{
+	char	   *source;
+	Oid			base_table;
+	char	   *customer_column;
+} CatalogWatch;
+
+/* What a table's rows feed ("customer", "source:x") and the column naming customers. */
+typedef struct CatalogFeed
+{
+	char	   *feed;
+	char	   *customer_column;
+} CatalogFeed;
+
 /*
  * A snapshot of the global catalogs, valid until the end of the
  * transaction that got it (a newer one may replace it meanwhile: the old
@@ -60,10 +75,15 @@ typedef struct CatalogSnapshot
 	CatalogRegistry reg;
 	int			nsources;
 	CatalogSource *sources;		/* by name, in the primary key's order */
+	int			nwatches;
+	CatalogWatch *watches;
 	uint64		generation;
 } CatalogSnapshot;
 
 extern const CatalogSnapshot *catalog_snapshot(void);
+
+/* The feeds of table rel, distinct, as segment._table_feeds(rel); returns how many. */
+extern int	catalog_table_feeds(const CatalogSnapshot *snap, Oid rel, CatalogFeed **feeds);
 
 /* Bumped by every invalidation of the snapshot. */
 extern uint64 catalog_generation(void);
