@@ -17,6 +17,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -342,7 +343,8 @@ Build(void)
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "segment catalog snapshot",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* a parallel worker (resolve_window() is parallel safe) takes no snapshot of its own */
+	Snapshot	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	CatalogSnapshot *snap = palloc0(sizeof(CatalogSnapshot));
 	int			i;
 
