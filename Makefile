@@ -39,6 +39,8 @@ OBJS = \
 	src/catalog_lookup.o \
 	src/catalog_tags.o \
 	src/rule_compile.o \
+	src/rule_compile_cond.o \
+	src/rule_compile_source.o \
 	src/rule_compile_agg.o \
 	src/rule_compile_merge.o \
 	src/rule_compile_customer.o \

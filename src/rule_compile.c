@@ -30,26 +30,45 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+
 #include "catalog/pg_class.h"
+
 #include "catalog/pg_type.h"
+
 #include "executor/spi.h"
+
 #include "lib/stringinfo.h"
+
 #include "miscadmin.h"
+
 #include "nodes/plannodes.h"
+
 #include "parser/parse_coerce.h"
+
 #include "utils/builtins.h"
+
 #include "utils/lsyscache.h"
+
 #include "utils/memutils.h"
+
 #include "utils/plancache.h"
+
 #include "utils/syscache.h"
+
 #include "utils/timestamp.h"
 
 #include "key_dictionary.h"
+
 #include "rule_compile_int.h"
+
 #include "rule_pg.h"
+
 #include "rule_print.h"
+
 #include "rule_rewrite.h"
+
 #include "rule_share.h"
+
 #include "segment.h"
 
 /* A relation's and a type's names as regclass and regtype print them. */
@@ -155,504 +174,6 @@ RcColumnType(Oid rel, const char *relname, const char *column)
 	return catalog_column_type(rel, relname, column);
 }
 
-/* A bound as a timestamptz literal in UTC, readable under any DateStyle. */
-static void
-AppendInstant(StringInfo out, TimestampTz t, Oid coltype, pg_tz *tz)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
-	pg_tz	   *zone = coltype == TIMESTAMPTZOID ? pg_tzset("UTC") : tz;
-
-	/* date and timestamp columns compare with local values in the rule's zone */
-	if (timestamp2tm(t, &tzoff, &tm, &fsec, NULL, zone) != 0)
-		elog(ERROR, "timestamp out of range");
-	appendStringInfo(out, "'%04d-%02d-%02d %02d:%02d:%02d.%06d%s'::%s",
-					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-					 (int) fsec, coltype == TIMESTAMPTZOID ? "+00" : "",
-					 coltype == DATEOID ? "timestamp" : format_type_be(coltype));
-}
-
-bool
-RcIsTimeType(Oid t)
-{
-	return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID;
-}
-
-/* expr >= lo AND expr < hi for a window (infinite bounds left out). */
-static void
-AppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w)
-{
-	RuleBound	lo,
-				hi;
-	bool		any = false;
-
-	if (!RcIsTimeType(type))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("DURING needs a date or timestamp, but %s has type %s", expr, format_type_be(type))));
-	if (!rule_resolve_window(w, &c->local, c->epoch, &lo, &hi))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("window is out of range at this as-of time")));
-	appendStringInfoChar(&c->sql, '(');
-	if (lo.kind != RULE_BOUND_NEG_INFINITY)
-	{
-		appendStringInfo(&c->sql, "%s >= ", expr);
-		AppendInstant(&c->sql, rule_pg_bound(&lo, c->tz), type, c->tz);
-		any = true;
-	}
-	if (hi.kind != RULE_BOUND_POS_INFINITY)
-	{
-		appendStringInfo(&c->sql, "%s%s < ", any ? " AND " : "", expr);
-		AppendInstant(&c->sql, rule_pg_bound(&hi, c->tz), type, c->tz);
-		any = true;
-	}
-	if (!any)
-		appendStringInfoString(&c->sql, "true");
-	appendStringInfoChar(&c->sql, ')');
-}
-
-/* Checks a literal against a column type and appends it quoted and cast. */
-static void
-AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
-{
-	Oid			infunc,
-				ioparam;
-	char		category;
-	bool		preferred;
-
-	get_type_category_preferred(type, &category, &preferred);
-	switch (lit->kind)
-	{
-		case RULE_LIT_MOMENT:
-			{
-				RuleBound	b;
-
-				if (!RcIsTimeType(type))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("%s has type %s, which cannot be compared with a moment", what, format_type_be(type))));
-				if (!rule_resolve_moment(&lit->moment, &c->local, c->epoch, &b))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("moment is out of range at this as-of time")));
-				AppendInstant(&c->sql, rule_pg_bound(&b, c->tz), type, c->tz);
-				return;
-			}
-		case RULE_LIT_STRING:
-			{
-				RuleMoment	m;
-				RuleBound	b;
-
-				/*
-				 * A quoted date or timestamp compared with a time value is a
-				 * moment of the rule's zone (SPEC 4), like the bounds of
-				 * windows; cast to the column's type it would lose its time
-				 * of day (date), its offset (timestamp) or be read in the
-				 * session's zone.
-				 */
-				memset(&m, 0, sizeof(m));
-				m.kind = RULE_MOMENT_DATETIME;
-				m.text = lit->text;
-				if (RcIsTimeType(type) &&
-					rule_parse_datetime(lit->text, strlen(lit->text), &m.datetime) == RULE_DT_OK)
-				{
-					if (!rule_resolve_moment(&m, &c->local, c->epoch, &b))
-						ereport(ERROR,
-								(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-								 errmsg("moment %s is out of range", quote_literal_cstr(lit->text))));
-					AppendInstant(&c->sql, rule_pg_bound(&b, c->tz), type, c->tz);
-					return;
-				}
-				break;
-			}
-		case RULE_LIT_BOOL:
-			if (type != BOOLOID)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("%s has type %s, but %s is a boolean", what, format_type_be(type),
-								lit->boolval ? "true" : "false")));
-			appendStringInfoString(&c->sql, lit->boolval ? "true" : "false");
-			return;
-		case RULE_LIT_NUMBER:
-			if (category != TYPCATEGORY_NUMERIC)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("%s has type %s, but %s is a number", what, format_type_be(type), lit->text),
-						 errhint("Quote the value to compare it as text.")));
-			break;
-		default:
-			break;
-	}
-	/* the type's own input function decides whether the text is valid */
-	getTypeInputInfo(type, &infunc, &ioparam);
-	PG_TRY();
-	{
-		(void) OidInputFunctionCall(infunc, (char *) lit->text, ioparam, -1);
-	}
-	PG_CATCH();
-	{
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid value %s for %s of type %s", quote_literal_cstr(lit->text), what,
-						format_type_be(type))));
-	}
-	PG_END_TRY();
-	appendStringInfo(&c->sql, "%s::%s", quote_literal_cstr(lit->text), format_type_be(type));
-}
-
-/* The comparison part of CMP / IN / IS NULL / BETWEEN / LIKE on an expression. */
-void
-RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what)
-{
-	int			i;
-
-	appendStringInfoChar(&c->sql, '(');
-	switch (n->kind)
-	{
-		case RULE_CMP:
-			appendStringInfo(&c->sql, "%s %s ", expr, rule_op_name(n->op));
-			AppendLiteral(c, &n->args[0], type, what);
-			break;
-		case RULE_IN:
-			appendStringInfo(&c->sql, "%s %sIN (", expr, n->negated ? "NOT " : "");
-			for (i = 0; i < n->nargs; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(&c->sql, ", ");
-				AppendLiteral(c, &n->args[i], type, what);
-			}
-			appendStringInfoChar(&c->sql, ')');
-			break;
-		case RULE_IS_NULL:
-			appendStringInfo(&c->sql, "%s IS %sNULL", expr, n->negated ? "NOT " : "");
-			break;
-		case RULE_BETWEEN:
-			appendStringInfo(&c->sql, "%s %sBETWEEN ", expr, n->negated ? "NOT " : "");
-			AppendLiteral(c, &n->args[0], type, what);
-			appendStringInfoString(&c->sql, " AND ");
-			AppendLiteral(c, &n->args[1], type, what);
-			break;
-		case RULE_LIKE:
-			appendStringInfo(&c->sql, "%s::text %sLIKE ", expr, n->negated ? "NOT " : "");
-			appendStringInfoString(&c->sql, quote_literal_cstr(n->args[0].text));
-			break;
-		case RULE_DURING:
-			if (n->negated)
-				appendStringInfo(&c->sql, "%s IS NOT NULL AND NOT ", expr);
-			AppendWindowCond(c, expr, type, n->window);
-			break;
-		default:
-			elog(ERROR, "unexpected rule node %d in a condition", n->kind);
-	}
-	appendStringInfoChar(&c->sql, ')');
-}
-
-/* A filter over a source's own columns (WHERE of aggregates and EXISTS). */
-static void
-AppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source)
-{
-	int			i;
-
-	check_stack_depth();
-	switch (f->kind)
-	{
-		case RULE_AND:
-		case RULE_OR:
-			appendStringInfoChar(&c->sql, '(');
-			for (i = 0; i < f->nchildren; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(&c->sql, f->kind == RULE_AND ? " AND " : " OR ");
-				AppendFilter(c, f->children[i], s, source);
-			}
-			appendStringInfoChar(&c->sql, ')');
-			return;
-		case RULE_NOT:
-			appendStringInfoString(&c->sql, "(NOT coalesce(");
-			AppendFilter(c, f->children[0], s, source);
-			appendStringInfoString(&c->sql, ", false))");
-			return;
-		default:
-			{
-				const char *col = f->value->column;
-				Oid			type = RcColumnType(s->rel, s->relname, col);
-				char	   *what = psprintf("%s.%s", source, col);
-
-				RcAppendCondition(c, f, psprintf("e.%s", quote_identifier(col)), type, what);
-			}
-	}
-}
-
-/*
- * Restricts a scan to the candidates in $1.  Candidates from the customer
- * table (customer-first evaluation, fresh statistics) join as a semi-join
- * with CTE r, which the planner turns into index lookups or a hash join.
- * Candidates of the tagging triggers come with tables just written, whose
- * statistics may be stale, so no join is left to estimates: a few are an
- * "= ANY (array)" (index lookups), many a bitmap probe per row.
- */
-static void
-AppendAmong(Compiler *c, const char *key)
-{
-	if (!c->among)
-		return;
-	if (c->among_keys)
-		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
-	else
-	if (c->among_customers)
-		appendStringInfo(&c->sql, " AND %s IN (SELECT r.id FROM r)", key);
-	else if (c->among_count <= RULE_AMONG_LIST_MAX)
-		appendStringInfo(&c->sql, " AND %s = ANY ($1::bigint[])", key);
-	else
-		appendStringInfo(&c->sql, " AND $1 OPERATOR(segment.@>) %s::bigint", key);
-}
-
-/*
- * The same for a scan whose rows carry the customer key itself (native,
- * e.g. "e.buyer_id"): with the candidates' keys at hand, "native = ANY
- * ($2)" lets the planner probe an index on it for each candidate.
- */
-void
-RcAppendAmongKey(Compiler *c, const char *native, const char *ordinal)
-{
-	if (c->among && c->among_keys)
-		appendStringInfo(&c->sql, " AND %s = ANY ($2)", native);
-	else
-		AppendAmong(c, ordinal);
-}
-
-/*
- * The FROM clause of a source scan (alias e).  Dictionary keys are mapped
- * to ordinals in the scan only among candidates (whose restriction is on
- * ordinals); otherwise grouped scans group on the source's own key, in its
- * own type, so that an index on it gives the order, and join the
- * dictionary once per customer afterwards (RcInnerKey, RcOuterKey).
- */
-void
-RcAppendSourceFrom(Compiler *c, const Source *s)
-{
-	appendStringInfo(&c->sql, " FROM %s e", s->relname);
-	if (c->reg.dictionary && !c->post_join)
-		appendStringInfoString(&c->sql, RcDictJoin(&c->reg, "e", s->customer));
-}
-
-/* The ordinal of a source row, when the scan maps keys itself. */
-const char *
-RcSourceOrdinal(Compiler *c, const Source *s)
-{
-	return c->reg.dictionary ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s::bigint", s->customer);
-}
-
-/* What a grouped scan groups on: the source's key, or the ordinal. */
-const char *
-RcInnerKey(Compiler *c, const Source *s)
-{
-	return c->reg.dictionary && !c->post_join ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer);
-}
-
-/* The ordinal of a grouped row (alias g), and the dictionary join after it. */
-const char *
-RcOuterKey(Compiler *c)
-{
-	return c->post_join ? RcDictOrdinal(&c->reg, "g", "k") : c->reg.dictionary ? "g.k" : "g.k::bigint";
-}
-
-static const char *
-OuterJoin(Compiler *c)
-{
-	return c->post_join ? RcDictJoin(&c->reg, "g", "k") : "";
-}
-
-/*
- * Dictionary keys: c->sql holds "SELECT <list> FROM (<grouped>) g JOIN
- * segment.customer_ordinals o ..." with the list ending at list_end.
- * Rewritten as "WITH g AS MATERIALIZED (<grouped>) SELECT <list> FROM g
- * JOIN ...": joined as a subquery, the planner put a parallel scan of the
- * dictionary outside and ran the whole grouped scan once in every worker
- * to build its hash table (22 s instead of 7); a CTE is scanned by the
- * leader only, while its own plan stays parallel.  where, when not NULL,
- * keeps only the groups some audience of the list needs, so that only they
- * are looked up in the dictionary (14.7k of 101k groups for "avg(...) <
- * 2.5").
- */
-void
-RcFenceGrouped(Compiler *c, int list_end, const char *where)
-{
-	const char *from = " FROM (";
-	const char *tail = ") g JOIN segment.customer_ordinals o ON o.key = g.k";
-	int			inner_start = list_end + strlen(from);
-	int			inner_len = c->sql.len - strlen(tail) - inner_start;
-	StringInfoData out;
-
-	if (!c->post_join || c->reg.cached)
-		return;
-	if (inner_len <= 0 || strncmp(c->sql.data + list_end, from, strlen(from)) != 0 ||
-		strcmp(c->sql.data + c->sql.len - strlen(tail), tail) != 0)
-		elog(ERROR, "unexpected grouped scan text");
-	initStringInfo(&out);
-	appendStringInfo(&out, "WITH g AS MATERIALIZED (%.*s) %.*s FROM g%s%s%s",
-					 inner_len, c->sql.data + inner_start, list_end, c->sql.data, OuterJoin(c),
-					 where ? " WHERE " : "", where ? where : "");
-	pfree(c->sql.data);
-	c->sql = out;
-}
-
-/* Text written by fn into a fresh buffer (the compiler appends to c->sql). */
-static char *
-Capture(Compiler *c, void (*fn) (Compiler *c, const void *arg, const Source *s, const char *name),
-		const void *arg, const Source *s, const char *name)
-{
-	StringInfoData saved = c->sql;
-	char	   *text;
-
-	initStringInfo(&c->sql);
-	fn(c, arg, s, name);
-	text = c->sql.data;
-	c->sql = saved;
-	return text;
-}
-
-static void
-FilterWriter(Compiler *c, const void *filter, const Source *s, const char *name)
-{
-	AppendFilter(c, (const RuleNode *) filter, s, name);
-}
-
-static void
-WindowWriter(Compiler *c, const void *window, const Source *s, const char *name)
-{
-	AppendWindowCond(c, psprintf("e.%s", s->time), s->time_type, (const RuleWindow *) window);
-}
-
-/* A predicate's filter and window as conditions on a source row (NULL: none). */
-char *
-RcFilterText(Compiler *c, const Source *s, const char *name, const RuleNode *filter)
-{
-	return filter ? Capture(c, FilterWriter, filter, s, name) : NULL;
-}
-
-char *
-RcWindowText(Compiler *c, const Source *s, const RuleWindow *window)
-{
-	return window ? Capture(c, WindowWriter, window, s, NULL) : NULL;
-}
-
-/* a AND b, either possibly NULL (true) */
-char *
-RcConjoin(const char *a, const char *b)
-{
-	if (a && b)
-		return psprintf("(%s AND %s)", a, b);
-	return pstrdup(a ? a : b ? b : "true");
-}
-
-/* The filter AND window of a predicate as a condition on a source row. */
-char *
-RcLeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
-			  const RuleWindow *window)
-{
-	return RcConjoin(RcFilterText(c, s, name, filter), RcWindowText(c, s, window));
-}
-
-/*
- * Integer customer columns of sources without a foreign key may hold ids no
- * customer can have (negative, above 2^32-1): such rows are skipped, not an
- * error in audience_agg.
- */
-static bool
-NeedsKeyRange(Compiler *c, const Source *s)
-{
-	return !c->reg.dictionary && !s->references_customers;
-}
-
-void
-RcAppendKeyRange(Compiler *c, const Source *s)
-{
-	if (NeedsKeyRange(c, s))
-		appendStringInfo(&c->sql, " AND e.%s BETWEEN 0 AND 4294967295", s->customer);
-}
-
-/*
- * The end of a grouped scan (alias g).  Its key range is checked once per
- * customer after grouping, not on every row (which costs a scan of 4.7M
- * orders 60% more), behind OFFSET 0 so that the planner does not push the
- * condition back down to the rows.
- */
-void
-RcAppendGroupEnd(Compiler *c, const Source *s)
-{
-	if (NeedsKeyRange(c, s))
-		appendStringInfoString(&c->sql, " GROUP BY 1 OFFSET 0) g WHERE g.k BETWEEN 0 AND 4294967295");
-	else
-		appendStringInfo(&c->sql, " GROUP BY 1) g%s", OuterJoin(c));
-}
-
-/*
- * WHERE clause of a source scan: filter and window (and the candidates);
- * the key range on every row unless the scan is grouped (RcAppendGroupEnd).
- */
-void
-RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
-				  const RuleWindow *window, bool grouped)
-{
-	appendStringInfo(&c->sql, " WHERE %s", RcLeafCondition(c, s, name, filter, window));
-	if (!grouped)
-		RcAppendKeyRange(c, s);
-	RcAppendAmongKey(c, psprintf("e.%s", s->customer),
-				   c->reg.dictionary ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer));
-}
-
-/* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
-void
-RcCompileExists(Compiler *c, const RuleNode *n)
-{
-	Source		s;
-
-	RcLoadSource(c, n->name, &s);
-	c->unchecked |= !s.references_customers;
-	/*
-	 * Among candidates, a semi-join from the candidates stops at each one's
-	 * first matching row instead of reading all of its rows.
-	 */
-	if (c->among_customers && !c->reg.dictionary)
-	{
-		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
-						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
-						 s.relname, s.customer, RcLeafCondition(c, &s, n->name, n->filter, n->window));
-		return;
-	}
-	if (c->among_keys)
-	{
-		const char *ordinal = !c->reg.dictionary ? "k.k::bigint"
-			: c->reg.cached ? RcDictOrdinal(&c->reg, "k", "k")
-			: "(SELECT o.ordinal FROM segment.customer_ordinals o WHERE o.key = k.k)";
-
-		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM unnest($2) AS k(k) "
-						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = k.k AND %s)",
-						 ordinal, s.relname, s.customer, RcLeafCondition(c, &s, n->name, n->filter, n->window));
-		return;
-	}
-	if (c->post_join)
-	{
-		/*
-		 * distinct keys of the matching rows, each looked up once (a CTE:
-		 * see RcFenceGrouped)
-		 */
-		appendStringInfo(&c->sql, "WITH g AS MATERIALIZED (SELECT e.%s AS k", s.customer);
-		RcAppendSourceFrom(c, &s);
-		RcAppendSourceWhere(c, &s, n->name, n->filter, n->window, false);
-		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(%s), '{}') AS yes "
-						 "FROM g%s", RcOuterKey(c), OuterJoin(c));
-		return;
-	}
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcSourceOrdinal(c, &s));
-	RcAppendSourceFrom(c, &s);
-	RcAppendSourceWhere(c, &s, n->name, n->filter, n->window, false);
-}
-
 /*
  * TAG 'group' [NOT] IN (...) / IS [NOT] EMPTY over the tag store; returns
  * true when the predicate is the universe minus the holders found.
@@ -689,7 +210,7 @@ CompileTag(Compiler *c, const RuleNode *n)
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(m.ordinal), '{}') AS yes FROM segment.tag_members m "
 					 "JOIN segment.tags t ON t.id = m.tag_id WHERE t.group_id = %s", gid);
 	RcAppendTagValues(c, n);
-	AppendAmong(c, "m.ordinal");
+	RcAppendAmong(c, "m.ordinal");
 	return complement;
 }
 
@@ -1205,3 +726,5 @@ rule_compile_many(const RuleNode **rules, int n, TimestampTz as_of, RuleAmong am
 	appendStringInfo(&c.sql, "u AS MATERIALIZED (%s)\nSELECT %s\nFROM u%s", UniverseSql(&c), select.data, c.from.data);
 	return c.sql.data;
 }
+
+

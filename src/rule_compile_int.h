@@ -3,8 +3,10 @@
  *		Internals of the rule compiler, split by concern:
  *
  *	rule_compile.c			the compiler's state from a catalog snapshot,
- *							literals and conditions, source scans, the
- *							boolean structure, and the entry points
+ *							tags, segments, sharing, the boolean
+ *							structure, and the entry points
+ *	rule_compile_cond.c		literals, windows and conditions
+ *	rule_compile_source.c	source scans and EXISTS
  *	rule_compile_agg.c		aggregate predicates
  *	rule_compile_merge.c	predicates of one source merged into one scan,
  *							and the choice of scans by the planner's costs
@@ -134,8 +136,25 @@ extern const char *RcDictOrdinal(const Registry *reg, const char *alias, const c
 extern const char *RcDictJoin(const Registry *reg, const char *alias, const char *col);
 extern void RcLoadSource(Compiler *c, const char *name, Source *s);
 extern Oid RcColumnType(Oid rel, const char *relname, const char *column);
+extern char *RcTagGroupId(const char *name);
+extern void RcAppendTagValues(Compiler *c, const RuleNode *n);
+extern char *RcSegmentId(const char *name);
+extern void RcCompileNode(Compiler *c, const RuleNode *n);
+extern const char *RcCustomerOrdinal(Compiler *c);
+extern void RcPrepare(Compiler *c, TimestampTz as_of);
+extern const RuleNode *RcRewrite(Compiler *c, const RuleNode *rule);
+extern void RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of);
+
+/* rule_compile_cond.c */
+
 extern bool RcIsTimeType(Oid t);
+extern void RcAppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w);
 extern void RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what);
+extern void RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source);
+
+/* rule_compile_source.c */
+
+extern void RcAppendAmong(Compiler *c, const char *key);
 extern void RcAppendAmongKey(Compiler *c, const char *native, const char *ordinal);
 extern void RcAppendSourceFrom(Compiler *c, const Source *s);
 extern const char *RcSourceOrdinal(Compiler *c, const Source *s);
@@ -150,14 +169,6 @@ extern void RcAppendKeyRange(Compiler *c, const Source *s);
 extern void RcAppendGroupEnd(Compiler *c, const Source *s);
 extern void RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter, const RuleWindow *window, bool grouped);
 extern void RcCompileExists(Compiler *c, const RuleNode *n);
-extern char *RcTagGroupId(const char *name);
-extern void RcAppendTagValues(Compiler *c, const RuleNode *n);
-extern char *RcSegmentId(const char *name);
-extern void RcCompileNode(Compiler *c, const RuleNode *n);
-extern const char *RcCustomerOrdinal(Compiler *c);
-extern void RcPrepare(Compiler *c, TimestampTz as_of);
-extern const RuleNode *RcRewrite(Compiler *c, const RuleNode *rule);
-extern void RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of);
 
 /* rule_compile_agg.c */
 
