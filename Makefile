@@ -36,10 +36,24 @@ OBJS = \
 	src/rule_json.o \
 	src/rule_json_pg.o \
 	src/rule_rewrite.o \
+	src/catalog.o \
+	src/catalog_lookup.o \
+	src/catalog_tags.o \
 	src/rule_compile.o \
+	src/rule_compile_cond.o \
+	src/rule_compile_source.o \
+	src/rule_compile_agg.o \
+	src/rule_compile_merge.o \
+	src/rule_compile_customer.o \
+	src/rule_compile_split.o \
+	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
-	src/autotag.o \
+	src/autotag_cache.o \
+	src/autotag_sql.o \
+	src/autotag_decide.o \
+	src/autotag_layers.o \
+	src/autotag_trigger.o \
 	src/tag_store.o \
 	src/rule_privilege.o
 

@@ -54,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "catalog.h"
 #include "key_dictionary.h"
 
 int			segment_dictionary_cache_kb = 262144;
@@ -260,11 +261,7 @@ RegisterCallbacks(void)
 Oid
 key_dictionary_relid(void)
 {
-	Oid			schema = get_namespace_oid("segment", true);
-
-	if (!OidIsValid(schema))
-		return InvalidOid;
-	return get_relname_relid("customer_ordinals", schema);
+	return catalog_relid("customer_ordinals");
 }
 
 /* The unique index on the key column (attribute 2). */

@@ -13,8 +13,6 @@
 #include "libpq/pqformat.h"
 #include "pgtime.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/array.h"
 #include "nodes/pg_list.h"
@@ -24,6 +22,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "catalog.h"
 #include "rule_parser.h"
 #include "rule_pg.h"
 #include "rule_print.h"
@@ -177,53 +176,12 @@ segment_rule_send(PG_FUNCTION_ARGS)
 
 /*
  * The registered time zone (segment.registered_time_zone(): the tenant's, else
- * the customer registration's), cached per tenant until either catalog
- * changes (their statement triggers send relcache invalidations).
+ * the customer registration's), from the catalog layer's cache.
  */
-static char *zone_cached = NULL;
-static char *zone_tenant = NULL;
-static bool zone_valid = false;
-static Oid	zone_rels[2];
-
-static void
-ZoneInvalidate(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == zone_rels[0] || relid == zone_rels[1])
-		zone_valid = false;
-}
-
 static const char *
 RegisteredZone(void)
 {
-	static bool callback = false;
-	const char *tenant = segment_tenant ? segment_tenant : "";
-	bool		isnull;
-	Datum		d;
-
-	if (zone_valid && strcmp(zone_tenant, tenant) == 0)
-		return zone_cached;
-	if (!callback)
-	{
-		CacheRegisterRelcacheCallback(ZoneInvalidate, (Datum) 0);
-		callback = true;
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT segment.registered_time_zone(), 'segment.customer_registry'::regclass::oid, "
-					"'segment.tenant_settings'::regclass::oid", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the registered time zone");
-	if (zone_cached)
-		pfree(zone_cached);
-	if (zone_tenant)
-		pfree(zone_tenant);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	zone_cached = isnull ? NULL : MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(d));
-	zone_tenant = MemoryContextStrdup(TopMemoryContext, tenant);
-	zone_rels[0] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	zone_rels[1] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	SPI_finish();
-	zone_valid = true;
-	return zone_cached;
+	return catalog_registered_zone();
 }
 
 /*

@@ -34,6 +34,8 @@
 
 #include <stdlib.h>
 
+#include "catalog.h"
+
 /* Existing tags among some ids; kept for the backend (names resolve again on replanning). */
 static SPIPlanPtr existing_tags_plan = NULL;
 
@@ -101,7 +103,7 @@ LockedTags(Datum param)
 	Oid			type = INT4ARRAYOID;
 	Oid			save_userid;
 	int			save_sec_context;
-	Oid			tags = RangeVarGetRelid(makeRangeVar("segment", "tags", -1), NoLock, false);
+	Oid			tags = catalog_relid("tags");
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(tags));
 	Oid			owner;
 

@@ -65,6 +65,11 @@ CREATE TABLE @extschema@.customer_registry (
 );
 COMMENT ON TABLE @extschema@.customer_registry IS 'the registered customer table (see segment.register_customers)';
 
+-- The registration, or the error "no customer table is registered" (its
+-- hint followed by note, if any): raised in one place, src/catalog_lookup.c.
+CREATE FUNCTION @extschema@._customers(note text DEFAULT NULL) RETURNS @extschema@.customer_registry
+    AS 'MODULE_PATHNAME', 'segment_catalog_customers' LANGUAGE C STABLE;
+
 -- A tenant's own time zone, where it differs from the registration's.
 CREATE TABLE @extschema@.tenant_settings (
     tenant    text PRIMARY KEY CHECK (tenant <> ''),
@@ -108,12 +113,7 @@ DECLARE
     reg @extschema@.customer_registry;
     t text;
 BEGIN
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call segment.register_customers() first; it records the zone of the registering session.';
-    END IF;
+    reg := @extschema@._customers('it records the zone of the registering session');
     IF time_zone IS NOT NULL THEN
         IF btrim(time_zone) = '' OR NOT EXISTS (SELECT FROM pg_timezone_names n WHERE n.name = set_time_zone.time_zone)
            AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs a WHERE a.abbrev = set_time_zone.time_zone) THEN
@@ -402,12 +402,7 @@ BEGIN
             USING ERRCODE = 'invalid_name',
                   HINT = 'Source names are lower-case identifiers (letters, digits, underscores) other than "customer".';
     END IF;
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call segment.register_customers() first.';
-    END IF;
+    reg := @extschema@._customers();
     PERFORM @extschema@._check_readable(rel);
     ctype := @extschema@._column_type(rel, customer_column, 'customer column');
     ttype := @extschema@._column_type(rel, time_column, 'time column');
@@ -431,21 +426,10 @@ END $$;
 COMMENT ON FUNCTION @extschema@.register_source(text, regclass, name, name) IS 'registers (or re-registers) an event source usable in rules';
 
 -- A registered source, or the error every function reports for an unknown
--- one (the rule compiler's too): its name, and the sources there are.
+-- one (the rule compiler's too): its name, and the sources there are
+-- (src/catalog_lookup.c).
 CREATE FUNCTION @extschema@._source(name text) RETURNS @extschema@.sources
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    s @extschema@.sources;
-BEGIN
-    SELECT * INTO s FROM @extschema@.sources x WHERE x.name = _source.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'source "%" does not exist', name
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Registered sources: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM @extschema@.sources x) || '.',
-                                  'No source is registered; use segment.register_source().');
-    END IF;
-    RETURN s;
-END $$;
+    AS 'MODULE_PATHNAME', 'segment_catalog_source' LANGUAGE C STABLE;
 
 CREATE FUNCTION @extschema@.unregister_source(name text) RETURNS void
 LANGUAGE plpgsql AS $$

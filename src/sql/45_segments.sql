@@ -39,22 +39,10 @@ CREATE TABLE @extschema@.history (
 CREATE INDEX ON @extschema@.history (segment_id, refreshed_at);
 COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment (append-only)';
 
--- The segment row of the current tenant, or an error listing what exists.
+-- The segment row of the current tenant, or an error listing what exists
+-- (src/catalog_lookup.c, the rule compiler's too).
 CREATE FUNCTION @extschema@._segment(name text) RETURNS @extschema@.segments
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    s @extschema@.segments;
-BEGIN
-    SELECT * INTO s FROM @extschema@.segments x WHERE x.tenant = @extschema@._tenant() AND x.name = _segment.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'segment "%" does not exist', name
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Segments: ' || (SELECT string_agg(quote_literal(x.name), ', ' ORDER BY x.name)
-                                                   FROM @extschema@.segments x WHERE x.tenant = @extschema@._tenant()) || '.',
-                                  'No segment exists yet; create one with segment.create_segment().');
-    END IF;
-    RETURN s;
-END $$;
+    AS 'MODULE_PATHNAME', 'segment_catalog_segment' LANGUAGE C STABLE;
 
 -- Rejects a rule whose IN SEGMENT references lead back to the segment itself.
 CREATE FUNCTION @extschema@._check_cycles(name text, rule @extschema@.segment_rule) RETURNS void

@@ -83,11 +83,7 @@ DECLARE
     ord bigint;
     found_it boolean;
 BEGIN
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call segment.register_customers() first.';
-    END IF;
+    reg := @extschema@._customers();
     IF customer_key IS NULL THEN
         RAISE EXCEPTION 'customer key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -110,38 +106,13 @@ BEGIN
 END $$;
 
 -- The key of an ordinal as text, for logs and messages.
+-- The tenant's tag group, or an error naming its groups; a value of one,
+-- or an error naming its values (src/catalog_lookup.c).
 CREATE FUNCTION @extschema@._group(group_name text) RETURNS @extschema@.tag_groups
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    g @extschema@.tag_groups;
-BEGIN
-    SELECT * INTO g FROM @extschema@.tag_groups t WHERE t.tenant = @extschema@._tenant() AND t.name = group_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tag group "%" does not exist', group_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Tag groups: ' || (SELECT string_agg(quote_literal(t.name), ', ' ORDER BY t.position)
-                                                     FROM @extschema@.tag_groups t WHERE t.tenant = @extschema@._tenant()) || '.',
-                                  'No tag group exists yet; create one with segment.create_tag_group().');
-    END IF;
-    RETURN g;
-END $$;
+    AS 'MODULE_PATHNAME', 'segment_catalog_group' LANGUAGE C STABLE;
 
 CREATE FUNCTION @extschema@._tag(group_name text, value text) RETURNS @extschema@.tags
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    g @extschema@.tag_groups := @extschema@._group(group_name);
-    t @extschema@.tags;
-BEGIN
-    SELECT * INTO t FROM @extschema@.tags x WHERE x.group_id = g.id AND x.value = _tag.value;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'tag "%" does not exist in group "%"', value, group_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Values of "' || group_name || '": ' || (SELECT string_agg(quote_literal(x.value), ', ' ORDER BY x.position)
-                                                     FROM @extschema@.tags x WHERE x.group_id = g.id) || '.',
-                                  'The group has no values yet; add one with segment.add_tag().');
-    END IF;
-    RETURN t;
-END $$;
+    AS 'MODULE_PATHNAME', 'segment_catalog_tag' LANGUAGE C STABLE;
 
 CREATE FUNCTION @extschema@.create_tag_group(name text, exclusive boolean DEFAULT false,
                                              allow_manual boolean DEFAULT true, allow_auto boolean DEFAULT false)

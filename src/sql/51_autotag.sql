@@ -21,7 +21,7 @@ COMMENT ON TABLE @extschema@.autotag_triggers IS 'tables with auto-tagging trigg
 
 -- Groups whose auto-tagging failed inside the trigger (the application's
 -- statement went through without their re-tagging): stale until retag()
--- succeeds for them; the trigger skips them meanwhile (src/autotag.c).
+-- succeeds for them; the trigger skips them meanwhile (src/autotag_trigger.c).
 CREATE TABLE @extschema@.tag_group_errors (
     group_id  integer PRIMARY KEY REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
     failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -115,12 +115,12 @@ LANGUAGE sql AS $$
 $$;
 
 -- Removes then adds automatic tags of one value, logged as its rule's
--- (what the engine in src/autotag.c does for each value; RFM uses it).
+-- (what the engine in src/autotag_decide.c does for each value; RFM uses it).
 CREATE FUNCTION @extschema@._apply_auto(tag integer, added @extschema@.audience, removed @extschema@.audience)
 RETURNS void
 AS 'MODULE_PATHNAME', 'segment_apply_auto' LANGUAGE C VOLATILE STRICT;
 
--- The engine (src/autotag.c).  _retag_cascade re-tags groups among
+-- The engine (src/autotag_layers.c).  _retag_cascade re-tags groups among
 -- candidates (NULL: every customer), then the groups whose TAG conditions
 -- read the customers that changed, until nothing changes.  Exclusive
 -- groups give each customer the first value (by position) whose rule

@@ -49,11 +49,7 @@ BEGIN
     IF source IS NULL OR amount_column IS NULL OR as_of IS NULL THEN
         RETURN;
     END IF;
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Call segment.register_customers() first.';
-    END IF;
+    reg := @extschema@._customers();
     s := @extschema@._source(source);
     atype := @extschema@._column_type(s.rel, amount_column, 'amount column');
     IF (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = atype) <> 'N' THEN

@@ -1,0 +1,193 @@
+/*
+ * rule_compile_agg.c
+ *		Aggregate predicates (count, sum, avg, min, max, count_distinct):
+ *		their SQL, the type of their value, whether their condition holds
+ *		for customers without rows, and their grouped scan.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "key_dictionary.h"
+#include "rule_compile_int.h"
+#include "rule_pg.h"
+#include "rule_print.h"
+#include "rule_rewrite.h"
+#include "rule_share.h"
+#include "segment.h"
+
+/* The aggregate call, restricted to rows satisfying cond when not NULL. */
+const char *
+RcAggSql(RuleAggKind agg, const char *arg, bool rows, const char *cond)
+{
+	const char *f = cond && strcmp(cond, "true") != 0 ? psprintf(" FILTER (WHERE %s)", cond) : "";
+
+	switch (agg)
+	{
+		case RULE_AGG_COUNT:
+			return rows ? psprintf("count(*)%s", f) : psprintf("count(%s)%s", arg, f);
+		case RULE_AGG_SUM:
+			return psprintf("coalesce(sum(%s)%s, 0)", arg, f);
+		case RULE_AGG_AVG:
+			return psprintf("avg(%s)%s", arg, f);
+		case RULE_AGG_MIN:
+			return psprintf("min(%s)%s", arg, f);
+		case RULE_AGG_MAX:
+			return psprintf("max(%s)%s", arg, f);
+		case RULE_AGG_COUNT_DISTINCT:
+			return psprintf("count(DISTINCT %s)%s", arg, f);
+	}
+	return NULL;
+}
+
+/* The type an aggregate produces, for typing the literal compared with it. */
+static Oid
+AggResultType(RuleAggKind agg, Oid argtype)
+{
+	switch (agg)
+	{
+		case RULE_AGG_COUNT:
+		case RULE_AGG_COUNT_DISTINCT:
+			return INT8OID;
+		case RULE_AGG_AVG:
+		case RULE_AGG_SUM:
+			return RcIsTimeType(argtype) ? argtype : NUMERICOID;
+		default:
+			return argtype;
+	}
+}
+
+void
+RcCheckAggregate(const RuleValue *v, const Source *s, AggInfo *a)
+{
+	bool		rows = v->column == NULL;
+	Oid			argtype = rows ? INT8OID : RcColumnType(s->rel, s->relname, v->column);
+
+	if ((v->agg == RULE_AGG_SUM || v->agg == RULE_AGG_AVG) &&
+		!(TypeCategory(argtype) == TYPCATEGORY_NUMERIC))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s(%s.%s) needs a numeric column, but it has type %s", rule_agg_name(v->agg),
+						v->source, v->column, format_type_be(argtype))));
+	a->vtype = AggResultType(v->agg, argtype);
+	a->what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
+	a->arg = rows ? NULL : psprintf("e.%s", quote_identifier(v->column));
+	a->empty = psprintf("%s::%s",
+						(v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT ||
+						 v->agg == RULE_AGG_SUM) ? "0" : "NULL",
+						format_type_be(a->vtype));
+}
+
+/*
+ * Whether an aggregate's condition holds for the value over no rows (0 for
+ * count and sum, NULL otherwise): then customers without matching rows
+ * belong too, as universe - seen.  Asked of the server, which knows the
+ * comparison semantics of every type.
+ */
+bool
+RcEmptyHolds(Compiler *c, const RuleNode *n, const AggInfo *a)
+{
+	StringInfoData saved = c->sql;
+	bool		holds;
+
+	initStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, "SELECT (");
+	RcAppendCondition(c, n, a->empty, a->vtype, a->what);
+	appendStringInfoString(&c->sql, ") IS TRUE");
+	if (SPI_execute(c->sql.data, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not evaluate %s", c->sql.data);
+	holds = strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0;
+	pfree(c->sql.data);
+	c->sql = saved;
+	return holds;
+}
+
+/*
+ * The columns of an aggregate predicate over g.<value>: "yes" holds the
+ * customers whose value satisfies the condition; when the condition holds
+ * for no rows, "seen" (customers with matching rows: g.<seen>, or every
+ * row of g) too.
+ */
+void
+RcAppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value,
+				 const char *seen, const char *suffix, bool holds)
+{
+	appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE ", RcOuterKey(c));
+	RcAppendCondition(c, n, psprintf("g.%s", value), a->vtype, a->what);
+	appendStringInfo(&c->sql, "), '{}') AS yes%s", suffix);
+	if (holds)
+		appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(%s)%s, '{}') AS seen%s", RcOuterKey(c),
+						 seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
+}
+
+/* The expression of an aggregate predicate from its columns (alias.yesN...). */
+void
+RcAppendAggExpr(Compiler *c, const char *alias, const char *suffix, bool holds)
+{
+	if (holds)
+	{
+		appendStringInfo(&c->sql, "(%s.yes%s OPERATOR(segment.|) (u.a OPERATOR(segment.-) %s.seen%s))",
+						 alias, suffix, alias, suffix);
+		c->uses_universe = true;
+	}
+	else
+		appendStringInfo(&c->sql, "%s.yes%s", alias, suffix);
+}
+
+/* An aggregate's comparison on a grouped value, as text. */
+char *
+RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	RcAppendCondition(c, n, value, a->vtype, a->what);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/*
+ * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
+ * source; returns whether the condition holds for no rows.
+ */
+bool
+RcCompileAggregate(Compiler *c, const RuleNode *n)
+{
+	const RuleValue *v = n->value;
+	Source		s;
+	AggInfo		a;
+	bool		holds;
+	int			list_end;
+
+	RcLoadSource(c, v->source, &s);
+	c->unchecked |= !s.references_customers;
+	RcCheckAggregate(v, &s, &a);
+	holds = RcEmptyHolds(c, n, &a);
+	appendStringInfoString(&c->sql, "SELECT ");
+	RcAppendAggColumns(c, n, &a, "v", NULL, "", holds);
+	list_end = c->sql.len;
+	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
+					 RcAggSql(v->agg, a.arg, v->column == NULL, NULL));
+	RcAppendSourceFrom(c, &s);
+	RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
+	RcAppendGroupEnd(c, &s);
+	RcFenceGrouped(c, list_end, holds ? NULL : RcGroupCondition(c, n, &a, "g.v"));
+	return holds;
+}
