@@ -150,6 +150,11 @@ SET time_zone = coalesce(nullif(pg_catalog.current_setting('segment.timezone', t
                          pg_catalog.current_setting('TimeZone'));
 ALTER TABLE @extschema@.customer_registry ALTER COLUMN time_zone SET NOT NULL;
 
+-- The registration, or the error "no customer table is registered" (its
+-- hint followed by note, if any): raised in one place, src/catalog_lookup.c.
+CREATE FUNCTION @extschema@._customers(note text DEFAULT NULL) RETURNS @extschema@.customer_registry
+    AS 'MODULE_PATHNAME', 'segment_catalog_customers' LANGUAGE C STABLE;
+
 -- A tenant's own time zone, where it differs from the registration's.
 CREATE TABLE @extschema@.tenant_settings (
     tenant    text PRIMARY KEY CHECK (tenant <> ''),
@@ -196,12 +201,7 @@ DECLARE
     reg @extschema@.customer_registry;
     t text;
 BEGIN
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call segment.register_customers() first; it records the zone of the registering session.';
-    END IF;
+    reg := @extschema@._customers('it records the zone of the registering session');
     IF time_zone IS NOT NULL THEN
         IF btrim(time_zone) = '' OR NOT EXISTS (SELECT FROM pg_timezone_names n WHERE n.name = set_time_zone.time_zone)
            AND NOT EXISTS (SELECT FROM pg_timezone_abbrevs a WHERE a.abbrev = set_time_zone.time_zone) THEN
@@ -418,12 +418,7 @@ BEGIN
             USING ERRCODE = 'invalid_name',
                   HINT = 'Source names are lower-case identifiers (letters, digits, underscores) other than "customer".';
     END IF;
-    SELECT * INTO reg FROM @extschema@.customer_registry;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no customer table is registered'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call segment.register_customers() first.';
-    END IF;
+    reg := @extschema@._customers();
     PERFORM @extschema@._check_readable(rel);
     ctype := @extschema@._column_type(rel, customer_column, 'customer column');
     ttype := @extschema@._column_type(rel, time_column, 'time column');
@@ -444,6 +439,12 @@ BEGIN
     -- a re-registered source may live in another table now
     PERFORM @extschema@._sync_triggers();
 END $$;
+
+-- A registered source, or the error every function reports for an unknown
+-- one (the rule compiler's too): its name, and the sources there are
+-- (src/catalog_lookup.c).
+CREATE OR REPLACE FUNCTION @extschema@._source(name text) RETURNS @extschema@.sources
+    AS 'MODULE_PATHNAME', 'segment_catalog_source' LANGUAGE C STABLE;
 
 CREATE OR REPLACE FUNCTION @extschema@.unregister_source(name text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -482,6 +483,11 @@ ALTER TABLE @extschema@.history DROP CONSTRAINT history_segment_id_fkey;
 ALTER TABLE @extschema@.history ADD COLUMN rule text;
 
 COMMENT ON TABLE @extschema@.history IS 'one row per refresh of a saved segment (append-only)';
+
+-- The segment row of the current tenant, or an error listing what exists
+-- (src/catalog_lookup.c, the rule compiler's too).
+CREATE OR REPLACE FUNCTION @extschema@._segment(name text) RETURNS @extschema@.segments
+    AS 'MODULE_PATHNAME', 'segment_catalog_segment' LANGUAGE C STABLE;
 
 CREATE OR REPLACE FUNCTION @extschema@.create_segment(name text, rule @extschema@.segment_rule,
                                            description text DEFAULT NULL, refresh boolean DEFAULT true,
@@ -1053,6 +1059,45 @@ WHERE EXISTS (SELECT FROM @extschema@.tags t WHERE t.group_id = g.id AND t.rule 
 
 ALTER TABLE @extschema@.tag_log ALTER COLUMN actor SET DEFAULT @extschema@._caller()::text;
 
+-- The ordinal of a customer key, or an error when it is not a registered customer.
+CREATE OR REPLACE FUNCTION @extschema@._ordinal_of(customer_key anyelement) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    ord bigint;
+    found_it boolean;
+BEGIN
+    reg := @extschema@._customers();
+    IF customer_key IS NULL THEN
+        RAISE EXCEPTION 'customer key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- another tenant's customer is as unknown as a missing one
+    IF reg.ordinal_mode = 'direct' THEN
+        EXECUTE format('SELECT c.%1$I::bigint FROM %2$s c WHERE c.%1$I = $1::text::%3$s %4$s', reg.key_column, reg.rel, reg.key_type,
+                       CASE WHEN reg.tenant_column IS NULL THEN '' ELSE format('AND c.%I::text = $2', reg.tenant_column) END)
+            INTO ord USING customer_key, @extschema@._tenant();
+    ELSE
+        EXECUTE format('SELECT o.ordinal FROM @extschema@.customer_ordinals o JOIN %2$s c ON c.%1$I = o.key
+                        WHERE o.key = $1::text::%3$s %4$s', reg.key_column, reg.rel, reg.key_type,
+                       CASE WHEN reg.tenant_column IS NULL THEN '' ELSE format('AND c.%I::text = $2', reg.tenant_column) END)
+            INTO ord USING customer_key, @extschema@._tenant();
+    END IF;
+    IF ord IS NULL THEN
+        RAISE EXCEPTION 'customer % is not in %', customer_key, reg.rel
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN ord;
+END $$;
+
+-- The key of an ordinal as text, for logs and messages.
+-- The tenant's tag group, or an error naming its groups; a value of one,
+-- or an error naming its values (src/catalog_lookup.c).
+CREATE OR REPLACE FUNCTION @extschema@._group(group_name text) RETURNS @extschema@.tag_groups
+    AS 'MODULE_PATHNAME', 'segment_catalog_group' LANGUAGE C STABLE;
+
+CREATE OR REPLACE FUNCTION @extschema@._tag(group_name text, value text) RETURNS @extschema@.tags
+    AS 'MODULE_PATHNAME', 'segment_catalog_tag' LANGUAGE C STABLE;
+
 COMMENT ON FUNCTION @extschema@.rename_tag_group(text, text) IS 'renames a tag group (non-empty, no "-")';
 
 -- New positions 1..n for ids listed in their current order: moved at
@@ -1228,7 +1273,7 @@ END $$;
 
 -- Groups whose auto-tagging failed inside the trigger (the application's
 -- statement went through without their re-tagging): stale until retag()
--- succeeds for them; the trigger skips them meanwhile (src/autotag.c).
+-- succeeds for them; the trigger skips them meanwhile (src/autotag_trigger.c).
 CREATE TABLE @extschema@.tag_group_errors (
     group_id  integer PRIMARY KEY REFERENCES @extschema@.tag_groups ON DELETE CASCADE,
     failed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -1353,6 +1398,74 @@ BEGIN
 END $$;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_group_errors', '');
+
+-- rfm(): per registered customer (of the current tenant) with at least one
+-- event in the source up to as_of:
+--   recency_days  days from the last event to as_of (calendar days in the
+--                 segment.timezone zone), frequency = events, monetary = sum
+--                 of amount (NULL amounts count as 0);
+--   r, f, m       1..5 by quintile: ceil(5 * cume_dist()), so equal values
+--                 always get equal scores (recency: more recent is higher);
+--   class         from R, F, M each compared with the average customer
+--                 (recency below the average, frequency and monetary above).
+-- Customers without events are not scored.
+CREATE OR REPLACE FUNCTION @extschema@.rfm(source text, amount_column name, as_of timestamptz DEFAULT now())
+RETURNS TABLE(customer_key text, ordinal bigint, recency_days integer, frequency bigint, monetary numeric,
+              r integer, f integer, m integer, class text, class_label text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s @extschema@.sources;
+    reg @extschema@.customer_registry;
+    atype regtype;
+    ord_expr text;
+    key_join text := '';
+    tenant_cond text := '';
+BEGIN
+    IF source IS NULL OR amount_column IS NULL OR as_of IS NULL THEN
+        RETURN;
+    END IF;
+    reg := @extschema@._customers();
+    s := @extschema@._source(source);
+    atype := @extschema@._column_type(s.rel, amount_column, 'amount column');
+    IF (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = atype) <> 'N' THEN
+        RAISE EXCEPTION 'amount column "%" of % has type %, not a number', amount_column, s.rel, atype
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF reg.ordinal_mode = 'direct' THEN
+        ord_expr := format('c.%I::bigint', reg.key_column);
+    ELSE
+        ord_expr := 'o.ordinal';
+        key_join := format('JOIN @extschema@.customer_ordinals o ON o.key = c.%I', reg.key_column);
+    END IF;
+    IF reg.tenant_column IS NOT NULL THEN
+        tenant_cond := format('AND c.%I::text = %L', reg.tenant_column, @extschema@._tenant());
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH per_customer AS (
+            SELECT c.%1$I::text AS key, %2$s AS ord,
+                   ((($1 AT TIME ZONE %10$L)::date) - ((max(e.%3$I)::timestamptz AT TIME ZONE %10$L)::date))::integer AS recency,
+                   count(*) AS freq, coalesce(sum(e.%4$I), 0)::numeric AS money
+            FROM %5$s e JOIN %6$s c ON c.%1$I = e.%7$I %8$s
+            WHERE e.%3$I <= $1 %9$s
+            GROUP BY 1, 2
+        ), scored AS (
+            SELECT p.*,
+                   ceil(5 * cume_dist() OVER (ORDER BY p.recency DESC))::integer AS r,
+                   ceil(5 * cume_dist() OVER (ORDER BY p.freq))::integer AS f,
+                   ceil(5 * cume_dist() OVER (ORDER BY p.money))::integer AS m,
+                   p.recency < avg(p.recency) OVER () AS r_high,
+                   p.freq > avg(p.freq) OVER () AS f_high,
+                   p.money > avg(p.money) OVER () AS m_high
+            FROM per_customer p
+        )
+        SELECT sc.key, sc.ord, sc.recency, sc.freq, sc.money, sc.r, sc.f, sc.m, k.class, k.label
+        FROM scored sc JOIN @extschema@.rfm_classes k
+             ON k.r_high = sc.r_high AND k.f_high = sc.f_high AND k.m_high = sc.m_high
+        ORDER BY sc.ord$q$,
+        reg.key_column, ord_expr, s.time_column, amount_column, s.rel, reg.rel, s.customer_column,
+        key_join, tenant_cond, @extschema@._zone())
+    USING as_of;
+END $$;
 
 -- Re-scores an RFM tag group: every scored customer gets its class as an
 -- automatic tag, swaps logged; customers no longer scored lose it.
@@ -1788,7 +1901,7 @@ $$;
 CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
-                 '_ordinal_of', '_source', '_column_type', '_columns_hint', '_require_pg_cron',
+                 '_ordinal_of', '_source', '_customers', '_column_type', '_columns_hint', '_require_pg_cron',
                  '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position']
 $$;
 
