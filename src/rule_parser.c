@@ -815,16 +815,16 @@ static bool
 parse_prev(Parser *p, RuleLiteral *lit, bool in_filter)
 {
 	const RuleToken *t = peek(p, 0);
-	const RuleToken *ct;
 	char		col[NEAR_MAX_BYTES + 8];
 
 	advance(p);
 	advance(p);
-	if ((ct = peek(p, 0)) == NULL || (lit->text = expect_ident(p)) == NULL)
+	if ((lit->text = expect_ident(p)) == NULL)
 		return false;
 	if (!in_filter || !p->prev_ok)
 	{
-		tok_raw(p, ct, col, sizeof(col));
+		rule_error_clip(col, sizeof(col), lit->text, (int) strlen(lit->text),
+						NEAR_MAX_BYTES);
 		rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
 					   "prev.%s can only be used in the filter of a later step of a sequence",
 					   col);
@@ -845,7 +845,11 @@ refuse_prev(Parser *p)
 
 	if (ct == NULL)
 		return false;
-	tok_raw(p, ct, col, sizeof(col));
+	if (ct->kind == RULE_TOK_IDENT || ct->kind == RULE_TOK_QIDENT)
+		rule_error_clip(col, sizeof(col), ct->text, (int) strlen(ct->text),
+						NEAR_MAX_BYTES);
+	else
+		tok_raw(p, ct, col, sizeof(col));
 	rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
 				   "prev.%s can only be compared with =, <>, <, <=, > or >=", col);
 	rule_error_hint(p->err, "%s", PREV_HINT);
