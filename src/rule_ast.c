@@ -5,6 +5,7 @@
  */
 #include "rule_ast.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rule_lexer.h"
@@ -15,6 +16,7 @@
 typedef struct Ctx
 {
 	bool		filter;			/* inside a WHERE */
+	bool		prev_ok;		/* inside the WHERE of a later sequence step */
 	RuleError  *err;
 } Ctx;
 
@@ -36,13 +38,82 @@ rule_unit_name(RuleUnit unit, bool plural)
 const char *
 rule_agg_name(RuleAggKind agg)
 {
-	static const char *const names[6] = {
-		"count", "sum", "avg", "min", "max", "count_distinct"
+	static const char *const names[12] = {
+		"count", "sum", "avg", "min", "max", "count_distinct",
+		"first", "last", "mode", "active_days", "active_weeks", "active_months"
 	};
 
-	if ((int) agg < 0 || (int) agg > 5)
+	if ((int) agg < 0 || (int) agg > 11)
 		return "?";
 	return names[agg];
+}
+
+/* count(source) counts rows; active_*(source) count periods with rows. */
+bool
+rule_agg_takes_source_only(RuleAggKind agg)
+{
+	return agg == RULE_AGG_ACTIVE_DAYS || agg == RULE_AGG_ACTIVE_WEEKS ||
+		agg == RULE_AGG_ACTIVE_MONTHS;
+}
+
+/* Compares a run of decimal digits with a bound, ignoring leading zeros. */
+static int
+digits_cmp(const char *d, size_t n, const char *bound)
+{
+	size_t		bn = strlen(bound);
+
+	while (n > 1 && *d == '0')
+		d++, n--;
+	if (n != bn)
+		return n < bn ? -1 : 1;
+	return memcmp(d, bound, n) < 0 ? -1 : memcmp(d, bound, n) > 0;
+}
+
+/* The count limit as digits, for digits_cmp(). */
+static const char *
+rank_count_bound(void)
+{
+	static char bound[16];
+
+	if (bound[0] == '\0')
+		snprintf(bound, sizeof(bound), "%d", RULE_MAX_RANK_COUNT);
+	return bound;
+}
+
+/* digits[.digits]; whole counts 1 .. RULE_MAX_RANK_COUNT, percents (0, 100]. */
+RuleRankSize
+rule_rank_size_check(const char *n, bool percent)
+{
+	size_t		whole = 0,
+				frac = 0,
+				i;
+	bool		nonzero = false;
+
+	if (n == NULL)
+		return RULE_RANK_SIZE_SYNTAX;
+	while (n[whole] >= '0' && n[whole] <= '9')
+		whole++;
+	if (n[whole] == '.')
+		while (n[whole + 1 + frac] >= '0' && n[whole + 1 + frac] <= '9')
+			frac++;
+	if (whole == 0 || n[whole + (n[whole] == '.' ? 1 + frac : 0)] != '\0' ||
+		(n[whole] == '.' && (frac == 0 || !percent)))
+		return RULE_RANK_SIZE_SYNTAX;
+	for (i = 0; n[i]; i++)
+		if (n[i] >= '1' && n[i] <= '9')
+			nonzero = true;
+	if (!nonzero)
+		return RULE_RANK_SIZE_ZERO;
+	if (!percent)
+		return digits_cmp(n, whole, rank_count_bound()) > 0 ?
+			RULE_RANK_SIZE_TOO_BIG : RULE_RANK_SIZE_OK;
+	if (digits_cmp(n, whole, "100") > 0)
+		return RULE_RANK_SIZE_OVER_100;
+	if (digits_cmp(n, whole, "100") == 0)
+		for (i = whole + 1; frac > 0 && n[i]; i++)
+			if (n[i] != '0')
+				return RULE_RANK_SIZE_OVER_100;
+	return RULE_RANK_SIZE_OK;
 }
 
 /* Comparison operators as the printer writes them (<> for both spellings). */
@@ -239,6 +310,9 @@ check_literal(Ctx *c, const RuleLiteral *lit, bool moment_ok)
 			if (!moment_ok)
 				return corrupt(c, "A moment appears in an IN list.");
 			return check_moment(c, &lit->moment, false);
+		case RULE_LIT_PREV:
+			/* only check_cmp_literal() lets these through */
+			return corrupt(c, "A prev.column appears outside a comparison in a later sequence step's filter.");
 	}
 	return corrupt(c, "A literal kind is unknown.");
 }
@@ -268,15 +342,30 @@ check_list(Ctx *c, const RuleNode *node, bool strings_only)
 	return true;
 }
 
+/* The literal of a comparison: prev.column too in later sequence steps. */
+static bool
+check_cmp_literal(Ctx *c, const RuleLiteral *lit)
+{
+	if (lit->kind != RULE_LIT_PREV)
+		return check_literal(c, lit, true);
+	if (!c->prev_ok)
+		return corrupt(c, "A prev.column appears outside the filter of a later sequence step.");
+	return check_ident(c, lit->text);
+}
+
 static bool check_node(Ctx *c, const RuleNode *node, int level);
 
-/* A WHERE filter: a tree of filter kinds over FIELD values. */
+/*
+ * A WHERE filter: a tree of filter kinds over FIELD values; prev_ok for the
+ * steps after the first of a sequence.
+ */
 static bool
-check_filter(Ctx *c, const RuleNode *filter, int level)
+check_filter(Ctx *c, const RuleNode *filter, int level, bool prev_ok)
 {
 	Ctx			fc = *c;
 
 	fc.filter = true;
+	fc.prev_ok = prev_ok;
 	return check_node(&fc, filter, level + 1);
 }
 
@@ -300,15 +389,18 @@ check_value(Ctx *c, const RuleValue *v, int level)
 			return check_ident(c, v->column);
 		case RULE_VALUE_AGG:
 			if ((int) v->agg < RULE_AGG_COUNT ||
-				(int) v->agg > RULE_AGG_COUNT_DISTINCT)
+				(int) v->agg > RULE_AGG_ACTIVE_MONTHS)
 				return corrupt(c, "An aggregate is unknown.");
 			if (!check_ident(c, v->source))
 				return false;
-			if (v->column == NULL && v->agg != RULE_AGG_COUNT)
-				return corrupt(c, "Only count() may omit the column.");
+			if (v->column == NULL && v->agg != RULE_AGG_COUNT &&
+				!rule_agg_takes_source_only(v->agg))
+				return corrupt(c, "Only count() and active_*() may omit the column.");
+			if (v->column != NULL && rule_agg_takes_source_only(v->agg))
+				return corrupt(c, "active_days(), active_weeks() and active_months() take no column.");
 			if (v->column != NULL && !check_ident(c, v->column))
 				return false;
-			if (v->filter != NULL && !check_filter(c, v->filter, level))
+			if (v->filter != NULL && !check_filter(c, v->filter, level, false))
 				return false;
 			return v->window == NULL || check_window(c, v->window);
 		default:
@@ -338,6 +430,74 @@ check_bool(Ctx *c, const RuleNode *node, int level)
 	return true;
 }
 
+/* EXISTS source [WHERE filter] [DURING window], alone or as a step. */
+static bool
+check_exists(Ctx *c, const RuleNode *node, int level, bool prev_ok)
+{
+	if (!check_ident(c, node->name))
+		return false;
+	if (node->filter != NULL &&
+		!check_filter(c, node->filter, level, prev_ok))
+		return false;
+	return node->window == NULL || check_window(c, node->window);
+}
+
+/* Steps are EXISTS nodes, the first positive; WITHIN n is at least 1. */
+static bool
+check_sequence(Ctx *c, const RuleNode *node, int level)
+{
+	int			i;
+
+	if (node->nchildren < 2 || node->children == NULL)
+		return corrupt(c, "A sequence has fewer than two steps.");
+	if (node->nchildren > RULE_MAX_SEQUENCE_STEPS)
+	{
+		rule_error_set(c->err, RULE_ERR_LIMIT, 0,
+					   "sequence exceeds the maximum of %d steps",
+					   RULE_MAX_SEQUENCE_STEPS);
+		return false;
+	}
+	for (i = 0; i < node->nchildren; i++)
+	{
+		const RuleNode *step = node->children[i];
+
+		if (step == NULL || step->kind != RULE_EXISTS)
+			return corrupt(c, "A sequence step is not an EXISTS.");
+		if (i == 0 && step->negated)
+			return corrupt(c, "The first step of a sequence is negated.");
+		if (!check_exists(c, step, level + 1, i > 0))
+			return false;
+	}
+	if (node->within == NULL)
+		return true;
+	if (node->within->n < 1)
+		return corrupt(c, "A WITHIN count is below 1.");
+	return check_count(c, node->within->n) && check_unit(c, node->within->unit);
+}
+
+/* value [not] in (top|bottom) n [percent] [among segment 'name'] */
+static bool
+check_rank(Ctx *c, const RuleNode *node, int level)
+{
+	if (node->rank == NULL)
+		return corrupt(c, "A rank has no size.");
+	if (!check_value(c, node->value, level))
+		return false;
+	switch (rule_rank_size_check(node->rank->n, node->rank->percent))
+	{
+		case RULE_RANK_SIZE_OK:
+			break;
+		case RULE_RANK_SIZE_TOO_BIG:
+			rule_error_set(c->err, RULE_ERR_LIMIT, 0,
+						   "TOP or BOTTOM count exceeds the maximum of %d",
+						   RULE_MAX_RANK_COUNT);
+			return false;
+		default:
+			return corrupt(c, "A TOP or BOTTOM size is malformed or out of range.");
+	}
+	return node->name == NULL || check_string(c, node->name);
+}
+
 /* Predicates that only make sense at the top level of a rule. */
 static bool
 check_rule_predicate(Ctx *c, const RuleNode *node, int level)
@@ -360,11 +520,13 @@ check_rule_predicate(Ctx *c, const RuleNode *node, int level)
 		case RULE_IN_SEGMENT:
 			return check_string(c, node->name);
 		case RULE_EXISTS:
-			if (!check_ident(c, node->name))
-				return false;
-			if (node->filter != NULL && !check_filter(c, node->filter, level))
-				return false;
-			return node->window == NULL || check_window(c, node->window);
+			if (node->negated)
+				return corrupt(c, "A negated EXISTS appears outside a sequence.");
+			return check_exists(c, node, level, false);
+		case RULE_SEQUENCE:
+			return check_sequence(c, node, level);
+		case RULE_RANK:
+			return check_rank(c, node, level);
 		default:
 			return corrupt(c, "A node kind is unknown.");
 	}
@@ -395,7 +557,7 @@ check_node(Ctx *c, const RuleNode *node, int level)
 			if (node->nargs != 1 || node->args == NULL)
 				return corrupt(c, "A comparison needs one literal.");
 			return check_value(c, node->value, level) &&
-				check_literal(c, &node->args[0], true);
+				check_cmp_literal(c, &node->args[0]);
 		case RULE_IN:
 			return check_value(c, node->value, level) &&
 				check_list(c, node, false);
@@ -431,6 +593,7 @@ rule_validate(const RuleNode *rule, RuleError *err)
 		err = &local;
 	rule_error_clear(err);
 	c.filter = false;
+	c.prev_ok = false;
 	c.err = err;
 	if (!check_node(&c, rule, 0))
 		return false;
@@ -517,6 +680,15 @@ normalize(RuleNode *node, RuleArena *arena, int level)
 				return false;
 		return node->kind == RULE_NOT || flatten_children(node, arena);
 	}
+	if (node->kind == RULE_SEQUENCE)
+	{
+		/* the steps are EXISTS nodes: only their filters need flattening */
+		for (i = 0; i < node->nchildren; i++)
+			if (node->children[i] == NULL ||
+				!normalize(node->children[i], arena, level + 1))
+				return false;
+		return true;
+	}
 	if (node->kind == RULE_EXISTS && node->filter != NULL &&
 		!normalize(node->filter, arena, level + 1))
 		return false;
@@ -598,7 +770,7 @@ literal_eq(const RuleLiteral *a, const RuleLiteral *b)
 			return a->boolval == b->boolval;
 		case RULE_LIT_MOMENT:
 			return moment_eq(&a->moment, &b->moment);
-		default:
+		default:				/* STRING, NUMBER, PREV */
 			return str_eq(a->text, b->text);
 	}
 }
@@ -615,6 +787,24 @@ value_eq(const RuleValue *a, const RuleValue *b)
 		return true;
 	return a->agg == b->agg && str_eq(a->source, b->source) &&
 		rule_equal(a->filter, b->filter) && rule_window_equal(a->window, b->window);
+}
+
+/* WITHIN of sequences (NULL equals only NULL). */
+static bool
+duration_eq(const RuleDuration *a, const RuleDuration *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->n == b->n && a->unit == b->unit;
+}
+
+/* TOP / BOTTOM sizes compare as written, like number literals. */
+static bool
+rank_eq(const RuleRank *a, const RuleRank *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->top == b->top && a->percent == b->percent && str_eq(a->n, b->n);
 }
 
 /* Whole-tree equality, the fields each kind uses only. */
@@ -639,6 +829,10 @@ rule_equal(const RuleNode *a, const RuleNode *b)
 			return false;
 	if (a->kind == RULE_CMP && a->op != b->op)
 		return false;
+	if (a->kind == RULE_SEQUENCE && !duration_eq(a->within, b->within))
+		return false;
+	if (a->kind == RULE_RANK && !rank_eq(a->rank, b->rank))
+		return false;
 	return value_eq(a->value, b->value) && rule_window_equal(a->window, b->window) &&
 		str_eq(a->name, b->name) && rule_equal(a->filter, b->filter);
 }
@@ -649,9 +843,12 @@ typedef struct RefWalk
 {
 	RuleRefCallback cb;
 	void	   *ctx;
+	const char *prev_source;	/* the source prev.column reads, in a later
+								 * sequence step's filter */
 } RefWalk;
 
 static bool walk_node(RefWalk *w, const RuleNode *node, const char *source);
+static bool walk_sequence(RefWalk *w, const RuleNode *node);
 
 /* Builds one RuleRef and hands it to the callback. */
 static bool
@@ -680,8 +877,15 @@ walk_value(RefWalk *w, const RuleValue *v, const RuleNode *node,
 			return emit(w, RULE_REF_CUSTOMER_COLUMN, NULL, v->column, NULL,
 						NULL, node);
 		case RULE_VALUE_FIELD:
-			return emit(w, RULE_REF_SOURCE_COLUMN, source, v->column, NULL,
-						NULL, node);
+			if (!emit(w, RULE_REF_SOURCE_COLUMN, source, v->column, NULL,
+					  NULL, node))
+				return false;
+			/* the right side of a later step's comparison: prev.column */
+			if (node->kind == RULE_CMP && node->nargs == 1 &&
+				node->args[0].kind == RULE_LIT_PREV && w->prev_source != NULL)
+				return emit(w, RULE_REF_SOURCE_COLUMN, w->prev_source,
+							node->args[0].text, NULL, NULL, node);
+			return true;
 		case RULE_VALUE_AGG:
 			if (!emit(w, RULE_REF_SOURCE, v->source, NULL, NULL, NULL, node))
 				return false;
@@ -692,6 +896,27 @@ walk_value(RefWalk *w, const RuleValue *v, const RuleNode *node,
 			return v->filter == NULL || walk_node(w, v->filter, v->source);
 	}
 	return true;
+}
+
+/* Steps in order; prev.column reads the last positive step's source. */
+static bool
+walk_sequence(RefWalk *w, const RuleNode *node)
+{
+	const char *prev = NULL;
+	int			i;
+	bool		ok = true;
+
+	for (i = 0; i < node->nchildren && ok; i++)
+	{
+		const RuleNode *step = node->children[i];
+
+		w->prev_source = prev;
+		ok = walk_node(w, step, NULL);
+		if (!step->negated)
+			prev = step->name;
+	}
+	w->prev_source = NULL;
+	return ok;
 }
 
 /* References in text order, children before siblings. */
@@ -725,6 +950,13 @@ walk_node(RefWalk *w, const RuleNode *node, const char *source)
 			if (!emit(w, RULE_REF_SOURCE, node->name, NULL, NULL, NULL, node))
 				return false;
 			return node->filter == NULL || walk_node(w, node->filter, node->name);
+		case RULE_SEQUENCE:
+			return walk_sequence(w, node);
+		case RULE_RANK:
+			if (!walk_value(w, node->value, node, source))
+				return false;
+			return node->name == NULL ||
+				emit(w, RULE_REF_SEGMENT, NULL, NULL, node->name, NULL, node);
 		default:
 			return node->value == NULL || walk_value(w, node->value, node, source);
 	}
@@ -738,6 +970,7 @@ rule_collect_refs(const RuleNode *rule, RuleRefCallback callback, void *ctx)
 
 	w.cb = callback;
 	w.ctx = ctx;
+	w.prev_source = NULL;
 	return walk_node(&w, rule, NULL);
 }
 
@@ -762,8 +995,57 @@ rule_may_complement(const RuleNode *n)
 			return !n->negated;
 		case RULE_EXISTS:
 		case RULE_IN_SEGMENT:
+		case RULE_SEQUENCE:		/* needs its first step's event */
 			return false;
+		case RULE_RANK:			/* conservative: see rule_ast.h */
+			return true;
 		default:
 			return n->value != NULL && n->value->kind == RULE_VALUE_AGG;
+	}
+}
+
+/*
+ * The first behavioural construct of a rule, for the compiler's refusal
+ * while it cannot evaluate them yet; NULL when there is none.
+ */
+const char *
+rule_behavioural_construct(const RuleNode *n)
+{
+	int			i;
+	const char *found;
+
+	switch (n->kind)
+	{
+		case RULE_AND:
+		case RULE_OR:
+		case RULE_NOT:
+			for (i = 0; i < n->nchildren; i++)
+				if ((found = rule_behavioural_construct(n->children[i])) != NULL)
+					return found;
+			return NULL;
+		case RULE_SEQUENCE:
+			return "sequences (THEN)";
+		case RULE_RANK:
+			return "IN TOP / IN BOTTOM";
+		default:
+			if (n->value == NULL || n->value->kind != RULE_VALUE_AGG)
+				return NULL;
+			switch (n->value->agg)
+			{
+				case RULE_AGG_FIRST:
+					return "first()";
+				case RULE_AGG_LAST:
+					return "last()";
+				case RULE_AGG_MODE:
+					return "mode()";
+				case RULE_AGG_ACTIVE_DAYS:
+					return "active_days()";
+				case RULE_AGG_ACTIVE_WEEKS:
+					return "active_weeks()";
+				case RULE_AGG_ACTIVE_MONTHS:
+					return "active_months()";
+				default:
+					return NULL;
+			}
 	}
 }

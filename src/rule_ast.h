@@ -36,8 +36,24 @@
  *	RULE_TAG_EMPTY		tag 'name' is [not] empty
  *	RULE_EXISTS			exists name [where *filter] [during *window]
  *						(name is the source; filter and window may be NULL;
- *						"not exists" is a RULE_NOT around it)
+ *						"not exists" is a RULE_NOT around it; negated only
+ *						as a step of a RULE_SEQUENCE)
  *	RULE_IN_SEGMENT		in segment 'name'
+ *	RULE_SEQUENCE		exists a ... then [not] exists b ... [within *within]
+ *						children[0 .. nchildren-1] are the steps, RULE_EXISTS
+ *						nodes, 2 <= nchildren <= RULE_MAX_SEQUENCE_STEPS.
+ *						A step's "negated" is THEN NOT EXISTS: no matching
+ *						event after the previous step's event.  The first
+ *						step is never negated.  The "previous step" of a
+ *						step is the nearest positive step before it (a NOT
+ *						step has no event of its own), so in "a then not b
+ *						then c" both b and c are searched after a's event.
+ *						within (or NULL) bounds every step from that event.
+ *	RULE_RANK			value [not] in (top|bottom) *rank [among segment
+ *						'name']		value is a customer column or an
+ *						aggregate; name is the AMONG segment or NULL;
+ *						"not in" (negated) holds for non-NULL values outside
+ *						the selection, as "not in (...)" skips NULLs.
  *
  * Values (RuleValue) are RULE_VALUE_CUSTOMER (customer.column) or
  * RULE_VALUE_AGG (agg(source[.column] [where filter] [during window]));
@@ -49,7 +65,10 @@
  * RULE_VALUE_FIELD (column only; the source is the enclosing aggregate's or
  * EXISTS's).  Conversely RULE_VALUE_FIELD never appears outside a filter.
  * Filter comparisons may use moments too (paid_at > 3 days ago); windows
- * (DURING) belong to the aggregate or EXISTS, after the filter.
+ * (DURING) belong to the aggregate or EXISTS, after the filter.  In the
+ * filters of the steps after the first of a RULE_SEQUENCE, the literal of a
+ * RULE_CMP may be RULE_LIT_PREV (sku = prev.sku): a column of the previous
+ * (positive) step's event, of that step's source.
  *
  * Names (identifiers, tag groups, tag values, segment names, strings) are
  * NUL-terminated UTF-8.  Identifiers are already case-folded as PostgreSQL
@@ -81,7 +100,9 @@
 									 * them */
 #define RULE_MAX_IN_LIST		10000	/* literals in one IN / TAG IN list */
 #define RULE_MAX_WINDOW_COUNT	1000000 /* n and m of LAST n, PAST n TO m and
-										 * n unit AGO */
+										 * n unit AGO; n of WITHIN n unit */
+#define RULE_MAX_SEQUENCE_STEPS 16	/* steps of one THEN sequence */
+#define RULE_MAX_RANK_COUNT		1000000000	/* n of TOP n / BOTTOM n */
 
 /*
  * Recursion guard for trees not yet known to be valid (deserialization,
@@ -105,7 +126,9 @@ typedef enum RuleNodeKind
 	RULE_TAG_IN = 10,
 	RULE_TAG_EMPTY = 11,
 	RULE_EXISTS = 12,
-	RULE_IN_SEGMENT = 13
+	RULE_IN_SEGMENT = 13,
+	RULE_SEQUENCE = 14,
+	RULE_RANK = 15
 } RuleNodeKind;
 
 typedef enum RuleCmpOp
@@ -142,7 +165,14 @@ typedef enum RuleAggKind
 	RULE_AGG_AVG = 2,
 	RULE_AGG_MIN = 3,
 	RULE_AGG_MAX = 4,
-	RULE_AGG_COUNT_DISTINCT = 5
+	RULE_AGG_COUNT_DISTINCT = 5,
+	RULE_AGG_FIRST = 6,			/* first(src.col): on the earliest event */
+	RULE_AGG_LAST = 7,			/* last(src.col): on the latest event */
+	RULE_AGG_MODE = 8,			/* mode(src.col): the most frequent value */
+	RULE_AGG_ACTIVE_DAYS = 9,	/* active_days(src): distinct days with an
+								 * event; column always NULL */
+	RULE_AGG_ACTIVE_WEEKS = 10,
+	RULE_AGG_ACTIVE_MONTHS = 11
 } RuleAggKind;
 
 typedef enum RuleLiteralKind
@@ -152,7 +182,9 @@ typedef enum RuleLiteralKind
 	RULE_LIT_NUMBER = 2,		/* text: exactly as written, e.g. "-199.90",
 								 * "1e3" */
 	RULE_LIT_BOOL = 3,			/* boolval */
-	RULE_LIT_MOMENT = 4			/* moment: 15 days ago, now, today */
+	RULE_LIT_MOMENT = 4,		/* moment: 15 days ago, now, today */
+	RULE_LIT_PREV = 5			/* text: prev.column, a column of the previous
+								 * sequence step's event */
 } RuleLiteralKind;
 
 typedef enum RuleMomentKind
@@ -217,10 +249,30 @@ typedef struct RuleWindow
 	RuleMoment	to;				/* BETWEEN (a DATETIME), BEFORE */
 } RuleWindow;
 
+/* WITHIN n unit of a sequence: a span after the previous step's event. */
+typedef struct RuleDuration
+{
+	int32_t		n;				/* 1 .. RULE_MAX_WINDOW_COUNT */
+	RuleUnit	unit;
+} RuleDuration;
+
+/*
+ * TOP / BOTTOM n [PERCENT] of a RULE_RANK.  n is kept as written, like
+ * number literals: digits, and for PERCENT optionally a fraction
+ * ("0.5"); a count is a whole number 1 .. RULE_MAX_RANK_COUNT, a
+ * percentage is above 0 and at most 100 (rule_rank_size_check()).
+ */
+typedef struct RuleRank
+{
+	bool		top;			/* TOP (largest values first) or BOTTOM */
+	bool		percent;		/* n is a percentage of the population */
+	const char *n;
+} RuleRank;
+
 typedef struct RuleLiteral
 {
 	RuleLiteralKind kind;
-	const char *text;			/* STRING, NUMBER */
+	const char *text;			/* STRING, NUMBER; PREV: the column */
 	bool		boolval;		/* BOOL */
 	RuleMoment	moment;			/* MOMENT (never a DATETIME: a quoted string
 								 * after an operator stays a STRING) */
@@ -242,16 +294,20 @@ typedef struct RuleNode
 {
 	RuleNodeKind kind;
 	bool		negated;		/* predicate-level NOT (see above) */
-	int			nchildren;		/* AND, OR, NOT */
+	int			nchildren;		/* AND, OR, NOT, SEQUENCE */
 	struct RuleNode **children;
-	RuleValue  *value;			/* CMP, IN, IS_NULL, BETWEEN, LIKE, DURING */
+	RuleValue  *value;			/* CMP, IN, IS_NULL, BETWEEN, LIKE, DURING,
+								 * RANK */
 	RuleCmpOp	op;				/* CMP */
 	int			nargs;			/* CMP, IN, BETWEEN, LIKE, TAG_IN */
 	RuleLiteral *args;
 	RuleWindow *window;			/* DURING (required), EXISTS (optional) */
 	const char *name;			/* TAG_IN, TAG_EMPTY: group; EXISTS: source;
-								 * IN_SEGMENT: segment */
+								 * IN_SEGMENT: segment; RANK: the AMONG
+								 * segment or NULL */
 	struct RuleNode *filter;	/* EXISTS: WHERE, or NULL */
+	RuleDuration *within;		/* SEQUENCE: WITHIN, or NULL */
+	RuleRank   *rank;			/* RANK (required) */
 } RuleNode;
 
 /*
@@ -261,6 +317,25 @@ typedef struct RuleNode
 extern const char *rule_unit_name(RuleUnit unit, bool plural);
 extern const char *rule_agg_name(RuleAggKind agg);
 extern const char *rule_op_name(RuleCmpOp op);
+
+/* Aggregates that take the source only (count may, active_* must). */
+extern bool rule_agg_takes_source_only(RuleAggKind agg);
+
+/*
+ * Checks the n of TOP n / BOTTOM n [PERCENT] (text as written), for the
+ * parser and the validator alike.
+ */
+typedef enum RuleRankSize
+{
+	RULE_RANK_SIZE_OK = 0,
+	RULE_RANK_SIZE_SYNTAX,		/* not digits[.digits], or a fraction
+								 * without PERCENT */
+	RULE_RANK_SIZE_ZERO,		/* a count below 1 or a percentage of 0 */
+	RULE_RANK_SIZE_TOO_BIG,		/* a count over RULE_MAX_RANK_COUNT */
+	RULE_RANK_SIZE_OVER_100		/* a percentage over 100 */
+} RuleRankSize;
+
+extern RuleRankSize rule_rank_size_check(const char *n, bool percent);
 
 /*
  * Checks every invariant documented above, the limits, the literals
@@ -292,11 +367,21 @@ extern bool rule_window_equal(const RuleWindow *a, const RuleWindow *b);
  * and no tag it reads picks out, so that its audience is drawn from the
  * whole customer table.  True when it contains a NOT, TAG .. NOT IN / IS
  * EMPTY, or a comparison of an aggregate (count(orders) < 3 holds for no
- * orders).  Judged on the tree alone, so "may": false means certainly not.
+ * orders), or a TOP / BOTTOM rank (which may pick customers without
+ * events, and moves when others change).  A sequence does not: it needs
+ * its first step's event.  Judged on the tree alone, so "may": false means
+ * certainly not.
  * A new customer can join such a rule's audience, so auto-tagging watches
  * the customer table for them.
  */
 extern bool rule_may_complement(const RuleNode *rule);
+
+/*
+ * The first sequence, rank or first/last/mode/active_* aggregate of a rule
+ * ("sequences (THEN)", "IN TOP / IN BOTTOM", "first", ...), or NULL: the
+ * constructs the compiler does not evaluate yet.
+ */
+extern const char *rule_behavioural_construct(const RuleNode *rule);
 
 /*
  * Enumerating what a rule references, for validation against the registry.
@@ -304,11 +389,14 @@ extern bool rule_may_complement(const RuleNode *rule);
  *
  *	RULE_REF_CUSTOMER_COLUMN  column		customer.column
  *	RULE_REF_SOURCE			  source		count(source ...), exists source
- *	RULE_REF_SOURCE_COLUMN	  source column	agg(source.column), and every
- *											column used in a filter of source
+ *	RULE_REF_SOURCE_COLUMN	  source column	agg(source.column), every
+ *											column used in a filter of source,
+ *											and prev.column (of the previous
+ *											positive step's source)
  *	RULE_REF_TAG_GROUP		  name			TAG 'name'
  *	RULE_REF_TAG_VALUE		  name value	each value of TAG 'name' IN (...)
- *	RULE_REF_SEGMENT		  name			IN SEGMENT 'name'
+ *	RULE_REF_SEGMENT		  name			IN SEGMENT 'name', AMONG SEGMENT
+ *											'name'
  *
  * node is the predicate the reference occurs in.  The callback returns
  * false to stop; rule_collect_refs then returns false.

@@ -544,7 +544,14 @@ RcRewrite(Compiler *c, const RuleNode *rule)
 	RuleArena	arena;
 	RuleNode   *out;
 	RuleRewriteClock clock;
+	const char *construct = rule_behavioural_construct(rule);
 
+	if (construct != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot be evaluated yet", construct),
+				 errdetail("Rules with sequences, first/last/mode, active_days/weeks/months and IN TOP/BOTTOM are parsed and stored, but not compiled."),
+				 errhint("Write the condition without them for now; doc/rules.md lists what is evaluated.")));
 	clock.local = c->local;
 	clock.epoch_usec = c->epoch;
 	clock.is_time_column = IsTimeColumn;

@@ -498,6 +498,9 @@ typedef struct Conv
 	bool		failed;
 } Conv;
 
+#define RANK_OPERATORS_HINT \
+	"Rank operators: in top, not in top, in bottom, not in bottom."
+
 static bool conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need);
 static bool shape_error(Conv *cv, const char *path, const char *hint, const char *fmt,...)
 			__attribute__((format(printf, 4, 5)));
@@ -703,6 +706,18 @@ conv_literal(Conv *cv, const JVal *v, const char *path)
 				buf_put(&cv->out, num->text, num->len);
 				return true;
 			}
+			if (get(v, "prev") != NULL)
+			{
+				static const char *const keys[] = {"prev", NULL};
+				const JVal *col;
+
+				if (!check_keys(cv, v, path, keys, NULL) ||
+					(col = get_string(cv, v, path, "prev", true)) == NULL)
+					return false;
+				buf_str(&cv->out, "prev.");
+				put_ident(cv, col);
+				return true;
+			}
 			return conv_moment(cv, v, path);
 		default:
 			return shape_error(cv, path, "Values are strings, numbers, booleans or moments; use the operator \"is null\" for NULL.",
@@ -839,13 +854,51 @@ conv_values(Conv *cv, const JVal *values, const char *path, const char *sep)
 	return true;
 }
 
+/*
+ * "operator": "[not ]in top|bottom", "values": [n], optional "percent":
+ * true and "among": "segment".
+ */
+static bool
+conv_rank(Conv *cv, const JVal *obj, const char *path, const char *op)
+{
+	const char *which = op + (op[0] == 'n' ? 7 : 3);
+	const JVal *values;
+	const JVal *n;
+	const JVal *percent = get(obj, "percent");
+	const JVal *among = get_string(cv, obj, path, "among", false);
+
+	if (strcmp(which, "top") != 0 && strcmp(which, "bottom") != 0)
+		return shape_error(cv, sub_path(cv, path, "operator", 0), RANK_OPERATORS_HINT,
+						   "unknown operator \"%s\"", clip(cv, op));
+	if (cv->failed || (values = get_values(cv, obj, path, 1, 1, op)) == NULL)
+		return false;
+	n = values->items[0];
+	if (n->kind != J_NUMBER && !(n->kind == J_OBJECT && get(n, "number")))
+		return shape_error(cv, sub_path(cv, sub_path(cv, path, "values", 0), NULL, 0), NULL,
+						   "operator \"%s\" takes a number", op);
+	if (percent && percent->kind != J_TRUE && percent->kind != J_FALSE)
+		return shape_error(cv, sub_path(cv, path, "percent", 0), NULL, "must be true or false");
+	buf_str(&cv->out, op[0] == 'n' ? " NOT IN " : " IN ");
+	buf_str(&cv->out, which[0] == 't' ? "TOP " : "BOTTOM ");
+	if (!conv_values(cv, values, path, ""))
+		return false;
+	if (percent && percent->kind == J_TRUE)
+		buf_str(&cv->out, " PERCENT");
+	if (among)
+	{
+		buf_str(&cv->out, " AMONG SEGMENT ");
+		buf_quoted(&cv->out, among->text, among->len, '\'');
+	}
+	return true;
+}
+
 /* lhs <operator> <values|window>: the comparison part of a predicate. */
 static bool
 conv_operator(Conv *cv, const JVal *obj, const char *path)
 {
 	static const char *const cmp[] = {"=", "<>", "!=", "<", "<=", ">", ">=", NULL};
 	static const char *const hint =
-		"Operators: = <> < <= > >= in, not in, between, not between, like, not like, is null, is not null, during, not during.";
+		"Operators: = <> < <= > >= in, not in, between, not between, like, not like, is null, is not null, during, not during, in top, not in top, in bottom, not in bottom.";
 	const JVal *opv = get_string(cv, obj, path, "operator", true);
 	const JVal *values;
 	const char *op;
@@ -854,6 +907,12 @@ conv_operator(Conv *cv, const JVal *obj, const char *path)
 	if (opv == NULL)
 		return false;
 	op = opv->text;
+	if (strncmp(op, "in ", 3) == 0 || strncmp(op, "not in ", 7) == 0)
+		return conv_rank(cv, obj, path, op);
+	if (get(obj, "percent") || get(obj, "among"))
+		return shape_error(cv, path, "\"percent\" and \"among\" go with the operators in top, not in top, in bottom and not in bottom.",
+						   "unknown key \"%s\" for operator \"%s\"",
+						   get(obj, "percent") ? "percent" : "among", clip(cv, op));
 	for (k = 0; cmp[k]; k++)
 		if (strcmp(op, cmp[k]) == 0)
 		{
@@ -967,8 +1026,9 @@ static bool
 conv_aggregate(Conv *cv, const JVal *v, const char *path)
 {
 	static const char *const keys[] = {"type", "function", "source", "field", "filter", "window",
-	"operator", "values", NULL};
-	static const char *const funcs[] = {"count", "sum", "avg", "min", "max", "count_distinct", NULL};
+	"operator", "values", "percent", "among", NULL};
+	static const char *const funcs[] = {"count", "sum", "avg", "min", "max", "count_distinct",
+	"first", "last", "mode", "active_days", "active_weeks", "active_months", NULL};
 	const JVal *fn = get_string(cv, v, path, "function", true);
 	const JVal *src = fn ? get_string(cv, v, path, "source", true) : NULL;
 	const JVal *field = src ? get_string(cv, v, path, "field", false) : NULL;
@@ -981,7 +1041,7 @@ conv_aggregate(Conv *cv, const JVal *v, const char *path)
 			break;
 	if (!funcs[k])
 		return shape_error(cv, sub_path(cv, path, "function", 0),
-						   "Functions: count, sum, avg, min, max, count_distinct.",
+						   "Functions: count, sum, avg, min, max, count_distinct, first, last, mode, active_days, active_weeks, active_months.",
 						   "unknown function \"%s\"", clip(cv, fn->text));
 	buf_str(&cv->out, funcs[k]);
 	buf_put(&cv->out, "(", 1);
@@ -997,16 +1057,97 @@ conv_aggregate(Conv *cv, const JVal *v, const char *path)
 	return conv_operator(cv, v, path);
 }
 
+/* {"type": "exists", "source", "filter", "window"}, alone or as a step. */
+static bool
+conv_exists(Conv *cv, const JVal *v, const char *path)
+{
+	static const char *const k_exists[] = {"type", "source", "filter", "window", NULL};
+	const JVal *s;
+
+	if (!check_keys(cv, v, path, k_exists, NULL) || (s = get_string(cv, v, path, "source", true)) == NULL)
+		return false;
+	buf_str(&cv->out, "EXISTS ");
+	put_ident(cv, s);
+	return conv_filter_window(cv, v, path);
+}
+
+/* One step: an exists condition, or {"not": exists} after the first. */
+static bool
+conv_step(Conv *cv, const JVal *v, const char *path, int index)
+{
+	static const char *const hint =
+		"A step is {\"type\": \"exists\", \"source\": ..., \"filter\": ..., \"window\": ...}, after the first also {\"not\": {...}}.";
+	static const char *const k_not[] = {"not", NULL};
+	const JVal *t;
+
+	if (v->kind != J_OBJECT)
+		return shape_error(cv, path, hint, "a step must be an object");
+	if (index > 0)
+		buf_str(&cv->out, " THEN ");
+	if (get(v, "not") && !get(v, "type"))
+	{
+		if (index == 0)
+			return shape_error(cv, path, "A sequence starts with an event that happened; put {\"not\": ...} around the whole sequence for customers without it.",
+							   "the first step of a sequence cannot be negated");
+		if (!check_keys(cv, v, path, k_not, hint))
+			return false;
+		buf_str(&cv->out, "NOT ");
+		path = sub_path(cv, path, "not", 0);
+		v = get(v, "not");
+		if (v->kind != J_OBJECT)
+			return shape_error(cv, path, hint, "a step must be an object");
+	}
+	if ((t = get_string(cv, v, path, "type", true)) == NULL)
+		return false;
+	if (strcmp(t->text, "exists") != 0)
+		return shape_error(cv, sub_path(cv, path, "type", 0), hint,
+						   "a step must be an exists condition, not \"%s\"", clip(cv, t->text));
+	return conv_exists(cv, v, path);
+}
+
+/* {"type": "sequence", "steps": [...], "within": {"count", "unit"}} */
+static bool
+conv_sequence(Conv *cv, const JVal *v, const char *path)
+{
+	static const char *const keys[] = {"type", "steps", "within", NULL};
+	static const char *const k_within[] = {"count", "unit", NULL};
+	const JVal *steps = get(v, "steps");
+	const JVal *within = get(v, "within");
+	char	   *spath = sub_path(cv, path, "steps", 0);
+	const JVal *unit;
+	int			i;
+
+	if (!check_keys(cv, v, path, keys, NULL))
+		return false;
+	if (steps == NULL || steps->kind != J_ARRAY || steps->n < 2)
+		return shape_error(cv, spath, NULL, "must be an array of at least two steps");
+	for (i = 0; i < steps->n; i++)
+		if (!conv_step(cv, steps->items[i], sub_path(cv, spath, NULL, i), i))
+			return false;
+	if (within == NULL)
+		return true;
+	path = sub_path(cv, path, "within", 0);
+	if (within->kind != J_OBJECT)
+		return shape_error(cv, path, NULL, "must be an object {\"count\": n, \"unit\": \"day\"}");
+	if (!check_keys(cv, within, path, k_within, NULL))
+		return false;
+	buf_str(&cv->out, " WITHIN ");
+	if (!put_whole_number(cv, within, path, "count"))
+		return false;
+	buf_put(&cv->out, " ", 1);
+	return (unit = get_string(cv, within, path, "unit", true)) != NULL &&
+		put_word(cv, unit, sub_path(cv, path, "unit", 0));
+}
+
 /* One condition of the rule (or of a filter, where conditions are on fields). */
 static bool
 conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 {
 	static const char *const hint =
-		"Condition types: attribute, aggregate, exists, tag, segment; or {\"group\": ...} / {\"not\": ...}.";
+		"Condition types: attribute, aggregate, exists, sequence, tag, segment; or {\"group\": ...} / {\"not\": ...}.";
 	static const char *const k_not[] = {"not", NULL};
 	static const char *const k_field[] = {"field", "operator", "values", NULL};
-	static const char *const k_attr[] = {"type", "field", "operator", "values", NULL};
-	static const char *const k_exists[] = {"type", "source", "filter", "window", NULL};
+	static const char *const k_attr[] = {"type", "field", "operator", "values", "percent", "among", NULL};
 	static const char *const k_tag[] = {"type", "group", "operator", "values", NULL};
 	static const char *const k_segment[] = {"type", "name", NULL};
 	const JVal *t;
@@ -1044,13 +1185,9 @@ conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 	if (strcmp(t->text, "aggregate") == 0)
 		return conv_aggregate(cv, v, path);
 	if (strcmp(t->text, "exists") == 0)
-	{
-		if (!check_keys(cv, v, path, k_exists, NULL) || (s = get_string(cv, v, path, "source", true)) == NULL)
-			return false;
-		buf_str(&cv->out, "EXISTS ");
-		put_ident(cv, s);
-		return conv_filter_window(cv, v, path);
-	}
+		return conv_exists(cv, v, path);
+	if (strcmp(t->text, "sequence") == 0)
+		return conv_sequence(cv, v, path);
 	if (strcmp(t->text, "tag") == 0)
 	{
 		const JVal *op;
@@ -1285,6 +1422,11 @@ write_literal(Buf *b, const RuleLiteral *lit)
 		case RULE_LIT_MOMENT:
 			write_moment(b, &lit->moment);
 			break;
+		case RULE_LIT_PREV:
+			buf_str(b, "{\"prev\":");
+			put_json_string(b, lit->text);
+			buf_put(b, "}", 1);
+			break;
 	}
 }
 
@@ -1330,6 +1472,10 @@ write_operator(Buf *b, const RuleNode *n)
 		case RULE_TAG_EMPTY:
 			op = n->negated ? "is not empty" : "is empty";
 			break;
+		case RULE_RANK:
+			op = n->rank->top ? (n->negated ? "not in top" : "in top") :
+				(n->negated ? "not in bottom" : "in bottom");
+			break;
 		default:
 			op = n->negated ? "not during" : "during";
 			break;
@@ -1341,6 +1487,23 @@ write_operator(Buf *b, const RuleNode *n)
 		buf_str(b, ",\"values\":[");
 		write_window(b, n->window);
 		buf_put(b, "]", 1);
+	}
+	else if (n->kind == RULE_RANK)
+	{
+		RuleLiteral size;
+
+		/* the size is a number as written: {"number": "007"} if JSON can't */
+		memset(&size, 0, sizeof(size));
+		size.kind = RULE_LIT_NUMBER;
+		size.text = n->rank->n;
+		write_values(b, &size, 1);
+		if (n->rank->percent)
+			buf_str(b, ",\"percent\":true");
+		if (n->name)
+		{
+			put_key(b, "among", false);
+			put_json_string(b, n->name);
+		}
 	}
 	else if (n->kind != RULE_IS_NULL && n->kind != RULE_TAG_EMPTY)
 		write_values(b, n->args, n->nargs);
@@ -1398,6 +1561,44 @@ write_predicate(Buf *b, const RuleNode *n)
 }
 
 static void
+write_exists(Buf *b, const RuleNode *n)
+{
+	buf_str(b, "{\"type\":\"exists\",\"source\":");
+	put_json_string(b, n->name);
+	write_filter_window(b, n->filter, n->window);
+	buf_put(b, "}", 1);
+}
+
+/* Steps as exists conditions, {"not": ...} for THEN NOT, then "within". */
+static void
+write_sequence(Buf *b, const RuleNode *n)
+{
+	int			i;
+
+	buf_str(b, "{\"type\":\"sequence\",\"steps\":[");
+	for (i = 0; i < n->nchildren; i++)
+	{
+		if (i > 0)
+			buf_put(b, ",", 1);
+		if (n->children[i]->negated)
+			buf_str(b, "{\"not\":");
+		write_exists(b, n->children[i]);
+		if (n->children[i]->negated)
+			buf_put(b, "}", 1);
+	}
+	buf_put(b, "]", 1);
+	if (n->within)
+	{
+		buf_str(b, ",\"within\":{\"count\":");
+		buf_int(b, n->within->n);
+		buf_str(b, ",\"unit\":");
+		put_json_string(b, rule_unit_name(n->within->unit, false));
+		buf_put(b, "}", 1);
+	}
+	buf_put(b, "}", 1);
+}
+
+static void
 write_node(Buf *b, const RuleNode *n)
 {
 	int			i;
@@ -1429,10 +1630,10 @@ write_node(Buf *b, const RuleNode *n)
 			buf_put(b, "}", 1);
 			break;
 		case RULE_EXISTS:
-			buf_str(b, "{\"type\":\"exists\",\"source\":");
-			put_json_string(b, n->name);
-			write_filter_window(b, n->filter, n->window);
-			buf_put(b, "}", 1);
+			write_exists(b, n);
+			break;
+		case RULE_SEQUENCE:
+			write_sequence(b, n);
 			break;
 		case RULE_IN_SEGMENT:
 			buf_str(b, "{\"type\":\"segment\",\"name\":");

@@ -12,13 +12,17 @@
  *	{"type": "aggregate", "function", "source", "field", "filter", "window",
  *	 "operator", "values"}									agg(source...)
  *	{"type": "exists", "source", "filter", "window"}
+ *	{"type": "sequence", "steps": [exists, {"not": exists}, ...],
+ *	 "within": {"count", "unit"}}							exists .. then ..
  *	{"type": "tag", "group", "operator", "values"}
  *	{"type": "segment", "name"}
  *	{"field", "operator", "values"}						inside a filter
  *
  * "values" holds the operands: strings, numbers, booleans, moments
- * ({"ago": 90, "unit": "day"}, {"moment": "now"|"today"}), or for the
- * operators "during" / "not during" one window object.
+ * ({"ago": 90, "unit": "day"}, {"moment": "now"|"today"}), prev.column
+ * ({"prev": "sku"}), or for the operators "during" / "not during" one
+ * window object.  The rank operators "[not ]in top|bottom" take one number
+ * and the optional keys "percent": true and "among": "segment".
  *
  * Reading JSON builds the rule's text in the language and parses it with
  * rule_parse(), so a rule read from JSON obeys exactly the checks, limits

@@ -24,6 +24,18 @@
 	"A window is LAST n unit, PAST n TO m unit, TODAY, YESTERDAY, " \
 	"THIS or PREVIOUS week/month/year, BETWEEN 'date' AND 'date', " \
 	"SINCE moment or BEFORE moment."
+#define THEN_HINT \
+	"THEN joins EXISTS conditions into a sequence: " \
+	"EXISTS a [WHERE ...] [DURING ...] THEN [NOT] EXISTS b [WHERE ...] [WITHIN n unit]."
+#define WITHIN_HINT \
+	"WITHIN ends a sequence of EXISTS conditions: " \
+	"EXISTS a ... THEN [NOT] EXISTS b ... WITHIN n unit."
+#define PREV_HINT \
+	"prev.column reads the event of the previous step of a sequence, as in " \
+	"EXISTS page_views THEN NOT EXISTS orders WHERE sku = prev.sku."
+#define RANK_DETAIL \
+	"TOP and BOTTOM take a whole number of customers from 1 to %d, or a " \
+	"percentage above 0 and at most 100 followed by PERCENT, such as 0.5 PERCENT."
 #define DATETIME_DETAIL \
 	"Dates are written 'YYYY-MM-DD' and timestamps " \
 	"'YYYY-MM-DD HH:MM[:SS[.ffffff]]', optionally followed by Z or an " \
@@ -35,6 +47,8 @@ typedef struct Parser
 	RuleArena  *arena;
 	RuleError  *err;
 	int			depth;			/* open '(' groups, NOTs and WHEREs */
+	bool		prev_ok;		/* parsing a later sequence step: prev.column
+								 * may be compared with */
 } Parser;
 
 typedef struct NodeList
@@ -73,11 +87,17 @@ static const struct
 {
 	{"count", RULE_AGG_COUNT}, {"sum", RULE_AGG_SUM}, {"avg", RULE_AGG_AVG},
 	{"min", RULE_AGG_MIN}, {"max", RULE_AGG_MAX},
-	{"count_distinct", RULE_AGG_COUNT_DISTINCT}
+	{"count_distinct", RULE_AGG_COUNT_DISTINCT}, {"first", RULE_AGG_FIRST},
+	{"last", RULE_AGG_LAST}, {"mode", RULE_AGG_MODE},
+	{"active_days", RULE_AGG_ACTIVE_DAYS},
+	{"active_weeks", RULE_AGG_ACTIVE_WEEKS},
+	{"active_months", RULE_AGG_ACTIVE_MONTHS}
 };
 
 static RuleNode *parse_or(Parser *p, const char *source);
 static RuleWindow *parse_window(Parser *p);
+static bool at_prev(Parser *p);
+static bool refuse_prev(Parser *p);
 
 /* ---------- tokens and errors ---------- */
 
@@ -175,9 +195,16 @@ syntax_error(Parser *p, const RuleToken *t)
 					   "syntax error at end of input");
 		return;
 	}
+	if (failed(p))
+		return;
 	tok_raw(p, t, near, sizeof(near));
 	rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
 				   "syntax error at or near \"%s\"", near);
+	/* the sequence words out of place say where they belong */
+	if (is_word(t, "then"))
+		rule_error_hint(p->err, "%s", THEN_HINT);
+	else if (is_word(t, "within"))
+		rule_error_hint(p->err, "%s", WITHIN_HINT);
 }
 
 /* A syntax error with a hint, the hint only if this error is the first. */
@@ -680,6 +707,8 @@ parse_literal(Parser *p, RuleLiteral *lit, bool allow_moment)
 		advance(p);
 		return true;
 	}
+	if (at_prev(p))
+		return refuse_prev(p);
 	syntax_error(p, t);
 	return false;
 }
@@ -772,6 +801,139 @@ parse_during(Parser *p, RuleNode *node, bool in_filter)
 	return node->window != NULL;
 }
 
+/* Is the current token the start of prev.column? */
+static bool
+at_prev(Parser *p)
+{
+	const RuleToken *t1 = peek(p, 1);
+
+	return next_is_word(p, "prev") && t1 != NULL && t1->kind == RULE_TOK_DOT;
+}
+
+/* prev.column, in the filter of a later sequence step only. */
+static bool
+parse_prev(Parser *p, RuleLiteral *lit, bool in_filter)
+{
+	const RuleToken *t = peek(p, 0);
+	char		col[NEAR_MAX_BYTES + 8];
+
+	advance(p);
+	advance(p);
+	if ((lit->text = expect_ident(p)) == NULL)
+		return false;
+	if (!in_filter || !p->prev_ok)
+	{
+		rule_error_clip(col, sizeof(col), lit->text, (int) strlen(lit->text),
+						NEAR_MAX_BYTES);
+		rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
+					   "prev.%s can only be used in the filter of a later step of a sequence",
+					   col);
+		rule_error_hint(p->err, "%s", PREV_HINT);
+		return false;
+	}
+	lit->kind = RULE_LIT_PREV;
+	return true;
+}
+
+/* Refuses prev.column where a comparison operator does not precede it. */
+static bool
+refuse_prev(Parser *p)
+{
+	const RuleToken *t = peek(p, 0);
+	const RuleToken *ct = peek(p, 2);
+	char		col[NEAR_MAX_BYTES + 8];
+
+	if (ct == NULL)
+		return false;
+	if (ct->kind == RULE_TOK_IDENT || ct->kind == RULE_TOK_QIDENT)
+		rule_error_clip(col, sizeof(col), ct->text, (int) strlen(ct->text),
+						NEAR_MAX_BYTES);
+	else
+		tok_raw(p, ct, col, sizeof(col));
+	rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
+				   "prev.%s can only be compared with =, <>, <, <=, > or >=", col);
+	rule_error_hint(p->err, "%s", PREV_HINT);
+	return false;
+}
+
+/* Reports a TOP / BOTTOM size the language does not accept. */
+static void
+rank_size_error(Parser *p, const RuleToken *t, const RuleRank *r,
+				RuleRankSize status)
+{
+	char		raw[NEAR_MAX_BYTES + 8];
+	const char *word = r->top ? "TOP" : "BOTTOM";
+
+	tok_raw(p, t, raw, sizeof(raw));
+	switch (status)
+	{
+		case RULE_RANK_SIZE_TOO_BIG:
+			rule_error_set(p->err, RULE_ERR_LIMIT, tok_pos(p, t),
+						   "%s %s exceeds the maximum of %d customers",
+						   word, raw, RULE_MAX_RANK_COUNT);
+			rule_error_hint(p->err, "Use %s n PERCENT for a share of the customers.", word);
+			return;
+		case RULE_RANK_SIZE_OVER_100:
+			rule_error_set(p->err, RULE_ERR_INVALID_LITERAL, tok_pos(p, t),
+						   "%s %s PERCENT: a percentage must not exceed 100",
+						   word, raw);
+			return;
+		case RULE_RANK_SIZE_ZERO:
+			rule_error_set(p->err, RULE_ERR_INVALID_LITERAL, tok_pos(p, t),
+						   "%s %s%s selects no customers", word, raw,
+						   r->percent ? " PERCENT" : "");
+			break;
+		default:
+			rule_error_set(p->err, RULE_ERR_INVALID_LITERAL, tok_pos(p, t),
+						   "invalid %s size \"%s\"", word, raw);
+			break;
+	}
+	rule_error_detail(p->err, RANK_DETAIL, RULE_MAX_RANK_COUNT);
+}
+
+/* (TOP | BOTTOM) n [PERCENT] [AMONG SEGMENT 'name'], after IN. */
+static bool
+parse_rank(Parser *p, RuleNode *node, bool in_filter)
+{
+	const RuleToken *t = peek(p, 0);
+	const RuleToken *nt;
+	RuleRank   *r;
+	RuleRankSize status;
+
+	if (in_filter)
+	{
+		rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
+					   "%s cannot be used in a filter", is_word(t, "top") ? "TOP" : "BOTTOM");
+		rule_error_hint(p->err, "TOP and BOTTOM rank customers: rank a customer column or an aggregate, as in sum(orders.amount) IN TOP 10 PERCENT.");
+		return false;
+	}
+	if ((r = alloc(p, sizeof(RuleRank))) == NULL)
+		return false;
+	node->kind = RULE_RANK;
+	node->rank = r;
+	r->top = is_word(t, "top");
+	advance(p);
+	if ((nt = peek(p, 0)) == NULL)
+		return false;
+	if (nt->kind != RULE_TOK_NUMBER)
+	{
+		syntax_error_hint(p, nt, "TOP and BOTTOM take a number, as in IN TOP 100 or IN TOP 10 PERCENT.");
+		return false;
+	}
+	r->n = nt->text;
+	advance(p);
+	r->percent = accept_word(p, "percent");
+	if ((status = rule_rank_size_check(r->n, r->percent)) != RULE_RANK_SIZE_OK)
+	{
+		rank_size_error(p, nt, r, status);
+		return false;
+	}
+	if (accept_word(p, "among") &&
+		(!expect_word(p, "segment") || (node->name = expect_string(p)) == NULL))
+		return false;
+	return !failed(p);
+}
+
 /* The operator part of a predicate whose value has been read. */
 static RuleNode *
 parse_value_predicate(Parser *p, RuleValue *value, bool in_filter)
@@ -789,7 +951,10 @@ parse_value_predicate(Parser *p, RuleValue *value, bool in_filter)
 		node->nargs = 1;
 		node->args = alloc(p, sizeof(RuleLiteral));
 		advance(p);
-		ok = node->args != NULL && parse_literal(p, node->args, true);
+		if (node->args != NULL && at_prev(p))
+			ok = parse_prev(p, node->args, in_filter);
+		else
+			ok = node->args != NULL && parse_literal(p, node->args, true);
 		return ok ? node : NULL;
 	}
 	if (is_word(t, "not"))
@@ -799,7 +964,13 @@ parse_value_predicate(Parser *p, RuleValue *value, bool in_filter)
 		if ((t = peek(p, 0)) == NULL)
 			return NULL;
 	}
-	if (is_word(t, "in"))
+	if (is_word(t, "in") &&
+		(is_word(peek(p, 1), "top") || is_word(peek(p, 1), "bottom")))
+	{
+		advance(p);
+		ok = parse_rank(p, node, in_filter);
+	}
+	else if (is_word(t, "in"))
 	{
 		node->kind = RULE_IN;
 		advance(p);
@@ -873,11 +1044,22 @@ parse_aggregate(Parser *p, RuleAggKind agg)
 		return NULL;
 	if (next_is(p, RULE_TOK_DOT))
 	{
+		const RuleToken *ct;
+
 		advance(p);
-		if ((v->column = expect_ident(p)) == NULL)
+		if ((ct = peek(p, 0)) == NULL || (v->column = expect_ident(p)) == NULL)
 			return NULL;
+		if (rule_agg_takes_source_only(agg))
+		{
+			rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, ct),
+						   "%s() takes a source, not a column",
+						   rule_agg_name(agg));
+			rule_error_hint(p->err, "Write %s(source [WHERE filter] [DURING window]): it counts the distinct %s with a matching event.",
+							rule_agg_name(agg), rule_agg_name(agg) + strlen("active_"));
+			return NULL;
+		}
 	}
-	else if (agg != RULE_AGG_COUNT)
+	else if (agg != RULE_AGG_COUNT && !rule_agg_takes_source_only(agg))
 	{
 		rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, st),
 					   "%s() requires a column", rule_agg_name(agg));
@@ -962,6 +1144,85 @@ parse_exists(Parser *p)
 	return failed(p) ? NULL : node;
 }
 
+/* WITHIN n unit of a sequence, n at least 1. */
+static RuleDuration *
+parse_within(Parser *p)
+{
+	const RuleToken *nt = peek(p, 0);
+	RuleDuration *d = alloc(p, sizeof(RuleDuration));
+
+	if (nt == NULL || d == NULL || !parse_count(p, &d->n))
+		return NULL;
+	if (d->n < 1)
+	{
+		rule_error_set(p->err, RULE_ERR_INVALID_LITERAL, tok_pos(p, nt),
+					   "WITHIN needs a count of at least 1");
+		rule_error_hint(p->err, "WITHIN n unit bounds the time from one step's event to the next.");
+		return NULL;
+	}
+	return parse_unit(p, &d->unit) ? d : NULL;
+}
+
+/*
+ * EXISTS a ... [THEN [NOT] EXISTS b ... ]* [WITHIN n unit]: a plain EXISTS,
+ * or a sequence when THEN follows.  THEN binds tighter than NOT, AND and
+ * OR, so a sequence is one predicate.
+ */
+static RuleNode *
+parse_exists_or_sequence(Parser *p)
+{
+	NodeList	l = {NULL, 0, 0};
+	RuleNode   *step = parse_exists(p);
+	RuleNode   *seq;
+
+	if (step == NULL)
+		return NULL;
+	if (next_is_word(p, "within"))
+	{
+		rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, peek(p, 0)),
+					   "WITHIN needs a sequence: EXISTS ... THEN EXISTS ...");
+		rule_error_hint(p->err, "%s", WITHIN_HINT);
+		return NULL;
+	}
+	if (!next_is_word(p, "then"))
+		return step;
+	if (!nodes_add(p, &l, step))
+		return NULL;
+	while (next_is_word(p, "then"))
+	{
+		const RuleToken *tt = peek(p, 0);
+		bool		negated;
+
+		if (l.n >= RULE_MAX_SEQUENCE_STEPS)
+		{
+			rule_error_set(p->err, RULE_ERR_LIMIT, tok_pos(p, tt),
+						   "sequence exceeds the maximum of %d steps",
+						   RULE_MAX_SEQUENCE_STEPS);
+			return NULL;
+		}
+		advance(p);
+		negated = accept_word(p, "not");
+		if (!next_is_word(p, "exists"))
+		{
+			syntax_error_hint(p, peek(p, 0), "THEN is followed by [NOT] EXISTS source [WHERE filter] [DURING window].");
+			return NULL;
+		}
+		p->prev_ok = true;
+		step = parse_exists(p);
+		p->prev_ok = false;
+		if (step == NULL || !nodes_add(p, &l, step))
+			return NULL;
+		step->negated = negated;
+	}
+	if ((seq = new_node(p, RULE_SEQUENCE)) == NULL)
+		return NULL;
+	seq->nchildren = l.n;
+	seq->children = l.items;
+	if (accept_word(p, "within") && (seq->within = parse_within(p)) == NULL)
+		return NULL;
+	return failed(p) ? NULL : seq;
+}
+
 /* A top-level predicate. */
 static RuleNode *
 parse_predicate(Parser *p)
@@ -974,7 +1235,7 @@ parse_predicate(Parser *p)
 	if (is_word(t, "tag"))
 		return parse_tag(p);
 	if (is_word(t, "exists"))
-		return parse_exists(p);
+		return parse_exists_or_sequence(p);
 	if (is_word(t, "in"))
 	{
 		RuleNode   *node = new_node(p, RULE_IN_SEGMENT);
@@ -1006,6 +1267,15 @@ parse_filter_predicate(Parser *p, const char *source)
 		advance(p);
 		if ((column = expect_ident(p)) == NULL)
 			return NULL;
+		if (strcmp(name, source) != 0 && t->kind == RULE_TOK_IDENT &&
+			strcmp(name, "prev") == 0)
+		{
+			rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),
+						   "prev.%s must be on the right side of a comparison",
+						   column);
+			rule_error_hint(p->err, "Write column = prev.column.");
+			return NULL;
+		}
 		if (strcmp(name, source) != 0)
 		{
 			rule_error_set(p->err, RULE_ERR_SYNTAX, tok_pos(p, t),

@@ -203,6 +203,10 @@ print_literal(Sink *o, const RuleLiteral *lit)
 		case RULE_LIT_MOMENT:
 			print_moment(o, &lit->moment);
 			break;
+		case RULE_LIT_PREV:
+			put_str(o, "prev.");
+			put_ident(o, lit->text ? lit->text : "");
+			break;
 	}
 }
 
@@ -274,6 +278,57 @@ put_not(Sink *o, const RuleNode *node)
 		put_str(o, " not");
 }
 
+/* exists source [where filter] [during window], alone or as a step. */
+static void
+print_exists(Sink *o, const RuleNode *node)
+{
+	put_str(o, "exists ");
+	put_ident(o, node->name);
+	if (node->filter)
+		print_filter(o, node->filter);
+	if (node->window)
+	{
+		put_str(o, " during ");
+		print_window(o, node->window);
+	}
+}
+
+/* Steps joined by "then [not]", then "within n unit". */
+static void
+print_sequence(Sink *o, const RuleNode *node)
+{
+	int			i;
+
+	for (i = 0; i < node->nchildren; i++)
+	{
+		if (i > 0)
+			put_str(o, node->children[i]->negated ? " then not " : " then ");
+		print_exists(o, node->children[i]);
+	}
+	if (node->within)
+	{
+		put_str(o, " within ");
+		put_count_unit(o, node->within->n, node->within->unit);
+	}
+}
+
+/* value [not] in top|bottom n [percent] [among segment 'name'] */
+static void
+print_rank(Sink *o, const RuleNode *node)
+{
+	print_value(o, node->value);
+	put_not(o, node);
+	put_str(o, node->rank->top ? " in top " : " in bottom ");
+	put_str(o, node->rank->n);
+	if (node->rank->percent)
+		put_str(o, " percent");
+	if (node->name)
+	{
+		put_str(o, " among segment ");
+		put_quoted(o, node->name, '\'');
+	}
+}
+
 /* Leaves of the tree, one shape per kind. */
 static void
 print_predicate(Sink *o, const RuleNode *node)
@@ -330,15 +385,13 @@ print_predicate(Sink *o, const RuleNode *node)
 			put_str(o, node->negated ? " is not empty" : " is empty");
 			break;
 		case RULE_EXISTS:
-			put_str(o, "exists ");
-			put_ident(o, node->name);
-			if (node->filter)
-				print_filter(o, node->filter);
-			if (node->window)
-			{
-				put_str(o, " during ");
-				print_window(o, node->window);
-			}
+			print_exists(o, node);
+			break;
+		case RULE_SEQUENCE:
+			print_sequence(o, node);
+			break;
+		case RULE_RANK:
+			print_rank(o, node);
 			break;
 		case RULE_IN_SEGMENT:
 			put_str(o, "in segment ");

@@ -18,6 +18,9 @@
 #define AGG_COLUMN		0x01
 #define AGG_FILTER		0x02
 #define AGG_WINDOW		0x04
+#define RANK_TOP		0x01
+#define RANK_PERCENT	0x02
+#define RANK_AMONG		0x04
 
 /* ---------- writer ---------- */
 
@@ -68,7 +71,7 @@ negatable(RuleNodeKind kind)
 {
 	return kind == RULE_IN || kind == RULE_IS_NULL || kind == RULE_BETWEEN ||
 		kind == RULE_LIKE || kind == RULE_DURING || kind == RULE_TAG_IN ||
-		kind == RULE_TAG_EMPTY;
+		kind == RULE_TAG_EMPTY || kind == RULE_EXISTS || kind == RULE_RANK;
 }
 
 /* Kind byte, then what the kind needs. */
@@ -136,6 +139,9 @@ write_literal(Writer *w, const RuleLiteral *lit)
 			break;
 		case RULE_LIT_MOMENT:
 			write_moment(w, &lit->moment);
+			break;
+		case RULE_LIT_PREV:
+			w_string(w, lit->text);
 			break;
 	}
 }
@@ -237,6 +243,26 @@ write_node(Writer *w, const RuleNode *node)
 				write_node(w, node->filter);
 			if (node->window)
 				write_window(w, node->window);
+			break;
+		case RULE_SEQUENCE:
+			w_varint(w, (uint32_t) node->nchildren);
+			for (i = 0; i < node->nchildren; i++)
+				write_node(w, node->children[i]);
+			w_byte(w, node->within ? 1 : 0);
+			if (node->within)
+			{
+				w_varint(w, (uint32_t) node->within->n);
+				w_byte(w, node->within->unit);
+			}
+			break;
+		case RULE_RANK:
+			write_value(w, node->value);
+			w_byte(w, (node->rank->top ? RANK_TOP : 0) |
+				   (node->rank->percent ? RANK_PERCENT : 0) |
+				   (node->name ? RANK_AMONG : 0));
+			w_string(w, node->rank->n);
+			if (node->name)
+				w_string(w, node->name);
 			break;
 	}
 }
@@ -507,7 +533,7 @@ read_literal(Reader *r, RuleLiteral *lit)
 	unsigned	k,
 				b;
 
-	if (!r_enum(r, RULE_LIT_STRING, RULE_LIT_MOMENT, &k, "Unknown literal kind"))
+	if (!r_enum(r, RULE_LIT_STRING, RULE_LIT_PREV, &k, "Unknown literal kind"))
 		return false;
 	lit->kind = (RuleLiteralKind) k;
 	switch (lit->kind)
@@ -522,6 +548,8 @@ read_literal(Reader *r, RuleLiteral *lit)
 			return true;
 		case RULE_LIT_MOMENT:
 			return read_moment(r, &lit->moment);
+		case RULE_LIT_PREV:
+			return r_string(r, &lit->text);
 	}
 	return false;
 }
@@ -541,7 +569,7 @@ read_value(Reader *r)
 	v->kind = (RuleValueKind) k;
 	if (v->kind != RULE_VALUE_AGG)
 		return r_string(r, &v->column) ? v : NULL;
-	if (!r_enum(r, RULE_AGG_COUNT, RULE_AGG_COUNT_DISTINCT, &agg, "Unknown aggregate") ||
+	if (!r_enum(r, RULE_AGG_COUNT, RULE_AGG_ACTIVE_MONTHS, &agg, "Unknown aggregate") ||
 		!r_enum(r, 0, AGG_COLUMN | AGG_FILTER | AGG_WINDOW, &flags, "Invalid aggregate flags") ||
 		!r_string(r, &v->source))
 		return NULL;
@@ -621,6 +649,57 @@ read_args(Reader *r, RuleNode *node, int n)
 	return true;
 }
 
+/* Steps of a sequence, then its WITHIN. */
+static bool
+read_sequence(Reader *r, RuleNode *node)
+{
+	uint32_t	n,
+				i,
+				count;
+	unsigned	has_within,
+				u;
+
+	if (!r_count(r, &n))
+		return false;
+	if (n < 2 || n > RULE_MAX_SEQUENCE_STEPS)
+		return bad(r, "Invalid number of sequence steps");
+	node->nchildren = (int) n;
+	if ((node->children = r_alloc(r, sizeof(RuleNode *) * n)) == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((node->children[i] = read_node(r)) == NULL)
+			return false;
+	if (!r_enum(r, 0, 1, &has_within, "Invalid WITHIN flag"))
+		return false;
+	if (!has_within)
+		return true;
+	if ((node->within = r_alloc(r, sizeof(RuleDuration))) == NULL ||
+		!r_varint(r, &count) ||
+		!r_enum(r, RULE_UNIT_MINUTE, RULE_UNIT_YEAR, &u, "Unknown time unit"))
+		return false;
+	if (count < 1 || count > RULE_MAX_WINDOW_COUNT)
+		return bad(r, "Time count out of range");
+	node->within->n = (int32_t) count;
+	node->within->unit = (RuleUnit) u;
+	return true;
+}
+
+/* value, flags, size text, [AMONG segment]. */
+static bool
+read_rank(Reader *r, RuleNode *node)
+{
+	unsigned	flags;
+
+	if ((node->value = read_value(r)) == NULL ||
+		!r_enum(r, 0, RANK_TOP | RANK_PERCENT | RANK_AMONG, &flags, "Invalid rank flags") ||
+		(node->rank = r_alloc(r, sizeof(RuleRank))) == NULL ||
+		!r_string(r, &node->rank->n))
+		return false;
+	node->rank->top = (flags & RANK_TOP) != 0;
+	node->rank->percent = (flags & RANK_PERCENT) != 0;
+	return !(flags & RANK_AMONG) || r_string(r, &node->name);
+}
+
 /* The body of a node after its kind byte. */
 static bool
 read_node_body(Reader *r, RuleNode *node)
@@ -671,6 +750,10 @@ read_node_body(Reader *r, RuleNode *node)
 				return false;
 			return !(flags & EXISTS_WINDOW) ||
 				(node->window = read_window(r)) != NULL;
+		case RULE_SEQUENCE:
+			return read_sequence(r, node);
+		case RULE_RANK:
+			return read_rank(r, node);
 	}
 	return bad(r, "Unknown node kind");
 }
@@ -690,7 +773,7 @@ read_node(Reader *r)
 	}
 	if (!r_byte(r, &b))
 		return NULL;
-	if ((b & ~NEG_BIT) < RULE_AND || (b & ~NEG_BIT) > RULE_IN_SEGMENT ||
+	if ((b & ~NEG_BIT) < RULE_AND || (b & ~NEG_BIT) > RULE_RANK ||
 		((b & NEG_BIT) && !negatable((RuleNodeKind) (b & ~NEG_BIT))))
 	{
 		r->pos--;

@@ -6,7 +6,8 @@
  * Format (version 1): one version byte, then the root node in preorder.
  *
  *	node	 := byte kind | 0x80 if negated (IN, IS_NULL, BETWEEN, LIKE,
- *				DURING, TAG_IN, TAG_EMPTY), then by kind:
+ *				DURING, TAG_IN, TAG_EMPTY, RANK; EXISTS as a sequence step),
+ *				then by kind:
  *				AND, OR		varint n (>= 2), node * n
  *				NOT			node
  *				CMP			value, byte op, literal
@@ -20,11 +21,16 @@
  *				EXISTS		string source, byte flags (1 filter, 2 window),
  *							[node filter], [window]
  *				IN_SEGMENT	string name
+ *				SEQUENCE	varint n (2 .. RULE_MAX_SEQUENCE_STEPS), node * n
+ *							(the EXISTS steps), byte 1 if WITHIN, [varint
+ *							count, byte unit]
+ *				RANK		value, byte flags (1 top, 2 percent, 4 among),
+ *							string n (as written), [string segment]
  *	value	 := byte kind; CUSTOMER, FIELD: string column;
  *				AGG: byte agg, byte flags (1 column, 2 filter, 4 window),
  *				string source, [string column], [node filter], [window]
  *	literal  := byte kind; STRING, NUMBER: string; BOOL: byte 0/1;
- *				MOMENT: moment
+ *				MOMENT: moment; PREV: string column
  *	moment	 := byte kind; AGO: varint count, byte unit; NOW; TODAY;
  *				DATETIME: string text
  *	window	 := byte kind; LAST: varint n, byte unit; PAST: varint n,
@@ -38,6 +44,9 @@
  * rule_deserialize() accepts only bytes rule_serialize() could have
  * written (so re-serializing what it returns gives back the same bytes).
  * A future version 2 changes the first byte; readers dispatch on it.
+ * Kinds 14 and 15, aggregates 6 .. 11, literal kind 5 and the negation bit
+ * on EXISTS were added in 0.2 within version 1: bytes written before them
+ * read as they always did (test_rule_serial_compat.c keeps such bytes).
  */
 #ifndef RULE_SERIAL_H
 #define RULE_SERIAL_H

@@ -45,6 +45,11 @@ static const char *const rules[] = {
 	"TAG 'g' IS EMPTY OR TAG 'h' IS NOT EMPTY OR TAG 'i' IN ('a', 'b') OR IN SEGMENT 'vip 客户'",
 	"max(orders.paid_at WHERE amount > 0) DURING LAST 2 weeks AND count(orders.id) < 5 AND min(orders.amount) <= 0.5",
 	"customer.note = 'tab\there' AND customer.note <> 'line\nbreak'",
+	/* behavioural conditions (issue 15) */
+	"EXISTS page_views WHERE page = 'product' DURING LAST 7 days THEN NOT EXISTS order_lines WHERE sku = prev.sku WITHIN 2 days",
+	"NOT (EXISTS a THEN EXISTS b WHERE x > prev.\"Y\" THEN NOT EXISTS c) OR first(orders.channel) = 'store'",
+	"active_days(page_views DURING LAST 30 days) >= 3 AND mode(o.c WHERE c IS NOT NULL) IN ('a')",
+	"sum(orders.amount) IN TOP 10 PERCENT AND customer.age NOT IN BOTTOM 007 AMONG SEGMENT 'vip 客户'",
 };
 
 /* text -> tree -> JSON -> tree -> text is the canonical text; JSON is stable. */
