@@ -51,6 +51,9 @@ SELECT (regexp_matches(compile('customer.followed_at < ''2024-02-11''', '2024-02
 SET segment.timezone = 'UTC';
 SELECT time_zone(), evaluate('customer.followed_at < ''2024-02-11''', '2024-02-11 12:00+08') AS utc_days;
 RESET segment.timezone;
+-- an unknown zone is refused when set, not when a rule runs later
+SET segment.timezone = 'Nowhere/Land';
+SHOW segment.timezone;
 SELECT time_zone(), evaluate('customer.followed_at < ''2024-02-11''', '2024-02-11 12:00+08') AS shanghai_days;
 -- windows: resolve_window uses the registered zone too; a window starting
 -- after as_of is empty, not an error

@@ -293,9 +293,13 @@ catalog_column_type(Oid relid, const char *relname, const char *column)
 	desc = RelationGetDescr(rel);
 	initStringInfo(&cols);
 	for (i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped)
-			appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
-							 quote_identifier(NameStr(TupleDescAttr(desc, i)->attname)));
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped)
+			appendStringInfo(&cols, "%s%s %s", cols.len > 0 ? ", " : "", quote_identifier(NameStr(a->attname)),
+							 format_type_with_typemod(a->atttypid, a->atttypmod));
+	}
 	relation_close(rel, NoLock);
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -333,6 +337,27 @@ segment_catalog_customers(PG_FUNCTION_ARGS)
 	if ((tup = FindRow(rel, NULL, 0, NULL)) == NULL)
 		NoCustomers(note);
 	PG_RETURN_DATUM(RowDatum(rel, tup));
+}
+
+/*
+ * _column_type(rel, col, what): the type of a column named in a
+ * registration, or the error listing the columns (what names the
+ * parameter for a NULL column).
+ */
+PG_FUNCTION_INFO_V1(segment_catalog_column_type);
+Datum
+segment_catalog_column_type(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *what = TextArg(fcinfo, 2);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what ? what : "column")));
+	PG_RETURN_OID(catalog_column_type(relid,
+									  DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid))),
+									  NameStr(*PG_GETARG_NAME(1))));
 }
 
 /* _source(name): a registered source, or the error naming the sources. */

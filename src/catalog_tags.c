@@ -168,50 +168,56 @@ catalog_tag_groups(int *ngroups)
 	return groups;
 }
 
+/*
+ * The row of table with primary key id (copied: it outlives the scan), or
+ * NULL; the table is left open in *rel for the caller to read the row.
+ */
+static HeapTuple
+RowById(const char *table, const char *pkey, int32 id, Relation *rel)
+{
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	*rel = catalog_open(table, false);
+	catalog_check_select(*rel);
+	catalog_int4_key(&key, *rel, "id", id);
+	scan = catalog_scan(*rel, pkey, 1, &key);
+	tup = systable_getnext(scan);
+	if (tup != NULL)
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	return tup;
+}
+
 /* The value of the tag with id and its group's id; false when there is none. */
 bool
 catalog_tag_by_id(int32 id, int32 *group_id, char **value)
 {
-	Relation	rel = catalog_open("tags", false);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	Relation	rel;
+	HeapTuple	tup = RowById("tags", "tags_pkey", id, &rel);
 
-	catalog_check_select(rel);
-	catalog_int4_key(&key, rel, "id", id);
-	scan = catalog_scan(rel, "tags_pkey", 1, &key);
-	if ((tup = systable_getnext(scan)) != NULL)
+	if (tup != NULL)
 	{
 		*group_id = Int4(tup, rel, "group_id");
 		*value = catalog_text(tup, rel, "value");
-		found = true;
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return found;
+	return tup != NULL;
 }
 
 /* The tenant and name of the tag group with id; false when there is none. */
 bool
 catalog_group_by_id(int32 id, char **tenant, char **name)
 {
-	Relation	rel = catalog_open("tag_groups", false);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	Relation	rel;
+	HeapTuple	tup = RowById("tag_groups", "tag_groups_pkey", id, &rel);
 
-	catalog_check_select(rel);
-	catalog_int4_key(&key, rel, "id", id);
-	scan = catalog_scan(rel, "tag_groups_pkey", 1, &key);
-	if ((tup = systable_getnext(scan)) != NULL)
+	if (tup != NULL)
 	{
 		*tenant = catalog_text(tup, rel, "tenant");
 		*name = catalog_text(tup, rel, "name");
-		found = true;
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return found;
+	return tup != NULL;
 }

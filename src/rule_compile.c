@@ -2,10 +2,11 @@
  * rule_compile.c
  *		Rule -> SQL.
  *
- * Strategy (doc/compilation.md): every predicate becomes one scalar
- * subquery that builds an audience with audience_agg over ONE scan of a
- * table (the customer table, a source, or the tag store), and the boolean
- * structure becomes audience algebra: AND is &, OR is |, NOT is universe -.
+ * Strategy (doc/segments.md, "Evaluating a rule"): every predicate becomes
+ * one scalar subquery that builds an audience with audience_agg over ONE
+ * scan of a table (the customer table, a source, or the tag store), and the
+ * boolean structure becomes audience algebra: AND is &, OR is |, NOT is
+ * universe -.
  * Aggregate predicates scan their source once, grouped by customer; when
  * the predicate also holds for customers without any matching row
  * (count(...) = 0, sum(...) < 300), those are added as universe minus the

@@ -123,7 +123,7 @@ AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
 
 				/*
 				 * A quoted date or timestamp compared with a time value is a
-				 * moment of the rule's zone (SPEC 4), like the bounds of
+				 * moment of the rule's zone (doc/rules.md), like the bounds of
 				 * windows; cast to the column's type it would lose its time
 				 * of day (date), its offset (timestamp) or be read in the
 				 * session's zone.

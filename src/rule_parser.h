@@ -1,6 +1,6 @@
 /*
  * rule_parser.h
- *		Parser of the segment_rule language (SPEC section 3).
+ *		Parser of the segment_rule language (doc/rules.md).
  *
  *	rule	  := term (OR term)*
  *	term	  := factor (AND factor)*

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "pgtime.h"
+
 #include <limits.h>
 
 #include "fmgr.h"
@@ -30,14 +32,32 @@ static const struct config_enum_entry rule_form_options[] = {
 };
 
 /* Declares the settings; they may be set per session, role or database. */
+/*
+ * segment.timezone must name a zone PostgreSQL knows, as TimeZone must:
+ * refused when set, not when a rule is evaluated later.
+ */
+static bool
+CheckTimezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || **newval == '\0')
+		return true;
+	if (pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
+		GUC_check_errhint("Use a name from pg_timezone_names, such as 'Asia/Shanghai' or 'UTC'.");
+		return false;
+	}
+	return true;
+}
+
 void
 _PG_init(void)
 {
 	DefineCustomStringVariable("segment.timezone",
 							   "Time zone in which rule windows are calendar-aligned.",
-							   "Empty means the session's TimeZone.",
+							   "Overrides the registered zone (segment.time_zone()); empty means the registered zone, else the session's TimeZone.",
 							   &segment_timezone, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_USERSET, 0, CheckTimezone, NULL, NULL);
 	DefineCustomStringVariable("segment.tenant",
 							   "Tenant whose customers, segments and tags are visible.",
 							   "Required when the customer table was registered with a tenant column.",

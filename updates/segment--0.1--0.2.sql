@@ -9,6 +9,8 @@
 -- add_tag() takes the rule third.
 DROP FUNCTION @extschema@.register_customers(regclass, name, name);
 DROP FUNCTION @extschema@.add_tag(text, text, boolean, @extschema@.segment_rule);
+-- The column hint is built by the C catalog layer (one error site).
+DROP FUNCTION @extschema@._columns_hint(regclass);
 
 COMMENT ON FUNCTION @extschema@.audience_in(cstring) IS 'input function of type audience: parses ''{1,2,5-9}'' text';
 
@@ -236,6 +238,10 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN (SELECT count(*) FROM @extschema@.segments);
 END $$;
+
+-- The type of a column, or an error naming the columns that exist.
+CREATE OR REPLACE FUNCTION @extschema@._column_type(rel regclass, col name, what text) RETURNS regtype
+    AS 'MODULE_PATHNAME', 'segment_catalog_column_type' LANGUAGE C STABLE;
 
 -- Adds keys of new customers to the dictionary (statement-level, once per statement).
 CREATE OR REPLACE FUNCTION @extschema@._dictionary_add() RETURNS trigger
@@ -1901,7 +1907,7 @@ $$;
 CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
-                 '_ordinal_of', '_source', '_customers', '_column_type', '_columns_hint', '_require_pg_cron',
+                 '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
                  '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position']
 $$;
 

@@ -159,32 +159,9 @@ BEGIN
     RETURN (SELECT count(*) FROM @extschema@.segments);
 END $$;
 
--- Columns of a relation as "name type" for hints.
-CREATE FUNCTION @extschema@._columns_hint(rel regclass) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT 'Columns of ' || rel::text || ': ' ||
-           coalesce(string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum), '(none)') || '.'
-    FROM pg_catalog.pg_attribute
-    WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped
-$$;
-
 -- The type of a column, or an error naming the columns that exist.
 CREATE FUNCTION @extschema@._column_type(rel regclass, col name, what text) RETURNS regtype
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    t regtype;
-BEGIN
-    IF col IS NULL THEN
-        RAISE EXCEPTION '% must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT atttypid INTO t FROM pg_catalog.pg_attribute
-    WHERE attrelid = rel AND attname = col AND attnum > 0 AND NOT attisdropped;
-    IF t IS NULL THEN
-        RAISE EXCEPTION 'column "%" does not exist in %', col, rel
-            USING ERRCODE = 'undefined_column', HINT = @extschema@._columns_hint(rel);
-    END IF;
-    RETURN t;
-END $$;
+    AS 'MODULE_PATHNAME', 'segment_catalog_column_type' LANGUAGE C STABLE;
 
 -- Refuses relations rules cannot read (sequences, indexes, composite types).
 CREATE FUNCTION @extschema@._check_readable(rel regclass) RETURNS void

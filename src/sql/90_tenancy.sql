@@ -104,7 +104,7 @@ $$;
 CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
-                 '_ordinal_of', '_source', '_customers', '_column_type', '_columns_hint', '_require_pg_cron',
+                 '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
                  '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position']
 $$;
 
