@@ -4,7 +4,7 @@
 # are compiled (bench/generalize_data.sql: no foreign keys, bigint keys
 # beyond 2^32 or text keys through the dictionary, monthly partitions, skew,
 # NULLs, wide rows, five sources, tags, saved segments) with 41 rules
-# unlike the brief's 18 scenarios (bench/generalize_rules.sql).
+# unlike the 18 typical scenarios of bench/scenarios.sql (bench/generalize_rules.sql).
 #
 #   bash bench/generalize.sh [customers]      (default 1000000)
 #   KEYS=bigint|text                          customer keys (default bigint)

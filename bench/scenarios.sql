@@ -1,4 +1,4 @@
--- The 18 scenarios of the brief (SPEC.md section 9) over the sample CRM:
+-- 18 typical segmentation scenarios over the sample CRM:
 -- the rule, and the best plain SQL we could write for the same customers.
 -- {day} is the start of the as-of day, {tomorrow} the next day's start and
 -- {week} the start of the as-of week (Monday), all as timestamptz literals.

@@ -2,7 +2,7 @@
 # Benchmark of rule evaluation and saved segments (issue 4).
 #   bash bench/segments.sh [scale]     (default 1: 1M customers, ~5M orders,
 #                                        ~5M order lines, ~10M messages and views)
-# For each of the brief's 18 scenarios: segment.evaluate() vs the best plain
+# For each of the 18 typical scenarios (bench/scenarios.sql): segment.evaluate() vs the best plain
 # SQL we could write for the same customers (same indexes, same server, warm,
 # median of 3), with the member counts checked equal.  Then refresh_all() of
 # 20 segments sharing sub-conditions vs the sum of their single refreshes.

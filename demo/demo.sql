@@ -69,7 +69,7 @@ SELECT f.* FROM campaign,
                    (SELECT audience_agg(customer_id) FROM messages WHERE kind = 'read'),
                    (SELECT audience_agg(customer_id) FROM page_views)) f;
 
--- 9. Rules: the brief's segments as typed, validated rules (canonical text)
+-- 9. Rules: typical segments as typed, validated rules (canonical text)
 SELECT 'TAG ''退订标签'' NOT IN (''已退订'') AND customer.age > 30'::segment_rule AS scenario_1;
 SELECT 'COUNT(orders WHERE status = ''paid'' DURING LAST 180 DAYS) >= 3'::segment_rule AS loyal;
 SELECT 'EXISTS order_lines WHERE product_type = ''consumable-1m'' DURING PAST 25 TO 35 days'::segment_rule AS replenishment;
@@ -79,7 +79,7 @@ SELECT jsonb_pretty('COUNT(orders WHERE status = ''paid'' DURING LAST 180 DAYS) 
 SELECT '{"group": "or", "conditions": [{"type": "exists", "source": "page_views", "window": {"type": "last", "count": 7, "unit": "day"}},
          {"type": "attribute", "field": "city", "operator": "in", "values": ["上海", "北京"]}]}'::jsonb::segment_rule AS from_json;
 
--- 10. ...and the time windows they use, resolved as of the brief's example instant
+-- 10. ...and the time windows they use, resolved as of an example instant
 SELECT w AS window, resolve_window(w, '2024-08-09 11:00+08') AS covers
 FROM (VALUES ('LAST 3 days'), ('PAST 0 TO 1 days'), ('PAST 25 TO 35 days'), ('PREVIOUS week'),
              ('THIS month'), ('LAST 3 hours')) v(w);

@@ -20,7 +20,7 @@ END $$;
 SELECT create_tag_group('退订标签') > 0 AS tag_group, add_tag('退订标签', '已退订') > 0 AS tag;
 SELECT count(*) FILTER (WHERE tag_customer('退订标签', '已退订', id)) AS unsubscribed FROM customers WHERE id % 9 = 0;
 
--- The brief's scenarios as saved segments (validated when saved)
+-- Eighteen typical segments, saved (validated when saved)
 SELECT count(create_segment(name, rule::segment_rule, refresh => false)) AS segments_created
 FROM (VALUES
  ('01 unsubscribed-free over 30', $$TAG '退订标签' NOT IN ('已退订') AND customer.age > 30$$),
@@ -73,7 +73,7 @@ SELECT schedule_refresh('05 loyal', '0 3 * * *') > 0 AS scheduled;
 SELECT jobname, schedule, command FROM cron.job;
 SELECT unschedule_refresh('05 loyal');
 
--- 15. Auto-tagging: the brief's value tiers, kept current by triggers
+-- 15. Auto-tagging: value tiers, kept current by triggers
 SELECT create_tag_group('价值等级', exclusive => true, allow_manual => false, allow_auto => true) > 0 AS tier_group;
 SELECT add_tag('价值等级', '低', rule => 'sum(orders.amount WHERE status = ''paid'') < 300') > 0 AS low,
        add_tag('价值等级', '中', rule => 'sum(orders.amount WHERE status = ''paid'') >= 300 AND sum(orders.amount WHERE status = ''paid'') < 2000') > 0 AS mid,
@@ -90,3 +90,46 @@ SELECT value AS after_refund FROM customer_tags WHERE customer_key = 1 AND group
 SELECT action, value, source, actor FROM tag_log WHERE ordinal = 1 AND group_name = '价值等级' ORDER BY id;
 -- segments can use the tiers
 SELECT estimate('TAG ''价值等级'' IN (''高'') AND customer.city = ''上海''') AS high_value_in_shanghai;
+
+-- 16. The change feed: an ad platform follows '05 loyal'.  Its consumer
+-- replays the log from the beginning (the first refresh's members enter),
+-- applies each page, then acknowledges it; NOTIFY segment_refresh tells
+-- it when to run.
+CREATE TEMP TABLE ads_audience (customer_key text PRIMARY KEY);
+CREATE FUNCTION pg_temp.sync_ads() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n_in int := 0;
+    n_out int := 0;
+    last bigint;
+BEGIN
+    FOR r IN SELECT * FROM segment.read_changes('ads', 100000) LOOP
+        IF r.change = 'entered' THEN
+            INSERT INTO ads_audience VALUES (r.customer_key) ON CONFLICT DO NOTHING;
+            n_in := n_in + 1;
+        ELSE
+            DELETE FROM ads_audience WHERE customer_key = r.customer_key;
+            n_out := n_out + 1;
+        END IF;
+        last := r.position;
+    END LOOP;
+    IF last IS NOT NULL THEN
+        PERFORM segment.ack_changes('ads', last);
+    END IF;
+    RETURN format('+%s -%s: %s customers in the ad audience', n_in, n_out, (SELECT count(*) FROM ads_audience));
+END $$;
+SELECT create_consumer('ads', '05 loyal') AS start_position;
+SELECT pg_temp.sync_ads() AS sync_1;               -- the two refreshes so far
+SELECT pg_temp.sync_ads() AS sync_again;           -- nothing new: nothing delivered twice
+UPDATE orders SET status = 'refunded' WHERE customer_id IN (7, 14) AND paid_at > now() - interval '10 days';
+SELECT refresh('05 loyal') AS loyal_after_refunds;
+SELECT pg_temp.sync_ads() AS sync_2;
+SELECT (SELECT count(*) FROM ads_audience) = (SELECT member_count FROM segments WHERE name = '05 loyal') AS in_step,
+       NOT EXISTS (SELECT customer_key::text FROM membership WHERE segment_name = '05 loyal'
+                   EXCEPT SELECT customer_key FROM ads_audience) AS same_customers;
+-- positions in the log, and a past membership rebuilt from it
+SELECT position, reason, cardinality(entered) AS entered, cardinality(exited) AS exited
+FROM change_log WHERE segment_name = '05 loyal' ORDER BY position;
+SELECT cardinality(members_at('05 loyal', (SELECT min(logged_at) FROM change_log WHERE segment_name = '05 loyal')))
+       AS members_after_first_refresh;
+SELECT drop_consumer('ads');

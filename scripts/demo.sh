@@ -27,5 +27,5 @@ psql_pg -c "SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(
 log "what segment does with it"
 psql_pg -f "$work/demo.sql"
 
-log "saved segments: the brief's scenarios, refresh_all, BI membership, pg_cron"
+log "saved segments: typical scenarios, refresh_all, BI membership, pg_cron, the change feed"
 psql_pg -f "$work/segments.sql"
