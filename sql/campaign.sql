@@ -6,6 +6,11 @@ SELECT cardinality(sample('{1-1000}', 10)), sample('{1-1000}', 10) = sample('{1-
        sample('{1-1000}', 10) <> sample('{1-1000}', 10, 1) AS other_seed_differs,
        sample('{1-1000}', 10) <@ '{1-1000}' AS subset;
 SELECT sample('{1-5}', 10), sample('{1-5}', 5), sample('{1-5}', 0), sample('{}', 3);
+-- neighbouring seeds give unrelated samples (seed s + 1 is not seed s's
+-- stream one step later: not the same members shifted by one)
+SELECT cardinality(sample('{1-100}', 5, 8) & audience(ARRAY(SELECT i - 1 FROM ids(sample('{1-100}', 5, 7)) i)))
+       AS shifted_overlap,
+       cardinality(sample('{1-100000}', 1000, 8) & sample('{1-100000}', 1000, 7)) < 50 AS nearly_disjoint;
 SELECT cardinality(sample('{0-9999999}', 1234567, 42));
 -- uniform: over 2000 seeds, each of 20 members is drawn about 2000 * 5/20 = 500 times;
 -- a chi-square statistic over 19 degrees of freedom stays below 43.8 (p = 0.001)

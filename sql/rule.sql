@@ -50,3 +50,11 @@ SELECT ''::segment_rule;
 SELECT (repeat('(', 70) || 'customer.a = 1' || repeat(')', 70))::segment_rule;
 SELECT ('customer.a IN (' || repeat('1, ', 20000) || '1)')::segment_rule;
 SELECT ('customer.a = ''' || repeat('x', 70000) || '''')::segment_rule;
+
+-- rule_segments / rule_refs: what a rule reads (each named once, in order)
+SELECT rule_segments('IN SEGMENT ''vip'' AND (IN SEGMENT ''churned'' OR IN SEGMENT ''vip'')') AS segments,
+       rule_segments('customer.age > 3') AS none,
+       rule_segments(NULL) IS NULL AS null_in_null_out,
+       rule_segments('IN SEGMENT ''高价值 🛒''') AS unicode;
+SELECT rule_refs('IN SEGMENT ''vip'' AND count(orders WHERE status = ''paid'') > 2 AND TAG ''tier'' IN (''a'') AND customer.age > 3 AND EXISTS orders') AS refs,
+       rule_refs(NULL) IS NULL AS null_in_null_out;

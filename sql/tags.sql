@@ -135,3 +135,15 @@ SELECT unregister_customers();
 DROP TABLE crm_customers, import_rows;
 DELETE FROM tag_groups;
 DELETE FROM tag_log;
+
+-- renames onto an existing name, NULL flags, NULL on_error
+SELECT create_tag_group('rn_a') > 0, create_tag_group('rn_b') > 0, add_tag('rn_a', 'x') > 0, add_tag('rn_a', 'y') > 0;
+SELECT rename_tag_group('rn_a', 'rn_b');
+SELECT rename_tag('rn_a', 'x', 'y');
+SELECT rename_tag_group('rn_a', 'rn_a'), rename_tag('rn_a', 'x', 'x');   -- to its own name: fine
+SELECT create_tag_group('rn_c', exclusive => NULL);
+SELECT create_tag_group('rn_c', allow_auto => NULL);
+CREATE TEMP TABLE rn_import (customer_key text, label text);
+SELECT * FROM import_tags('rn_import', NULL);
+SELECT drop_tag_group('rn_a'), drop_tag_group('rn_b');
+

@@ -95,7 +95,7 @@ audience_sample(PG_FUNCTION_ARGS)
 		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(set));
 	out = audience_set_new();
 	st = palloc(sizeof(SampleState));
-	st->rng.state = (uint64) (uint32) seed * 0x9E3779B97F4A7C15ULL + 1;
+	campaign_rng_seed(&st->rng, seed);
 	st->needed = (uint64) n;
 	st->left = card;
 	st->out = out->bm;

@@ -36,6 +36,21 @@ typedef struct CampaignRng
 	uint64_t	state;
 } CampaignRng;
 
+/*
+ * Seeds the generator.  The seed goes through the splitmix64 finalizer (a
+ * bijection), so neighbouring seeds start far apart: with state = seed *
+ * increment, seed s + 1 would replay seed s's stream one step later.
+ */
+static inline void
+campaign_rng_seed(CampaignRng *rng, int32_t seed)
+{
+	uint64_t	z = (uint64_t) (uint32_t) seed + 0x2545F4914F6CDD1DULL;
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	rng->state = z ^ (z >> 31);
+}
+
 static inline uint64_t
 campaign_rng_next(CampaignRng *rng)
 {

@@ -328,15 +328,19 @@ segment_resolve_window(PG_FUNCTION_ARGS)
 	PG_RETURN_RANGE_P(make_range(typcache, &lower, &upper, false));
 }
 
-/* Appends a referenced segment name to an array being built. */
+/* Appends a referenced segment name once, in the order first named. */
 static bool
 CollectSegment(const RuleRef *ref, void *ctx)
 {
-	ArrayBuildState **astate = (ArrayBuildState **) ctx;
+	List	  **names = (List **) ctx;
+	ListCell   *lc;
 
-	if (ref->kind == RULE_REF_SEGMENT)
-		*astate = accumArrayResult(*astate, CStringGetTextDatum(ref->name), false,
-								   TEXTOID, CurrentMemoryContext);
+	if (ref->kind != RULE_REF_SEGMENT)
+		return true;
+	foreach(lc, *names)
+		if (strcmp((char *) lfirst(lc), ref->name) == 0)
+			return true;
+	*names = lappend(*names, pstrdup(ref->name));
 	return true;
 }
 
@@ -425,11 +429,16 @@ segment_rule_segments(PG_FUNCTION_ARGS)
 {
 	RuleArena	arena;
 	RuleNode   *rule;
+	List	   *names = NIL;
 	ArrayBuildState *astate = NULL;
+	ListCell   *lc;
 
 	rule_pg_arena(&arena);
 	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
-	(void) rule_collect_refs(rule, CollectSegment, &astate);
+	(void) rule_collect_refs(rule, CollectSegment, &names);
+	foreach(lc, names)
+		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
+								  TEXTOID, CurrentMemoryContext);
 	if (astate == NULL)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
 	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));

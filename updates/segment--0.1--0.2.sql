@@ -1104,6 +1104,53 @@ CREATE OR REPLACE FUNCTION @extschema@._group(group_name text) RETURNS @extschem
 CREATE OR REPLACE FUNCTION @extschema@._tag(group_name text, value text) RETURNS @extschema@.tags
     AS 'MODULE_PATHNAME', 'segment_catalog_tag' LANGUAGE C STABLE;
 
+CREATE OR REPLACE FUNCTION @extschema@.create_tag_group(name text, exclusive boolean DEFAULT false,
+                                             allow_manual boolean DEFAULT true, allow_auto boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    id integer;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'tag group name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF position('-' IN name) > 0 THEN
+        RAISE EXCEPTION 'tag group name must not contain "-": "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Imported labels are written group-value, so a "-" in a group name would be ambiguous.';
+    END IF;
+    IF exclusive IS NULL OR allow_manual IS NULL OR allow_auto IS NULL THEN
+        RAISE EXCEPTION 'exclusive, allow_manual and allow_auto must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+              HINT = 'Leave a parameter out to take its default.';
+    END IF;
+    IF NOT allow_manual AND NOT allow_auto THEN
+        RAISE EXCEPTION 'a tag group must allow manual or automatic tagging' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tag_groups g WHERE g.tenant = @extschema@._tenant() AND g.name = create_tag_group.name) THEN
+        RAISE EXCEPTION 'tag group "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.tag_groups (name, exclusive, allow_manual, allow_auto, position)
+    VALUES (name, exclusive, allow_manual, allow_auto,
+            coalesce((SELECT max(g.position) FROM @extschema@.tag_groups g WHERE g.tenant = @extschema@._tenant()), 0) + 1)
+    RETURNING tag_groups.id INTO id;
+    RETURN id;
+END $$;
+
+CREATE OR REPLACE FUNCTION @extschema@.rename_tag_group(name text, new_name text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups := @extschema@._group(name);
+BEGIN
+    IF new_name IS NULL OR btrim(new_name) = '' OR position('-' IN new_name) > 0 THEN
+        RAISE EXCEPTION 'invalid tag group name "%"', new_name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Names are non-empty and contain no "-".';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tag_groups x WHERE x.tenant = g.tenant AND x.name = new_name AND x.id <> g.id) THEN
+        RAISE EXCEPTION 'tag group "%" already exists', new_name USING ERRCODE = 'duplicate_object';
+    END IF;
+    UPDATE @extschema@.tag_groups SET name = new_name WHERE id = g.id;
+END $$;
+
 COMMENT ON FUNCTION @extschema@.rename_tag_group(text, text) IS 'renames a tag group (non-empty, no "-")';
 
 -- New positions 1..n for ids listed in their current order: moved at
@@ -1179,6 +1226,20 @@ COMMENT ON FUNCTION @extschema@.move_tag(text, text, integer) IS 'moves a value 
 
 COMMENT ON FUNCTION @extschema@.set_tag_enabled(text, text, boolean) IS 'enables or disables a value of a tag group: a disabled value is hidden from customer_tags and tags no one, by hand or by rule; its customers keep it';
 
+CREATE OR REPLACE FUNCTION @extschema@.rename_tag(group_name text, value text, new_value text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t @extschema@.tags := @extschema@._tag(group_name, value);
+BEGIN
+    IF new_value IS NULL OR btrim(new_value) = '' THEN
+        RAISE EXCEPTION 'tag value must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tags x WHERE x.group_id = t.group_id AND x.value = new_value AND x.id <> t.id) THEN
+        RAISE EXCEPTION 'tag "%" already exists in group "%"', new_value, group_name USING ERRCODE = 'duplicate_object';
+    END IF;
+    UPDATE @extschema@.tags SET value = new_value WHERE id = t.id;
+END $$;
+
 COMMENT ON FUNCTION @extschema@.rename_tag(text, text, text) IS 'renames a value of a tag group';
 
 COMMENT ON FUNCTION @extschema@.drop_tag(text, text) IS 'drops a value of a tag group and its customers'' tags (logged)';
@@ -1217,8 +1278,8 @@ DECLARE
     ord bigint;
     bad integer := 0;
 BEGIN
-    IF on_error NOT IN ('abort', 'skip') THEN
-        RAISE EXCEPTION 'on_error must be ''abort'' or ''skip'', not %', quote_literal(on_error)
+    IF on_error IS NULL OR on_error NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'on_error must be ''abort'' or ''skip'', not %', coalesce(quote_literal(on_error), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS _segment_import (n bigint, key text, label text, tag_id integer, ordinal bigint, status text, message text)

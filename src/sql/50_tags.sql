@@ -129,6 +129,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Imported labels are written group-value, so a "-" in a group name would be ambiguous.';
     END IF;
+    IF exclusive IS NULL OR allow_manual IS NULL OR allow_auto IS NULL THEN
+        RAISE EXCEPTION 'exclusive, allow_manual and allow_auto must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+              HINT = 'Leave a parameter out to take its default.';
+    END IF;
     IF NOT allow_manual AND NOT allow_auto THEN
         RAISE EXCEPTION 'a tag group must allow manual or automatic tagging' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -164,6 +168,9 @@ BEGIN
     IF new_name IS NULL OR btrim(new_name) = '' OR position('-' IN new_name) > 0 THEN
         RAISE EXCEPTION 'invalid tag group name "%"', new_name
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Names are non-empty and contain no "-".';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tag_groups x WHERE x.tenant = g.tenant AND x.name = new_name AND x.id <> g.id) THEN
+        RAISE EXCEPTION 'tag group "%" already exists', new_name USING ERRCODE = 'duplicate_object';
     END IF;
     UPDATE @extschema@.tag_groups SET name = new_name WHERE id = g.id;
 END $$;
@@ -264,6 +271,9 @@ DECLARE
 BEGIN
     IF new_value IS NULL OR btrim(new_value) = '' THEN
         RAISE EXCEPTION 'tag value must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.tags x WHERE x.group_id = t.group_id AND x.value = new_value AND x.id <> t.id) THEN
+        RAISE EXCEPTION 'tag "%" already exists in group "%"', new_value, group_name USING ERRCODE = 'duplicate_object';
     END IF;
     UPDATE @extschema@.tags SET value = new_value WHERE id = t.id;
 END $$;
@@ -369,8 +379,8 @@ DECLARE
     ord bigint;
     bad integer := 0;
 BEGIN
-    IF on_error NOT IN ('abort', 'skip') THEN
-        RAISE EXCEPTION 'on_error must be ''abort'' or ''skip'', not %', quote_literal(on_error)
+    IF on_error IS NULL OR on_error NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'on_error must be ''abort'' or ''skip'', not %', coalesce(quote_literal(on_error), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS _segment_import (n bigint, key text, label text, tag_id integer, ordinal bigint, status text, message text)
