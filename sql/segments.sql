@@ -108,6 +108,10 @@ SELECT evaluate('NOT customer.age > 30') OPERATOR(segment.@>) 2 AS null_age_kept
 SELECT unregister_source('messages');
 DROP TABLE sg_messages;
 
+-- a source a saved segment reads cannot be unregistered
+SELECT create_segment('reads orders', 'count(orders) > 2') > 0 AS created;
+SELECT unregister_source('orders');
+SELECT drop_segment('reads orders');
 SELECT unregister_source('orders');
 SELECT unregister_customers();
 DROP TABLE sg_customers, sg_orders;

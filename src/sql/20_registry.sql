@@ -421,6 +421,15 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Rules of: ' || users || '.',
                   HINT = 'Remove those rules with segment.set_tag_rule(group, value, NULL) first.';
     END IF;
+    -- saved segments of every tenant: their next refresh would fail
+    SELECT string_agg(DISTINCT quote_literal(x.name) || @extschema@._of_tenant(x.tenant), ', ') INTO users
+    FROM @extschema@.segments x
+    WHERE 'source:' || unregister_source.name = ANY(@extschema@.rule_refs(x.rule));
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'source "%" is used by saved segments', name
+            USING ERRCODE = 'dependent_objects_still_exist', DETAIL = 'Segments: ' || users || '.',
+                  HINT = 'Drop those segments, or change their rules with segment.alter_segment(), first.';
+    END IF;
     PERFORM @extschema@._source(name);
     DELETE FROM @extschema@.sources s WHERE s.name = unregister_source.name;
 END $$;
