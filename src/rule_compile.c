@@ -276,7 +276,7 @@ static bool
 IsAggregateLeaf(const RuleNode *n)
 {
 	return n->kind != RULE_AND && n->kind != RULE_OR && n->kind != RULE_NOT &&
-		n->value != NULL && n->value->kind == RULE_VALUE_AGG;
+		n->kind != RULE_RANK && n->value != NULL && n->value->kind == RULE_VALUE_AGG;
 }
 
 /* Whether an aggregate predicate holds for customers without rows. */
@@ -287,7 +287,7 @@ AggregateHolds(Compiler *c, const RuleNode *n)
 	AggInfo		a;
 
 	RcLoadSource(c, n->value->source, &s);
-	RcCheckAggregate(n->value, &s, &a);
+	RcCheckAggregate(c, n->value, &s, &a);
 	return RcEmptyHolds(c, n, &a);
 }
 
@@ -370,6 +370,12 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 		case RULE_IN_SEGMENT:
 			CompileInSegment(c, n);
 			c->unchecked = true;
+			break;
+		case RULE_SEQUENCE:
+			RcCompileSequence(c, n);
+			break;
+		case RULE_RANK:
+			RcCompileRank(c, n);
 			break;
 		default:
 			aggregate = n->value->kind == RULE_VALUE_AGG;
@@ -544,14 +550,7 @@ RcRewrite(Compiler *c, const RuleNode *rule)
 	RuleArena	arena;
 	RuleNode   *out;
 	RuleRewriteClock clock;
-	const char *construct = rule_behavioural_construct(rule);
 
-	if (construct != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot be evaluated yet", construct),
-				 errdetail("Rules with sequences, first/last/mode, active_days/weeks/months and IN TOP/BOTTOM are parsed and stored, but not compiled."),
-				 errhint("Write the condition without them for now; doc/rules.md lists what is evaluated.")));
 	clock.local = c->local;
 	clock.epoch_usec = c->epoch;
 	clock.is_time_column = IsTimeColumn;
