@@ -384,8 +384,11 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				RcCompileCustomer(c, n);
 	}
-	/* IN SEGMENT is never shared: refresh_all() changes segments as it goes */
-	if (c->share && n->kind != RULE_IN_SEGMENT)
+	/*
+	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
+	 * changes segments as it goes
+	 */
+	if (c->share && n->kind != RULE_IN_SEGMENT && !(n->kind == RULE_RANK && n->name != NULL))
 		appendStringInfo(&c->from, ",\n  (SELECT %s) p%d", SharedParams(c, c->sql.data), id);
 	else
 		appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
