@@ -177,6 +177,10 @@ INSERT INTO checks VALUES
  'NOT mode(orders.channel) = ''online''',
  $$SELECT id FROM bh_customers EXCEPT SELECT customer_id FROM (SELECT customer_id, channel, rank() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, channel) r
                             FROM bh_orders WHERE channel IS NOT NULL GROUP BY 1, 2) m WHERE r = 1 AND channel = 'online'$$),
+('not active_days(): customers without views too',
+ 'NOT active_days(page_views DURING LAST 30 days) >= 3',
+ $$SELECT id FROM bh_customers EXCEPT SELECT customer_id FROM bh_views WHERE viewed_at >= '2026-03-01' AND viewed_at < '2026-04-01'
+   GROUP BY 1 HAVING count(DISTINCT date_trunc('day', viewed_at)) >= 3$$),
 ('active_days() = 0 includes customers without visits (date column)',
  'active_days(visits) = 0',
  $$SELECT id FROM bh_customers c WHERE NOT EXISTS (SELECT FROM bh_visits v WHERE v.customer_id = c.id)$$),
