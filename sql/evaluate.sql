@@ -328,17 +328,3 @@ RESET TimeZone;
 SELECT unregister_source('orders'), unregister_customers();
 DROP TABLE dk_customers, dk_orders, dk_checks;
 DROP FUNCTION dk_hand;
-
--- behavioural constructs parse and are stored, but are refused by the
--- compiler (never a crash) until they are evaluated
-CREATE TABLE bh_customers (id int PRIMARY KEY);
-CREATE TABLE bh_events (customer_id int, sku text, at timestamptz);
-SELECT register_customers('bh_customers', 'id');
-SELECT register_source('bh_events', 'bh_events', 'customer_id', 'at');
-SELECT compile('EXISTS bh_events THEN NOT EXISTS bh_events WHERE sku = prev.sku WITHIN 2 days');
-SELECT evaluate('first(bh_events.sku) = ''a''');
-SELECT evaluate('NOT (active_weeks(bh_events) >= 2 AND EXISTS bh_events)');
-SELECT estimate('count(bh_events) IN TOP 10 PERCENT');
-SELECT 'EXISTS bh_events THEN EXISTS bh_events WITHIN 1 hour'::segment_rule AS stored;
-SELECT unregister_source('bh_events'), unregister_customers();
-DROP TABLE bh_events, bh_customers;

@@ -377,13 +377,6 @@ extern bool rule_window_equal(const RuleWindow *a, const RuleWindow *b);
 extern bool rule_may_complement(const RuleNode *rule);
 
 /*
- * The first sequence, rank or first/last/mode/active_* aggregate of a rule
- * ("sequences (THEN)", "IN TOP / IN BOTTOM", "first", ...), or NULL: the
- * constructs the compiler does not evaluate yet.
- */
-extern const char *rule_behavioural_construct(const RuleNode *rule);
-
-/*
  * Enumerating what a rule references, for validation against the registry.
  * One callback per occurrence (duplicates included), in text order:
  *

@@ -277,7 +277,7 @@ static bool
 IsAggregateLeaf(const RuleNode *n)
 {
 	return n->kind != RULE_AND && n->kind != RULE_OR && n->kind != RULE_NOT &&
-		n->value != NULL && n->value->kind == RULE_VALUE_AGG;
+		n->kind != RULE_RANK && n->value != NULL && n->value->kind == RULE_VALUE_AGG;
 }
 
 /* Whether an aggregate predicate holds for customers without rows. */
@@ -288,7 +288,7 @@ AggregateHolds(Compiler *c, const RuleNode *n)
 	AggInfo		a;
 
 	RcLoadSource(c, n->value->source, &s);
-	RcCheckAggregate(n->value, &s, &a);
+	RcCheckAggregate(c, n->value, &s, &a);
 	return RcEmptyHolds(c, n, &a);
 }
 
@@ -372,6 +372,12 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			CompileInSegment(c, n);
 			c->unchecked = true;
 			break;
+		case RULE_SEQUENCE:
+			RcCompileSequence(c, n);
+			break;
+		case RULE_RANK:
+			RcCompileRank(c, n);
+			break;
 		default:
 			aggregate = n->value->kind == RULE_VALUE_AGG;
 			if (aggregate)
@@ -379,8 +385,11 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				RcCompileCustomer(c, n);
 	}
-	/* IN SEGMENT is never shared: refresh_all() changes segments as it goes */
-	if (c->share && n->kind != RULE_IN_SEGMENT)
+	/*
+	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
+	 * changes segments as it goes
+	 */
+	if (c->share && n->kind != RULE_IN_SEGMENT && !(n->kind == RULE_RANK && n->name != NULL))
 		appendStringInfo(&c->from, ",\n  (SELECT %s) p%d", SharedParams(c, c->sql.data), id);
 	else
 		appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);
@@ -545,14 +554,7 @@ RcRewrite(Compiler *c, const RuleNode *rule)
 	RuleArena	arena;
 	RuleNode   *out;
 	RuleRewriteClock clock;
-	const char *construct = rule_behavioural_construct(rule);
 
-	if (construct != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot be evaluated yet", construct),
-				 errdetail("Rules with sequences, first/last/mode, active_days/weeks/months and IN TOP/BOTTOM are parsed and stored, but not compiled."),
-				 errhint("Write the condition without them for now; doc/rules.md lists what is evaluated.")));
 	clock.local = c->local;
 	clock.epoch_usec = c->epoch;
 	clock.is_time_column = IsTimeColumn;

@@ -1,6 +1,7 @@
 /*
  * rule_compile_agg.c
- *		Aggregate predicates (count, sum, avg, min, max, count_distinct):
+ *		Aggregate predicates (count, sum, avg, min, max, count_distinct,
+ *		first, last, mode, active_days/weeks/months):
  *		their SQL, the type of their value, whether their condition holds
  *		for customers without rows, and their grouped scan.
  */
@@ -31,16 +32,25 @@
 #include "rule_share.h"
 #include "segment.h"
 
-/* The aggregate call, restricted to rows satisfying cond when not NULL. */
+/*
+ * The aggregate call, restricted to rows satisfying cond when not NULL.
+ * first() and last() take the value on the earliest / latest event with a
+ * time (ties to the smallest value: ORDER BY time, value; NULLs sort
+ * last), mode() the most frequent non-NULL value (PostgreSQL's mode()
+ * keeps the first of equally frequent values in its order: the
+ * smallest), active_*() count distinct periods (a->period).
+ */
 const char *
-RcAggSql(RuleAggKind agg, const char *arg, bool rows, const char *cond)
+RcAggSql(const AggInfo *a, RuleAggKind agg, const char *cond)
 {
-	const char *f = cond && strcmp(cond, "true") != 0 ? psprintf(" FILTER (WHERE %s)", cond) : "";
+	bool		some = cond && strcmp(cond, "true") != 0;
+	const char *f = some ? psprintf(" FILTER (WHERE %s)", cond) : "";
+	const char *arg = a->arg;
 
 	switch (agg)
 	{
 		case RULE_AGG_COUNT:
-			return rows ? psprintf("count(*)%s", f) : psprintf("count(%s)%s", arg, f);
+			return arg == NULL ? psprintf("count(*)%s", f) : psprintf("count(%s)%s", arg, f);
 		case RULE_AGG_SUM:
 			return psprintf("coalesce(sum(%s)%s, 0)", arg, f);
 		case RULE_AGG_AVG:
@@ -51,8 +61,42 @@ RcAggSql(RuleAggKind agg, const char *arg, bool rows, const char *cond)
 			return psprintf("max(%s)%s", arg, f);
 		case RULE_AGG_COUNT_DISTINCT:
 			return psprintf("count(DISTINCT %s)%s", arg, f);
+		case RULE_AGG_FIRST:
+		case RULE_AGG_LAST:
+			return psprintf("(array_agg(%s ORDER BY %s%s, %s) FILTER (WHERE %s IS NOT NULL%s%s))[1]",
+							arg, a->time, agg == RULE_AGG_LAST ? " DESC" : "", arg, a->time,
+							some ? " AND " : "", some ? cond : "");
+		case RULE_AGG_MODE:
+			return psprintf("mode() WITHIN GROUP (ORDER BY %s)%s", arg, f);
+		case RULE_AGG_ACTIVE_DAYS:
+		case RULE_AGG_ACTIVE_WEEKS:
+		case RULE_AGG_ACTIVE_MONTHS:
+			return psprintf("count(DISTINCT %s)%s", a->period, f);
 	}
 	return NULL;
+}
+
+/* The day, week (from Monday) or month of a source row's time, locally. */
+static char *
+PeriodSql(Compiler *c, RuleAggKind agg, const Source *s)
+{
+	const char *t = psprintf("e.%s", s->time);
+	char	   *local = RcTimeAs(c, t, s->time_type, TIMESTAMPOID);
+
+	if (!RcIsTimeType(s->time_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s() needs a date or timestamp time column, but %s has type %s",
+						rule_agg_name(agg), t, format_type_be(s->time_type))));
+	switch (agg)
+	{
+		case RULE_AGG_ACTIVE_DAYS:
+			return s->time_type == DATEOID ? pstrdup(t) : psprintf("(%s)::date", local);
+		case RULE_AGG_ACTIVE_WEEKS:
+			return psprintf("date_trunc('week', %s)", local);
+		default:
+			return psprintf("date_trunc('month', %s)", local);
+	}
 }
 
 /* The type an aggregate produces, for typing the literal compared with it. */
@@ -63,6 +107,9 @@ AggResultType(RuleAggKind agg, Oid argtype)
 	{
 		case RULE_AGG_COUNT:
 		case RULE_AGG_COUNT_DISTINCT:
+		case RULE_AGG_ACTIVE_DAYS:
+		case RULE_AGG_ACTIVE_WEEKS:
+		case RULE_AGG_ACTIVE_MONTHS:
 			return INT8OID;
 		case RULE_AGG_AVG:
 		case RULE_AGG_SUM:
@@ -72,8 +119,16 @@ AggResultType(RuleAggKind agg, Oid argtype)
 	}
 }
 
+/* Whether an aggregate is 0 (not NULL) over no rows. */
+static bool
+ZeroOverNoRows(RuleAggKind agg)
+{
+	return agg == RULE_AGG_COUNT || agg == RULE_AGG_COUNT_DISTINCT || agg == RULE_AGG_SUM ||
+		agg == RULE_AGG_ACTIVE_DAYS || agg == RULE_AGG_ACTIVE_WEEKS || agg == RULE_AGG_ACTIVE_MONTHS;
+}
+
 void
-RcCheckAggregate(const RuleValue *v, const Source *s, AggInfo *a)
+RcCheckAggregate(Compiler *c, const RuleValue *v, const Source *s, AggInfo *a)
 {
 	bool		rows = v->column == NULL;
 	Oid			argtype = rows ? INT8OID : RcColumnType(s->rel, s->relname, v->column);
@@ -87,10 +142,11 @@ RcCheckAggregate(const RuleValue *v, const Source *s, AggInfo *a)
 	a->vtype = AggResultType(v->agg, argtype);
 	a->what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
 	a->arg = rows ? NULL : psprintf("e.%s", quote_identifier(v->column));
-	a->empty = psprintf("%s::%s",
-						(v->agg == RULE_AGG_COUNT || v->agg == RULE_AGG_COUNT_DISTINCT ||
-						 v->agg == RULE_AGG_SUM) ? "0" : "NULL",
-						format_type_be(a->vtype));
+	a->empty = psprintf("%s::%s", ZeroOverNoRows(v->agg) ? "0" : "NULL", format_type_be(a->vtype));
+	a->time = psprintf("e.%s", s->time);
+	a->period = NULL;
+	if (v->agg == RULE_AGG_ACTIVE_DAYS || v->agg == RULE_AGG_ACTIVE_WEEKS || v->agg == RULE_AGG_ACTIVE_MONTHS)
+		a->period = PeriodSql(c, v->agg, s);
 }
 
 /*
@@ -178,13 +234,13 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 
 	RcLoadSource(c, v->source, &s);
 	c->unchecked |= !s.references_customers;
-	RcCheckAggregate(v, &s, &a);
+	RcCheckAggregate(c, v, &s, &a);
 	holds = RcEmptyHolds(c, n, &a);
 	appendStringInfoString(&c->sql, "SELECT ");
 	RcAppendAggColumns(c, n, &a, "v", NULL, "", holds);
 	list_end = c->sql.len;
 	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
-					 RcAggSql(v->agg, a.arg, v->column == NULL, NULL));
+					 RcAggSql(&a, v->agg, NULL));
 	RcAppendSourceFrom(c, &s);
 	RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
 	RcAppendGroupEnd(c, &s);

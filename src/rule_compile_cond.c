@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "parser/parse_coerce.h"
+#include "parser/parse_oper.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -53,6 +54,39 @@ bool
 RcIsTimeType(Oid t)
 {
 	return t == TIMESTAMPTZOID || t == TIMESTAMPOID || t == DATEOID;
+}
+
+/* The rule's zone as a quoted literal, for AT TIME ZONE. */
+char *
+RcZoneLiteral(Compiler *c)
+{
+	return quote_literal_cstr(pg_get_timezone_name(c->tz));
+}
+
+/*
+ * A time value of type from as a value comparable with a column of type
+ * to, by the instants the values stand for (a date is its local midnight,
+ * a timestamp its wall-clock time in the rule's zone: S6 of
+ * test/t/Differential.pm), so that the column side stays bare and its
+ * index usable.  A date column compares with a local timestamp (date <
+ * timestamp is an indexable cross-type comparison).
+ */
+char *
+RcTimeAs(Compiler *c, const char *expr, Oid from, Oid to)
+{
+	const char *z = RcZoneLiteral(c);
+
+	if (from == to)
+		return pstrdup(expr);
+	if (to == TIMESTAMPTZOID)
+		return from == DATEOID ? psprintf("((%s)::timestamp AT TIME ZONE %s)", expr, z)
+			: psprintf("((%s) AT TIME ZONE %s)", expr, z);
+	/* to a timestamp, or to a date column: the local wall-clock time */
+	if (from == TIMESTAMPTZOID)
+		return psprintf("((%s) AT TIME ZONE %s)", expr, z);
+	if (from == DATEOID)
+		return psprintf("(%s)::timestamp", expr);
+	return pstrdup(expr);
 }
 
 /* expr >= lo AND expr < hi for a window (infinite bounds left out). */
@@ -179,6 +213,42 @@ AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
 	appendStringInfo(&c->sql, "%s::%s", quote_literal_cstr(lit->text), format_type_be(type));
 }
 
+/*
+ * prev.column in a sequence step's filter (expr op prev.column): the
+ * previous step's column, checked to be comparable with this one.
+ */
+static void
+AppendPrev(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what)
+{
+	const char *col = n->args[0].text;
+	Oid			ptype;
+	Operator	op;
+	char	   *pexpr;
+
+	if (c->prev == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("prev.%s can only be used in the filter of a later step of a sequence", col)));
+	ptype = RcColumnType(c->prev->rel, c->prev->relname, col);
+	pexpr = psprintf("%s.%s", c->prev_alias, quote_identifier(col));
+	if (RcIsTimeType(type) && RcIsTimeType(ptype))
+	{
+		/* instants in the rule's zone, not the session's */
+		appendStringInfo(&c->sql, "%s %s %s", expr, rule_op_name(n->op), RcTimeAs(c, pexpr, ptype, type));
+		return;
+	}
+	op = oper(NULL, list_make1(makeString(pstrdup(rule_op_name(n->op)))), type, ptype, true, -1);
+	if (op == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s has type %s, which cannot be compared with prev.%s of type %s",
+						what, format_type_be(type), col, format_type_be(ptype)),
+				 errdetail("prev.%s is the column of the previous step's source %s.", col, c->prev_name),
+				 errhint("Compare with a column of a comparable type, or cast it in a view registered as the source.")));
+	ReleaseSysCache(op);
+	appendStringInfo(&c->sql, "%s %s %s", expr, rule_op_name(n->op), pexpr);
+}
+
 /* The comparison part of CMP / IN / IS NULL / BETWEEN / LIKE on an expression. */
 void
 RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what)
@@ -189,6 +259,11 @@ RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, co
 	switch (n->kind)
 	{
 		case RULE_CMP:
+			if (n->args[0].kind == RULE_LIT_PREV)
+			{
+				AppendPrev(c, n, expr, type, what);
+				break;
+			}
 			appendStringInfo(&c->sql, "%s %s ", expr, rule_op_name(n->op));
 			AppendLiteral(c, &n->args[0], type, what);
 			break;
@@ -257,7 +332,8 @@ RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *sour
 				Oid			type = RcColumnType(s->rel, s->relname, col);
 				char	   *what = psprintf("%s.%s", source, col);
 
-				RcAppendCondition(c, f, psprintf("e.%s", quote_identifier(col)), type, what);
+				RcAppendCondition(c, f, psprintf("%s.%s", c->alias ? c->alias : "e", quote_identifier(col)),
+								  type, what);
 			}
 	}
 }

@@ -53,8 +53,8 @@ AppendCustomerCondition(Compiler *c, const RuleNode *n, bool negate)
 }
 
 /* FROM and WHERE of a customer-table scan: the tenant's rows (alias cu). */
-static void
-AppendCustomerFrom(Compiler *c)
+void
+RcAppendCustomerFrom(Compiler *c)
 {
 	appendStringInfo(&c->sql, " FROM %s cu", c->reg.relname);
 	if (c->reg.dictionary)
@@ -76,7 +76,7 @@ void
 RcCompileCustomer(Compiler *c, const RuleNode *n)
 {
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcCustomerOrdinal(c));
-	AppendCustomerFrom(c);
+	RcAppendCustomerFrom(c);
 	AppendRowBool(c, n, false);
 	RcAppendAmongKey(c, psprintf("cu.%s", c->reg.key),
 				   c->reg.dictionary ? RcCustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
@@ -106,7 +106,7 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 
 	initStringInfo(&c->sql);
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a", RcCustomerOrdinal(c));
-	AppendCustomerFrom(c);
+	RcAppendCustomerFrom(c);
 	if (cond)
 		AppendRowBool(c, cond, false);
 	else
@@ -196,6 +196,20 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 			appendStringInfo(&c->sql, "(%s(SELECT coalesce(members, '{}') FROM segment.segments WHERE id = %s) "
 							 "OPERATOR(segment.@>) %s::bigint)", negate ? "NOT " : "", RcSegmentId(n->name), ordinal);
 			return;
+		case RULE_SEQUENCE:
+			{
+				Source		s;
+				char	   *cond = RcSequenceCondition(c, n, &s);
+
+				appendStringInfo(&c->sql, "(%sEXISTS (SELECT FROM %s e WHERE e.%s = cu.%s AND %s))",
+								 negate ? "NOT " : "", s.relname, s.customer, c->reg.key, cond);
+				return;
+			}
+		case RULE_RANK:
+			/* the selection is computed once (an init plan), then probed */
+			appendStringInfo(&c->sql, "(%s(%s) OPERATOR(segment.@>) %s::bigint)",
+							 negate ? "NOT " : "", RcRankSql(c, n), ordinal);
+			return;
 		default:
 			if (n->value->kind == RULE_VALUE_CUSTOMER)
 			{
@@ -209,9 +223,9 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 				char	   *value;
 
 				RcLoadSource(c, v->source, &s);
-				RcCheckAggregate(v, &s, &a);
+				RcCheckAggregate(c, v, &s, &a);
 				value = psprintf("(SELECT %s FROM %s e WHERE e.%s = cu.%s AND %s)",
-								 RcAggSql(v->agg, a.arg, v->column == NULL, NULL), s.relname, s.customer,
+								 RcAggSql(&a, v->agg, NULL), s.relname, s.customer,
 								 c->reg.key, RcLeafCondition(c, &s, v->source, v->filter, v->window));
 				if (negate)
 					appendStringInfoChar(&c->sql, '(');
@@ -231,7 +245,7 @@ PerCustomerSql(Compiler *c, const RuleNode *rule)
 
 	initStringInfo(&c->sql);
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}')", RcCustomerOrdinal(c));
-	AppendCustomerFrom(c);
+	RcAppendCustomerFrom(c);
 	AppendRowBool(c, rule, false);
 	text = c->sql.data;
 	c->sql = saved;

@@ -13,6 +13,8 @@
  *	rule_compile_customer.c	customer-table conditions, the registered-
  *							customer check, set algebra or per customer
  *	rule_compile_split.c	semi-join reduction: a driver, then the rest
+ *	rule_compile_sequence.c	sequences (THEN): nested correlated EXISTS
+ *	rule_compile_rank.c		IN TOP / IN BOTTOM: rank() over a population
  *	rule_choice.c			the pure part of those decisions (unit-tested)
  *
  * Rc is the prefix of what these files share.
@@ -84,6 +86,10 @@ typedef struct Compiler
 	int			ncovered;
 	struct CachedSource *sources;	/* sources read so far (RcLoadSource) */
 	int			nsources;
+	const char *alias;			/* the source row a filter reads (NULL: e) */
+	const struct Source *prev;	/* a sequence step's filter: the previous */
+	const char *prev_alias;		/* step's source and row, for prev.column */
+	const char *prev_name;
 } Compiler;
 
 /*
@@ -102,7 +108,8 @@ typedef struct Merged
 } Merged;
 
 /* A source's relation and columns, or an error naming the sources. */
-typedef struct Source
+typedef struct Source Source;
+struct Source
 {
 	Oid			rel;
 	char	   *relname;
@@ -112,7 +119,7 @@ typedef struct Source
 	bool		references_customers;	/* a validated foreign key to the
 										 * customer table's key: every row's
 										 * customer is registered */
-} Source;
+};
 
 /* A source read once per compilation (RcLoadSource). */
 typedef struct CachedSource
@@ -128,6 +135,9 @@ typedef struct AggInfo
 	char	   *what;			/* agg(source.column), for messages */
 	const char *arg;			/* e.column, or NULL for count(source) */
 	const char *empty;			/* the value over no rows, typed */
+	const char *time;			/* e.time, which orders first() and last() */
+	const char *period;			/* active_*(): the day, week or month of
+								 * e.time in the rule's zone */
 } AggInfo;
 
 /* rule_compile.c */
@@ -148,6 +158,8 @@ extern void RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of);
 /* rule_compile_cond.c */
 
 extern bool RcIsTimeType(Oid t);
+extern char *RcZoneLiteral(Compiler *c);
+extern char *RcTimeAs(Compiler *c, const char *expr, Oid from, Oid to);
 extern void RcAppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w);
 extern void RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what);
 extern void RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source);
@@ -169,11 +181,12 @@ extern void RcAppendKeyRange(Compiler *c, const Source *s);
 extern void RcAppendGroupEnd(Compiler *c, const Source *s);
 extern void RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter, const RuleWindow *window, bool grouped);
 extern void RcCompileExists(Compiler *c, const RuleNode *n);
+extern void RcCompileSourceSet(Compiler *c, const Source *s, const char *cond);
 
 /* rule_compile_agg.c */
 
-extern const char *RcAggSql(RuleAggKind agg, const char *arg, bool rows, const char *cond);
-extern void RcCheckAggregate(const RuleValue *v, const Source *s, AggInfo *a);
+extern const char *RcAggSql(const AggInfo *a, RuleAggKind agg, const char *cond);
+extern void RcCheckAggregate(Compiler *c, const RuleValue *v, const Source *s, AggInfo *a);
 extern bool RcEmptyHolds(Compiler *c, const RuleNode *n, const AggInfo *a);
 extern void RcAppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value, const char *seen, const char *suffix, bool holds);
 extern void RcAppendAggExpr(Compiler *c, const char *alias, const char *suffix, bool holds);
@@ -188,8 +201,19 @@ extern void RcCompileMergedScans(Compiler *c, const RuleNode *rule);
 
 /* rule_compile_customer.c */
 
+extern void RcAppendCustomerFrom(Compiler *c);
 extern void RcCompileCustomer(Compiler *c, const RuleNode *n);
 extern double RcCustomerRows(Compiler *c);
 extern void RcCompilePlain(Compiler *c, const RuleNode *rule);
+
+/* rule_compile_sequence.c */
+
+extern char *RcSequenceCondition(Compiler *c, const RuleNode *n, Source *first);
+extern void RcCompileSequence(Compiler *c, const RuleNode *n);
+
+/* rule_compile_rank.c */
+
+extern char *RcRankSql(Compiler *c, const RuleNode *n);
+extern void RcCompileRank(Compiler *c, const RuleNode *n);
 
 #endif							/* RULE_COMPILE_INT_H */

@@ -43,6 +43,8 @@ LeafSource(const RuleNode *n)
 		case RULE_TAG_IN:
 		case RULE_TAG_EMPTY:
 		case RULE_IN_SEGMENT:
+		case RULE_SEQUENCE:		/* nested EXISTS of their own */
+		case RULE_RANK:			/* a scan of the whole population */
 		case RULE_AND:
 		case RULE_OR:
 		case RULE_NOT:
@@ -184,9 +186,9 @@ MergedSql(Compiler *c, Merged *m)
 			const char *value;
 			const char *seen = NULL;
 
-			RcCheckAggregate(n->value, &s, &a);
+			RcCheckAggregate(c, n->value, &s, &a);
 			m->holds[j] = RcEmptyHolds(c, n, &a);
-			value = Column(&cols, RcAggSql(n->value->agg, a.arg, n->value->column == NULL, conds[j]));
+			value = Column(&cols, RcAggSql(&a, n->value->agg, conds[j]));
 			if (m->holds[j])
 				seen = Column(&cols, psprintf("bool_or(%s)", conds[j]));
 			RcAppendAggColumns(c, n, &a, value, seen, suffix, m->holds[j]);

@@ -239,25 +239,31 @@ RcAppendGroupEnd(Compiler *c, const Source *s)
  * WHERE clause of a source scan: filter and window (and the candidates);
  * the key range on every row unless the scan is grouped (RcAppendGroupEnd).
  */
-void
-RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
-				  const RuleWindow *window, bool grouped)
+static void
+AppendWhere(Compiler *c, const Source *s, const char *cond, bool grouped)
 {
-	appendStringInfo(&c->sql, " WHERE %s", RcLeafCondition(c, s, name, filter, window));
+	appendStringInfo(&c->sql, " WHERE %s", cond);
 	if (!grouped)
 		RcAppendKeyRange(c, s);
 	RcAppendAmongKey(c, psprintf("e.%s", s->customer),
 				   c->reg.dictionary ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer));
 }
 
-/* EXISTS source [WHERE ...] [DURING ...]: one scan, no grouping needed. */
 void
-RcCompileExists(Compiler *c, const RuleNode *n)
+RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter,
+				  const RuleWindow *window, bool grouped)
 {
-	Source		s;
+	AppendWhere(c, s, RcLeafCondition(c, s, name, filter, window), grouped);
+}
 
-	RcLoadSource(c, n->name, &s);
-	c->unchecked |= !s.references_customers;
+/*
+ * The customers with a row of a source satisfying cond (on alias e): one
+ * scan, no grouping needed.  EXISTS, and sequences from their first step.
+ */
+void
+RcCompileSourceSet(Compiler *c, const Source *s, const char *cond)
+{
+	c->unchecked |= !s->references_customers;
 	/*
 	 * Among candidates, a semi-join from the candidates stops at each one's
 	 * first matching row instead of reading all of its rows.
@@ -266,7 +272,7 @@ RcCompileExists(Compiler *c, const RuleNode *n)
 	{
 		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(r.id), '{}') AS yes FROM r "
 						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = r.id AND %s)",
-						 s.relname, s.customer, RcLeafCondition(c, &s, n->name, n->filter, n->window));
+						 s->relname, s->customer, cond);
 		return;
 	}
 	if (c->among_keys)
@@ -277,7 +283,7 @@ RcCompileExists(Compiler *c, const RuleNode *n)
 
 		appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM unnest($2) AS k(k) "
 						 "WHERE EXISTS (SELECT FROM %s e WHERE e.%s = k.k AND %s)",
-						 ordinal, s.relname, s.customer, RcLeafCondition(c, &s, n->name, n->filter, n->window));
+						 ordinal, s->relname, s->customer, cond);
 		return;
 	}
 	if (c->post_join)
@@ -286,14 +292,24 @@ RcCompileExists(Compiler *c, const RuleNode *n)
 		 * distinct keys of the matching rows, each looked up once (a CTE:
 		 * see RcFenceGrouped)
 		 */
-		appendStringInfo(&c->sql, "WITH g AS MATERIALIZED (SELECT e.%s AS k", s.customer);
-		RcAppendSourceFrom(c, &s);
-		RcAppendSourceWhere(c, &s, n->name, n->filter, n->window, false);
+		appendStringInfo(&c->sql, "WITH g AS MATERIALIZED (SELECT e.%s AS k", s->customer);
+		RcAppendSourceFrom(c, s);
+		AppendWhere(c, s, cond, false);
 		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(%s), '{}') AS yes "
 						 "FROM g%s", RcOuterKey(c), OuterJoin(c));
 		return;
 	}
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcSourceOrdinal(c, &s));
-	RcAppendSourceFrom(c, &s);
-	RcAppendSourceWhere(c, &s, n->name, n->filter, n->window, false);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcSourceOrdinal(c, s));
+	RcAppendSourceFrom(c, s);
+	AppendWhere(c, s, cond, false);
+}
+
+/* EXISTS source [WHERE ...] [DURING ...] */
+void
+RcCompileExists(Compiler *c, const RuleNode *n)
+{
+	Source		s;
+
+	RcLoadSource(c, n->name, &s);
+	RcCompileSourceSet(c, &s, RcLeafCondition(c, &s, n->name, n->filter, n->window));
 }

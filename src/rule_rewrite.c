@@ -25,6 +25,10 @@ rule_is_customer_only(const RuleNode *n)
 		case RULE_TAG_EMPTY:
 		case RULE_EXISTS:
 		case RULE_IN_SEGMENT:
+		case RULE_SEQUENCE:
+			return false;
+		case RULE_RANK:
+			/* a rank on a customer column still ranks the whole population */
 			return false;
 		default:
 			return n->value != NULL && n->value->kind == RULE_VALUE_CUSTOMER;
@@ -43,7 +47,7 @@ Scope(const RuleNode *n, const char **source, const RuleNode **filter, const Rul
 		return true;
 	}
 	if (n->kind == RULE_AND || n->kind == RULE_OR || n->kind == RULE_NOT ||
-		n->value == NULL || n->value->kind != RULE_VALUE_AGG)
+		n->kind == RULE_RANK || n->kind == RULE_SEQUENCE || n->value == NULL || n->value->kind != RULE_VALUE_AGG)
 		return false;
 	*source = n->value->source;
 	*filter = n->value->filter;
