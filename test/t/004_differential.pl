@@ -17,11 +17,12 @@
 #   DIFF_SHRINK      differing rules to shrink to a minimal one (default 3)
 #   DIFF_VERBOSE=1   print the reference query of every differing rule
 #   DIFF_STRICT=0    leave out the rule shapes of known bugs (%Differential::KNOWN_BUGS; none open)
-#   DIFF_BEHAVIOUR=1 two more passes with the behavioural conditions (sequences,
+#   DIFF_BEHAVIOUR=1 three more passes with the behavioural conditions (sequences,
 #                    first/last/mode, active_days/weeks/months, IN TOP/BOTTOM;
 #                    issue 15): default 0 while the compiler refuses them
 #   DIFF_BEHAVIOUR_RULES  rules of the behavioural pass over integer keys (default
-#                    DIFF_RULES / 10); the pass over text keys and tenants has a third as many
+#                    DIFF_RULES / 10); the pass over text keys and tenants and the one with
+#                    TimeZone America/New_York and segment.timezone Europe/Berlin have a third as many
 #   DIFF_REF_ONLY=1  run only the reference queries (no evaluate()): checks
 #                    that every rule parses and every reference runs, e.g. for
 #                    constructs the compiler does not evaluate yet
@@ -104,7 +105,7 @@ sub run_mode
 
 	# the rules: generated in Perl, loaded in chunks
 	my $gen = Differential->new(
-		seed => $seed * 3 + { int => 0, text => 1, zone => 2, zones => 3, behaviour => 4, behaviour_text => 5 }->{$pass},
+		seed => $seed * 3 + { int => 0, text => 1, zone => 2, zones => 3, behaviour => 4, behaviour_text => 5, behaviour_zone => 6 }->{$pass},
 		mode => $mode, strict => $strict, zone_split => ($split || $sessions) ? 1 : 0,
 		behaviour => $pass =~ /^behaviour/ ? 1 : 0);
 	my (@rules, %depths);
@@ -286,6 +287,7 @@ run_mode('zone', 'int',  'diff_zone', $nzone, $split_zone);
 run_mode('zones', 'int', 'diff_zones', $nsessions, undef, \@session_zones);
 run_mode('behaviour', 'int', 'diff_behaviour', $nbeh);
 run_mode('behaviour_text', 'text', 'diff_behaviour_text', int($nbeh / 3));
+run_mode('behaviour_zone', 'int', 'diff_behaviour_zone', int($nbeh / 3), $split_zone);
 
 note "batches per segment.rule_form: " . join(', ', map { "$_ $forms{$_}" } sort keys %forms);
 note "predicate kinds generated (count):";
