@@ -21,7 +21,7 @@
 #                    first/last/mode, active_days/weeks/months, IN TOP/BOTTOM;
 #                    issue 15): default 0 while the compiler refuses them
 #   DIFF_BEHAVIOUR_RULES  rules of the behavioural pass over integer keys (default
-#                    DIFF_RULES / 10); the pass over text keys and tenants and the one with
+#                    DIFF_RULES / 12); the pass over text keys and tenants and the one with
 #                    TimeZone America/New_York and segment.timezone Europe/Berlin have a third as many
 #   DIFF_REF_ONLY=1  run only the reference queries (no evaluate()): checks
 #                    that every rule parses and every reference runs, e.g. for
@@ -56,7 +56,7 @@ my $batch     = $ENV{DIFF_BATCH}      // 100;
 my $nshrink   = $ENV{DIFF_SHRINK}     // 3;
 my $strict    = $ENV{DIFF_STRICT}     // 1;
 my $behaviour = $ENV{DIFF_BEHAVIOUR}  // 0;
-my $nbeh      = $behaviour ? ($ENV{DIFF_BEHAVIOUR_RULES} // int($nrules / 10)) : 0;
+my $nbeh      = $behaviour ? ($ENV{DIFF_BEHAVIOUR_RULES} // int($nrules / 12)) : 0;
 my $ref_only  = $ENV{DIFF_REF_ONLY}   // 0;
 my $max_fail  = 25;                   # detailed failures printed, the rest counted
 die "DIFF_INSTANTS must be 1 .. " . scalar(@Differential::AS_OF) . "\n"
@@ -116,6 +116,16 @@ sub run_mode
 		$r->{tenant} = $mode eq 'text' ? ($i % 2 ? 'a' : 'b') : '';
 		push @rules, $r;
 		$depths{ $r->{depth} >= 4 ? '>=4' : $r->{depth} }++;
+	}
+	# the behavioural passes end with the hand-written rules (pinned_rules)
+	if ($gen->{behaviour})
+	{
+		for my $r ($gen->pinned_rules)
+		{
+			$r->{tenant} = $mode eq 'text' ? 'a' : '';
+			push @rules, $r;
+		}
+		$n = @rules;
 	}
 	for (my $i = 0; $i < @rules; $i += 250)
 	{
