@@ -17,6 +17,15 @@
 #   DIFF_SHRINK      differing rules to shrink to a minimal one (default 3)
 #   DIFF_VERBOSE=1   print the reference query of every differing rule
 #   DIFF_STRICT=0    leave out the rule shapes of known bugs (%Differential::KNOWN_BUGS; none open)
+#   DIFF_BEHAVIOUR=1 three more passes with the behavioural conditions (sequences,
+#                    first/last/mode, active_days/weeks/months, IN TOP/BOTTOM;
+#                    issue 15): default 0 while the compiler refuses them
+#   DIFF_BEHAVIOUR_RULES  rules of the behavioural pass over integer keys (default
+#                    DIFF_RULES / 12); the pass over text keys and tenants and the one with
+#                    TimeZone America/New_York and segment.timezone Europe/Berlin have a third as many
+#   DIFF_REF_ONLY=1  run only the reference queries (no evaluate()): checks
+#                    that every rule parses and every reference runs, e.g. for
+#                    constructs the compiler does not evaluate yet
 #
 # A failure prints the seed, the rule, the as-of instant, the customers
 # only one side has, the compiled SQL and a shrunk rule that still differs.
@@ -46,6 +55,9 @@ my $ncust     = $ENV{DIFF_CUSTOMERS}  // 320;
 my $batch     = $ENV{DIFF_BATCH}      // 100;
 my $nshrink   = $ENV{DIFF_SHRINK}     // 3;
 my $strict    = $ENV{DIFF_STRICT}     // 1;
+my $behaviour = $ENV{DIFF_BEHAVIOUR}  // 0;
+my $nbeh      = $behaviour ? ($ENV{DIFF_BEHAVIOUR_RULES} // int($nrules / 12)) : 0;
+my $ref_only  = $ENV{DIFF_REF_ONLY}   // 0;
 my $max_fail  = 25;                   # detailed failures printed, the rest counted
 die "DIFF_INSTANTS must be 1 .. " . scalar(@Differential::AS_OF) . "\n"
   if $ninstants < 1 || $ninstants > @Differential::AS_OF;
@@ -53,7 +65,8 @@ my @instants = @Differential::AS_OF[ 0 .. $ninstants - 1 ];
 my $started  = time;
 
 diag("differential test: DIFF_SEED=$seed DIFF_RULES=$nrules DIFF_TEXT_RULES=$ntext DIFF_ZONE_RULES=$nzone "
-	  . "DIFF_STRICT=$strict DIFF_INSTANTS=$ninstants DIFF_CUSTOMERS=$ncust (rerun with the same values to reproduce)");
+	  . "DIFF_STRICT=$strict DIFF_BEHAVIOUR=$behaviour DIFF_BEHAVIOUR_RULES=$nbeh DIFF_INSTANTS=$ninstants DIFF_CUSTOMERS=$ncust"
+	  . ($ref_only ? ' DIFF_REF_ONLY=1' : '') . " (rerun with the same values to reproduce)");
 
 my $node = PostgreSQL::Test::Cluster->new('differential');
 $node->init;
@@ -91,8 +104,10 @@ sub run_mode
 	$node->safe_psql($db, $setup);
 
 	# the rules: generated in Perl, loaded in chunks
-	my $gen = Differential->new(seed => $seed * 3 + { int => 0, text => 1, zone => 2, zones => 3 }->{$pass}, mode => $mode,
-		strict => $strict, zone_split => ($split || $sessions) ? 1 : 0);
+	my $gen = Differential->new(
+		seed => $seed * 3 + { int => 0, text => 1, zone => 2, zones => 3, behaviour => 4, behaviour_text => 5, behaviour_zone => 6 }->{$pass},
+		mode => $mode, strict => $strict, zone_split => ($split || $sessions) ? 1 : 0,
+		behaviour => $pass =~ /^behaviour/ ? 1 : 0);
 	my (@rules, %depths);
 	for my $i (1 .. $n)
 	{
@@ -101,6 +116,16 @@ sub run_mode
 		$r->{tenant} = $mode eq 'text' ? ($i % 2 ? 'a' : 'b') : '';
 		push @rules, $r;
 		$depths{ $r->{depth} >= 4 ? '>=4' : $r->{depth} }++;
+	}
+	# the behavioural passes end with the hand-written rules (pinned_rules)
+	if ($gen->{behaviour})
+	{
+		for my $r ($gen->pinned_rules)
+		{
+			$r->{tenant} = $mode eq 'text' ? 'a' : '';
+			push @rules, $r;
+		}
+		$n = @rules;
 	}
 	for (my $i = 0; $i < @rules; $i += 250)
 	{
@@ -174,8 +199,8 @@ sub run_mode
 		my $session = $sessions ? "SET TimeZone = '$sessions->[$bn % @$sessions]';" : '';
 		my $out = $node->safe_psql($db, qq{$session
 SET segment.rule_form = $form;
-SELECT diff_check($lo, $hi, $arr);
-SELECT diff_strategies($lo, $hi, $st);
+SELECT diff_check($lo, $hi, $arr, ${ref_only}::boolean);
+SELECT CASE WHEN ${ref_only}::boolean THEN 0 ELSE diff_strategies($lo, $hi, $st) END;
 SELECT coalesce(json_agg(r ORDER BY r.id, r.as_of), '[]') FROM (
     SELECT d.*, to_char(d.as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00') AS at, $keys
     FROM diff_results d WHERE d.id BETWEEN $lo AND $hi) r});
@@ -270,6 +295,9 @@ run_mode('int',  'int',  'diff_int',  $nrules);
 run_mode('text', 'text', 'diff_text', $ntext);
 run_mode('zone', 'int',  'diff_zone', $nzone, $split_zone);
 run_mode('zones', 'int', 'diff_zones', $nsessions, undef, \@session_zones);
+run_mode('behaviour', 'int', 'diff_behaviour', $nbeh);
+run_mode('behaviour_text', 'text', 'diff_behaviour_text', int($nbeh / 3));
+run_mode('behaviour_zone', 'int', 'diff_behaviour_zone', int($nbeh / 3), $split_zone);
 
 note "batches per segment.rule_form: " . join(', ', map { "$_ $forms{$_}" } sort keys %forms);
 note "predicate kinds generated (count):";

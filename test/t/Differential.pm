@@ -57,6 +57,84 @@
 #      (the extension cast them to the value's type until issue 12).
 #  S11. SINCE m with m after the end of today is an empty window (SINCE m =
 #      [m, end of today)); resolve_window() raises an error for it instead.
+#
+# The behavioural conditions (doc/rules.md "Behavioural conditions", SPEC
+# 3b, issue 15), generated only with DIFF_BEHAVIOUR=1, in passes of their own:
+#
+#  S12. first(src.col ...) / last(...): among the matching events whose time
+#      column is not NULL (an event without a time is neither earliest nor
+#      latest), those at the earliest / latest instant (S6: a date is its local
+#      midnight, a timestamp its wall-clock time in the zone); of their values
+#      the smallest, NULLs last (ORDER BY value ASC NULLS LAST), so the result
+#      is NULL only when every tied event has a NULL value, or there is no
+#      such event.  The value keeps the column's type; comparisons with it are
+#      those of S1/S5/S6.  "The smallest value" of text is in the database's
+#      default collation.
+#  S13. mode(src.col ...): the most frequent non-NULL value of the matching
+#      events (events without a time count too, as in count()), ties to the
+#      smallest; NULL when there is no non-NULL value.  Values are grouped by
+#      the type's equality (numeric 100 and 1e2 are one value).
+#  S14. active_days / active_weeks / active_months(src ...): the number of
+#      distinct local days / weeks starting Monday (date_trunc('week')) /
+#      months of the matching events' instants, read in the rule's zone (the
+#      zone of windows, S5; "the registration's time zone" of the docs when
+#      nothing overrides it); events without a time count for no period; 0
+#      over no events.
+#  S15. A sequence EXISTS a [WHERE f] [DURING w] THEN [NOT] EXISTS b ... holds
+#      when there are matching events e1 of a, e2 of the second positive step,
+#      ... with strictly increasing instants (S6, across sources: a message on
+#      a date is at that day's local midnight); each step's own WHERE and DURING
+#      restrict its events.  The reference nests one correlated EXISTS per
+#      positive step.  Events whose time column is NULL take part in no step:
+#      they are neither a step's event nor an event a NOT step finds.
+#  S16. A NOT step has no event of its own: it requires that no matching event
+#      of its source is strictly later than the previous step's event (and in
+#      the WITHIN span), where the previous step is the nearest positive step
+#      before it; the steps after it are again measured from that event (in
+#      "a THEN NOT b THEN c" both b and c are looked for after a's event, and c
+#      need not come before or after any b).
+#  S17. WITHIN n unit bounds every step from the previous step's event p:
+#      p < e <= p + n units, and a NOT step looks only in (p, p + n units].
+#      Minutes and hours are elapsed time; days, weeks, months and years are
+#      calendar steps of the local time in the rule's zone (p + 1 day across a
+#      DST change is 23 or 25 hours later; p + 1 month clamps to the month's
+#      end), as windows count days and hours.
+#  S18. prev.col in a step's filter is the column of the previous step's event
+#      (S16), compared as filter comparisons are (S2: a NULL on either side
+#      makes it false; NOT in the filter negates that).  The generator
+#      compares only columns of the same type, as values of that type (no
+#      reading as instants, which for a type with itself changes nothing).
+#  S19. x IN TOP n [AMONG SEGMENT 's']: the population is the universe (S4),
+#      or its customers among the stored members of s (S9).  A member of the
+#      population with a non-NULL value is in TOP n when fewer than k members
+#      of the population have a strictly greater value (BOTTOM: strictly
+#      smaller), so ties at the boundary are all in; k = n, or with PERCENT
+#      k = ceil(population size * n / 100), where the population size counts
+#      its members with a NULL value too ("percent of the population's size").
+#      Time values rank by their instants (S6), numbers numerically.
+#  S20. x NOT IN TOP n ...: the customers of the universe with a non-NULL x
+#      that are not in the selection of S19, including customers outside the
+#      AMONG SEGMENT population (the selection holds only population members;
+#      like "x NOT IN (...)", only NULLs are left out: doc/rules.md contrasts
+#      it with NOT (x IN TOP n), the universe minus the selection, only on
+#      NULLs).  The docs do not say it in so many words; the reading that keeps
+#      to the population would add the population's condition to the NOT IN
+#      form in gen_rank().
+#  S21. In _evaluate_among(rule, candidates) and with predicate sharing, the
+#      population of a rank is still the whole universe (or segment): the
+#      result is the reference's members intersected with the candidates.
+#  S22. The generator ranks numbers and times only (customer.age, score,
+#      birthday, registered_at; aggregates whose value is a number or a time),
+#      never text, and applies DURING to min/max only (the parser refuses
+#      DURING after first/last/mode).
+#  S23. Like EXISTS and every aggregate (S5), sequences, first/last/mode and
+#      active_* see events after the as-of instant unless a DURING excludes
+#      them.
+#  S24. Where a timestamp-without-time-zone event and an instant are ordered
+#      (sequences across sources, WITHIN), a local time in the repeated hour
+#      of a fall-back night has two readings (S6); the reference takes
+#      PostgreSQL's (AT TIME ZONE), and the data's clusters (data_sql) put no
+#      page view in that hour.
 package Differential;
 
 use strict;
@@ -207,6 +285,7 @@ sub new
 		zone => $o{zone} // $ZONE,
 		strict => $o{strict} // 0,
 		zone_split => $o{zone_split} // 0,    # session TimeZone <> segment.timezone
+		behaviour => $o{behaviour} // 0,      # sequences, first/last/mode, active_*, ranks
 	}, $class;
 	if ($self->{mode} eq 'text')
 	{
@@ -475,7 +554,9 @@ sub value_predicate
 	push @forms, [ 3, 'like' ], [ 1, 'notlike' ] if $type eq 'text';
 	# (DURING is not a filter condition: the window of a source goes after
 	# its filter)
-	push @forms, [ 6, 'during' ], [ 2, 'notduring' ] if is_time($type) && !$val->{row};
+	# (nor of first/last/mode: the parser cannot know their type, so it
+	# takes DURING only after min and max)
+	push @forms, [ 6, 'during' ], [ 2, 'notduring' ] if is_time($type) && !$val->{row} && ($val->{agg} // '') !~ /^(first|last|mode)$/;
 	push @forms, [ 5, 'cmpm' ], [ 2, 'betweenm' ] if is_time($type);
 	@forms = grep { $_->[1] ne 'between' && $_->[1] ne 'notbetween' } @forms if $type eq 'bool';
 	my $form = $r->weighted(@forms);
@@ -575,11 +656,18 @@ sub gen_filter
 			compound => 1,
 		};
 	}
+	# in a later step of a sequence: now and then a comparison with a column
+	# of the previous step's event (prev.column)
+	if ($self->{prev} && $r->chance(0.3))
+	{
+		my $p = $self->prev_comparison($src);
+		return $p if $p;
+	}
 	my %cols = %{ $SOURCES{$src}{cols} };
 	my $col  = $r->pick(sort keys %cols);
 	my $p = $self->value_predicate({
 			text => $self->rule_ident($col),
-			sql  => 'e.' . qi($col),
+			sql  => $self->ealias . '.' . qi($col),
 			type => $cols{$col},
 			pk   => "$src.$col",
 			row  => 1 });
@@ -617,7 +705,10 @@ sub gen_predicate
 {
 	my ($self) = @_;
 	my $r = $self->rng;
-	my $kind = $r->weighted([ 25, 'customer' ], [ 20, 'exists' ], [ 35, 'agg' ], [ 12, 'tag' ], [ 5, 'segment' ]);
+	my @kinds = ([ 25, 'customer' ], [ 20, 'exists' ], [ 35, 'agg' ], [ 12, 'tag' ], [ 5, 'segment' ]);
+	# the behavioural conditions (issue 15), in their own passes only
+	push @kinds, [ 30, 'sequence' ], [ 25, 'bagg' ], [ 20, 'rank' ] if $self->{behaviour};
+	my $kind = $r->weighted(@kinds);
 
 	if ($kind eq 'customer')
 	{
@@ -643,48 +734,18 @@ sub gen_predicate
 	}
 	if ($kind eq 'agg')
 	{
-		my $src  = $r->pick(sort keys %SOURCES);
-		my %cols = %{ $SOURCES{$src}{cols} };
-		my $agg  = $r->pick(qw(count count count_distinct sum sum avg min max));
-		my @num  = grep { $cols{$_} eq 'int' || $cols{$_} eq 'numeric' } sort keys %cols;
-		my $col;
-		$agg = $r->pick(qw(count count_distinct min max)) if !@num && ($agg eq 'sum' || $agg eq 'avg');
-		if ($agg eq 'count') { $col = $r->chance(0.6) ? undef : $r->pick(sort keys %cols); }
-		elsif ($agg eq 'count_distinct') { $col = $r->pick(sort keys %cols); }
-		elsif ($agg eq 'sum' || $agg eq 'avg') { $col = $r->pick(@num); }
-		else { $col = $r->pick(sort keys %cols); }
-		my $f = $r->chance(0.5) ? $self->gen_filter($src, 0) : undef;
-		my $w = $r->chance(0.5) ? $self->gen_window($cols{ $SOURCES{$src}{time} }) : undef;
-		my $colsql = defined $col ? 'e.' . qi($col) : '*';
-		my $rows = $self->rows_sql($src, $f, $w);
-		my ($sql, $type);
-		if ($agg eq 'count')
-		{
-			($sql, $type) = ("(SELECT count($colsql) $rows)", 'bigint');
-		}
-		elsif ($agg eq 'count_distinct')
-		{
-			($sql, $type) = ("(SELECT count(DISTINCT $colsql) $rows)", 'bigint');
-		}
-		elsif ($agg eq 'sum')
-		{
-			($sql, $type) = ("coalesce((SELECT sum($colsql) $rows), 0)", $cols{$col} eq 'int' ? 'bigint' : 'numeric');
-		}
-		elsif ($agg eq 'avg')
-		{
-			($sql, $type) = ("(SELECT avg($colsql) $rows)", 'numeric');
-		}
-		else
-		{
-			($sql, $type) = ("(SELECT $agg($colsql) $rows)", $cols{$col});
-		}
-		my $text = $self->kw($agg) . '(' . $src . (defined $col ? '.' . $self->rule_ident($col) : '')
-		  . $self->src_suffix($src, $f, $w) . ')';
-		$self->note_kind("aggregate $agg" . ($f ? ' WHERE' : '') . ($w ? ' DURING' : ''));
-		return $self->value_predicate({
-				text => $text, sql => $sql, type => $type, agg => $agg,
-				pk   => (defined $col ? "$src.$col" : 'count') });
+		my $val = $self->gen_agg_value(0);
+		$val->{agg} = $val->{agg_kind};
+		return $self->value_predicate($val);
 	}
+	return $self->gen_sequence if $kind eq 'sequence';
+	if ($kind eq 'bagg')
+	{
+		my $val = $self->gen_agg_value(1);
+		$val->{agg} = $val->{agg_kind};
+		return $self->value_predicate($val);
+	}
+	return $self->gen_rank if $kind eq 'rank';
 	if ($kind eq 'tag')
 	{
 		my $g    = $r->pick(sort keys %TAGS);
@@ -725,6 +786,298 @@ sub gen_predicate
 		  . ql($s) . ')',
 		open => 0,
 	};
+}
+
+# An aggregate value {text, sql, type, agg_kind, pk}: with $behavioural,
+# one of first, last, mode, active_days, active_weeks, active_months
+# (S12-S14), else one of the original aggregates (S3).
+sub gen_agg_value
+{
+	my ($self, $behavioural) = @_;
+	my $r    = $self->rng;
+	my $src  = $r->pick(sort keys %SOURCES);
+	my %cols = %{ $SOURCES{$src}{cols} };
+	my $tc   = $SOURCES{$src}{time};
+	my $agg  = $behavioural
+	  ? $r->pick(qw(first first last last mode active_days active_days active_weeks active_months))
+	  : $r->pick(qw(count count count_distinct sum sum avg min max));
+	my @num  = grep { $cols{$_} eq 'int' || $cols{$_} eq 'numeric' } sort keys %cols;
+	my $col;
+	$agg = $r->pick(qw(count count_distinct min max)) if !@num && ($agg eq 'sum' || $agg eq 'avg');
+	if ($agg eq 'count') { $col = $r->chance(0.6) ? undef : $r->pick(sort keys %cols); }
+	elsif ($agg eq 'count_distinct') { $col = $r->pick(sort keys %cols); }
+	elsif ($agg eq 'sum' || $agg eq 'avg') { $col = $r->pick(@num); }
+	elsif ($agg =~ /^active_/) { $col = undef; }
+	else { $col = $r->pick(sort keys %cols); }
+	my $f = $r->chance(0.5) ? $self->gen_filter($src, 0) : undef;
+	my $w = $r->chance(0.5) ? $self->gen_window($cols{$tc}) : undef;
+	my $colsql = defined $col ? 'e.' . qi($col) : '*';
+	my $rows = $self->rows_sql($src, $f, $w);
+	my $ti = $self->instant_sql('e.' . qi($tc), $cols{$tc});
+	my $z = ql($self->{zone});
+	my ($sql, $type);
+	if ($agg eq 'count')
+	{
+		($sql, $type) = ("(SELECT count($colsql) $rows)", 'bigint');
+	}
+	elsif ($agg eq 'count_distinct')
+	{
+		($sql, $type) = ("(SELECT count(DISTINCT $colsql) $rows)", 'bigint');
+	}
+	elsif ($agg eq 'sum')
+	{
+		($sql, $type) = ("coalesce((SELECT sum($colsql) $rows), 0)", $cols{$col} eq 'int' ? 'bigint' : 'numeric');
+	}
+	elsif ($agg eq 'avg')
+	{
+		($sql, $type) = ("(SELECT avg($colsql) $rows)", 'numeric');
+	}
+	elsif ($agg eq 'first' || $agg eq 'last')
+	{
+		# S12: the value on the earliest (latest) event with a time; among
+		# events at that same instant the smallest value, NULL only when
+		# all of theirs are NULL
+		my $dir = $agg eq 'first' ? 'ASC' : 'DESC';
+		($sql, $type) = ("(SELECT $colsql $rows AND $ti IS NOT NULL ORDER BY $ti $dir, $colsql ASC NULLS LAST LIMIT 1)", $cols{$col});
+	}
+	elsif ($agg eq 'mode')
+	{
+		# S13: the most frequent non-NULL value, ties to the smallest
+		($sql, $type) = ("(SELECT $colsql $rows AND $colsql IS NOT NULL GROUP BY $colsql ORDER BY count(*) DESC, $colsql ASC LIMIT 1)",
+			$cols{$col});
+	}
+	elsif ($agg =~ /^active_(day|week|month)s$/)
+	{
+		# S14: distinct local days / ISO weeks (Monday) / months in the zone
+		($sql, $type) = ("(SELECT count(DISTINCT date_trunc('$1', $ti AT TIME ZONE $z)) $rows)", 'bigint');
+	}
+	else
+	{
+		($sql, $type) = ("(SELECT $agg($colsql) $rows)", $cols{$col});
+	}
+	my $text = $self->kw($agg) . '(' . $src . (defined $col ? '.' . $self->rule_ident($col) : '')
+	  . $self->src_suffix($src, $f, $w) . ')';
+	$self->note_kind("aggregate $agg" . ($f ? ' WHERE' : '') . ($w ? ' DURING' : ''));
+	return { text => $text, sql => $sql, type => $type, agg_kind => $agg,
+		pk => ($agg =~ /^active_/ ? 'count' : defined $col ? "$src.$col" : 'count') };
+}
+
+# the alias of the event row a source filter reads (e1, e2, ... in the
+# steps of a sequence)
+sub ealias { return $_[0]{ea} // 'e'; }
+
+# "col op prev.col" in the filter of a step on source $src: a column of
+# $src and one of the same type of the previous step's source (S15); undef
+# when their sources have no two columns of one type
+sub prev_comparison
+{
+	my ($self, $src) = @_;
+	my $r     = $self->rng;
+	my $prev  = $self->{prev};
+	my %cols  = %{ $SOURCES{$src}{cols} };
+	my %pcols = %{ $SOURCES{ $prev->{src} }{cols} };
+	# a type both sources have, then a column of each (text columns would
+	# otherwise make most of them)
+	my %pairs;
+	for my $c (sort keys %cols)
+	{
+		push @{ $pairs{ $cols{$c} } }, map { [ $c, $_ ] } grep { $pcols{$_} eq $cols{$c} } sort keys %pcols;
+	}
+	my @types = grep { @{ $pairs{$_} } } sort keys %pairs;
+	return undef unless @types;
+	my ($c, $pc) = @{ $r->pick(@{ $pairs{ $r->pick(@types) } }) };
+	my $op = $r->pick(@OPS);
+	(my $sop = $op) =~ s/!=/<>/;
+	$self->note_kind("prev.column $cols{$c}");
+	return {
+		text => $self->rule_ident($c) . " $op " . $self->kw('prev') . ".$pc",
+		sql  => "coalesce((" . $self->ealias . '.' . qi($c) . " $sop $prev->{alias}." . qi($pc) . "), false)",
+		compound => 0,
+	};
+}
+
+my %WITHIN_NS = (
+	minute => [ 1, 5, 30, 90, 1000000 ], hour => [ 1, 2, 3, 24, 48 ], day => [ 1, 2, 3, 7, 30 ],
+	week   => [ 1, 2 ], month => [ 1, 2 ], year => [ 1 ]);
+
+# EXISTS a [WHERE f] [DURING w] THEN [NOT] EXISTS b ... [WITHIN n unit]
+sub gen_sequence
+{
+	my ($self) = @_;
+	my $r = $self->rng;
+	my $nsteps = $r->weighted([ 5, 2 ], [ 3, 3 ], [ 2, 4 ]);
+	my (@steps, $prev);
+	for my $i (1 .. $nsteps)
+	{
+		my $src = $r->pick(sort keys %SOURCES);
+		my $tc  = $SOURCES{$src}{time};
+		my $neg = $i > 1 && $r->chance(0.4);
+		local $self->{ea}   = "e$i";
+		local $self->{prev} = $prev ? { alias => "e$prev", src => $steps[ $prev - 1 ]{src} } : undef;
+		my $f = $r->chance(0.5) ? $self->gen_filter($src, 0) : undef;
+		$f = $self->prev_comparison($src) if !$f && $self->{prev} && $r->chance(0.35);
+		my $w = $r->chance(0.3) ? $self->gen_window($SOURCES{$src}{cols}{$tc}) : undef;
+		push @steps, { src => $src, neg => $neg, f => $f, w => $w, alias => "e$i" };
+		$prev = $i unless $neg;
+	}
+	my $within;
+	if ($r->chance(0.5))
+	{
+		my $u = $r->pick(qw(minute hour hour day day week month year));
+		my $n = $r->pick(@{ $WITHIN_NS{$u} });
+		$within = { u => $u, n => $n, text => $self->kw('within') . " $n " . $self->unit($u, $n) };
+	}
+	my @t;
+	for my $s (@steps)
+	{
+		my $t = @t ? $self->kw('then') . ' ' . ($s->{neg} ? $self->kw('not') . ' ' : '') : '';
+		push @t, $t . $self->kw('exists') . " $s->{src}" . $self->src_suffix($s->{src}, $s->{f}, $s->{w});
+	}
+	my $text = join(' ', @t) . ($within ? " $within->{text}" : '');
+	$self->note_kind(sprintf('sequence of %d steps%s%s', $nsteps, (grep { $_->{neg} } @steps) ? ' with THEN NOT' : '',
+			$within ? " WITHIN $within->{u}" : ''));
+	return {
+		text => $text,
+		sql  => $self->sequence_sql(\@steps, 0, undef, $within),
+		open => (!$within && $steps[-1]{f} && !$steps[-1]{w}) ? 1 : 0,
+	};
+}
+
+# S15-S18: step $i and the following ones, given the instant of the
+# previous step's event (undef for the first step)
+sub sequence_sql
+{
+	my ($self, $steps, $i, $prev_t, $within) = @_;
+	return 'true' if $i > $#$steps;
+	my $s  = $steps->[$i];
+	my $a  = $s->{alias};
+	my $tc = $SOURCES{ $s->{src} }{time};
+	my $ti = $self->instant_sql("$a." . qi($tc), $SOURCES{ $s->{src} }{cols}{$tc});
+	my $sql = "FROM $self->{src_table}{$s->{src}} $a WHERE $a.$self->{src_key} = $self->{key} AND $ti IS NOT NULL";
+	$sql .= " AND ($s->{f}{sql})" if $s->{f};
+	$sql .= " AND coalesce($ti <@ $s->{w}{sql}, false)" if $s->{w};
+	if (defined $prev_t)
+	{
+		$sql .= " AND $ti > $prev_t";
+		$sql .= " AND $ti <= " . $self->span_end($prev_t, $within) if $within;
+	}
+	return "NOT EXISTS (SELECT 1 $sql) AND (" . $self->sequence_sql($steps, $i + 1, $prev_t, $within) . ')' if $s->{neg};
+	return "EXISTS (SELECT 1 $sql AND (" . $self->sequence_sql($steps, $i + 1, $ti, $within) . '))';
+}
+
+# S17: the end of the WITHIN span from instant $t: minutes and hours are
+# elapsed time, days, weeks, months and years calendar steps in the zone
+sub span_end
+{
+	my ($self, $t, $w) = @_;
+	my $iv = "interval '$w->{n} $w->{u}'";
+	return "($t + $iv)" if $w->{u} eq 'minute' || $w->{u} eq 'hour';
+	my $z = ql($self->{zone});
+	return "(((($t) AT TIME ZONE $z) + $iv) AT TIME ZONE $z)";
+}
+
+my @RANK_N   = (1, 1, 2, 3, 5, 10, 10, 25, 100, '007', 1000, 1000000000);
+my @RANK_PCT = ('0.5', '1', '5', '10', '10', '12.5', '25', '33.3', '50', '99.9', '100', '0.01');
+
+# value [NOT] IN (TOP | BOTTOM) n [PERCENT] [AMONG SEGMENT 'x'] (S19-S22)
+sub gen_rank
+{
+	my ($self) = @_;
+	my $r = $self->rng;
+	my $val;
+	if ($r->chance(0.35))
+	{
+		my $col = $r->pick(qw(age score birthday registered_at));
+		$val = { text => 'customer.' . $self->rule_ident($col), sql => 'c.' . qi($col), type => $CUSTOMER_COLS{$col} };
+	}
+	else
+	{
+		# ranked values are numbers or times (S22)
+		for (1 .. 20)
+		{
+			$val = $self->gen_agg_value($r->chance(0.4));
+			last unless $val->{type} eq 'text';
+		}
+		return $self->gen_predicate if $val->{type} eq 'text';
+	}
+	my $top   = $r->chance(0.6);
+	my $pct   = $r->chance(0.4);
+	my $n     = $pct ? $r->pick(@RANK_PCT) : $r->pick(@RANK_N);
+	my $among = $r->chance(0.35) ? $r->pick(@SEGMENTS) : undef;
+	my $neg   = $r->chance(0.25);
+	$self->note_kind(($neg ? 'NOT IN ' : 'IN ') . ($top ? 'TOP' : 'BOTTOM') . ($pct ? ' PERCENT' : '') . ($among ? ' AMONG SEGMENT' : ''));
+	$self->note_kind('rank of ' . ($val->{agg_kind} ? "$val->{agg_kind}()" : 'a customer column') . " ($val->{type})");
+	my $text = $val->{text} . ($neg ? ' ' . $self->kw('not') : '') . ' ' . $self->kw('in') . ' ' . $self->kw($top ? 'top' : 'bottom')
+	  . " $n" . ($pct ? ' ' . $self->kw('percent') : '')
+	  . ($among ? ' ' . $self->kw('among') . ' ' . $self->kw('segment') . ' ' . ql($among) : '');
+	my $v = $self->instant_or_value($val);
+	my $from = $self->{mode} eq 'text'
+	  ? "FROM customers_t c JOIN segment.customer_ordinals o ON o.key = c.key WHERE c.tenant = \$2"
+	  : 'FROM customers c WHERE true';
+	$from .= " AND $self->{ord} IN (SELECT segment.ids_bigint(s.members) FROM segment.segments s WHERE s.tenant = \$2 AND s.name = "
+	  . ql($among) . ')' if $among;
+	my $k = $pct ? "ceil((SELECT count(*) FROM p) * '$n'::numeric / 100)" : "'$n'::numeric";
+	my $better = $top ? '>' : '<';
+	# the population's values once (the inner c and o hide the outer ones),
+	# then the members whose count of strictly better values is below k
+	my $sel = "(WITH p AS (SELECT ($self->{ord})::bigint AS ord, $v AS v $from)"
+	  . " SELECT p.ord FROM p WHERE p.v IS NOT NULL AND (SELECT count(*) FROM p q WHERE q.v $better p.v) < $k)";
+	return {
+		text => $text,
+		sql  => $neg ? "coalesce(($v) IS NOT NULL, false) AND ($self->{ord})::bigint NOT IN $sel" : "($self->{ord})::bigint IN $sel",
+		open => 0,
+	};
+}
+
+# Rules written by hand, with references built like the generator's, that
+# the random rules hit too rarely: each aims at one reading of the docs on
+# the data's clusters (data_sql).  Returns [{text, ref, depth, node}].
+sub pinned_rules
+{
+	my ($self) = @_;
+	my $cmp = sub {
+		my ($a, @c) = @_;
+		return { sql => join(' AND ', map { "coalesce(($a.\"$_->[0]\" = '$_->[1]'::text), false)" } @c) };
+	};
+	my $seq = sub {
+		my ($text, $within, @steps) = @_;
+		my $i = 0;
+		for (@steps) { $_->{alias} = 'e' . ++$i; $_->{f} = $cmp->($_->{alias}, @{ $_->{f} }) if $_->{f}; }
+		my $n = { text => $text, sql => $self->sequence_sql(\@steps, 0, undef, $within), depth => 0 };
+		return { text => $text, depth => 0, ref => $self->ref_query($n), node => $n };
+	};
+	return (
+		# a calendar day across DST: 23 hours on 2024-03-31, 25 on 2024-10-27 (S17)
+		$seq->("EXISTS orders WHERE status = 'paid' THEN EXISTS orders WHERE status = 'PAID' AND channel = '电话' WITHIN 1 day",
+			{ u => 'day', n => 1 }, { src => 'orders', f => [ [ 'status', 'paid' ] ] },
+			{ src => 'orders', f => [ [ 'status', 'PAID' ], [ 'channel', '电话' ] ] }),
+		$seq->("EXISTS orders WHERE status = 'paid' THEN EXISTS orders WHERE status = 'refunded' AND channel = '电话' WITHIN 1 day",
+			{ u => 'day', n => 1 }, { src => 'orders', f => [ [ 'status', 'paid' ] ] },
+			{ src => 'orders', f => [ [ 'status', 'refunded' ], [ 'channel', '电话' ] ] }),
+		$seq->("EXISTS orders WHERE status = 'paid' THEN NOT EXISTS orders WHERE channel = '电话' WITHIN 24 hours",
+			{ u => 'hour', n => 24 }, { src => 'orders', f => [ [ 'status', 'paid' ] ] },
+			{ src => 'orders', neg => 1, f => [ [ 'channel', '电话' ] ] }),
+		$seq->("EXISTS orders WHERE status = 'paid' THEN NOT EXISTS orders WHERE channel = '电话' WITHIN 1 day",
+			{ u => 'day', n => 1 }, { src => 'orders', f => [ [ 'status', 'paid' ] ] },
+			{ src => 'orders', neg => 1, f => [ [ 'channel', '电话' ] ] }),
+		# a bound exactly 1 minute later is in; equal instants are not "later" (S15, S17)
+		$seq->("EXISTS orders WHERE channel = 'store' THEN EXISTS page_views WHERE url = '/cart' WITHIN 1 minute",
+			{ u => 'minute', n => 1 }, { src => 'orders', f => [ [ 'channel', 'store' ] ] },
+			{ src => 'page_views', f => [ [ 'url', '/cart' ] ] }),
+		$seq->("EXISTS orders WHERE note = 'gift' THEN EXISTS orders WHERE note = 'rush'", undef,
+			{ src => 'orders', f => [ [ 'note', 'gift' ] ] }, { src => 'orders', f => [ [ 'note', 'rush' ] ] }),
+		$seq->("EXISTS orders WHERE note = 'gift' THEN NOT EXISTS page_views WHERE url = '/p/1' WITHIN 1 hour", { u => 'hour', n => 1 },
+			{ src => 'orders', f => [ [ 'note', 'gift' ] ] }, { src => 'page_views', neg => 1, f => [ [ 'url', '/p/1' ] ] }),
+		# a date's event is at its local midnight, before the day's orders (S6)
+		$seq->("EXISTS messages WHERE kind = 'clicked' THEN EXISTS orders WHERE note = 'gift' WITHIN 1 day", { u => 'day', n => 1 },
+			{ src => 'messages', f => [ [ 'kind', 'clicked' ] ] }, { src => 'orders', f => [ [ 'note', 'gift' ] ] }),
+		$seq->("EXISTS orders WHERE note = 'gift' THEN EXISTS messages WHERE kind = 'read' WITHIN 1 day", { u => 'day', n => 1 },
+			{ src => 'orders', f => [ [ 'note', 'gift' ] ] }, { src => 'messages', f => [ [ 'kind', 'read' ] ] }),
+		# a NOT step, then a step measured from the first one (S16)
+		$seq->("EXISTS orders WHERE note = 'gift' THEN NOT EXISTS orders WHERE status = 'PAID' THEN EXISTS orders WHERE status = 'pending' WITHIN 1 hour",
+			{ u => 'hour', n => 1 }, { src => 'orders', f => [ [ 'note', 'gift' ] ] }, { src => 'orders', neg => 1, f => [ [ 'status', 'PAID' ] ] },
+			{ src => 'orders', f => [ [ 'status', 'pending' ] ] }),
+	);
 }
 
 # ---- boolean structure ---------------------------------------------------------------
@@ -959,6 +1312,42 @@ SELECT pg_temp.rand_id(), pg_temp.pick(ARRAY['/home','/p/1']), floor(random() * 
 INSERT INTO messages
 SELECT pg_temp.rand_id(), pg_temp.pick(ARRAY['A','B']), pg_temp.pick(ARRAY['delivered','read','clicked']), NULL, (t AT TIME ZONE $z)::date
 FROM bound_instants WHERE (t AT TIME ZONE $z)::time = '00:00';
+-- for the behavioural conditions (issue 15), after all the rest so that the
+-- data above stays as it was: clusters of events of one customer at one
+-- base instant (a third around the fall-back night, a third around the
+-- spring-forward night, the rest random; no page view in the repeated hour): two orders at the same instant
+-- with different values, a page view at that same instant, a message on
+-- that day, two on the next, and orders exactly 1 minute, 1 hour, 1 day,
+-- 24 hours (not the same across DST), 1 week and 1 month later (WITHIN
+-- bounds, pinned_rules()), in the segment zone
+CREATE TEMP TABLE clusters AS
+SELECT id, CASE id % 3 WHEN 0 THEN timestamptz '2024-10-26 23:00Z' + random() * interval '4 hours'
+                       WHEN 1 THEN timestamptz '2024-03-31 00:00Z' + random() * interval '2 hours'
+                       ELSE pg_temp.rand_time() END AS t
+FROM customers WHERE id % 11 = 3 AND id < 900000;
+INSERT INTO orders (customer_id, status, amount, channel, note, paid_at)
+SELECT k.id, v.status, v.amount, v.channel, v.note, k.t + v.d
+FROM clusters k, (VALUES ('paid', 100, 'store', 'gift', interval '0'), ('paid', 50, 'online', NULL, interval '0'),
+                         ('refunded', 100, NULL, 'rush', interval '0'), ('pending', 20, 'online', NULL, interval '1 minute'),
+                         ('pending', 30, 'store', NULL, interval '1 hour'), ('refunded', 40, '电话', NULL, interval '1 day'),
+                         ('PAID', 45, '电话', NULL, interval '24 hours'), ('paid', 60, 'shop', NULL, interval '7 days'),
+                         ('PAID', 70, 'online', NULL, interval '1 month'))
+     v(status, amount, channel, note, d)
+-- (k.id in the condition: a condition on v alone would be decided once per
+-- row of v, for every cluster)
+WHERE v.d = interval '0' OR random() < 0.85 + 0 * k.id;
+INSERT INTO page_views
+SELECT k.id, v.url, v.seconds, (k.t + v.d) AT TIME ZONE $z
+FROM clusters k, (VALUES ('/p/1', 30, interval '0'), ('/p/2', 30, interval '0'), ('/cart', NULL, interval '1 minute'),
+                         ('/home', 5, interval '2 days')) v(url, seconds, d)
+WHERE (v.d = interval '0' OR random() < 0.7 + 0 * k.id)
+  -- no local time in the repeated hour (S6: it has two readings)
+  AND NOT ((k.t + v.d) AT TIME ZONE $z >= '2024-10-27 02:00' AND (k.t + v.d) AT TIME ZONE $z < '2024-10-27 03:00');
+INSERT INTO messages
+SELECT k.id, v.campaign, v.kind, v.button, (k.t AT TIME ZONE $z)::date + v.d
+FROM clusters k, (VALUES ('A', 'clicked', 'coupon', 0), ('B', 'read', NULL, 1), ('A', 'delivered', 'shop', 1)) v(campaign, kind, button, d);
+-- one customer whose only events have no time
+INSERT INTO orders (customer_id, status, amount, paid_at) SELECT min(id), 'paid', 10, NULL FROM customers WHERE id % 11 = 7 AND id NOT IN (SELECT id FROM event_ids WHERE id IS NOT NULL);
 CREATE INDEX ON orders (customer_id);
 CREATE INDEX ON page_views (customer_id);
 CREATE INDEX ON messages (customer_id);
@@ -1051,7 +1440,7 @@ CREATE TABLE diff_results (id int, as_of timestamptz, kind text, ext_n bigint, r
 CREATE TABLE diff_stats (lo int, hi int, pairs bigint, empty bigint, members bigint, ms float8);
 -- the reference's members of every rule and instant compared
 CREATE TABLE diff_ref (id int, as_of timestamptz, members segment.audience, PRIMARY KEY (id, as_of));
-CREATE FUNCTION diff_check(lo int, hi int, instants timestamptz[]) RETURNS bigint
+CREATE FUNCTION diff_check(lo int, hi int, instants timestamptz[], ref_only boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = public, segment AS $f$
 DECLARE
     r record;
@@ -1078,9 +1467,14 @@ BEGIN
         FOREACH t IN ARRAY instants LOOP
             BEGIN
                 stage := 'evaluate';
-                got := segment.evaluate(rl, t);
+                IF NOT ref_only THEN
+                    got := segment.evaluate(rl, t);
+                END IF;
                 stage := 'reference';
                 EXECUTE r.ref INTO want USING t, r.tenant;
+                IF ref_only THEN
+                    got := want;
+                END IF;
                 pairs := pairs + 1;
                 INSERT INTO diff_ref VALUES (r.id, t, want);
                 members := members + segment.cardinality(want);
