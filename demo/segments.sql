@@ -33,7 +33,7 @@ FROM (VALUES
  ('08 to nurture', $$min(orders.paid_at) DURING LAST 60 days AND count(orders WHERE status = 'paid') > 1$$),
  ('09 high-value lapsed', $$NOT EXISTS orders DURING LAST 90 days AND count(orders WHERE status = 'paid') > 4 AND avg(orders.amount WHERE status = 'paid') > 200$$),
  ('10 delivered not read', $$EXISTS messages WHERE campaign = 'A' AND kind = 'delivered' DURING YESTERDAY AND NOT EXISTS messages WHERE campaign = 'A' AND kind = 'read' DURING YESTERDAY$$),
- ('11 coupon clicked, no order', $$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING PREVIOUS week AND NOT EXISTS orders WHERE status = 'paid' DURING THIS week$$),
+ ('11 coupon clicked, no order', $$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING PREVIOUS week THEN NOT EXISTS orders WHERE status = 'paid'$$),
  ('12 chatted, never ordered', $$EXISTS messages WHERE kind = 'inbound' AND count(orders) = 0$$),
  ('13 mid value tier', $$sum(orders.amount WHERE status = 'paid') >= 300 AND sum(orders.amount WHERE status = 'paid') < 2000$$),
  ('14 1-3 orders', $$count(orders WHERE status = 'paid') BETWEEN 1 AND 3$$),
@@ -90,6 +90,20 @@ SELECT value AS after_refund FROM customer_tags WHERE customer_key = 1 AND group
 SELECT action, value, source, actor FROM tag_log WHERE ordinal = 1 AND group_name = '价值等级' ORDER BY id;
 -- segments can use the tiers
 SELECT estimate('TAG ''价值等级'' IN (''高'') AND customer.city = ''上海''') AS high_value_in_shanghai;
+
+-- 15b. Behavioural conditions: the order of events, first and last
+-- values, active days, ranks (doc/rules.md)
+SELECT r.label, estimate(r.rule::segment_rule) AS customers
+FROM (VALUES
+ ('coupon clicked, no paid order since the click', $$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid'$$),
+ ('viewed a product, bought nothing within 2 days', $$EXISTS page_views WHERE url LIKE '/product/%' DURING LAST 7 days THEN NOT EXISTS orders WITHIN 2 days$$),
+ ('first order in a store, last order over 30 days ago', $$first(orders.channel) = 'store' AND last(orders.paid_at) < 30 days ago$$),
+ ('active on 3 or more days of the last 30', $$active_days(page_views DURING LAST 30 days) >= 3$$),
+ ('top 10% by paid amount this year, no order this week', $$sum(orders.amount WHERE status = 'paid' DURING LAST 365 days) IN TOP 10 PERCENT AND NOT EXISTS orders DURING LAST 7 days$$)
+) r(label, rule);
+-- how the coupon rule runs: the first step's scan, the second as an anti-join
+SELECT line FROM regexp_split_to_table(compile($$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid'$$), E'\n') line
+WHERE line LIKE '--%';
 
 -- 16. The change feed: an ad platform follows '05 loyal'.  Its consumer
 -- replays the log from the beginning (the first refresh's members enter),

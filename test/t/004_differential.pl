@@ -17,9 +17,9 @@
 #   DIFF_SHRINK      differing rules to shrink to a minimal one (default 3)
 #   DIFF_VERBOSE=1   print the reference query of every differing rule
 #   DIFF_STRICT=0    leave out the rule shapes of known bugs (%Differential::KNOWN_BUGS; none open)
-#   DIFF_BEHAVIOUR=1 three more passes with the behavioural conditions (sequences,
-#                    first/last/mode, active_days/weeks/months, IN TOP/BOTTOM;
-#                    issue 15): default 0 while the compiler refuses them
+#   DIFF_BEHAVIOUR=0 leave out the three passes with the behavioural conditions
+#                    (sequences, first/last/mode, active_days/weeks/months,
+#                    IN TOP/BOTTOM; on by default)
 #   DIFF_BEHAVIOUR_RULES  rules of the behavioural pass over integer keys (default
 #                    DIFF_RULES / 12); the pass over text keys and tenants and the one with
 #                    TimeZone America/New_York and segment.timezone Europe/Berlin have a third as many
@@ -55,7 +55,7 @@ my $ncust     = $ENV{DIFF_CUSTOMERS}  // 320;
 my $batch     = $ENV{DIFF_BATCH}      // 100;
 my $nshrink   = $ENV{DIFF_SHRINK}     // 3;
 my $strict    = $ENV{DIFF_STRICT}     // 1;
-my $behaviour = $ENV{DIFF_BEHAVIOUR}  // 0;
+my $behaviour = $ENV{DIFF_BEHAVIOUR}  // 1;
 my $nbeh      = $behaviour ? ($ENV{DIFF_BEHAVIOUR_RULES} // int($nrules / 12)) : 0;
 my $ref_only  = $ENV{DIFF_REF_ONLY}   // 0;
 my $max_fail  = 25;                   # detailed failures printed, the rest counted

@@ -112,14 +112,11 @@
 #      k = ceil(population size * n / 100), where the population size counts
 #      its members with a NULL value too ("percent of the population's size").
 #      Time values rank by their instants (S6), numbers numerically.
-#  S20. x NOT IN TOP n ...: the customers of the universe with a non-NULL x
-#      that are not in the selection of S19, including customers outside the
-#      AMONG SEGMENT population (the selection holds only population members;
-#      like "x NOT IN (...)", only NULLs are left out: doc/rules.md contrasts
-#      it with NOT (x IN TOP n), the universe minus the selection, only on
-#      NULLs).  The docs do not say it in so many words; the reading that keeps
-#      to the population would add the population's condition to the NOT IN
-#      form in gen_rank().
+#  S20. x NOT IN TOP n ...: the members of the population (the universe,
+#      or the AMONG SEGMENT members) with a non-NULL x that are not in the
+#      selection of S19: like "x NOT IN (...)", NULLs are left out, and the
+#      rest of the population is what it names (doc/rules.md);
+#      NOT (x IN TOP n) is the universe minus the selection.
 #  S21. In _evaluate_among(rule, candidates) and with predicate sharing, the
 #      population of a rank is still the whole universe (or segment): the
 #      result is the reference's members intersected with the candidates.
@@ -1022,9 +1019,14 @@ sub gen_rank
 	# then the members whose count of strictly better values is below k
 	my $sel = "(WITH p AS (SELECT ($self->{ord})::bigint AS ord, $v AS v $from)"
 	  . " SELECT p.ord FROM p WHERE p.v IS NOT NULL AND (SELECT count(*) FROM p q WHERE q.v $better p.v) < $k)";
+	# NOT IN stays within the population (S20)
+	my $in_pop = $among
+	  ? " AND ($self->{ord})::bigint IN (SELECT segment.ids_bigint(s.members) FROM segment.segments s WHERE s.tenant = \$2 AND s.name = "
+	  . ql($among) . ')'
+	  : '';
 	return {
 		text => $text,
-		sql  => $neg ? "coalesce(($v) IS NOT NULL, false) AND ($self->{ord})::bigint NOT IN $sel" : "($self->{ord})::bigint IN $sel",
+		sql  => $neg ? "coalesce(($v) IS NOT NULL, false)$in_pop AND ($self->{ord})::bigint NOT IN $sel" : "($self->{ord})::bigint IN $sel",
 		open => 0,
 	};
 }
