@@ -98,7 +98,7 @@ FROM (VALUES
  ('coupon clicked, no paid order since the click', $$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid'$$),
  ('viewed a product, bought nothing within 2 days', $$EXISTS page_views WHERE url LIKE '/product/%' DURING LAST 7 days THEN NOT EXISTS orders WITHIN 2 days$$),
  ('first order in a store, last order over 30 days ago', $$first(orders.channel) = 'store' AND last(orders.paid_at) < 30 days ago$$),
- ('active on 3 or more days of the last 30', $$active_days(page_views DURING LAST 30 days) >= 3$$),
+ ('ordered on 3 or more days of the last year', $$active_days(orders DURING LAST 365 days) >= 3$$),
  ('top 10% by paid amount this year, no order this week', $$sum(orders.amount WHERE status = 'paid' DURING LAST 365 days) IN TOP 10 PERCENT AND NOT EXISTS orders DURING LAST 7 days$$)
 ) r(label, rule);
 -- how the coupon rule runs: the first step's scan, the second as an anti-join
