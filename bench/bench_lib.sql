@@ -26,3 +26,12 @@ BEGIN
     EXECUTE format('SELECT count(*) FROM (%s) s', q) INTO n;
     RETURN n;
 END $$;
+
+-- The hand query with its placeholders filled for as_of (session time zone).
+CREATE OR REPLACE FUNCTION bench.hand(q text, as_of timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT replace(replace(replace(q,
+        '{day}', quote_literal(date_trunc('day', as_of)) || '::timestamptz'),
+        '{tomorrow}', quote_literal(date_trunc('day', as_of) + interval '1 day') || '::timestamptz'),
+        '{week}', quote_literal(date_trunc('week', as_of)) || '::timestamptz')
+$$;

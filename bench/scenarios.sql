@@ -49,15 +49,6 @@ INSERT INTO bench.scenarios VALUES
 (18, 'replenishment', $$EXISTS order_lines WHERE product_type = 'consumable-1m' DURING PAST 25 TO 35 days$$,
  $$SELECT DISTINCT customer_id FROM order_lines WHERE product_type = 'consumable-1m' AND paid_at >= {day} - interval '35 days' AND paid_at < {day} - interval '24 days'$$);
 
--- The hand query with its placeholders filled for as_of (session time zone).
-CREATE FUNCTION bench.hand(q text, as_of timestamptz) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT replace(replace(replace(q,
-        '{day}', quote_literal(date_trunc('day', as_of)) || '::timestamptz'),
-        '{tomorrow}', quote_literal(date_trunc('day', as_of) + interval '1 day') || '::timestamptz'),
-        '{week}', quote_literal(date_trunc('week', as_of)) || '::timestamptz')
-$$;
-
 -- Twenty saved segments built from a handful of shared sub-conditions, as a
 -- marketing team's list tends to be.
 CREATE TABLE bench.shared_segments (name text, rule text);

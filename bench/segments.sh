@@ -10,6 +10,9 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 SCALE=${1:-1}
+# SCENARIOS=bench/behaviour_rules.sql measures the behavioural conditions
+# instead (same CRM, same comparison; no refresh_all part)
+SCENARIOS=${SCENARIOS:-bench/scenarios.sql}
 CUSTOMERS=$(awk "BEGIN { printf \"%d\", 1000000 * $SCALE }")
 AS_OF='2024-08-09 11:00+08'
 
@@ -38,9 +41,9 @@ INSERT INTO segment.tag_members (tag_id, ordinal, source)
 SELECT (SELECT id FROM segment.tags WHERE value = '已退订'), id, 'import' FROM customers WHERE id % 7 = 0;
 ANALYZE segment.tag_members;
 SQL
-q -f "$work/scenarios.sql"
+q -f "$work/$(basename "$SCENARIOS")"
 
-log "18 scenarios: segment.evaluate() vs hand-written SQL (warm, median of 3)"
+log "$(basename "$SCENARIOS" .sql): segment.evaluate() vs hand-written SQL (warm, median of 3)"
 q <<SQL
 \pset format aligned
 \pset tuples_only off
@@ -62,6 +65,7 @@ SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY segment_ms / hand_ms)::
 FROM bench.results;
 SQL
 
+[ "$SCENARIOS" = bench/scenarios.sql ] || exit 0
 log "refresh_all() of 20 segments sharing sub-conditions vs 20 single refreshes"
 q <<SQL
 \pset format aligned
