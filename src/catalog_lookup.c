@@ -348,9 +348,13 @@ PG_FUNCTION_INFO_V1(segment_catalog_column_type);
 Datum
 segment_catalog_column_type(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
 	char	   *what = TextArg(fcinfo, 2);
 
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

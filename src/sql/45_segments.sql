@@ -158,6 +158,8 @@ DECLARE
     s @extschema@.segments := @extschema@._segment(name);
     t0 timestamptz := clock_timestamp();
     fresh @extschema@.audience;
+    ent @extschema@.audience;
+    ext @extschema@.audience;
     n bigint;
     err text;
 BEGIN
@@ -193,18 +195,18 @@ BEGIN
             USING HINT = 'The previous members are kept; see segment.segments.last_error.';
         RETURN NULL;
     END IF;
+    -- who entered and exited, computed once for the row, the history and
+    -- the change feed (47_changes.sql)
+    ent := fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}');
+    ext := coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh;
     UPDATE @extschema@.segments
     SET members = fresh, member_count = n, status = 'ready', last_error = NULL,
-        entered = fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}'),
-        exited = coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh,
-        refreshed_at = now(), updated_at = now()
+        entered = ent, exited = ext, refreshed_at = now(), updated_at = now()
     WHERE id = s.id;
     INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds, rule)
-    SELECT s.id, now(), n, @extschema@.cardinality(x.entered), @extschema@.cardinality(x.exited),
-           extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text
-    FROM @extschema@.segments x WHERE x.id = s.id;
-    -- the change feed (47_changes.sql)
-    PERFORM @extschema@._log_changes(x, n, x.entered, x.exited, 'refresh') FROM @extschema@.segments x WHERE x.id = s.id;
+    VALUES (s.id, now(), n, @extschema@.cardinality(ent), @extschema@.cardinality(ext),
+            extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text);
+    PERFORM @extschema@._log_changes(s, n, ent, ext, 'refresh');
     RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh(text) IS 'recomputes a segment''s members atomically; returns the member count (NULL when it failed)';
