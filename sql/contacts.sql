@@ -52,3 +52,5 @@ SELECT count(*) FROM contacts;
 SELECT purge_contacts('1 day', '2024-08-30 12:00+08');
 SELECT count(*) FROM contacts;
 SELECT purge_contacts('-1 day');
+SELECT purge_contacts('1 day', NULL);
+SELECT purge_contacts(NULL);

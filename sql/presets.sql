@@ -47,6 +47,11 @@ SELECT * FROM create_preset_segments(NULL);
 SELECT drop_segment(name) FROM segments WHERE name LIKE 'preset:%';
 SELECT * FROM create_preset_segments('orders', paid_filter => 'nosuch_column = 1');
 SELECT * FROM create_preset_segments('orders', paid_filter => 'status = ');
+-- a bad filter or seconds column is refused on a re-run, when the presets exist
+SELECT count(*) FROM create_preset_segments('orders', 'views');
+SELECT * FROM create_preset_segments('orders', paid_filter => 'nosuch_column = 1');
+SELECT * FROM create_preset_segments('orders', 'views', view_seconds_column => 'nosuch');
+SELECT drop_segment(name) FROM segments WHERE name LIKE 'preset:%';
 SELECT count(*) FROM segments WHERE name LIKE 'preset:%';
 
 SELECT drop_segment(name) FROM segments WHERE name LIKE 'preset:%';

@@ -112,6 +112,12 @@ DROP TABLE sg_messages;
 SELECT create_segment('reads orders', 'count(orders) > 2') > 0 AS created;
 SELECT unregister_source('orders');
 SELECT drop_segment('reads orders');
+-- a NULL name is refused as such, not looked up
+SELECT refresh(NULL);
+SELECT drop_segment(NULL);
+SELECT is_member(NULL, 1);
+SELECT add_tag(NULL, 'x');
+SELECT evaluate('EXISTS orders DURING last 2 days AND customer.age DURING last 3 days');
 SELECT unregister_source('orders');
 SELECT unregister_customers();
 DROP TABLE sg_customers, sg_orders;

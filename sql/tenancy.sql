@@ -53,6 +53,7 @@ GRANT SELECT ON segment.segments, segment.customer_registry TO regress_nobody;
 SELECT grant_tenant('shop_a', 'regress_shop_a'), grant_tenant('shop_b', 'regress_shop_b');
 SELECT grant_tenant('', 'regress_shop_a');
 SELECT grant_tenant('shop_a', NULL);
+SELECT grant_tenant(NULL, 'regress_shop_a');
 SELECT grant_tenant('shop_a', 'regress_no_such_role');
 
 -- tenant a: the same rule sees only its own customers

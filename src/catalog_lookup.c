@@ -49,9 +49,23 @@ Shown(const char *name)
 	return name ? name : "<NULL>";
 }
 
+/*
+ * A NULL name is a caller's mistake, not a missing object: say so instead of
+ * listing the objects that do exist.
+ */
+static void
+RefuseNullName(const char *name, const char *what)
+{
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s name must not be NULL", what)));
+}
+
 static void
 NoSource(const char *name)
 {
+	RefuseNullName(name, "source");
 	Relation	rel = catalog_open("sources", false);
 	SysScanDesc scan = catalog_scan(rel, "sources_pkey", 0, NULL);
 	StringInfoData names;
@@ -120,6 +134,7 @@ NoGroup(Relation rel, const char *tenant, const char *name)
 	ScanKeyData key;
 	char	   *names;
 
+	RefuseNullName(name, "tag group");
 	catalog_text_key(&key, rel, "tenant", tenant);
 	names = QuotedByPosition(rel, "tag_groups_tenant_name_key", &key, "name");
 	ereport(ERROR,
@@ -135,6 +150,7 @@ NoTag(Relation rel, int32 group_id, const char *group, const char *value)
 	ScanKeyData key;
 	char	   *names;
 
+	RefuseNullName(value, "tag");
 	catalog_int4_key(&key, rel, "group_id", group_id);
 	names = QuotedByPosition(rel, "tags_group_id_value_key", &key, "value");
 	ereport(ERROR,
@@ -149,6 +165,7 @@ NoSegment(Relation rel, const char *tenant, const char *name)
 {
 	StringInfoData names;
 
+	RefuseNullName(name, "segment");
 	initStringInfo(&names);
 	if (rel != NULL)
 	{

@@ -291,6 +291,13 @@ RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, co
 			appendStringInfoString(&c->sql, quote_literal_cstr(n->args[0].text));
 			break;
 		case RULE_DURING:
+			/* checked here to name the column as the rule does, not its alias */
+			if (!RcIsTimeType(type))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("DURING needs a date or timestamp, but %s has type %s",
+								what, format_type_be(type)),
+						 errhint("DURING applies to date, timestamp and timestamptz columns.")));
 			if (n->negated)
 				appendStringInfo(&c->sql, "%s IS NOT NULL AND NOT ", expr);
 			RcAppendWindowCond(c, expr, type, n->window);

@@ -103,6 +103,9 @@ BEGIN
     IF keep IS NULL OR keep < interval '0' THEN
         RAISE EXCEPTION 'keep must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DELETE FROM @extschema@.contacts c
     WHERE c.tenant = @extschema@._tenant()
       AND c.day < ((as_of - keep) AT TIME ZONE @extschema@._zone())::date;

@@ -28,6 +28,12 @@ BEGIN
         v := quote_ident((@extschema@._source(views_source)).name);
     END IF;
     p := CASE WHEN paid_filter IS NULL THEN '' ELSE ' WHERE ' || paid_filter END;
+    -- The filter and the seconds column are checked before anything is
+    -- created or kept, so a bad one fails on a re-run too.
+    PERFORM @extschema@.compile(format('EXISTS %s%s', o, p)::@extschema@.segment_rule);
+    IF v IS NOT NULL THEN
+        PERFORM @extschema@.compile(format('EXISTS %s WHERE %I > 15', v, view_seconds_column)::@extschema@.segment_rule);
+    END IF;
     FOR r IN SELECT * FROM (VALUES
         (1, 'preset: new', '新客: first paid order within 180 days, a purchase in the last 30 days',
          format('min(%1$s.%2$s%3$s) DURING LAST 180 days AND EXISTS %1$s%3$s DURING LAST 30 days', o, t, p)),

@@ -41,8 +41,11 @@ CREATE POLICY tenant_isolation ON @extschema@.tag_members
 CREATE FUNCTION @extschema@.grant_tenant(tenant text, role regrole) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF tenant IS NULL OR tenant = '' OR role IS NULL THEN
-        RAISE EXCEPTION 'tenant and role must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    IF tenant IS NULL OR role IS NULL THEN
+        RAISE EXCEPTION 'tenant and role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF tenant = '' THEN
+        RAISE EXCEPTION 'tenant must not be empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO @extschema@.tenant_roles VALUES (tenant, role::text::name) ON CONFLICT DO NOTHING;
     PERFORM @extschema@.grant_usage(role);
