@@ -95,3 +95,39 @@ rule_split_driver(const double *child_costs, int n, double full_cost, bool force
 		return -1;
 	return driver;
 }
+
+/*
+ * "IN SEGMENT 'big_spenders' AND NOT EXISTS orders ... AND TAG 'interest'
+ * IN ('tech')": the segment alone has 157k members (above the share the
+ * rest runs among), the segment and the tag together 3.9k.  Children this
+ * cheap cost the driver little and can only shrink its members.
+ */
+int
+rule_split_companions(const double *child_costs, int n, int driver, double full_cost, bool *joins)
+{
+	double		sum;
+	int			chosen = 0,
+				i;
+
+	for (i = 0; i < n; i++)
+		joins[i] = false;
+	if (driver < 0 || driver >= n)
+		return 0;
+	joins[driver] = true;
+	chosen = 1;
+	sum = child_costs[driver];
+	while (chosen < n - 1)
+	{
+		int			next = -1;
+
+		for (i = 0; i < n; i++)
+			if (!joins[i] && (next < 0 || child_costs[i] < child_costs[next]))
+				next = i;
+		if (next < 0 || sum + child_costs[next] > DRIVER_FRACTION * full_cost)
+			break;
+		joins[next] = true;
+		sum += child_costs[next];
+		chosen++;
+	}
+	return chosen;
+}

@@ -43,4 +43,13 @@ extern bool rule_split_worth_trying(double full_cost, bool forced);
  */
 extern int	rule_split_driver(const double *child_costs, int n, double full_cost, bool forced);
 
+/*
+ * The children that join the driver (joins[i] set, the driver's included):
+ * the next cheapest while the driver's and their costs together stay within
+ * the same fraction of the whole, leaving at least one child for the rest.
+ * Returns how many children drive.
+ */
+extern int	rule_split_companions(const double *child_costs, int n, int driver, double full_cost,
+								  bool *joins);
+
 #endif							/* RULE_CHOICE_H */

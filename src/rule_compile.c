@@ -422,6 +422,11 @@ CompileAnd(Compiler *c, const RuleNode *n)
 	int			i;
 	int			npositive = 0;
 
+	if (RcFoldedScan(c, n, &i))
+	{
+		appendStringInfo(&c->sql, "s%d.fold", i);
+		return;
+	}
 	MarkCovered(c, n);
 	appendStringInfoChar(&c->sql, '(');
 	for (i = 0; i < n->nchildren; i++)

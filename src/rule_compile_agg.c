@@ -220,6 +220,21 @@ RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *v
 }
 
 /*
+ * count_distinct alone in its scan: the rows it reads (filter and window)
+ * behind OFFSET 0, then grouped.  count(DISTINCT ...) needs its input in
+ * customer order, and at the default work_mem the planner got that order
+ * by walking the customer-column index of every monthly partition (random
+ * heap reads of a year of orders: 6.9 s, where reading the window by the
+ * time index and sorting took 2.3 s); with 128MB it sorts either way.
+ * Among candidates the scans are small: left to the planner.
+ */
+static bool
+SortedDistinct(Compiler *c, const RuleValue *v)
+{
+	return v->agg == RULE_AGG_COUNT_DISTINCT && !c->among;
+}
+
+/*
  * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
  * source; returns whether the condition holds for no rows.
  */
@@ -231,6 +246,7 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	AggInfo		a;
 	bool		holds;
 	int			list_end;
+	char	   *where;
 
 	RcLoadSource(c, v->source, &s);
 	c->unchecked |= !s.references_customers;
@@ -239,11 +255,34 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	appendStringInfoString(&c->sql, "SELECT ");
 	RcAppendAggColumns(c, n, &a, "v", NULL, "", holds);
 	list_end = c->sql.len;
-	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
-					 RcAggSql(&a, v->agg, NULL));
-	RcAppendSourceFrom(c, &s);
-	RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
+	if (SortedDistinct(c, v))
+	{
+		appendStringInfo(&c->sql, " FROM (SELECT e.k AS k, count(DISTINCT e.d) AS v FROM (SELECT %s AS k, %s AS d",
+						 RcInnerKey(c, &s), a.arg);
+		RcAppendSourceFrom(c, &s);
+		RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
+		appendStringInfoString(&c->sql, " OFFSET 0) e");
+	}
+	else
+	{
+		appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
+						 RcAggSql(&a, v->agg, NULL));
+		RcAppendSourceFrom(c, &s);
+		RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
+	}
 	RcAppendGroupEnd(c, &s);
-	RcFenceGrouped(c, list_end, holds ? NULL : RcGroupCondition(c, n, &a, "g.v"));
+	where = holds ? NULL : RcGroupCondition(c, n, &a, "g.v");
+	/*
+	 * true over no rows: the universe is built anyway, and it is the check
+	 * (CompileSetAlgebra)
+	 */
+	if (c->key_checked == n && !holds)
+	{
+		/* only the groups the audience takes are checked and mapped */
+		where = where ? psprintf("%s AND %s", where, RcKeyRegistered(c, "g.k")) : RcKeyRegistered(c, "g.k");
+		if (c->reg.cached)
+			appendStringInfo(&c->sql, " WHERE %s", where);
+	}
+	RcFenceGrouped(c, list_end, where);
 	return holds;
 }

@@ -76,6 +76,9 @@ typedef struct Compiler
 								 * in the customer table */
 	bool		post_join;		/* dictionary keys: group on the source's
 								 * own key, map to ordinals afterwards */
+	bool		key_check;		/* post_join: keep only keys of the customer
+								 * table (RcKeyRegistered) before mapping */
+	const RuleNode *key_checked;	/* the predicate whose scan does that */
 	bool		choose;			/* choose scans by the planner's costs */
 	StringInfoData notes;		/* the choices made, as SQL comments */
 	bool		key_indexed;	/* an index leads with it */
@@ -105,6 +108,9 @@ typedef struct Merged
 	bool	   *holds;			/* per aggregate: true for no rows */
 	bool		grouped;		/* GROUP BY customer; false: one plain scan
 								 * with a FILTERed audience per EXISTS */
+	const RuleNode *fold;		/* an AND of these EXISTS and NOT EXISTS:
+								 * one audience (column fold) in place of
+								 * one per predicate */
 } Merged;
 
 /* A source's relation and columns, or an error naming the sources. */
@@ -196,6 +202,7 @@ extern bool RcCompileAggregate(Compiler *c, const RuleNode *n);
 /* rule_compile_merge.c */
 
 extern const Merged *RcFindMerged(Compiler *c, const RuleNode *n, int *alias, int *column);
+extern const Merged *RcFoldedScan(Compiler *c, const RuleNode *and, int *alias);
 extern double RcPlanCost(const char *query);
 extern void RcCompileMergedScans(Compiler *c, const RuleNode *rule);
 
@@ -204,6 +211,7 @@ extern void RcCompileMergedScans(Compiler *c, const RuleNode *rule);
 extern void RcAppendCustomerFrom(Compiler *c);
 extern void RcCompileCustomer(Compiler *c, const RuleNode *n);
 extern double RcCustomerRows(Compiler *c);
+extern char *RcKeyRegistered(Compiler *c, const char *key);
 extern void RcCompilePlain(Compiler *c, const RuleNode *rule);
 
 /* rule_compile_sequence.c */

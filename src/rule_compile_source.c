@@ -297,6 +297,8 @@ RcCompileSourceSet(Compiler *c, const Source *s, const char *cond)
 		AppendWhere(c, s, cond, false);
 		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(%s), '{}') AS yes "
 						 "FROM g%s", RcOuterKey(c), OuterJoin(c));
+		if (c->key_check)
+			appendStringInfo(&c->sql, " WHERE %s", RcKeyRegistered(c, "g.k"));
 		return;
 	}
 	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcSourceOrdinal(c, s));
@@ -309,7 +311,10 @@ void
 RcCompileExists(Compiler *c, const RuleNode *n)
 {
 	Source		s;
+	bool		saved = c->key_check;
 
 	RcLoadSource(c, n->name, &s);
+	c->key_check = c->key_checked == n;
 	RcCompileSourceSet(c, &s, RcLeafCondition(c, &s, n->name, n->filter, n->window));
+	c->key_check = saved;
 }

@@ -44,24 +44,52 @@ CompileAlone(const RuleNode *rule, TimestampTz as_of, double *cost, bool driver)
 	return c.sql.data;
 }
 
-/* The AND of the children of top other than child skip (the child alone if one). */
+/*
+ * The AND of the children of top with in[i] == want (the child alone if
+ * one).
+ */
 static const RuleNode *
-WithoutChild(const RuleNode *top, int skip)
+Children(const RuleNode *top, const bool *in, bool want)
 {
-	RuleNode   *rest;
+	RuleNode   *and;
 	int			i,
 				j = 0;
 
-	if (top->nchildren == 2)
-		return top->children[1 - skip];
-	rest = palloc0(sizeof(RuleNode));
-	rest->kind = RULE_AND;
-	rest->nchildren = top->nchildren - 1;
-	rest->children = palloc(sizeof(RuleNode *) * rest->nchildren);
 	for (i = 0; i < top->nchildren; i++)
-		if (i != skip)
-			rest->children[j++] = top->children[i];
-	return rest;
+		j += in[i] == want;
+	if (j == 1)
+		for (i = 0; i < top->nchildren; i++)
+			if (in[i] == want)
+				return top->children[i];
+	and = palloc0(sizeof(RuleNode));
+	and->kind = RULE_AND;
+	and->nchildren = j;
+	and->children = palloc(sizeof(RuleNode *) * j);
+	for (i = 0, j = 0; i < top->nchildren; i++)
+		if (in[i] == want)
+			and->children[j++] = top->children[i];
+	return and;
+}
+
+/* "2", "1 and 3", "1, 2 and 4": the driving children, numbered from 1. */
+static char *
+ChildList(const bool *in, int n)
+{
+	StringInfoData s;
+	int			i,
+				seen = 0,
+				total = 0;
+
+	for (i = 0; i < n; i++)
+		total += in[i];
+	initStringInfo(&s);
+	for (i = 0; i < n; i++)
+		if (in[i])
+		{
+			seen++;
+			appendStringInfo(&s, "%s%d", seen == 1 ? "" : seen == total ? " and " : ", ", i + 1);
+		}
+	return s.data;
 }
 
 /* Whether the rule may be split at all: an AND, in the auto or reduced form. */
@@ -74,7 +102,8 @@ MaySplit(const RuleNode *top, bool forced)
 
 /*
  * Each child compiled alone as a driver (no registered-customer check),
- * the cheapest by the planner chosen (rule_choice.c).
+ * the cheapest by the planner chosen (rule_choice.c), with the other
+ * children cheap enough to join it: the driver is then their AND.
  */
 bool
 rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
@@ -84,7 +113,9 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 	double		cost_full;
 	double	   *costs;
 	char	  **sqls;
+	bool	   *joins;
 	int			driver,
+				ndriving,
 				i;
 
 	memset(split, 0, sizeof(*split));
@@ -107,10 +138,23 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 		sqls[i] = CompileAlone(top->children[i], as_of, &costs[i], true);
 	if ((driver = rule_split_driver(costs, top->nchildren, cost_full, split->forced)) < 0)
 		return false;
-	split->driver_sql = sqls[driver];
+	joins = palloc(sizeof(bool) * top->nchildren);
+	ndriving = rule_split_companions(costs, top->nchildren, driver, cost_full, joins);
 	split->full_cost = cost_full;
-	split->rest = WithoutChild(top, driver);
-	split->note = psprintf("driver: child %d of %d (estimated cost %.0f, whole rule %.0f)",
-						   driver + 1, top->nchildren, costs[driver], cost_full);
+	split->rest = Children(top, joins, false);
+	if (ndriving == 1)
+	{
+		split->driver_sql = sqls[driver];
+		split->note = psprintf("driver: child %d of %d (estimated cost %.0f, whole rule %.0f)",
+							   driver + 1, top->nchildren, costs[driver], cost_full);
+		return true;
+	}
+	{
+		double		cost_driver;
+
+		split->driver_sql = CompileAlone(Children(top, joins, true), as_of, &cost_driver, true);
+		split->note = psprintf("driver: children %s of %d together (estimated cost %.0f, whole rule %.0f)",
+							   ChildList(joins, top->nchildren), top->nchildren, cost_driver, cost_full);
+	}
 	return true;
 }

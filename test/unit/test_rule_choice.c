@@ -63,6 +63,28 @@ test_split(void)
 	ok(rule_split_driver(none, 0, 30000, true) == -1, "no children, no driver");
 }
 
+static void
+test_companions(void)
+{
+	double		cheap3[] = {8, 111000, 1200};
+	double		costs3[] = {9000, 5000, 7000};
+	double		all_cheap[] = {10, 20, 30};
+	bool		joins[3];
+
+	ok(rule_split_companions(cheap3, 3, 0, 111511, joins) == 2 && joins[0] && !joins[1] && joins[2],
+	   "a cheap tag joins a cheap segment");
+	ok(rule_split_companions(costs3, 3, 1, 30000, joins) == 1 && joins[1] && !joins[0] && !joins[2],
+	   "5000 + 7000 > 0.3 * 30000: the driver alone");
+	ok(rule_split_companions(costs3, 3, 1, 40000, joins) == 2 && joins[1] && joins[2] && !joins[0],
+	   "5000 + 7000 <= 0.3 * 40000: the next cheapest joins");
+	ok(rule_split_companions(all_cheap, 3, 0, 30000, joins) == 2 && !joins[2],
+	   "one child is always left for the rest");
+	ok(rule_split_companions(all_cheap, 2, 0, 30000, joins) == 1 && joins[0] && !joins[1],
+	   "two children: the driver alone");
+	ok(rule_split_companions(all_cheap, 3, -1, 30000, joins) == 0 && !joins[0] && !joins[1] && !joins[2],
+	   "no driver, no companions");
+}
+
 int
 main(void)
 {
@@ -70,5 +92,6 @@ main(void)
 	test_probe_threshold();
 	test_per_customer();
 	test_split();
+	test_companions();
 	return tap_done();
 }
