@@ -2288,3 +2288,219 @@ BEGIN
         PERFORM @extschema@.grant_usage(r.role);
     END LOOP;
 END $$;
+
+-- s7-feed: snapshots (src/sql/48_snapshots.sql) and IN SNAPSHOT; the new
+-- catalog under row-level security, granted like the others; the new API
+-- functions behind their stubs
+
+-- One row per snapshot.  The members are those of the segment's last
+-- successful refresh when the snapshot was taken; nothing changes them
+-- afterwards (the trigger below refuses every UPDATE, refresh() and
+-- drop_segment() never touch the table), so a snapshot outlives its
+-- segment and its segment's later refreshes.
+CREATE TABLE @extschema@.snapshots (
+    id           bigserial PRIMARY KEY,
+    tenant       text NOT NULL DEFAULT @extschema@._tenant(),
+    label        text NOT NULL CHECK (btrim(label) <> ''),
+    segment_id   bigint NOT NULL,      -- no foreign key: outlives drop_segment
+    segment_name text NOT NULL,
+    members      @extschema@.audience NOT NULL,
+    member_count bigint NOT NULL,
+    rule         text NOT NULL,        -- the rule of the refresh that computed the members (canonical text)
+    refreshed_at timestamptz NOT NULL, -- when that refresh ran
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    created_by   regrole NOT NULL DEFAULT @extschema@._caller(),
+    UNIQUE (tenant, label)
+);
+CREATE INDEX ON @extschema@.snapshots (segment_id);
+COMMENT ON TABLE @extschema@.snapshots IS 'frozen members of segments under a label (see segment.snapshot_segment); never updated';
+
+-- The snapshot row of the current tenant, or an error listing the labels
+-- that exist (src/catalog_lookup.c, the rule compiler's too).
+CREATE FUNCTION @extschema@._snapshot(label text) RETURNS @extschema@.snapshots
+    AS 'MODULE_PATHNAME', 'segment_catalog_snapshot' LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.rule_snapshots(rule @extschema@.segment_rule) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'segment_rule_snapshots' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rule_snapshots(@extschema@.segment_rule) IS 'labels of the snapshots the rule reads with IN SNAPSHOT';
+
+-- A frozen snapshot never changes, whoever asks (the extension owner too).
+CREATE FUNCTION @extschema@._snapshot_frozen() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'snapshot "%" is frozen', OLD.label
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'A snapshot''s members never change once taken.',
+              HINT = 'Take a new snapshot with segment.snapshot_segment() under another label, or drop this one with segment.drop_snapshot() first.';
+END $$;
+CREATE TRIGGER frozen BEFORE UPDATE ON @extschema@.snapshots
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._snapshot_frozen();
+
+-- Freezes the members of the segment's last successful refresh under
+-- label; returns how many members the snapshot holds.
+CREATE FUNCTION @extschema@.snapshot_segment(name text, label text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    produced text;
+    n bigint;
+BEGIN
+    IF label IS NULL OR btrim(label) = '' THEN
+        RAISE EXCEPTION 'snapshot label must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF s.members IS NULL THEN
+        RAISE EXCEPTION 'segment "%" has not been refreshed yet', name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A snapshot freezes the members of the segment''s last successful refresh.',
+                  HINT = format('Refresh it first: SELECT segment.refresh(%L);', name);
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.snapshots x WHERE x.tenant = s.tenant AND x.label = snapshot_segment.label) THEN
+        RAISE EXCEPTION 'snapshot "%" already exists', label
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'A snapshot never changes: choose another label, or drop it with segment.drop_snapshot() first.';
+    END IF;
+    -- the rule that produced these members: the segment's rule may have
+    -- been altered since (then it is pending, and its members are older)
+    SELECT h.rule INTO produced FROM @extschema@.history h
+    WHERE h.segment_id = s.id AND h.error IS NULL AND h.rule IS NOT NULL
+    ORDER BY h.id DESC LIMIT 1;
+    INSERT INTO @extschema@.snapshots (tenant, label, segment_id, segment_name, members, member_count, rule, refreshed_at)
+    VALUES (s.tenant, label, s.id, s.name, s.members, @extschema@.cardinality(s.members),
+            coalesce(produced, s.rule::text), s.refreshed_at)
+    RETURNING member_count INTO n;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@.snapshot_segment(text, text) IS 'freezes the segment''s current members (its last successful refresh) under a label; returns the member count';
+
+-- Drops a snapshot; refused while a saved rule reads it with IN SNAPSHOT.
+CREATE FUNCTION @extschema@.drop_snapshot(label text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    x @extschema@.snapshots := @extschema@._snapshot(label);
+    users text;
+BEGIN
+    -- saved rules of the tenant: segments and auto-tagging rules
+    SELECT string_agg(u.what, ', ' ORDER BY u.what) INTO users FROM (
+        SELECT format('segment %L', s.name) AS what FROM @extschema@.segments s
+        WHERE s.tenant = x.tenant AND x.label = ANY (@extschema@.rule_snapshots(s.rule))
+        UNION ALL
+        SELECT format('tag %L of group %L', t.value, g.name) FROM @extschema@.tags t
+        JOIN @extschema@.tag_groups g ON g.id = t.group_id
+        WHERE g.tenant = x.tenant AND t.rule IS NOT NULL AND x.label = ANY (@extschema@.rule_snapshots(t.rule))) u;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'snapshot "%" is used by saved rules', label
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('IN SNAPSHOT %L appears in: %s.', label, users),
+                  HINT = 'Change or drop those rules first (segment.alter_segment(), segment.set_tag_rule()).';
+    END IF;
+    DELETE FROM @extschema@.snapshots s WHERE s.id = x.id;
+END $$;
+COMMENT ON FUNCTION @extschema@.drop_snapshot(text) IS 'drops a snapshot; refused while a saved segment or auto-tagging rule reads it with IN SNAPSHOT';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshots_id_seq', '');
+
+ALTER TABLE @extschema@.snapshots ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON @extschema@.snapshots USING (tenant = (SELECT @extschema@._tenant()))
+    WITH CHECK (tenant = (SELECT @extschema@._tenant()));
+
+CREATE OR REPLACE FUNCTION @extschema@._api_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['create_segment', 'alter_segment', 'drop_segment', 'refresh', 'refresh_all',
+                 'create_tag_group', 'drop_tag_group', 'rename_tag_group', 'move_tag_group',
+                 'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
+                 'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
+                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone',
+                 'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes',
+                 'snapshot_segment', 'drop_snapshot']
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._reader_helpers() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
+                 '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
+                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot']
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %s', role);
+    EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources, @extschema@.segments,
+                    @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
+                    @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
+                    @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
+                    @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
+                    @extschema@.snapshots TO %s', role);
+    -- the dictionary and the views exist only while a customer table is
+    -- registered (with a dictionary); _rebuild_views() grants them anew
+    IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
+    END IF;
+    IF to_regclass('@extschema@.membership') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', role);
+    END IF;
+    FOR f IN SELECT x FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             WHERE p.pronamespace = '@extschema@'::regnamespace
+               AND p.proname = ANY (@extschema@._api_functions() || @extschema@._reader_helpers()) LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f, role);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.grant_usage(regrole) IS 'lets a role use segment (read the catalogs, call the functions) without tying it to a tenant';
+
+-- The privilege pass of 90_tenancy.sql for the functions added or
+-- replaced here (CREATE OR REPLACE drops a function's SET search_path):
+-- bodies of the new API functions behind stubs, search_path pinned,
+-- EXECUTE revoked from PUBLIC; granted roles get them (and the new
+-- catalog) again from grant_usage().
+DO $$
+DECLARE
+    f record;
+    r record;
+    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage'];
+BEGIN
+    FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
+                    pg_catalog.pg_get_function_identity_arguments(p.oid) AS ident,
+                    pg_catalog.pg_get_function_result(p.oid) AS result,
+                    pg_catalog.obj_description(p.oid, 'pg_proc') AS comment
+             FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = ANY (added)
+               AND p.proname = ANY (@extschema@._api_functions()) AND p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'c')
+             ORDER BY p.proname LOOP
+        EXECUTE format('ALTER FUNCTION @extschema@.%I(%s) SET SCHEMA @extschema@_api', f.proname, f.ident);
+        EXECUTE format('CREATE FUNCTION @extschema@.%I(%s) RETURNS %s AS %L, %L LANGUAGE C VOLATILE',
+                       f.proname, f.args, f.result, 'MODULE_PATHNAME', 'segment_api_call');
+        EXECUTE format('COMMENT ON FUNCTION @extschema@.%I(%s) IS %L', f.proname, f.ident, f.comment);
+        EXECUTE format('COMMENT ON FUNCTION @extschema@_api.%I(%s) IS %L', f.proname, f.ident,
+                       format('body of %s(): runs as the extension owner, for the role calling it', f.proname));
+    END LOOP;
+    FOR f IN SELECT x AS sig, p.proname, p.pronamespace, l.lanname, p.prosecdef, p.prorettype
+             FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+             WHERE p.proname = ANY (added) LOOP
+        IF f.lanname IN ('sql', 'plpgsql') OR f.prosecdef THEN
+            EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, @extschema@, pg_temp', f.sig);
+        END IF;
+        IF f.proname LIKE '\_%' OR f.prorettype = 'pg_catalog.trigger'::regtype
+           OR f.pronamespace = '@extschema@_api'::regnamespace
+           OR f.proname = ANY (@extschema@._api_functions())
+           OR f.proname = ANY (@extschema@._admin_functions()) THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT DISTINCT a.grantee::regrole AS role
+             FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+             WHERE n.oid = '@extschema@'::regnamespace AND a.grantee NOT IN (0, n.nspowner)
+             UNION
+             SELECT t.role_name::regrole FROM @extschema@.tenant_roles t LOOP
+        PERFORM @extschema@.grant_usage(r.role);
+    END LOOP;
+END $$;
