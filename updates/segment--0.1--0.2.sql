@@ -2289,9 +2289,10 @@ BEGIN
     END LOOP;
 END $$;
 
--- s7-feed: snapshots (src/sql/48_snapshots.sql) and IN SNAPSHOT; the new
--- catalog under row-level security, granted like the others; the new API
--- functions behind their stubs
+-- s7-feed: snapshots (src/sql/48_snapshots.sql) and IN SNAPSHOT, tag
+-- changes through the consumers; the new catalogs under row-level
+-- security, granted like the others; the new API functions behind their
+-- stubs
 
 -- One row per snapshot.  The members are those of the segment's last
 -- successful refresh when the snapshot was taken; nothing changes them
@@ -2404,6 +2405,342 @@ ALTER TABLE @extschema@.snapshots ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON @extschema@.snapshots USING (tenant = (SELECT @extschema@._tenant()))
     WITH CHECK (tenant = (SELECT @extschema@._tenant()));
 
+-- s7-feed: tag changes through the consumers (47_changes.sql): the
+-- writing transaction of each tag_log row, consumers that follow tags,
+-- the pending transactions and the commit-ordered tag_changes
+ALTER TABLE @extschema@.consumers ADD COLUMN follows text NOT NULL DEFAULT 'segments' CHECK (follows IN ('segments', 'tags'));
+ALTER TABLE @extschema@.consumers ADD COLUMN tag_group text;
+-- (existing rows get the updating transaction's id: they are given to
+-- consumers as one committed transaction, below)
+ALTER TABLE @extschema@.tag_log ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id();
+
+-- The transactions that have written tag_log rows and not yet committed
+-- (one row each, deleted by the deferred trigger at commit; unlogged: no
+-- row survives a commit, so none needs to survive a crash).
+CREATE UNLOGGED TABLE @extschema@.tag_feed_pending (
+    xid      xid8 PRIMARY KEY,
+    first_id bigint NOT NULL             -- the transaction's tag_log ids are >= first_id
+);
+COMMENT ON TABLE @extschema@.tag_feed_pending IS 'transactions writing tag_log rows, until they commit (internal)';
+
+CREATE TABLE @extschema@.tag_changes (
+    position     bigint PRIMARY KEY,     -- commit order (drawn at commit, under a lock)
+    tenant       text NOT NULL,
+    xid          xid8 NOT NULL,          -- the committed transaction
+    first_id     bigint NOT NULL,        -- its tag_log rows of this tenant: ids first_id .. last_id
+    last_id      bigint NOT NULL,        --   with this xid
+    changes      bigint NOT NULL,        -- how many
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE SEQUENCE @extschema@.tag_changes_position_seq;
+CREATE INDEX ON @extschema@.tag_changes (logged_at);
+COMMENT ON TABLE @extschema@.tag_changes IS 'tag_log rows of each committed transaction, in commit order: the positions of tag changes (see segment.create_tag_consumer)';
+
+-- The newest tag_changes position purge_changes() removed, per tenant.
+CREATE TABLE @extschema@.tag_changes_horizon (
+    tenant       text PRIMARY KEY,
+    purged_upto  bigint NOT NULL,
+    purged_until timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.tag_changes_horizon IS 'per tenant, the last tag_changes position removed by segment.purge_changes()';
+
+-- AFTER INSERT ON tag_log, per statement: notes the transaction once,
+-- with the first id it wrote (its later statements get larger ids: the
+-- sequence only grows).  After the rows, not before: where the commit
+-- step runs at once (SET CONSTRAINTS ALL IMMEDIATE) it must see them.
+-- Owner's rights: tag_log is written by the segment functions for every
+-- role, and the pending table is nobody else's.
+CREATE FUNCTION @extschema@._tag_feed_note() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    INSERT INTO @extschema@.tag_feed_pending (xid, first_id)
+    SELECT pg_catalog.pg_current_xact_id(), min(f.id) FROM segment_tag_log_fresh f HAVING count(*) > 0
+    ON CONFLICT (xid) DO NOTHING;
+    RETURN NULL;
+END $$;
+
+-- At commit (deferred): the transaction's tag_log rows, per tenant, get
+-- positions drawn under a lock held until the commit completes, so tag
+-- positions commit in increasing order.  Listeners on channel
+-- segment_tags are told.  (After SET CONSTRAINTS ALL IMMEDIATE it runs
+-- then, and holds the lock to the end of the transaction; rows written
+-- after it are noted again and get later positions.)
+CREATE FUNCTION @extschema@._tag_feed_commit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    t record;
+    pos bigint;
+BEGIN
+    FOR t IN SELECT l.tenant, min(l.id) AS first_id, max(l.id) AS last_id, count(*) AS n
+             FROM @extschema@.tag_log l WHERE l.id >= NEW.first_id AND l.xid = NEW.xid
+             GROUP BY l.tenant ORDER BY l.tenant LOOP
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('segment.tag_changes'));
+        pos := pg_catalog.nextval('@extschema@.tag_changes_position_seq');
+        INSERT INTO @extschema@.tag_changes (position, tenant, xid, first_id, last_id, changes)
+        VALUES (pos, t.tenant, NEW.xid, t.first_id, t.last_id, t.n);
+        PERFORM pg_catalog.pg_notify('segment_tags', pg_catalog.json_build_object(
+            'tenant', t.tenant, 'changes', t.n, 'position', pos << 33)::text);
+    END LOOP;
+    DELETE FROM @extschema@.tag_feed_pending p WHERE p.xid = NEW.xid;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commit_order AFTER INSERT ON @extschema@.tag_feed_pending
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._tag_feed_commit();
+
+CREATE TRIGGER tag_feed AFTER INSERT ON @extschema@.tag_log
+    REFERENCING NEW TABLE AS segment_tag_log_fresh FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._tag_feed_note();
+
+-- the tag_log rows logged before the update: one committed transaction
+-- per tenant, so that a consumer starting at the beginning gets them
+INSERT INTO @extschema@.tag_changes (position, tenant, xid, first_id, last_id, changes)
+SELECT pg_catalog.nextval('@extschema@.tag_changes_position_seq'), l.tenant, pg_catalog.pg_current_xact_id(),
+       min(l.id), max(l.id), count(*)
+FROM @extschema@.tag_log l GROUP BY l.tenant ORDER BY l.tenant;
+
+CREATE FUNCTION @extschema@.create_tag_consumer(name text, tag_group text DEFAULT NULL,
+                                                start text DEFAULT 'beginning')
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups;
+    pos bigint := 0;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'consumer name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF start IS NULL OR start NOT IN ('beginning', 'now') THEN
+        RAISE EXCEPTION 'start must be ''beginning'' or ''now'', not %', coalesce(quote_literal(start), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '''beginning'' replays the retained tag changes; ''now'' follows only later ones.';
+    END IF;
+    IF tag_group IS NOT NULL THEN
+        g := @extschema@._group(tag_group);
+    END IF;
+    IF start = 'now' THEN
+        -- every position drawn later is larger (see _tag_feed_commit)
+        SELECT greatest(coalesce((SELECT max(t.position) FROM @extschema@.tag_changes t), 0),
+                        coalesce((SELECT max(h.purged_upto) FROM @extschema@.tag_changes_horizon h), 0))
+               << 33 | ((1::bigint << 33) - 1) INTO pos;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.consumers c WHERE c.tenant = @extschema@._tenant()
+               AND c.name = create_tag_consumer.name) THEN
+        RAISE EXCEPTION 'consumer "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.consumers (name, position, follows, tag_group)
+    VALUES (name, pos, 'tags', g.name);
+    RETURN pos;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_tag_consumer(text, text, text) IS 'creates a named reader of the tag changes of one tag group (or all); returns its starting position';
+
+CREATE OR REPLACE FUNCTION @extschema@.read_changes(consumer text, max_rows integer DEFAULT 10000)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    reg @extschema@.customer_registry;
+    lost bigint;
+    left_rows integer := max_rows;
+    l @extschema@.change_log;
+    after_entered bigint;
+    after_exited bigint;
+    part @extschema@.audience;
+    phase boolean;
+BEGIN
+    IF max_rows IS NULL OR max_rows < 1 THEN
+        RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF c.follows = 'tags' THEN
+        RETURN QUERY SELECT * FROM @extschema@._read_tag_changes(c, max_rows);
+        RETURN;
+    END IF;
+    SELECT max(h.purged_upto) INTO lost FROM @extschema@.change_log_horizon h
+    WHERE h.tenant = c.tenant AND (c.segment_id IS NULL OR h.segment_id = c.segment_id)
+      AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', consumer
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Changes up to log position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current members (segment.membership), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    FOR l IN SELECT * FROM @extschema@.change_log x
+             WHERE x.tenant = c.tenant AND (c.segment_id IS NULL OR x.segment_id = c.segment_id)
+               AND x.position >= c.position >> 33
+             ORDER BY x.position LOOP
+        -- where in this row the consumer stands: ordinals after which to go on
+        after_entered := -1;
+        after_exited := -1;
+        IF l.position = c.position >> 33 THEN
+            IF (c.position >> 32) & 1 = 0 THEN
+                after_entered := c.position & 4294967295;
+            ELSE
+                after_entered := 4294967295;
+                after_exited := c.position & 4294967295;
+            END IF;
+        END IF;
+        FOREACH phase IN ARRAY ARRAY[false, true] LOOP
+            EXIT WHEN left_rows = 0;
+            part := CASE WHEN phase THEN @extschema@.page(l.exited, after_exited, left_rows)
+                         ELSE @extschema@.page(l.entered, after_entered, left_rows) END;
+            CONTINUE WHEN @extschema@.is_empty(part);
+            -- keys of exited customers deleted since are still named: the
+            -- dictionary is append-only, direct keys are the ordinals.  ORDER
+            -- BY 1: the position (a bare "i" would be the text key column)
+            RETURN QUERY EXECUTE format(
+                'SELECT @extschema@._change_position($1, $2, i), $3, %s, $4
+                 FROM @extschema@.ids_bigint($5) i %s ORDER BY 1',
+                CASE WHEN reg.ordinal_mode = 'dictionary' THEN 'o.key::text' ELSE 'i::text' END,
+                CASE WHEN reg.ordinal_mode = 'dictionary'
+                     THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = i' ELSE '' END)
+                USING l.position, phase, l.segment_name, CASE WHEN phase THEN 'exited' ELSE 'entered' END, part;
+            left_rows := left_rows - @extschema@.cardinality(part)::integer;
+        END LOOP;
+        EXIT WHEN left_rows = 0;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes (entered/exited customers, or tagged/untagged for a tag consumer) after the consumer''s acknowledged position, at most max_rows; does not move the consumer';
+
+CREATE FUNCTION @extschema@._read_tag_changes(c @extschema@.consumers, max_rows integer)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    lost bigint;
+    left_rows integer := max_rows;
+    t @extschema@.tag_changes;
+    after bigint;
+    n bigint;
+    dict boolean;
+BEGIN
+    SELECT h.purged_upto INTO lost FROM @extschema@.tag_changes_horizon h
+    WHERE h.tenant = c.tenant AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', c.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Tag changes up to position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current tags (segment.customer_tags), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    dict := coalesce(reg.ordinal_mode = 'dictionary', false);
+    FOR t IN SELECT * FROM @extschema@.tag_changes x
+             WHERE x.tenant = c.tenant AND x.position >= c.position >> 33
+             ORDER BY x.position LOOP
+        after := CASE WHEN t.position = c.position >> 33 THEN c.position & ((1::bigint << 33) - 1) ELSE -1 END;
+        -- the tag as group-value (group names hold no "-"); keys of
+        -- customers deleted since are still named (the dictionary is
+        -- append-only; direct keys are the ordinals)
+        RETURN QUERY EXECUTE format(
+            'SELECT ($1 << 33) | (l.id - $2), l.group_name || ''-'' || l.value, %s,
+                    CASE l.action WHEN ''add'' THEN ''tagged'' ELSE ''untagged'' END
+             FROM @extschema@.tag_log l %s
+             WHERE l.id BETWEEN $2 + $3 + 1 AND $4 AND l.xid = $5 AND l.tenant = $6
+               AND ($7::text IS NULL OR l.group_name = $7)
+             ORDER BY l.id LIMIT $8',
+            CASE WHEN dict THEN 'o.key::text' ELSE 'l.ordinal::text' END,
+            CASE WHEN dict THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = l.ordinal' ELSE '' END)
+            USING t.position, t.first_id, after, t.last_id, t.xid, t.tenant, c.tag_group, left_rows;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        left_rows := left_rows - n::integer;
+        EXIT WHEN left_rows = 0;
+    END LOOP;
+END $$;
+
+-- (the body; the stub in @extschema@ is unchanged but for its comment)
+CREATE OR REPLACE FUNCTION @extschema@_api.ack_changes(consumer text, upto bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    pos bigint;
+BEGIN
+    IF upto IS NULL THEN
+        RAISE EXCEPTION 'position must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF upto < c.position THEN
+        RAISE EXCEPTION 'consumer "%" has already acknowledged position %', consumer, c.position
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Position %s is before it; acknowledgements never move a consumer back.', upto);
+    END IF;
+    -- the last change of its log row: the whole row is read (so purging
+    -- that row later loses this consumer nothing)
+    IF c.follows = 'tags' THEN
+        SELECT CASE WHEN NOT EXISTS (
+                    SELECT FROM @extschema@.tag_log l
+                    WHERE l.id > t.first_id + (upto & ((1::bigint << 33) - 1)) AND l.id <= t.last_id
+                      AND l.xid = t.xid AND l.tenant = t.tenant
+                      AND (c.tag_group IS NULL OR l.group_name = c.tag_group))
+                    THEN (t.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+        INTO pos FROM @extschema@.tag_changes t WHERE t.position = upto >> 33;
+    ELSE
+    SELECT CASE WHEN upto >= @extschema@._change_position(l.position, NOT @extschema@.is_empty(l.exited),
+                               @extschema@.max(CASE WHEN @extschema@.is_empty(l.exited) THEN l.entered ELSE l.exited END))
+                THEN (l.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+    INTO pos FROM @extschema@.change_log l WHERE l.position = upto >> 33;
+    END IF;
+    UPDATE @extschema@.consumers x SET position = coalesce(pos, upto), acked_at = now()
+    WHERE x.tenant = c.tenant AND x.name = c.name;
+    RETURN upto;
+END $$;
+COMMENT ON FUNCTION @extschema@.ack_changes(text, bigint) IS 'acknowledges the consumer''s changes up to and including a position';
+
+-- (the body; the stub in @extschema@ is unchanged but for its comment)
+CREATE OR REPLACE FUNCTION @extschema@_api.purge_changes(keep interval DEFAULT interval '30 days') RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    tags bigint;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'keep must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH gone AS (
+        DELETE FROM @extschema@.change_log l
+        WHERE l.tenant = @extschema@._tenant() AND l.logged_at < now() - keep
+        RETURNING l.segment_id, l.tenant, l.position, l.logged_at
+    ), per_segment AS (
+        SELECT g.segment_id, g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n
+        FROM gone g GROUP BY 1, 2
+    ), horizon AS (
+        INSERT INTO @extschema@.change_log_horizon AS h (segment_id, tenant, purged_upto, purged_until)
+        SELECT p.segment_id, p.tenant, p.upto, p.until FROM per_segment p
+        ON CONFLICT (segment_id) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                               purged_until = greatest(h.purged_until, excluded.purged_until)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO n FROM per_segment p;
+    -- tag changes: the positions go, the tag_log rows (the audit) stay
+    WITH gone AS (
+        DELETE FROM @extschema@.tag_changes t
+        WHERE t.tenant = @extschema@._tenant() AND t.logged_at < now() - keep
+        RETURNING t.tenant, t.position, t.logged_at
+    ), per_tenant AS (
+        SELECT g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n FROM gone g GROUP BY 1
+    ), horizon AS (
+        INSERT INTO @extschema@.tag_changes_horizon AS h (tenant, purged_upto, purged_until)
+        SELECT p.tenant, p.upto, p.until FROM per_tenant p
+        ON CONFLICT (tenant) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                           purged_until = greatest(h.purged_until, excluded.purged_until)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO tags FROM per_tenant p;
+    RETURN n + tags;
+END $$;
+COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log and tag-change rows older than keep; returns how many';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_horizon', '');
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tag_changes', 'tag_changes_horizon'] LOOP
+        EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
+                        WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
+    END LOOP;
+END $$;
+
 CREATE OR REPLACE FUNCTION @extschema@._api_functions() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['create_segment', 'alter_segment', 'drop_segment', 'refresh', 'refresh_all',
@@ -2412,14 +2749,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
                  'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone',
                  'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes',
-                 'snapshot_segment', 'drop_snapshot']
+                 'snapshot_segment', 'drop_snapshot', 'create_tag_consumer']
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
                  '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
-                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot']
+                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot',
+                 '_read_tag_changes']
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
@@ -2437,7 +2775,7 @@ BEGIN
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
                     @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
-                    @extschema@.snapshots TO %s', role);
+                    @extschema@.snapshots, @extschema@.tag_changes, @extschema@.tag_changes_horizon TO %s', role);
     -- the dictionary and the views exist only while a customer table is
     -- registered (with a dictionary); _rebuild_views() grants them anew
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
@@ -2464,7 +2802,7 @@ DO $$
 DECLARE
     f record;
     r record;
-    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage'];
+    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage', '_tag_feed_note', '_tag_feed_commit', 'create_tag_consumer', 'read_changes', '_read_tag_changes', 'ack_changes', 'purge_changes'];
 BEGIN
     FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
                     pg_catalog.pg_get_function_identity_arguments(p.oid) AS ident,
