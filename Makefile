@@ -57,7 +57,8 @@ OBJS = \
 	src/autotag_layers.o \
 	src/autotag_trigger.o \
 	src/tag_store.o \
-	src/rule_privilege.o
+	src/rule_privilege.o \
+	src/refresh_progress.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \

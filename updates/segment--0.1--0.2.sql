@@ -2741,6 +2741,145 @@ BEGIN
     END LOOP;
 END $$;
 
+-- s7-feed: progress of refresh() and refresh_all() (45_segments.sql,
+-- src/refresh_progress.c)
+-- Progress of refresh() and refresh_all() in shared memory, readable from
+-- other sessions while the refresh runs (src/refresh_progress.c): the
+-- command's start (false when this backend already reports one, e.g. a
+-- refresh() inside refresh_all()), the segment and its phase, a segment
+-- done, the end (also at the end of the transaction).
+CREATE FUNCTION @extschema@._progress_begin(command text, tenant text, total integer) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'segment_progress_begin' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_phase(segment_name text, phase text) RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_phase' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_done() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_done' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_end() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_end' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress()
+RETURNS TABLE(pid integer, tenant text, command text, segment_name text, phase text, segments_done integer,
+              segments_total integer, started_at timestamptz, segment_started_at timestamptz, segments_left integer)
+    AS 'MODULE_PATHNAME', 'segment_progress' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- (the body; the stub in @extschema@ is unchanged)
+CREATE OR REPLACE FUNCTION @extschema@_api.refresh(name text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    t0 timestamptz := clock_timestamp();
+    fresh @extschema@.audience;
+    ent @extschema@.audience;
+    ext @extschema@.audience;
+    n bigint;
+    err text;
+    own boolean := @extschema@._progress_begin('refresh', s.tenant, 1);
+BEGIN
+    -- one refresh per segment at a time; a second caller is told, never
+    -- blocked.  Two int4 keys carry the whole bigint id (its high half folded
+    -- into the name's hash, its low half as the second key), so ids beyond
+    -- 2^31 neither fail nor collide; running_refreshes decodes the same.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(
+               pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer,
+               ((s.id & 4294967295) - CASE WHEN (s.id & 4294967295) > 2147483647 THEN 4294967296 ELSE 0 END)::integer) THEN
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
+        RAISE EXCEPTION 'segment "%" is already being refreshed', name
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
+    END IF;
+    -- re-read under the lock: a refresh that committed meanwhile changed the members
+    s := @extschema@._segment(name);
+    PERFORM @extschema@._progress_phase(s.name, 'evaluating');
+    BEGIN
+        -- as the rule's author: it reads no more than its author could
+        fresh := @extschema@._evaluate_as(s.owner, s.rule, now());
+        n := @extschema@.cardinality(fresh);
+        IF s.max_members IS NOT NULL AND n > s.max_members THEN
+            RAISE EXCEPTION 'segment "%" would have % members, more than its max_members of %', name, n, s.max_members
+                USING ERRCODE = 'program_limit_exceeded';
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        err := SQLERRM;
+    END;
+    IF err IS NOT NULL THEN
+        UPDATE @extschema@.segments SET status = 'failed', last_error = err, updated_at = now() WHERE id = s.id;
+        INSERT INTO @extschema@.history (segment_id, refreshed_at, milliseconds, error, rule)
+        VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err, s.rule::text);
+        RAISE WARNING 'refresh of segment "%" failed: %', name, err
+            USING HINT = 'The previous members are kept; see segment.segments.last_error.';
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
+        RETURN NULL;
+    END IF;
+    PERFORM @extschema@._progress_phase(s.name, 'storing');
+    -- who entered and exited, computed once for the row, the history and
+    -- the change feed (47_changes.sql)
+    ent := fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}');
+    ext := coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh;
+    UPDATE @extschema@.segments
+    SET members = fresh, member_count = n, status = 'ready', last_error = NULL,
+        entered = ent, exited = ext, refreshed_at = now(), updated_at = now()
+    WHERE id = s.id;
+    INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds, rule)
+    VALUES (s.id, now(), n, @extschema@.cardinality(ent), @extschema@.cardinality(ext),
+            extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text);
+    PERFORM @extschema@._log_changes(s, n, ent, ext, 'refresh');
+    IF own THEN
+        PERFORM @extschema@._progress_end();
+    END IF;
+    RETURN n;
+END $$;
+
+-- (the body; the stub in @extschema@ is unchanged)
+CREATE OR REPLACE FUNCTION @extschema@_api.refresh_all() RETURNS TABLE(name text, members bigint, milliseconds float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    i integer := 0;
+    total integer := (SELECT count(*) FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant());
+    saved bigint;
+    own boolean := @extschema@._progress_begin('refresh_all', @extschema@._tenant(), total);
+BEGIN
+    PERFORM @extschema@._share_begin();
+    FOR name IN SELECT o.name FROM @extschema@._refresh_order() o LOOP
+        i := i + 1;
+        t0 := clock_timestamp();
+        BEGIN
+            members := @extschema@.refresh(name);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE 'segment "%" is being refreshed by another session, skipped', name;
+            PERFORM @extschema@._progress_done();
+            members := NULL;
+            milliseconds := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        PERFORM @extschema@._progress_done();
+        milliseconds := extract(epoch FROM clock_timestamp() - t0) * 1000;
+        RAISE NOTICE 'refreshed segment % of %: "%" (% members, % ms)', i, total, name, members, round(milliseconds::numeric, 1);
+        RETURN NEXT;
+    END LOOP;
+    saved := @extschema@._share_end();
+    IF saved > 0 THEN
+        RAISE NOTICE 'refresh_all: % predicate evaluations shared', saved;
+    END IF;
+    IF own THEN
+        PERFORM @extschema@._progress_end();
+    END IF;
+END $$;
+
+-- What each refresh() and refresh_all() of the tenant is doing right now,
+-- seen from any session (src/refresh_progress.c).
+CREATE VIEW @extschema@.refresh_progress WITH (security_invoker = true) AS
+SELECT p.pid, p.tenant, p.command, p.segment_name, p.phase, p.segments_done, p.segments_total, p.segments_left,
+       pg_catalog.clock_timestamp() - p.segment_started_at AS segment_elapsed,
+       pg_catalog.clock_timestamp() - p.started_at AS elapsed, p.started_at
+FROM @extschema@._progress() p;
+COMMENT ON VIEW @extschema@.refresh_progress IS 'progress of the refresh() and refresh_all() calls running now: segment, phase, elapsed time, segments left';
+
+
 CREATE OR REPLACE FUNCTION @extschema@._api_functions() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['create_segment', 'alter_segment', 'drop_segment', 'refresh', 'refresh_all',
@@ -2757,7 +2896,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
                  '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
                  '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot',
-                 '_read_tag_changes']
+                 '_read_tag_changes', '_progress']
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
@@ -2773,6 +2912,7 @@ BEGIN
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.refresh_progress,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
                     @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
                     @extschema@.snapshots, @extschema@.tag_changes, @extschema@.tag_changes_horizon TO %s', role);
@@ -2802,7 +2942,7 @@ DO $$
 DECLARE
     f record;
     r record;
-    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage', '_tag_feed_note', '_tag_feed_commit', 'create_tag_consumer', 'read_changes', '_read_tag_changes', 'ack_changes', 'purge_changes'];
+    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage', '_tag_feed_note', '_tag_feed_commit', 'create_tag_consumer', 'read_changes', '_read_tag_changes', 'ack_changes', 'purge_changes', '_progress_begin', '_progress_phase', '_progress_done', '_progress_end', '_progress', 'refresh', 'refresh_all'];
 BEGIN
     FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
                     pg_catalog.pg_get_function_identity_arguments(p.oid) AS ident,

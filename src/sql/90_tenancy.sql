@@ -108,7 +108,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
                  '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
                  '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot',
-                 '_read_tag_changes']
+                 '_read_tag_changes', '_progress']
 $$;
 
 -- The functions of this extension (pg_depend), optionally by name.
@@ -138,6 +138,7 @@ BEGIN
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.refresh_progress,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
                     @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
                     @extschema@.snapshots, @extschema@.tag_changes, @extschema@.tag_changes_horizon TO %s', role);
