@@ -333,17 +333,16 @@ COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes
 -- read_changes() of a tag consumer: tag_log rows of the committed
 -- transactions after its position, in commit order, each transaction's in
 -- id order.  A change's position is its transaction's tag_changes position
--- times 2^33 plus its id's offset from the first id of that row.
+-- times 2^33 plus its id's offset from the first id of that row.  One
+-- query: tag_changes in position order, each row's next tag_log ids by
+-- index (at most a page of them, so that a page of a huge transaction
+-- costs a page).
 CREATE FUNCTION @extschema@._read_tag_changes(c @extschema@.consumers, max_rows integer)
 RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     reg @extschema@.customer_registry;
     lost bigint;
-    left_rows integer := max_rows;
-    t @extschema@.tag_changes;
-    after bigint;
-    n bigint;
     dict boolean;
 BEGIN
     SELECT h.purged_upto INTO lost FROM @extschema@.tag_changes_horizon h
@@ -357,27 +356,25 @@ BEGIN
     END IF;
     SELECT * INTO reg FROM @extschema@.customer_registry;
     dict := coalesce(reg.ordinal_mode = 'dictionary', false);
-    FOR t IN SELECT * FROM @extschema@.tag_changes x
-             WHERE x.tenant = c.tenant AND x.position >= c.position >> 33
-             ORDER BY x.position LOOP
-        after := CASE WHEN t.position = c.position >> 33 THEN c.position & ((1::bigint << 33) - 1) ELSE -1 END;
-        -- the tag as group-value (group names hold no "-"); keys of
-        -- customers deleted since are still named (the dictionary is
-        -- append-only; direct keys are the ordinals)
-        RETURN QUERY EXECUTE format(
-            'SELECT ($1 << 33) | (l.id - $2), l.group_name || ''-'' || l.value, %s,
-                    CASE l.action WHEN ''add'' THEN ''tagged'' ELSE ''untagged'' END
-             FROM @extschema@.tag_log l %s
-             WHERE l.id BETWEEN $2 + $3 + 1 AND $4 AND l.xid = $5 AND l.tenant = $6
-               AND ($7::text IS NULL OR l.group_name = $7)
-             ORDER BY l.id LIMIT $8',
-            CASE WHEN dict THEN 'o.key::text' ELSE 'l.ordinal::text' END,
-            CASE WHEN dict THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = l.ordinal' ELSE '' END)
-            USING t.position, t.first_id, after, t.last_id, t.xid, t.tenant, c.tag_group, left_rows;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        left_rows := left_rows - n::integer;
-        EXIT WHEN left_rows = 0;
-    END LOOP;
+    -- the tag as group-value (group names hold no "-"); keys of customers
+    -- deleted since are still named (the dictionary is append-only; direct
+    -- keys are the ordinals)
+    RETURN QUERY EXECUTE format(
+        'SELECT (t.position << 33) | (l.id - t.first_id), l.group_name || ''-'' || l.value, %s,
+                CASE l.action WHEN ''add'' THEN ''tagged'' ELSE ''untagged'' END
+         FROM @extschema@.tag_changes t
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.group_name, x.value, x.ordinal, x.action FROM @extschema@.tag_log x
+             WHERE x.id BETWEEN t.first_id + CASE WHEN t.position = ($2 >> 33) THEN ($2 & 8589934591) + 1 ELSE 0 END
+                            AND t.last_id
+               AND x.xid = t.xid AND x.tenant = t.tenant AND ($3::text IS NULL OR x.group_name = $3)
+             ORDER BY x.id LIMIT $4) l
+         %s
+         WHERE t.tenant = $1 AND t.position >= ($2 >> 33)
+         ORDER BY t.position, l.id LIMIT $4',
+        CASE WHEN dict THEN 'o.key::text' ELSE 'l.ordinal::text' END,
+        CASE WHEN dict THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = l.ordinal' ELSE '' END)
+        USING c.tenant, c.position, c.tag_group, max_rows;
 END $$;
 
 -- Moves the consumer up to and including upto (a position read_changes()
