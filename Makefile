@@ -57,7 +57,8 @@ OBJS = \
 	src/autotag_layers.o \
 	src/autotag_trigger.o \
 	src/tag_store.o \
-	src/rule_privilege.o
+	src/rule_privilege.o \
+	src/refresh_progress.o
 
 # The install script is assembled from one file per feature, in this order.
 SQL_PARTS = \
@@ -71,6 +72,7 @@ SQL_PARTS = \
 	src/sql/45_segments.sql \
 	src/sql/46_schedule.sql \
 	src/sql/47_changes.sql \
+	src/sql/48_snapshots.sql \
 	src/sql/50_tags.sql \
 	src/sql/51_autotag.sql \
 	src/sql/60_campaign.sql \
@@ -87,7 +89,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # make installcheck runs the TAP tests too (each starts its own clusters;
 # run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them

@@ -147,3 +147,27 @@ FROM change_log WHERE segment_name = '05 loyal' ORDER BY position;
 SELECT cardinality(members_at('05 loyal', (SELECT min(logged_at) FROM change_log WHERE segment_name = '05 loyal')))
        AS members_after_first_refresh;
 SELECT drop_consumer('ads');
+
+-- 17. Snapshots: who got the 双11 campaign.  The campaign went to
+-- '05 loyal' as it is now; the snapshot keeps those customers whatever
+-- the segment does later, and rules read it with IN SNAPSHOT.
+SELECT snapshot_segment('05 loyal', '双11 campaign') AS campaign_recipients;
+UPDATE orders SET status = 'refunded' WHERE customer_id IN (21, 28) AND paid_at > now() - interval '10 days';
+SELECT refresh('05 loyal') AS loyal_now;
+SELECT label, segment_name, member_count AS frozen, (SELECT member_count FROM segments WHERE name = '05 loyal') AS segment_now
+FROM snapshots;
+INSERT INTO orders (customer_id, status, amount, channel, paid_at)
+SELECT o, 'paid', 99, 'online', now() FROM ids_bigint((SELECT members FROM snapshots WHERE label = '双11 campaign')) o LIMIT 5;
+SELECT estimate($$IN SNAPSHOT '双11 campaign' AND EXISTS orders WHERE status = 'paid' DURING TODAY$$) AS recipients_who_ordered_today,
+       estimate($$IN SNAPSHOT '双11 campaign' AND NOT IN SEGMENT '05 loyal'$$) AS recipients_no_longer_loyal;
+
+-- 18. A CRM mirrors the value tiers: a tag consumer of '价值等级' gets
+-- every tier change, in commit order, as tagged/untagged
+SELECT create_tag_consumer('crm-tiers', '价值等级', start => 'now') > 0 AS created;
+INSERT INTO orders (customer_id, status, amount, channel, paid_at) VALUES (2, 'paid', 2500, 'store', now());
+SELECT segment_name AS tag, customer_key, change FROM read_changes('crm-tiers') ORDER BY position;
+SELECT ack_changes('crm-tiers', max(position)) > 0 AS acknowledged FROM read_changes('crm-tiers');
+SELECT count(*) AS left_to_read FROM read_changes('crm-tiers');
+SELECT drop_consumer('crm-tiers');
+-- while refresh_all() runs, another session sees its progress here
+SELECT count(*) AS refreshes_running_now FROM refresh_progress;

@@ -141,6 +141,7 @@ extern const CatalogRegistry *catalog_customers(const CatalogSnapshot *snap, con
 extern const CatalogSource *catalog_source(const CatalogSnapshot *snap, const char *name);
 extern int32 catalog_group_id(const char *name);
 extern int64 catalog_segment_id(const char *name);
+extern int64 catalog_snapshot_id(const char *label);
 extern Oid	catalog_column_type(Oid rel, const char *relname, const char *column);
 
 #endif							/* CATALOG_H */

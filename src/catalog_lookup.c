@@ -1,10 +1,11 @@
 /*
  * catalog_lookup.c
  *		Look-up-or-error: the customer registration, a source, a tag group,
- *		a tag, a segment, a column.  Each "does not exist" / "not registered"
- *		error is raised by one function here, with what does exist as a
- *		hint, for the C consumers and for the SQL helpers _customers(),
- *		_source(), _group(), _tag() and _segment() alike.
+ *		a tag, a segment, a snapshot, a column.  Each "does not exist" / "not
+ *		registered" error is raised by one function here, with what does
+ *		exist as a hint, for the C consumers and for the SQL helpers
+ *		_customers(), _source(), _group(), _tag(), _segment() and
+ *		_snapshot() alike.
  *
  * Rows of tenants (tag groups, their tags, segments) are those of the
  * current tenant (_tenant()), as the row-level security policies would
@@ -29,6 +30,7 @@ static void NoSource(const char *name) pg_attribute_noreturn();
 static void NoGroup(Relation rel, const char *tenant, const char *name) pg_attribute_noreturn();
 static void NoTag(Relation rel, int32 group_id, const char *group, const char *value) pg_attribute_noreturn();
 static void NoSegment(Relation rel, const char *tenant, const char *name) pg_attribute_noreturn();
+static void NoSnapshot(Relation rel, const char *tenant, const char *label) pg_attribute_noreturn();
 
 /* The errors */
 
@@ -188,6 +190,33 @@ NoSegment(Relation rel, const char *tenant, const char *name)
 			 : errhint("No segment exists yet; create one with segment.create_segment().")));
 }
 
+static void
+NoSnapshot(Relation rel, const char *tenant, const char *label)
+{
+	StringInfoData labels;
+
+	initStringInfo(&labels);
+	if (rel != NULL)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		/* the unique index on (tenant, label) lists them by label */
+		catalog_text_key(&key, rel, "tenant", tenant);
+		scan = catalog_scan(rel, "snapshots_tenant_label_key", 1, &key);
+		while ((tup = systable_getnext(scan)) != NULL)
+			appendStringInfo(&labels, "%s%s", labels.len > 0 ? ", " : "",
+							 quote_literal_cstr(catalog_text(tup, rel, "label")));
+		systable_endscan(scan);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("snapshot \"%s\" does not exist", Shown(label)),
+			 labels.len > 0 ? errhint("Snapshots: %s.", labels.data)
+			 : errhint("No snapshot exists yet; freeze a segment's members with segment.snapshot_segment().")));
+}
+
 /* The look-ups */
 
 /* The first row of rel matching nkeys keys, copied; NULL for none. */
@@ -287,6 +316,41 @@ catalog_segment_id(const char *name)
 {
 	Relation	rel = catalog_open("segments", true);
 	HeapTuple	tup = SegmentRow(rel, name);
+	bool		isnull;
+	int64		id = DatumGetInt64(catalog_value(tup, rel, "id", &isnull));
+
+	table_close(rel, AccessShareLock);
+	return id;
+}
+
+/* The tenant's snapshot labelled label, or the error (rel NULL: no catalog yet). */
+static HeapTuple
+SnapshotRow(Relation rel, const char *label)
+{
+	char	   *tenant;
+	HeapTuple	tup = NULL;
+
+	if (rel != NULL)
+		catalog_check_select(rel);
+	tenant = catalog_tenant();
+	if (rel != NULL && label != NULL)
+	{
+		ScanKeyData keys[2];
+
+		catalog_text_key(&keys[0], rel, "tenant", tenant);
+		catalog_text_key(&keys[1], rel, "label", label);
+		tup = FindRow(rel, "snapshots_tenant_label_key", 2, keys);
+	}
+	if (tup == NULL)
+		NoSnapshot(rel, tenant, label);
+	return tup;
+}
+
+int64
+catalog_snapshot_id(const char *label)
+{
+	Relation	rel = catalog_open("snapshots", true);
+	HeapTuple	tup = SnapshotRow(rel, label);
 	bool		isnull;
 	int64		id = DatumGetInt64(catalog_value(tup, rel, "id", &isnull));
 
@@ -444,6 +508,17 @@ segment_catalog_segment(PG_FUNCTION_ARGS)
 {
 	Relation	rel = catalog_open("segments", false);
 	HeapTuple	tup = SegmentRow(rel, TextArg(fcinfo, 0));
+
+	PG_RETURN_DATUM(RowDatum(rel, tup));
+}
+
+/* _snapshot(label): the tenant's snapshot, or the error naming its snapshots. */
+PG_FUNCTION_INFO_V1(segment_catalog_snapshot);
+Datum
+segment_catalog_snapshot(PG_FUNCTION_ARGS)
+{
+	Relation	rel = catalog_open("snapshots", false);
+	HeapTuple	tup = SnapshotRow(rel, TextArg(fcinfo, 0));
 
 	PG_RETURN_DATUM(RowDatum(rel, tup));
 }

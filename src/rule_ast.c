@@ -518,6 +518,7 @@ check_rule_predicate(Ctx *c, const RuleNode *node, int level)
 			return check_string(c, node->name) && check_list(c, node, true);
 		case RULE_TAG_EMPTY:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 			return check_string(c, node->name);
 		case RULE_EXISTS:
 			if (node->negated)
@@ -946,6 +947,8 @@ walk_node(RefWalk *w, const RuleNode *node, const char *source)
 			return emit(w, RULE_REF_TAG_GROUP, NULL, NULL, node->name, NULL, node);
 		case RULE_IN_SEGMENT:
 			return emit(w, RULE_REF_SEGMENT, NULL, NULL, node->name, NULL, node);
+		case RULE_IN_SNAPSHOT:
+			return emit(w, RULE_REF_SNAPSHOT, NULL, NULL, node->name, NULL, node);
 		case RULE_EXISTS:
 			if (!emit(w, RULE_REF_SOURCE, node->name, NULL, NULL, NULL, node))
 				return false;
@@ -995,6 +998,7 @@ rule_may_complement(const RuleNode *n)
 			return !n->negated;
 		case RULE_EXISTS:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 		case RULE_SEQUENCE:		/* needs its first step's event */
 			return false;
 		case RULE_RANK:			/* conservative: see rule_ast.h */

@@ -39,6 +39,7 @@
  *						"not exists" is a RULE_NOT around it; negated only
  *						as a step of a RULE_SEQUENCE)
  *	RULE_IN_SEGMENT		in segment 'name'
+ *	RULE_IN_SNAPSHOT	in snapshot 'label' (name is the label)
  *	RULE_SEQUENCE		exists a ... then [not] exists b ... [within *within]
  *						children[0 .. nchildren-1] are the steps, RULE_EXISTS
  *						nodes, 2 <= nchildren <= RULE_MAX_SEQUENCE_STEPS.
@@ -128,7 +129,8 @@ typedef enum RuleNodeKind
 	RULE_EXISTS = 12,
 	RULE_IN_SEGMENT = 13,
 	RULE_SEQUENCE = 14,
-	RULE_RANK = 15
+	RULE_RANK = 15,
+	RULE_IN_SNAPSHOT = 16		/* appended: stored rules keep their numbers */
 } RuleNodeKind;
 
 typedef enum RuleCmpOp
@@ -303,8 +305,8 @@ typedef struct RuleNode
 	RuleLiteral *args;
 	RuleWindow *window;			/* DURING (required), EXISTS (optional) */
 	const char *name;			/* TAG_IN, TAG_EMPTY: group; EXISTS: source;
-								 * IN_SEGMENT: segment; RANK: the AMONG
-								 * segment or NULL */
+								 * IN_SEGMENT: segment; IN_SNAPSHOT: label;
+								 * RANK: the AMONG segment or NULL */
 	struct RuleNode *filter;	/* EXISTS: WHERE, or NULL */
 	RuleDuration *within;		/* SEQUENCE: WITHIN, or NULL */
 	RuleRank   *rank;			/* RANK (required) */
@@ -390,6 +392,7 @@ extern bool rule_may_complement(const RuleNode *rule);
  *	RULE_REF_TAG_VALUE		  name value	each value of TAG 'name' IN (...)
  *	RULE_REF_SEGMENT		  name			IN SEGMENT 'name', AMONG SEGMENT
  *											'name'
+ *	RULE_REF_SNAPSHOT		  name			IN SNAPSHOT 'label'
  *
  * node is the predicate the reference occurs in.  The callback returns
  * false to stop; rule_collect_refs then returns false.
@@ -401,7 +404,8 @@ typedef enum RuleRefKind
 	RULE_REF_SOURCE_COLUMN,
 	RULE_REF_TAG_GROUP,
 	RULE_REF_TAG_VALUE,
-	RULE_REF_SEGMENT
+	RULE_REF_SEGMENT,
+	RULE_REF_SNAPSHOT
 } RuleRefKind;
 
 typedef struct RuleRef
@@ -409,7 +413,8 @@ typedef struct RuleRef
 	RuleRefKind kind;
 	const char *source;			/* SOURCE, SOURCE_COLUMN */
 	const char *column;			/* CUSTOMER_COLUMN, SOURCE_COLUMN */
-	const char *name;			/* TAG_GROUP, TAG_VALUE (the group), SEGMENT */
+	const char *name;			/* TAG_GROUP, TAG_VALUE (the group), SEGMENT,
+								 * SNAPSHOT (the label) */
 	const char *value;			/* TAG_VALUE */
 	const RuleNode *node;		/* the predicate */
 } RuleRef;

@@ -223,13 +223,25 @@ RcSegmentId(const char *name)
 	return psprintf(INT64_FORMAT, catalog_segment_id(name));
 }
 
+/* The snapshot's id, or the error naming the tenant's snapshots. */
+char *
+RcSnapshotId(const char *label)
+{
+	return psprintf(INT64_FORMAT, catalog_snapshot_id(label));
+}
+
+/*
+ * IN SEGMENT reads the segment's stored members; IN SNAPSHOT the frozen
+ * members of a snapshot, by id (its label was checked now).
+ */
 static void
 CompileInSegment(Compiler *c, const RuleNode *n)
 {
-	char	   *id = RcSegmentId(n->name);
+	bool		snapshot = n->kind == RULE_IN_SNAPSHOT;
+	char	   *id = snapshot ? RcSnapshotId(n->name) : RcSegmentId(n->name);
 
-	appendStringInfo(&c->sql, "SELECT coalesce(members%s, '{}') AS yes FROM segment.segments WHERE id = %s",
-					 c->among ? " OPERATOR(segment.&) $1" : "", id);
+	appendStringInfo(&c->sql, "SELECT coalesce(members%s, '{}') AS yes FROM segment.%s WHERE id = %s",
+					 c->among ? " OPERATOR(segment.&) $1" : "", snapshot ? "snapshots" : "segments", id);
 }
 
 /*
@@ -369,6 +381,7 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			c->unchecked = true;
 			break;
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 			CompileInSegment(c, n);
 			c->unchecked = true;
 			break;
@@ -387,9 +400,10 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 	}
 	/*
 	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
-	 * changes segments as it goes
+	 * changes segments as it goes; IN SNAPSHOT is one cheap row read
 	 */
-	if (c->share && n->kind != RULE_IN_SEGMENT && !(n->kind == RULE_RANK && n->name != NULL))
+	if (c->share && n->kind != RULE_IN_SEGMENT && n->kind != RULE_IN_SNAPSHOT &&
+		!(n->kind == RULE_RANK && n->name != NULL))
 		appendStringInfo(&c->from, ",\n  (SELECT %s) p%d", SharedParams(c, c->sql.data), id);
 	else
 		appendStringInfo(&c->from, ",\n  (%s) p%d", c->sql.data, id);

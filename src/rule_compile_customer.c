@@ -266,6 +266,10 @@ AppendRowBool(Compiler *c, const RuleNode *n, bool negate)
 			appendStringInfo(&c->sql, "(%s(SELECT coalesce(members, '{}') FROM segment.segments WHERE id = %s) "
 							 "OPERATOR(segment.@>) %s::bigint)", negate ? "NOT " : "", RcSegmentId(n->name), ordinal);
 			return;
+		case RULE_IN_SNAPSHOT:
+			appendStringInfo(&c->sql, "(%s(SELECT members FROM segment.snapshots WHERE id = %s) "
+							 "OPERATOR(segment.@>) %s::bigint)", negate ? "NOT " : "", RcSnapshotId(n->name), ordinal);
+			return;
 		case RULE_SEQUENCE:
 			{
 				Source		s;

@@ -155,6 +155,7 @@ extern Oid RcColumnType(Oid rel, const char *relname, const char *column);
 extern char *RcTagGroupId(const char *name);
 extern void RcAppendTagValues(Compiler *c, const RuleNode *n);
 extern char *RcSegmentId(const char *name);
+extern char *RcSnapshotId(const char *label);
 extern void RcCompileNode(Compiler *c, const RuleNode *n);
 extern const char *RcCustomerOrdinal(Compiler *c);
 extern void RcPrepare(Compiler *c, TimestampTz as_of);

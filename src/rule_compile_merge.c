@@ -45,6 +45,7 @@ LeafSource(const RuleNode *n)
 		case RULE_TAG_IN:
 		case RULE_TAG_EMPTY:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 		case RULE_SEQUENCE:		/* nested EXISTS of their own */
 		case RULE_RANK:			/* a scan of the whole population */
 		case RULE_AND:

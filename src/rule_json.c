@@ -1144,12 +1144,13 @@ static bool
 conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 {
 	static const char *const hint =
-		"Condition types: attribute, aggregate, exists, sequence, tag, segment; or {\"group\": ...} / {\"not\": ...}.";
+		"Condition types: attribute, aggregate, exists, sequence, tag, segment, snapshot; or {\"group\": ...} / {\"not\": ...}.";
 	static const char *const k_not[] = {"not", NULL};
 	static const char *const k_field[] = {"field", "operator", "values", NULL};
 	static const char *const k_attr[] = {"type", "field", "operator", "values", "percent", "among", NULL};
 	static const char *const k_tag[] = {"type", "group", "operator", "values", NULL};
 	static const char *const k_segment[] = {"type", "name", NULL};
+	static const char *const k_snapshot[] = {"type", "label", NULL};
 	const JVal *t;
 	const JVal *s;
 
@@ -1215,6 +1216,14 @@ conv_node(Conv *cv, const JVal *v, const char *path, bool filter, int need)
 		if (!check_keys(cv, v, path, k_segment, NULL) || (s = get_string(cv, v, path, "name", true)) == NULL)
 			return false;
 		buf_str(&cv->out, "IN SEGMENT ");
+		buf_quoted(&cv->out, s->text, s->len, '\'');
+		return true;
+	}
+	if (strcmp(t->text, "snapshot") == 0)
+	{
+		if (!check_keys(cv, v, path, k_snapshot, NULL) || (s = get_string(cv, v, path, "label", true)) == NULL)
+			return false;
+		buf_str(&cv->out, "IN SNAPSHOT ");
 		buf_quoted(&cv->out, s->text, s->len, '\'');
 		return true;
 	}
@@ -1637,6 +1646,11 @@ write_node(Buf *b, const RuleNode *n)
 			break;
 		case RULE_IN_SEGMENT:
 			buf_str(b, "{\"type\":\"segment\",\"name\":");
+			put_json_string(b, n->name);
+			buf_put(b, "}", 1);
+			break;
+		case RULE_IN_SNAPSHOT:
+			buf_str(b, "{\"type\":\"snapshot\",\"label\":");
 			put_json_string(b, n->name);
 			buf_put(b, "}", 1);
 			break;

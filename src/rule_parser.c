@@ -19,7 +19,7 @@
 
 #define START_HINT \
 	"A condition starts with customer.column, an aggregate such as " \
-	"count(source), TAG, EXISTS, IN SEGMENT, NOT or a parenthesis."
+	"count(source), TAG, EXISTS, IN SEGMENT, IN SNAPSHOT, NOT or a parenthesis."
 #define WINDOW_HINT \
 	"A window is LAST n unit, PAST n TO m unit, TODAY, YESTERDAY, " \
 	"THIS or PREVIOUS week/month/year, BETWEEN 'date' AND 'date', " \
@@ -1238,10 +1238,12 @@ parse_predicate(Parser *p)
 		return parse_exists_or_sequence(p);
 	if (is_word(t, "in"))
 	{
-		RuleNode   *node = new_node(p, RULE_IN_SEGMENT);
+		/* IN SEGMENT 'name' or IN SNAPSHOT 'label' */
+		bool		snapshot = is_word(peek(p, 1), "snapshot");
+		RuleNode   *node = new_node(p, snapshot ? RULE_IN_SNAPSHOT : RULE_IN_SEGMENT);
 
 		advance(p);
-		if (node == NULL || !expect_word(p, "segment") ||
+		if (node == NULL || !expect_word(p, snapshot ? "snapshot" : "segment") ||
 			(node->name = expect_string(p)) == NULL)
 			return NULL;
 		return node;

@@ -397,6 +397,10 @@ print_predicate(Sink *o, const RuleNode *node)
 			put_str(o, "in segment ");
 			put_quoted(o, node->name, '\'');
 			break;
+		case RULE_IN_SNAPSHOT:
+			put_str(o, "in snapshot ");
+			put_quoted(o, node->name, '\'');
+			break;
 		default:
 			break;
 	}

@@ -25,6 +25,7 @@ rule_is_customer_only(const RuleNode *n)
 		case RULE_TAG_EMPTY:
 		case RULE_EXISTS:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 		case RULE_SEQUENCE:
 			return false;
 		case RULE_RANK:

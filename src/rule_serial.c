@@ -233,6 +233,7 @@ write_node(Writer *w, const RuleNode *node)
 			break;
 		case RULE_TAG_EMPTY:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 			w_string(w, node->name);
 			break;
 		case RULE_EXISTS:
@@ -741,6 +742,7 @@ read_node_body(Reader *r, RuleNode *node)
 			return r_string(r, &node->name) && read_literals(r, node, true);
 		case RULE_TAG_EMPTY:
 		case RULE_IN_SEGMENT:
+		case RULE_IN_SNAPSHOT:
 			return r_string(r, &node->name);
 		case RULE_EXISTS:
 			if (!r_string(r, &node->name) ||
@@ -773,7 +775,7 @@ read_node(Reader *r)
 	}
 	if (!r_byte(r, &b))
 		return NULL;
-	if ((b & ~NEG_BIT) < RULE_AND || (b & ~NEG_BIT) > RULE_RANK ||
+	if ((b & ~NEG_BIT) < RULE_AND || (b & ~NEG_BIT) > RULE_IN_SNAPSHOT ||
 		((b & NEG_BIT) && !negatable((RuleNodeKind) (b & ~NEG_BIT))))
 	{
 		r->pos--;

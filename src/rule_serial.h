@@ -26,6 +26,8 @@
  *							count, byte unit]
  *				RANK		value, byte flags (1 top, 2 percent, 4 among),
  *							string n (as written), [string segment]
+ *				IN_SNAPSHOT	string label (kind 16, after RANK: kinds are
+ *							appended, never renumbered)
  *	value	 := byte kind; CUSTOMER, FIELD: string column;
  *				AGG: byte agg, byte flags (1 column, 2 filter, 4 window),
  *				string source, [string column], [node filter], [window]

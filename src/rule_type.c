@@ -328,19 +328,25 @@ segment_resolve_window(PG_FUNCTION_ARGS)
 	PG_RETURN_RANGE_P(make_range(typcache, &lower, &upper, false));
 }
 
-/* Appends a referenced segment name once, in the order first named. */
-static bool
-CollectSegment(const RuleRef *ref, void *ctx)
+/* Names of one kind of reference, each once, in the order first named. */
+typedef struct NameWalk
 {
-	List	  **names = (List **) ctx;
+	RuleRefKind kind;
+	List	   *names;
+} NameWalk;
+
+static bool
+CollectName(const RuleRef *ref, void *ctx)
+{
+	NameWalk   *w = (NameWalk *) ctx;
 	ListCell   *lc;
 
-	if (ref->kind != RULE_REF_SEGMENT)
+	if (ref->kind != w->kind)
 		return true;
-	foreach(lc, *names)
+	foreach(lc, w->names)
 		if (strcmp((char *) lfirst(lc), ref->name) == 0)
 			return true;
-	*names = lappend(*names, pstrdup(ref->name));
+	w->names = lappend(w->names, pstrdup(ref->name));
 	return true;
 }
 
@@ -429,14 +435,39 @@ segment_rule_segments(PG_FUNCTION_ARGS)
 {
 	RuleArena	arena;
 	RuleNode   *rule;
-	List	   *names = NIL;
+	NameWalk	w = {.kind = RULE_REF_SEGMENT, .names = NIL};
 	ArrayBuildState *astate = NULL;
 	ListCell   *lc;
 
 	rule_pg_arena(&arena);
 	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
-	(void) rule_collect_refs(rule, CollectSegment, &names);
-	foreach(lc, names)
+	(void) rule_collect_refs(rule, CollectName, &w);
+	foreach(lc, w.names)
+		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
+								  TEXTOID, CurrentMemoryContext);
+	if (astate == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
+}
+
+/*
+ * rule_snapshots(rule): the snapshot labels a rule reads with IN SNAPSHOT,
+ * so that drop_snapshot() can refuse while a saved rule reads one.
+ */
+PG_FUNCTION_INFO_V1(segment_rule_snapshots);
+Datum
+segment_rule_snapshots(PG_FUNCTION_ARGS)
+{
+	RuleArena	arena;
+	RuleNode   *rule;
+	NameWalk	w = {.kind = RULE_REF_SNAPSHOT, .names = NIL};
+	ArrayBuildState *astate = NULL;
+	ListCell   *lc;
+
+	rule_pg_arena(&arena);
+	rule = rule_pg_decode(PG_GETARG_SEGMENT_RULE_P(0), &arena);
+	(void) rule_collect_refs(rule, CollectName, &w);
+	foreach(lc, w.names)
 		astate = accumArrayResult(astate, CStringGetTextDatum((char *) lfirst(lc)), false,
 								  TEXTOID, CurrentMemoryContext);
 	if (astate == NULL)

@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "key_dictionary.h"
+#include "refresh_progress.h"
 #include "segment.h"
 
 PG_MODULE_MAGIC;
@@ -87,4 +88,5 @@ _PG_init(void)
 							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE |
 							   GUC_NO_RESET_ALL, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("segment");
+	progress_init();
 }

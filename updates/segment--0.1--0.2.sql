@@ -2378,3 +2378,690 @@ BEGIN
     END LOOP;
 END $$;
 
+-- s7-feed: snapshots (src/sql/48_snapshots.sql) and IN SNAPSHOT, tag
+-- changes through the consumers; the new catalogs under row-level
+-- security, granted like the others; the new API functions behind their
+-- stubs
+
+-- One row per snapshot.  The members are those of the segment's last
+-- successful refresh when the snapshot was taken; nothing changes them
+-- afterwards (the trigger below refuses every UPDATE, refresh() and
+-- drop_segment() never touch the table), so a snapshot outlives its
+-- segment and its segment's later refreshes.
+CREATE TABLE @extschema@.snapshots (
+    id           bigserial PRIMARY KEY,
+    tenant       text NOT NULL DEFAULT @extschema@._tenant(),
+    label        text NOT NULL CHECK (btrim(label) <> ''),
+    segment_id   bigint NOT NULL,      -- no foreign key: outlives drop_segment
+    segment_name text NOT NULL,
+    members      @extschema@.audience NOT NULL,
+    member_count bigint NOT NULL,
+    rule         text NOT NULL,        -- the rule of the refresh that computed the members (canonical text)
+    refreshed_at timestamptz NOT NULL, -- when that refresh ran
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    created_by   regrole NOT NULL DEFAULT @extschema@._caller(),
+    UNIQUE (tenant, label)
+);
+CREATE INDEX ON @extschema@.snapshots (segment_id);
+COMMENT ON TABLE @extschema@.snapshots IS 'frozen members of segments under a label (see segment.snapshot_segment); never updated';
+
+-- The snapshot row of the current tenant, or an error listing the labels
+-- that exist (src/catalog_lookup.c, the rule compiler's too).
+CREATE FUNCTION @extschema@._snapshot(label text) RETURNS @extschema@.snapshots
+    AS 'MODULE_PATHNAME', 'segment_catalog_snapshot' LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.rule_snapshots(rule @extschema@.segment_rule) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'segment_rule_snapshots' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rule_snapshots(@extschema@.segment_rule) IS 'labels of the snapshots the rule reads with IN SNAPSHOT';
+
+-- A frozen snapshot never changes, whoever asks (the extension owner too).
+CREATE FUNCTION @extschema@._snapshot_frozen() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'snapshot "%" is frozen', OLD.label
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'A snapshot''s members never change once taken.',
+              HINT = 'Take a new snapshot with segment.snapshot_segment() under another label, or drop this one with segment.drop_snapshot() first.';
+END $$;
+CREATE TRIGGER frozen BEFORE UPDATE ON @extschema@.snapshots
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._snapshot_frozen();
+
+-- Freezes the members of the segment's last successful refresh under
+-- label; returns how many members the snapshot holds.
+CREATE FUNCTION @extschema@.snapshot_segment(name text, label text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    produced text;
+    n bigint;
+BEGIN
+    IF label IS NULL OR btrim(label) = '' THEN
+        RAISE EXCEPTION 'snapshot label must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF s.members IS NULL THEN
+        RAISE EXCEPTION 'segment "%" has not been refreshed yet', name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A snapshot freezes the members of the segment''s last successful refresh.',
+                  HINT = format('Refresh it first: SELECT segment.refresh(%L);', name);
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.snapshots x WHERE x.tenant = s.tenant AND x.label = snapshot_segment.label) THEN
+        RAISE EXCEPTION 'snapshot "%" already exists', label
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'A snapshot never changes: choose another label, or drop it with segment.drop_snapshot() first.';
+    END IF;
+    -- the rule that produced these members: the segment's rule may have
+    -- been altered since (then it is pending, and its members are older)
+    SELECT h.rule INTO produced FROM @extschema@.history h
+    WHERE h.segment_id = s.id AND h.error IS NULL AND h.rule IS NOT NULL
+    ORDER BY h.id DESC LIMIT 1;
+    INSERT INTO @extschema@.snapshots (tenant, label, segment_id, segment_name, members, member_count, rule, refreshed_at)
+    VALUES (s.tenant, label, s.id, s.name, s.members, @extschema@.cardinality(s.members),
+            coalesce(produced, s.rule::text), s.refreshed_at)
+    RETURNING member_count INTO n;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@.snapshot_segment(text, text) IS 'freezes the segment''s current members (its last successful refresh) under a label; returns the member count';
+
+-- Drops a snapshot; refused while a saved rule reads it with IN SNAPSHOT.
+CREATE FUNCTION @extschema@.drop_snapshot(label text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    x @extschema@.snapshots := @extschema@._snapshot(label);
+    users text;
+BEGIN
+    -- saved rules of the tenant: segments and auto-tagging rules
+    SELECT string_agg(u.what, ', ' ORDER BY u.what) INTO users FROM (
+        SELECT format('segment %L', s.name) AS what FROM @extschema@.segments s
+        WHERE s.tenant = x.tenant AND x.label = ANY (@extschema@.rule_snapshots(s.rule))
+        UNION ALL
+        SELECT format('tag %L of group %L', t.value, g.name) FROM @extschema@.tags t
+        JOIN @extschema@.tag_groups g ON g.id = t.group_id
+        WHERE g.tenant = x.tenant AND t.rule IS NOT NULL AND x.label = ANY (@extschema@.rule_snapshots(t.rule))) u;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'snapshot "%" is used by saved rules', label
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('IN SNAPSHOT %L appears in: %s.', label, users),
+                  HINT = 'Change or drop those rules first (segment.alter_segment(), segment.set_tag_rule()).';
+    END IF;
+    DELETE FROM @extschema@.snapshots s WHERE s.id = x.id;
+END $$;
+COMMENT ON FUNCTION @extschema@.drop_snapshot(text) IS 'drops a snapshot; refused while a saved segment or auto-tagging rule reads it with IN SNAPSHOT';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshots', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.snapshots_id_seq', '');
+
+ALTER TABLE @extschema@.snapshots ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON @extschema@.snapshots USING (tenant = (SELECT @extschema@._tenant()))
+    WITH CHECK (tenant = (SELECT @extschema@._tenant()));
+
+-- s7-feed: tag changes through the consumers (47_changes.sql): the
+-- writing transaction of each tag_log row, consumers that follow tags,
+-- the pending transactions and the commit-ordered tag_changes
+ALTER TABLE @extschema@.consumers ADD COLUMN follows text NOT NULL DEFAULT 'segments' CHECK (follows IN ('segments', 'tags'));
+ALTER TABLE @extschema@.consumers ADD COLUMN tag_group text;
+-- (existing rows get the updating transaction's id: they are given to
+-- consumers as one committed transaction, below)
+ALTER TABLE @extschema@.tag_log ADD COLUMN xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id();
+
+-- The transactions that have written tag_log rows and not yet committed
+-- (one row each, deleted by the deferred trigger at commit; unlogged: no
+-- row survives a commit, so none needs to survive a crash).
+CREATE UNLOGGED TABLE @extschema@.tag_feed_pending (
+    xid      xid8 PRIMARY KEY,
+    first_id bigint NOT NULL             -- the transaction's tag_log ids are >= first_id
+);
+COMMENT ON TABLE @extschema@.tag_feed_pending IS 'transactions writing tag_log rows, until they commit (internal)';
+
+CREATE TABLE @extschema@.tag_changes (
+    position     bigint PRIMARY KEY,     -- commit order (drawn at commit, under a lock)
+    tenant       text NOT NULL,
+    xid          xid8 NOT NULL,          -- the committed transaction
+    first_id     bigint NOT NULL,        -- its tag_log rows of this tenant: ids first_id .. last_id
+    last_id      bigint NOT NULL,        --   with this xid
+    changes      bigint NOT NULL,        -- how many
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE SEQUENCE @extschema@.tag_changes_position_seq;
+CREATE INDEX ON @extschema@.tag_changes (logged_at);
+COMMENT ON TABLE @extschema@.tag_changes IS 'tag_log rows of each committed transaction, in commit order: the positions of tag changes (see segment.create_tag_consumer)';
+
+-- The newest tag_changes position purge_changes() removed, per tenant.
+CREATE TABLE @extschema@.tag_changes_horizon (
+    tenant       text PRIMARY KEY,
+    purged_upto  bigint NOT NULL,
+    purged_until timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.tag_changes_horizon IS 'per tenant, the last tag_changes position removed by segment.purge_changes()';
+
+-- AFTER INSERT ON tag_log, per statement: notes the transaction once,
+-- with the first id it wrote (its later statements get larger ids: the
+-- sequence only grows).  After the rows, not before: where the commit
+-- step runs at once (SET CONSTRAINTS ALL IMMEDIATE) it must see them.
+-- Owner's rights: tag_log is written by the segment functions for every
+-- role, and the pending table is nobody else's.
+CREATE FUNCTION @extschema@._tag_feed_note() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    INSERT INTO @extschema@.tag_feed_pending (xid, first_id)
+    SELECT pg_catalog.pg_current_xact_id(), min(f.id) FROM segment_tag_log_fresh f HAVING count(*) > 0
+    ON CONFLICT (xid) DO NOTHING;
+    RETURN NULL;
+END $$;
+
+-- At commit (deferred): the transaction's tag_log rows, per tenant, get
+-- positions drawn under a lock held until the commit completes, so tag
+-- positions commit in increasing order.  Listeners on channel
+-- segment_tags are told.  (After SET CONSTRAINTS ALL IMMEDIATE it runs
+-- then, and holds the lock to the end of the transaction; rows written
+-- after it are noted again and get later positions.)
+CREATE FUNCTION @extschema@._tag_feed_commit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    t record;
+    pos bigint;
+BEGIN
+    FOR t IN SELECT l.tenant, min(l.id) AS first_id, max(l.id) AS last_id, count(*) AS n
+             FROM @extschema@.tag_log l WHERE l.id >= NEW.first_id AND l.xid = NEW.xid
+             GROUP BY l.tenant ORDER BY l.tenant LOOP
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('segment.tag_changes'));
+        pos := pg_catalog.nextval('@extschema@.tag_changes_position_seq');
+        INSERT INTO @extschema@.tag_changes (position, tenant, xid, first_id, last_id, changes)
+        VALUES (pos, t.tenant, NEW.xid, t.first_id, t.last_id, t.n);
+        PERFORM pg_catalog.pg_notify('segment_tags', pg_catalog.json_build_object(
+            'tenant', t.tenant, 'changes', t.n, 'position', pos << 33)::text);
+    END LOOP;
+    DELETE FROM @extschema@.tag_feed_pending p WHERE p.xid = NEW.xid;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commit_order AFTER INSERT ON @extschema@.tag_feed_pending
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._tag_feed_commit();
+
+CREATE TRIGGER tag_feed AFTER INSERT ON @extschema@.tag_log
+    REFERENCING NEW TABLE AS segment_tag_log_fresh FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._tag_feed_note();
+
+-- the tag_log rows logged before the update: one committed transaction
+-- per tenant, so that a consumer starting at the beginning gets them
+INSERT INTO @extschema@.tag_changes (position, tenant, xid, first_id, last_id, changes)
+SELECT pg_catalog.nextval('@extschema@.tag_changes_position_seq'), l.tenant, pg_catalog.pg_current_xact_id(),
+       min(l.id), max(l.id), count(*)
+FROM @extschema@.tag_log l GROUP BY l.tenant ORDER BY l.tenant;
+
+CREATE FUNCTION @extschema@.create_tag_consumer(name text, tag_group text DEFAULT NULL,
+                                                start text DEFAULT 'beginning')
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups;
+    pos bigint := 0;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'consumer name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF start IS NULL OR start NOT IN ('beginning', 'now') THEN
+        RAISE EXCEPTION 'start must be ''beginning'' or ''now'', not %', coalesce(quote_literal(start), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '''beginning'' replays the retained tag changes; ''now'' follows only later ones.';
+    END IF;
+    IF tag_group IS NOT NULL THEN
+        g := @extschema@._group(tag_group);
+    END IF;
+    IF start = 'now' THEN
+        -- every position drawn later is larger (see _tag_feed_commit)
+        SELECT greatest(coalesce((SELECT max(t.position) FROM @extschema@.tag_changes t), 0),
+                        coalesce((SELECT max(h.purged_upto) FROM @extschema@.tag_changes_horizon h), 0))
+               << 33 | ((1::bigint << 33) - 1) INTO pos;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.consumers c WHERE c.tenant = @extschema@._tenant()
+               AND c.name = create_tag_consumer.name) THEN
+        RAISE EXCEPTION 'consumer "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.consumers (name, position, follows, tag_group)
+    VALUES (name, pos, 'tags', g.name);
+    RETURN pos;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_tag_consumer(text, text, text) IS 'creates a named reader of the tag changes of one tag group (or all); returns its starting position';
+
+CREATE OR REPLACE FUNCTION @extschema@.read_changes(consumer text, max_rows integer DEFAULT 10000)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    reg @extschema@.customer_registry;
+    lost bigint;
+    left_rows integer := max_rows;
+    l @extschema@.change_log;
+    after_entered bigint;
+    after_exited bigint;
+    part @extschema@.audience;
+    phase boolean;
+BEGIN
+    IF max_rows IS NULL OR max_rows < 1 THEN
+        RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF c.follows = 'tags' THEN
+        RETURN QUERY SELECT * FROM @extschema@._read_tag_changes(c, max_rows);
+        RETURN;
+    END IF;
+    SELECT max(h.purged_upto) INTO lost FROM @extschema@.change_log_horizon h
+    WHERE h.tenant = c.tenant AND (c.segment_id IS NULL OR h.segment_id = c.segment_id)
+      AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', consumer
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Changes up to log position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current members (segment.membership), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    FOR l IN SELECT * FROM @extschema@.change_log x
+             WHERE x.tenant = c.tenant AND (c.segment_id IS NULL OR x.segment_id = c.segment_id)
+               AND x.position >= c.position >> 33
+             ORDER BY x.position LOOP
+        -- where in this row the consumer stands: ordinals after which to go on
+        after_entered := -1;
+        after_exited := -1;
+        IF l.position = c.position >> 33 THEN
+            IF (c.position >> 32) & 1 = 0 THEN
+                after_entered := c.position & 4294967295;
+            ELSE
+                after_entered := 4294967295;
+                after_exited := c.position & 4294967295;
+            END IF;
+        END IF;
+        FOREACH phase IN ARRAY ARRAY[false, true] LOOP
+            EXIT WHEN left_rows = 0;
+            part := CASE WHEN phase THEN @extschema@.page(l.exited, after_exited, left_rows)
+                         ELSE @extschema@.page(l.entered, after_entered, left_rows) END;
+            CONTINUE WHEN @extschema@.is_empty(part);
+            -- keys of exited customers deleted since are still named: the
+            -- dictionary is append-only, direct keys are the ordinals.  ORDER
+            -- BY 1: the position (a bare "i" would be the text key column)
+            RETURN QUERY EXECUTE format(
+                'SELECT @extschema@._change_position($1, $2, i), $3, %s, $4
+                 FROM @extschema@.ids_bigint($5) i %s ORDER BY 1',
+                CASE WHEN reg.ordinal_mode = 'dictionary' THEN 'o.key::text' ELSE 'i::text' END,
+                CASE WHEN reg.ordinal_mode = 'dictionary'
+                     THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = i' ELSE '' END)
+                USING l.position, phase, l.segment_name, CASE WHEN phase THEN 'exited' ELSE 'entered' END, part;
+            left_rows := left_rows - @extschema@.cardinality(part)::integer;
+        END LOOP;
+        EXIT WHEN left_rows = 0;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes (entered/exited customers, or tagged/untagged for a tag consumer) after the consumer''s acknowledged position, at most max_rows; does not move the consumer';
+
+CREATE FUNCTION @extschema@._read_tag_changes(c @extschema@.consumers, max_rows integer)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    lost bigint;
+    dict boolean;
+BEGIN
+    SELECT h.purged_upto INTO lost FROM @extschema@.tag_changes_horizon h
+    WHERE h.tenant = c.tenant AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', c.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Tag changes up to position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current tags (segment.customer_tags), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    dict := coalesce(reg.ordinal_mode = 'dictionary', false);
+    -- the tag as group-value (group names hold no "-"); keys of customers
+    -- deleted since are still named (the dictionary is append-only; direct
+    -- keys are the ordinals)
+    RETURN QUERY EXECUTE format(
+        'SELECT (t.position << 33) | (l.id - t.first_id), l.group_name || ''-'' || l.value, %s,
+                CASE l.action WHEN ''add'' THEN ''tagged'' ELSE ''untagged'' END
+         FROM @extschema@.tag_changes t
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.group_name, x.value, x.ordinal, x.action FROM @extschema@.tag_log x
+             WHERE x.id BETWEEN t.first_id + CASE WHEN t.position = ($2 >> 33) THEN ($2 & 8589934591) + 1 ELSE 0 END
+                            AND t.last_id
+               AND x.xid = t.xid AND x.tenant = t.tenant AND ($3::text IS NULL OR x.group_name = $3)
+             ORDER BY x.id LIMIT $4) l
+         %s
+         WHERE t.tenant = $1 AND t.position >= ($2 >> 33)
+         ORDER BY t.position, l.id LIMIT $4',
+        CASE WHEN dict THEN 'o.key::text' ELSE 'l.ordinal::text' END,
+        CASE WHEN dict THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = l.ordinal' ELSE '' END)
+        USING c.tenant, c.position, c.tag_group, max_rows;
+END $$;
+
+-- (the body; the stub in @extschema@ is unchanged but for its comment)
+CREATE OR REPLACE FUNCTION @extschema@_api.ack_changes(consumer text, upto bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c @extschema@.consumers := @extschema@._consumer(consumer);
+    pos bigint;
+BEGIN
+    IF upto IS NULL THEN
+        RAISE EXCEPTION 'position must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF upto < c.position THEN
+        RAISE EXCEPTION 'consumer "%" has already acknowledged position %', consumer, c.position
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Position %s is before it; acknowledgements never move a consumer back.', upto);
+    END IF;
+    -- the last change of its log row: the whole row is read (so purging
+    -- that row later loses this consumer nothing)
+    IF c.follows = 'tags' THEN
+        SELECT CASE WHEN NOT EXISTS (
+                    SELECT FROM @extschema@.tag_log l
+                    WHERE l.id > t.first_id + (upto & ((1::bigint << 33) - 1)) AND l.id <= t.last_id
+                      AND l.xid = t.xid AND l.tenant = t.tenant
+                      AND (c.tag_group IS NULL OR l.group_name = c.tag_group))
+                    THEN (t.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+        INTO pos FROM @extschema@.tag_changes t WHERE t.position = upto >> 33;
+    ELSE
+    SELECT CASE WHEN upto >= @extschema@._change_position(l.position, NOT @extschema@.is_empty(l.exited),
+                               @extschema@.max(CASE WHEN @extschema@.is_empty(l.exited) THEN l.entered ELSE l.exited END))
+                THEN (l.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+    INTO pos FROM @extschema@.change_log l WHERE l.position = upto >> 33;
+    END IF;
+    UPDATE @extschema@.consumers x SET position = coalesce(pos, upto), acked_at = now()
+    WHERE x.tenant = c.tenant AND x.name = c.name;
+    RETURN upto;
+END $$;
+COMMENT ON FUNCTION @extschema@.ack_changes(text, bigint) IS 'acknowledges the consumer''s changes up to and including a position';
+
+-- (the body; the stub in @extschema@ is unchanged but for its comment)
+CREATE OR REPLACE FUNCTION @extschema@_api.purge_changes(keep interval DEFAULT interval '30 days') RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+    tags bigint;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'keep must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH gone AS (
+        DELETE FROM @extschema@.change_log l
+        WHERE l.tenant = @extschema@._tenant() AND l.logged_at < now() - keep
+        RETURNING l.segment_id, l.tenant, l.position, l.logged_at
+    ), per_segment AS (
+        SELECT g.segment_id, g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n
+        FROM gone g GROUP BY 1, 2
+    ), horizon AS (
+        INSERT INTO @extschema@.change_log_horizon AS h (segment_id, tenant, purged_upto, purged_until)
+        SELECT p.segment_id, p.tenant, p.upto, p.until FROM per_segment p
+        ON CONFLICT (segment_id) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                               purged_until = greatest(h.purged_until, excluded.purged_until)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO n FROM per_segment p;
+    -- tag changes: the positions go, the tag_log rows (the audit) stay
+    WITH gone AS (
+        DELETE FROM @extschema@.tag_changes t
+        WHERE t.tenant = @extschema@._tenant() AND t.logged_at < now() - keep
+        RETURNING t.tenant, t.position, t.logged_at
+    ), per_tenant AS (
+        SELECT g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n FROM gone g GROUP BY 1
+    ), horizon AS (
+        INSERT INTO @extschema@.tag_changes_horizon AS h (tenant, purged_upto, purged_until)
+        SELECT p.tenant, p.upto, p.until FROM per_tenant p
+        ON CONFLICT (tenant) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                           purged_until = greatest(h.purged_until, excluded.purged_until)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO tags FROM per_tenant p;
+    RETURN n + tags;
+END $$;
+COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log and tag-change rows older than keep; returns how many';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_horizon', '');
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tag_changes', 'tag_changes_horizon'] LOOP
+        EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
+                        WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
+    END LOOP;
+END $$;
+
+-- s7-feed: progress of refresh() and refresh_all() (45_segments.sql,
+-- src/refresh_progress.c)
+-- Progress of refresh() and refresh_all() in shared memory, readable from
+-- other sessions while the refresh runs (src/refresh_progress.c): the
+-- command's start (false when this backend already reports one, e.g. a
+-- refresh() inside refresh_all()), the segment and its phase, a segment
+-- done, the end (also at the end of the transaction).
+CREATE FUNCTION @extschema@._progress_begin(command text, tenant text, total integer) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'segment_progress_begin' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_phase(segment_name text, phase text) RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_phase' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_done() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_done' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_end() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_end' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress()
+RETURNS TABLE(pid integer, tenant text, command text, segment_name text, phase text, segments_done integer,
+              segments_total integer, started_at timestamptz, segment_started_at timestamptz, segments_left integer)
+    AS 'MODULE_PATHNAME', 'segment_progress' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- (the body; the stub in @extschema@ is unchanged)
+CREATE OR REPLACE FUNCTION @extschema@_api.refresh(name text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    s @extschema@.segments := @extschema@._segment(name);
+    t0 timestamptz := clock_timestamp();
+    fresh @extschema@.audience;
+    ent @extschema@.audience;
+    ext @extschema@.audience;
+    n bigint;
+    err text;
+    own boolean := @extschema@._progress_begin('refresh', s.tenant, 1);
+BEGIN
+    -- one refresh per segment at a time; a second caller is told, never
+    -- blocked.  Two int4 keys carry the whole bigint id (its high half folded
+    -- into the name's hash, its low half as the second key), so ids beyond
+    -- 2^31 neither fail nor collide; running_refreshes decodes the same.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(
+               pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer,
+               ((s.id & 4294967295) - CASE WHEN (s.id & 4294967295) > 2147483647 THEN 4294967296 ELSE 0 END)::integer) THEN
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
+        RAISE EXCEPTION 'segment "%" is already being refreshed', name
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
+    END IF;
+    -- re-read under the lock: a refresh that committed meanwhile changed the members
+    s := @extschema@._segment(name);
+    PERFORM @extschema@._progress_phase(s.name, 'evaluating');
+    BEGIN
+        -- as the rule's author: it reads no more than its author could
+        fresh := @extschema@._evaluate_as(s.owner, s.rule, now());
+        n := @extschema@.cardinality(fresh);
+        IF s.max_members IS NOT NULL AND n > s.max_members THEN
+            RAISE EXCEPTION 'segment "%" would have % members, more than its max_members of %', name, n, s.max_members
+                USING ERRCODE = 'program_limit_exceeded';
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        err := SQLERRM;
+    END;
+    IF err IS NOT NULL THEN
+        UPDATE @extschema@.segments SET status = 'failed', last_error = err, updated_at = now() WHERE id = s.id;
+        INSERT INTO @extschema@.history (segment_id, refreshed_at, milliseconds, error, rule)
+        VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err, s.rule::text);
+        RAISE WARNING 'refresh of segment "%" failed: %', name, err
+            USING HINT = 'The previous members are kept; see segment.segments.last_error.';
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
+        RETURN NULL;
+    END IF;
+    PERFORM @extschema@._progress_phase(s.name, 'storing');
+    -- who entered and exited, computed once for the row, the history and
+    -- the change feed (47_changes.sql)
+    ent := fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}');
+    ext := coalesce(s.members, '{}') OPERATOR(@extschema@.-) fresh;
+    UPDATE @extschema@.segments
+    SET members = fresh, member_count = n, status = 'ready', last_error = NULL,
+        entered = ent, exited = ext, refreshed_at = now(), updated_at = now()
+    WHERE id = s.id;
+    INSERT INTO @extschema@.history (segment_id, refreshed_at, member_count, entered, exited, milliseconds, rule)
+    VALUES (s.id, now(), n, @extschema@.cardinality(ent), @extschema@.cardinality(ext),
+            extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text);
+    PERFORM @extschema@._log_changes(s, n, ent, ext, 'refresh');
+    IF own THEN
+        PERFORM @extschema@._progress_end();
+    END IF;
+    RETURN n;
+END $$;
+
+-- (the body; the stub in @extschema@ is unchanged)
+CREATE OR REPLACE FUNCTION @extschema@_api.refresh_all() RETURNS TABLE(name text, members bigint, milliseconds float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    i integer := 0;
+    total integer := (SELECT count(*) FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant());
+    saved bigint;
+    own boolean := @extschema@._progress_begin('refresh_all', @extschema@._tenant(), total);
+BEGIN
+    PERFORM @extschema@._share_begin();
+    FOR name IN SELECT o.name FROM @extschema@._refresh_order() o LOOP
+        i := i + 1;
+        t0 := clock_timestamp();
+        BEGIN
+            members := @extschema@.refresh(name);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE NOTICE 'segment "%" is being refreshed by another session, skipped', name;
+            PERFORM @extschema@._progress_done();
+            members := NULL;
+            milliseconds := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        PERFORM @extschema@._progress_done();
+        milliseconds := extract(epoch FROM clock_timestamp() - t0) * 1000;
+        RAISE NOTICE 'refreshed segment % of %: "%" (% members, % ms)', i, total, name, members, round(milliseconds::numeric, 1);
+        RETURN NEXT;
+    END LOOP;
+    saved := @extschema@._share_end();
+    IF saved > 0 THEN
+        RAISE NOTICE 'refresh_all: % predicate evaluations shared', saved;
+    END IF;
+    IF own THEN
+        PERFORM @extschema@._progress_end();
+    END IF;
+END $$;
+
+-- What each refresh() and refresh_all() of the tenant is doing right now,
+-- seen from any session (src/refresh_progress.c).
+CREATE VIEW @extschema@.refresh_progress WITH (security_invoker = true) AS
+SELECT p.pid, p.tenant, p.command, p.segment_name, p.phase, p.segments_done, p.segments_total, p.segments_left,
+       pg_catalog.clock_timestamp() - p.segment_started_at AS segment_elapsed,
+       pg_catalog.clock_timestamp() - p.started_at AS elapsed, p.started_at
+FROM @extschema@._progress() p;
+COMMENT ON VIEW @extschema@.refresh_progress IS 'progress of the refresh() and refresh_all() calls running now: segment, phase, elapsed time, segments left';
+
+
+CREATE OR REPLACE FUNCTION @extschema@._api_functions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['create_segment', 'alter_segment', 'drop_segment', 'refresh', 'refresh_all',
+                 'create_tag_group', 'drop_tag_group', 'rename_tag_group', 'move_tag_group',
+                 'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
+                 'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
+                 'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone',
+                 'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes',
+                 'snapshot_segment', 'drop_snapshot', 'create_tag_consumer']
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._reader_helpers() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
+                 '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
+                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot',
+                 '_read_tag_changes', '_progress']
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.grant_usage(role regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA @extschema@ TO %s', role);
+    EXECUTE format('GRANT SELECT ON @extschema@.customer_registry, @extschema@.sources, @extschema@.segments,
+                    @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
+                    @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
+                    @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.refresh_progress,
+                    @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
+                    @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
+                    @extschema@.snapshots, @extschema@.tag_changes, @extschema@.tag_changes_horizon TO %s', role);
+    -- the dictionary and the views exist only while a customer table is
+    -- registered (with a dictionary); _rebuild_views() grants them anew
+    IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.customer_ordinals TO %s', role);
+    END IF;
+    IF to_regclass('@extschema@.membership') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON @extschema@.membership, @extschema@.customer_tags TO %s', role);
+    END IF;
+    FOR f IN SELECT x FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             WHERE p.pronamespace = '@extschema@'::regnamespace
+               AND p.proname = ANY (@extschema@._api_functions() || @extschema@._reader_helpers()) LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f, role);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.grant_usage(regrole) IS 'lets a role use segment (read the catalogs, call the functions) without tying it to a tenant';
+
+-- The privilege pass of 90_tenancy.sql for the functions added or
+-- replaced here (CREATE OR REPLACE drops a function's SET search_path):
+-- bodies of the new API functions behind stubs, search_path pinned,
+-- EXECUTE revoked from PUBLIC; granted roles get them (and the new
+-- catalog) again from grant_usage().
+DO $$
+DECLARE
+    f record;
+    r record;
+    added text[] := ARRAY['_snapshot', '_snapshot_frozen', 'snapshot_segment', 'drop_snapshot', 'rule_snapshots', '_api_functions', '_reader_helpers', 'grant_usage', '_tag_feed_note', '_tag_feed_commit', 'create_tag_consumer', 'read_changes', '_read_tag_changes', 'ack_changes', 'purge_changes', '_progress_begin', '_progress_phase', '_progress_done', '_progress_end', '_progress', 'refresh', 'refresh_all'];
+BEGIN
+    FOR f IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
+                    pg_catalog.pg_get_function_identity_arguments(p.oid) AS ident,
+                    pg_catalog.pg_get_function_result(p.oid) AS result,
+                    pg_catalog.obj_description(p.oid, 'pg_proc') AS comment
+             FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = '@extschema@'::regnamespace AND p.proname = ANY (added)
+               AND p.proname = ANY (@extschema@._api_functions()) AND p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'c')
+             ORDER BY p.proname LOOP
+        EXECUTE format('ALTER FUNCTION @extschema@.%I(%s) SET SCHEMA @extschema@_api', f.proname, f.ident);
+        EXECUTE format('CREATE FUNCTION @extschema@.%I(%s) RETURNS %s AS %L, %L LANGUAGE C VOLATILE',
+                       f.proname, f.args, f.result, 'MODULE_PATHNAME', 'segment_api_call');
+        EXECUTE format('COMMENT ON FUNCTION @extschema@.%I(%s) IS %L', f.proname, f.ident, f.comment);
+        EXECUTE format('COMMENT ON FUNCTION @extschema@_api.%I(%s) IS %L', f.proname, f.ident,
+                       format('body of %s(): runs as the extension owner, for the role calling it', f.proname));
+    END LOOP;
+    FOR f IN SELECT x AS sig, p.proname, p.pronamespace, l.lanname, p.prosecdef, p.prorettype
+             FROM @extschema@._extension_functions() x
+             JOIN pg_catalog.pg_proc p ON p.oid = x
+             JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+             WHERE p.proname = ANY (added) LOOP
+        IF f.lanname IN ('sql', 'plpgsql') OR f.prosecdef THEN
+            EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, @extschema@, pg_temp', f.sig);
+        END IF;
+        IF f.proname LIKE '\_%' OR f.prorettype = 'pg_catalog.trigger'::regtype
+           OR f.pronamespace = '@extschema@_api'::regnamespace
+           OR f.proname = ANY (@extschema@._api_functions())
+           OR f.proname = ANY (@extschema@._admin_functions()) THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT DISTINCT a.grantee::regrole AS role
+             FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+             WHERE n.oid = '@extschema@'::regnamespace AND a.grantee NOT IN (0, n.nspowner)
+             UNION
+             SELECT t.role_name::regrole FROM @extschema@.tenant_roles t LOOP
+        PERFORM @extschema@.grant_usage(r.role);
+    END LOOP;
+END $$;

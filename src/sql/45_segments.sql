@@ -149,6 +149,24 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.drop_segment(text) IS 'drops a segment and its pg_cron refresh job; refused while other segments read it with IN SEGMENT';
 
+-- Progress of refresh() and refresh_all() in shared memory, readable from
+-- other sessions while the refresh runs (src/refresh_progress.c): the
+-- command's start (false when this backend already reports one, e.g. a
+-- refresh() inside refresh_all()), the segment and its phase, a segment
+-- done, the end (also at the end of the transaction).
+CREATE FUNCTION @extschema@._progress_begin(command text, tenant text, total integer) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'segment_progress_begin' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_phase(segment_name text, phase text) RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_phase' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_done() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_done' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress_end() RETURNS void
+    AS 'MODULE_PATHNAME', 'segment_progress_end' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@._progress()
+RETURNS TABLE(pid integer, tenant text, command text, segment_name text, phase text, segments_done integer,
+              segments_total integer, started_at timestamptz, segment_started_at timestamptz, segments_left integer)
+    AS 'MODULE_PATHNAME', 'segment_progress' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- Refreshes one segment atomically: the new members replace the old ones
 -- in one UPDATE, visible when the caller's transaction commits.  A failed
 -- evaluation keeps the old members and records the error.
@@ -162,6 +180,7 @@ DECLARE
     ext @extschema@.audience;
     n bigint;
     err text;
+    own boolean := @extschema@._progress_begin('refresh', s.tenant, 1);
 BEGIN
     -- one refresh per segment at a time; a second caller is told, never
     -- blocked.  Two int4 keys carry the whole bigint id (its high half folded
@@ -170,12 +189,16 @@ BEGIN
     IF NOT pg_catalog.pg_try_advisory_xact_lock(
                pg_catalog.hashtext('segment.refresh') # (s.id >> 32)::integer,
                ((s.id & 4294967295) - CASE WHEN (s.id & 4294967295) > 2147483647 THEN 4294967296 ELSE 0 END)::integer) THEN
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
         RAISE EXCEPTION 'segment "%" is already being refreshed', name
             USING ERRCODE = 'lock_not_available',
                   HINT = 'Wait for the running refresh to commit; see segment.running_refreshes.';
     END IF;
     -- re-read under the lock: a refresh that committed meanwhile changed the members
     s := @extschema@._segment(name);
+    PERFORM @extschema@._progress_phase(s.name, 'evaluating');
     BEGIN
         -- as the rule's author: it reads no more than its author could
         fresh := @extschema@._evaluate_as(s.owner, s.rule, now());
@@ -193,8 +216,12 @@ BEGIN
         VALUES (s.id, now(), extract(epoch FROM clock_timestamp() - t0) * 1000, err, s.rule::text);
         RAISE WARNING 'refresh of segment "%" failed: %', name, err
             USING HINT = 'The previous members are kept; see segment.segments.last_error.';
+        IF own THEN
+            PERFORM @extschema@._progress_end();
+        END IF;
         RETURN NULL;
     END IF;
+    PERFORM @extschema@._progress_phase(s.name, 'storing');
     -- who entered and exited, computed once for the row, the history and
     -- the change feed (47_changes.sql)
     ent := fresh OPERATOR(@extschema@.-) coalesce(s.members, '{}');
@@ -207,6 +234,9 @@ BEGIN
     VALUES (s.id, now(), n, @extschema@.cardinality(ent), @extschema@.cardinality(ext),
             extract(epoch FROM clock_timestamp() - t0) * 1000, s.rule::text);
     PERFORM @extschema@._log_changes(s, n, ent, ext, 'refresh');
+    IF own THEN
+        PERFORM @extschema@._progress_end();
+    END IF;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh(text) IS 'recomputes a segment''s members atomically; returns the member count (NULL when it failed)';
@@ -241,6 +271,7 @@ DECLARE
     i integer := 0;
     total integer := (SELECT count(*) FROM @extschema@.segments s WHERE s.tenant = @extschema@._tenant());
     saved bigint;
+    own boolean := @extschema@._progress_begin('refresh_all', @extschema@._tenant(), total);
 BEGIN
     PERFORM @extschema@._share_begin();
     FOR name IN SELECT o.name FROM @extschema@._refresh_order() o LOOP
@@ -250,11 +281,13 @@ BEGIN
             members := @extschema@.refresh(name);
         EXCEPTION WHEN lock_not_available THEN
             RAISE NOTICE 'segment "%" is being refreshed by another session, skipped', name;
+            PERFORM @extschema@._progress_done();
             members := NULL;
             milliseconds := NULL;
             RETURN NEXT;
             CONTINUE;
         END;
+        PERFORM @extschema@._progress_done();
         milliseconds := extract(epoch FROM clock_timestamp() - t0) * 1000;
         RAISE NOTICE 'refreshed segment % of %: "%" (% members, % ms)', i, total, name, members, round(milliseconds::numeric, 1);
         RETURN NEXT;
@@ -262,6 +295,9 @@ BEGIN
     saved := @extschema@._share_end();
     IF saved > 0 THEN
         RAISE NOTICE 'refresh_all: % predicate evaluations shared', saved;
+    END IF;
+    IF own THEN
+        PERFORM @extschema@._progress_end();
     END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.refresh_all() IS 'refreshes every segment of the tenant, dependencies first; skips (members NULL) segments another session is refreshing';
@@ -301,6 +337,15 @@ JOIN @extschema@.segments s ON l.locktype = 'advisory' AND l.objsubid = 2
      AND l.objid::bigint = (s.id & 4294967295) AND l.granted
 JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid;
 COMMENT ON VIEW @extschema@.running_refreshes IS 'segments being refreshed right now, by which session';
+
+-- What each refresh() and refresh_all() of the tenant is doing right now,
+-- seen from any session (src/refresh_progress.c).
+CREATE VIEW @extschema@.refresh_progress WITH (security_invoker = true) AS
+SELECT p.pid, p.tenant, p.command, p.segment_name, p.phase, p.segments_done, p.segments_total, p.segments_left,
+       pg_catalog.clock_timestamp() - p.segment_started_at AS segment_elapsed,
+       pg_catalog.clock_timestamp() - p.started_at AS elapsed, p.started_at
+FROM @extschema@._progress() p;
+COMMENT ON VIEW @extschema@.refresh_progress IS 'progress of the refresh() and refresh_all() calls running now: segment, phase, elapsed time, segments left';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.history', '');

@@ -39,9 +39,94 @@ CREATE TABLE @extschema@.consumers (
     position     bigint NOT NULL,      -- acknowledged up to and including
     created_at   timestamptz NOT NULL DEFAULT now(),
     acked_at     timestamptz,
+    follows      text NOT NULL DEFAULT 'segments' CHECK (follows IN ('segments', 'tags')),
+    tag_group    text,                 -- follows = 'tags': the group followed, NULL: every group
     PRIMARY KEY (tenant, name)
 );
 COMMENT ON TABLE @extschema@.consumers IS 'named readers of the change feed and the position each acknowledged (see segment.create_consumer)';
+
+-- Tag changes (tag_log rows: every tag added or removed, by auto-tagging,
+-- by hand or by import) reach consumers too.  tag_log ids do not commit in
+-- order: concurrent transactions (the auto-tagging trigger of two
+-- application statements) take ids in turns and commit in any order, so a
+-- reader that had acknowledged id 7 would skip an id 6 that commits later.
+-- So tag positions are drawn when each writing transaction commits, under
+-- a lock it holds until it has committed, like the log positions of
+-- refreshes: a deferred trigger turns the transaction's tag_log rows into
+-- one tag_changes row per tenant, naming the range of ids they occupy.
+
+-- The transactions that have written tag_log rows and not yet committed
+-- (one row each, deleted by the deferred trigger at commit; unlogged: no
+-- row survives a commit, so none needs to survive a crash).
+CREATE UNLOGGED TABLE @extschema@.tag_feed_pending (
+    xid      xid8 PRIMARY KEY,
+    first_id bigint NOT NULL             -- the transaction's tag_log ids are >= first_id
+);
+COMMENT ON TABLE @extschema@.tag_feed_pending IS 'transactions writing tag_log rows, until they commit (internal)';
+
+CREATE TABLE @extschema@.tag_changes (
+    position     bigint PRIMARY KEY,     -- commit order (drawn at commit, under a lock)
+    tenant       text NOT NULL,
+    xid          xid8 NOT NULL,          -- the committed transaction
+    first_id     bigint NOT NULL,        -- its tag_log rows of this tenant: ids first_id .. last_id
+    last_id      bigint NOT NULL,        --   with this xid
+    changes      bigint NOT NULL,        -- how many
+    logged_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE SEQUENCE @extschema@.tag_changes_position_seq;
+CREATE INDEX ON @extschema@.tag_changes (logged_at);
+COMMENT ON TABLE @extschema@.tag_changes IS 'tag_log rows of each committed transaction, in commit order: the positions of tag changes (see segment.create_tag_consumer)';
+
+-- The newest tag_changes position purge_changes() removed, per tenant.
+CREATE TABLE @extschema@.tag_changes_horizon (
+    tenant       text PRIMARY KEY,
+    purged_upto  bigint NOT NULL,
+    purged_until timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.tag_changes_horizon IS 'per tenant, the last tag_changes position removed by segment.purge_changes()';
+
+-- AFTER INSERT ON tag_log, per statement: notes the transaction once,
+-- with the first id it wrote (its later statements get larger ids: the
+-- sequence only grows).  After the rows, not before: where the commit
+-- step runs at once (SET CONSTRAINTS ALL IMMEDIATE) it must see them.
+-- Owner's rights: tag_log is written by the segment functions for every
+-- role, and the pending table is nobody else's.
+CREATE FUNCTION @extschema@._tag_feed_note() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    INSERT INTO @extschema@.tag_feed_pending (xid, first_id)
+    SELECT pg_catalog.pg_current_xact_id(), min(f.id) FROM segment_tag_log_fresh f HAVING count(*) > 0
+    ON CONFLICT (xid) DO NOTHING;
+    RETURN NULL;
+END $$;
+
+-- At commit (deferred): the transaction's tag_log rows, per tenant, get
+-- positions drawn under a lock held until the commit completes, so tag
+-- positions commit in increasing order.  Listeners on channel
+-- segment_tags are told.  (After SET CONSTRAINTS ALL IMMEDIATE it runs
+-- then, and holds the lock to the end of the transaction; rows written
+-- after it are noted again and get later positions.)
+CREATE FUNCTION @extschema@._tag_feed_commit() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+    t record;
+    pos bigint;
+BEGIN
+    FOR t IN SELECT l.tenant, min(l.id) AS first_id, max(l.id) AS last_id, count(*) AS n
+             FROM @extschema@.tag_log l WHERE l.id >= NEW.first_id AND l.xid = NEW.xid
+             GROUP BY l.tenant ORDER BY l.tenant LOOP
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('segment.tag_changes'));
+        pos := pg_catalog.nextval('@extschema@.tag_changes_position_seq');
+        INSERT INTO @extschema@.tag_changes (position, tenant, xid, first_id, last_id, changes)
+        VALUES (pos, t.tenant, NEW.xid, t.first_id, t.last_id, t.n);
+        PERFORM pg_catalog.pg_notify('segment_tags', pg_catalog.json_build_object(
+            'tenant', t.tenant, 'changes', t.n, 'position', pos << 33)::text);
+    END LOOP;
+    DELETE FROM @extschema@.tag_feed_pending p WHERE p.xid = NEW.xid;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER commit_order AFTER INSERT ON @extschema@.tag_feed_pending
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION @extschema@._tag_feed_commit();
 
 -- A change's position: the log row's position times 2^33, plus 2^32 for
 -- an exit, plus the customer's ordinal.  Positions increase in the order
@@ -127,6 +212,44 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.create_consumer(text, text, text) IS 'creates a named reader of the change feed of one segment (or all); returns its starting position';
 
+-- A consumer of tag changes: read_changes() gives it the tags added
+-- ('tagged') and removed ('untagged') in one group (or all), in commit
+-- order.
+CREATE FUNCTION @extschema@.create_tag_consumer(name text, tag_group text DEFAULT NULL,
+                                                start text DEFAULT 'beginning')
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    g @extschema@.tag_groups;
+    pos bigint := 0;
+BEGIN
+    IF name IS NULL OR btrim(name) = '' THEN
+        RAISE EXCEPTION 'consumer name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF start IS NULL OR start NOT IN ('beginning', 'now') THEN
+        RAISE EXCEPTION 'start must be ''beginning'' or ''now'', not %', coalesce(quote_literal(start), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '''beginning'' replays the retained tag changes; ''now'' follows only later ones.';
+    END IF;
+    IF tag_group IS NOT NULL THEN
+        g := @extschema@._group(tag_group);
+    END IF;
+    IF start = 'now' THEN
+        -- every position drawn later is larger (see _tag_feed_commit)
+        SELECT greatest(coalesce((SELECT max(t.position) FROM @extschema@.tag_changes t), 0),
+                        coalesce((SELECT max(h.purged_upto) FROM @extschema@.tag_changes_horizon h), 0))
+               << 33 | ((1::bigint << 33) - 1) INTO pos;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.consumers c WHERE c.tenant = @extschema@._tenant()
+               AND c.name = create_tag_consumer.name) THEN
+        RAISE EXCEPTION 'consumer "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO @extschema@.consumers (name, position, follows, tag_group)
+    VALUES (name, pos, 'tags', g.name);
+    RETURN pos;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_tag_consumer(text, text, text) IS 'creates a named reader of the tag changes of one tag group (or all); returns its starting position';
+
 CREATE FUNCTION @extschema@.drop_consumer(name text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -154,6 +277,10 @@ DECLARE
 BEGIN
     IF max_rows IS NULL OR max_rows < 1 THEN
         RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF c.follows = 'tags' THEN
+        RETURN QUERY SELECT * FROM @extschema@._read_tag_changes(c, max_rows);
+        RETURN;
     END IF;
     SELECT max(h.purged_upto) INTO lost FROM @extschema@.change_log_horizon h
     WHERE h.tenant = c.tenant AND (c.segment_id IS NULL OR h.segment_id = c.segment_id)
@@ -201,7 +328,54 @@ BEGIN
         EXIT WHEN left_rows = 0;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes (entered/exited customers) after the consumer''s acknowledged position, at most max_rows; does not move the consumer';
+COMMENT ON FUNCTION @extschema@.read_changes(text, integer) IS 'the next changes (entered/exited customers, or tagged/untagged for a tag consumer) after the consumer''s acknowledged position, at most max_rows; does not move the consumer';
+
+-- read_changes() of a tag consumer: tag_log rows of the committed
+-- transactions after its position, in commit order, each transaction's in
+-- id order.  A change's position is its transaction's tag_changes position
+-- times 2^33 plus its id's offset from the first id of that row.  One
+-- query: tag_changes in position order, each row's next tag_log ids by
+-- index (at most a page of them, so that a page of a huge transaction
+-- costs a page).
+CREATE FUNCTION @extschema@._read_tag_changes(c @extschema@.consumers, max_rows integer)
+RETURNS TABLE("position" bigint, segment_name text, customer_key text, change text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    reg @extschema@.customer_registry;
+    lost bigint;
+    dict boolean;
+BEGIN
+    SELECT h.purged_upto INTO lost FROM @extschema@.tag_changes_horizon h
+    WHERE h.tenant = c.tenant AND (h.purged_upto << 33) | ((1::bigint << 33) - 1) > c.position;
+    IF lost IS NOT NULL THEN
+        RAISE EXCEPTION 'consumer "%" has fallen behind the change log', c.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Tag changes up to position %s were purged before the consumer read them (it acknowledged %s).',
+                                  lost, c.position),
+                  HINT = 'Resynchronise from the current tags (segment.customer_tags), then drop the consumer and create it again with start => ''now''.';
+    END IF;
+    SELECT * INTO reg FROM @extschema@.customer_registry;
+    dict := coalesce(reg.ordinal_mode = 'dictionary', false);
+    -- the tag as group-value (group names hold no "-"); keys of customers
+    -- deleted since are still named (the dictionary is append-only; direct
+    -- keys are the ordinals)
+    RETURN QUERY EXECUTE format(
+        'SELECT (t.position << 33) | (l.id - t.first_id), l.group_name || ''-'' || l.value, %s,
+                CASE l.action WHEN ''add'' THEN ''tagged'' ELSE ''untagged'' END
+         FROM @extschema@.tag_changes t
+         CROSS JOIN LATERAL (
+             SELECT x.id, x.group_name, x.value, x.ordinal, x.action FROM @extschema@.tag_log x
+             WHERE x.id BETWEEN t.first_id + CASE WHEN t.position = ($2 >> 33) THEN ($2 & 8589934591) + 1 ELSE 0 END
+                            AND t.last_id
+               AND x.xid = t.xid AND x.tenant = t.tenant AND ($3::text IS NULL OR x.group_name = $3)
+             ORDER BY x.id LIMIT $4) l
+         %s
+         WHERE t.tenant = $1 AND t.position >= ($2 >> 33)
+         ORDER BY t.position, l.id LIMIT $4',
+        CASE WHEN dict THEN 'o.key::text' ELSE 'l.ordinal::text' END,
+        CASE WHEN dict THEN 'LEFT JOIN @extschema@.customer_ordinals o ON o.ordinal = l.ordinal' ELSE '' END)
+        USING c.tenant, c.position, c.tag_group, max_rows;
+END $$;
 
 -- Moves the consumer up to and including upto (a position read_changes()
 -- returned).  Never backwards.
@@ -221,10 +395,20 @@ BEGIN
     END IF;
     -- the last change of its log row: the whole row is read (so purging
     -- that row later loses this consumer nothing)
+    IF c.follows = 'tags' THEN
+        SELECT CASE WHEN NOT EXISTS (
+                    SELECT FROM @extschema@.tag_log l
+                    WHERE l.id > t.first_id + (upto & ((1::bigint << 33) - 1)) AND l.id <= t.last_id
+                      AND l.xid = t.xid AND l.tenant = t.tenant
+                      AND (c.tag_group IS NULL OR l.group_name = c.tag_group))
+                    THEN (t.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
+        INTO pos FROM @extschema@.tag_changes t WHERE t.position = upto >> 33;
+    ELSE
     SELECT CASE WHEN upto >= @extschema@._change_position(l.position, NOT @extschema@.is_empty(l.exited),
                                @extschema@.max(CASE WHEN @extschema@.is_empty(l.exited) THEN l.entered ELSE l.exited END))
                 THEN (l.position << 33) | ((1::bigint << 33) - 1) ELSE upto END
     INTO pos FROM @extschema@.change_log l WHERE l.position = upto >> 33;
+    END IF;
     UPDATE @extschema@.consumers x SET position = coalesce(pos, upto), acked_at = now()
     WHERE x.tenant = c.tenant AND x.name = c.name;
     RETURN upto;
@@ -237,6 +421,7 @@ CREATE FUNCTION @extschema@.purge_changes(keep interval DEFAULT interval '30 day
 LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
+    tags bigint;
 BEGIN
     IF keep IS NULL OR keep < interval '0' THEN
         RAISE EXCEPTION 'keep must be a non-negative interval' USING ERRCODE = 'invalid_parameter_value';
@@ -255,9 +440,23 @@ BEGIN
                                                purged_until = greatest(h.purged_until, excluded.purged_until)
     )
     SELECT coalesce(sum(p.n), 0) INTO n FROM per_segment p;
-    RETURN n;
+    -- tag changes: the positions go, the tag_log rows (the audit) stay
+    WITH gone AS (
+        DELETE FROM @extschema@.tag_changes t
+        WHERE t.tenant = @extschema@._tenant() AND t.logged_at < now() - keep
+        RETURNING t.tenant, t.position, t.logged_at
+    ), per_tenant AS (
+        SELECT g.tenant, max(g.position) AS upto, max(g.logged_at) AS until, count(*) AS n FROM gone g GROUP BY 1
+    ), horizon AS (
+        INSERT INTO @extschema@.tag_changes_horizon AS h (tenant, purged_upto, purged_until)
+        SELECT p.tenant, p.upto, p.until FROM per_tenant p
+        ON CONFLICT (tenant) DO UPDATE SET purged_upto = greatest(h.purged_upto, excluded.purged_upto),
+                                           purged_until = greatest(h.purged_until, excluded.purged_until)
+    )
+    SELECT coalesce(sum(p.n), 0) INTO tags FROM per_tenant p;
+    RETURN n + tags;
 END $$;
-COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log rows older than keep; returns how many';
+COMMENT ON FUNCTION @extschema@.purge_changes(interval) IS 'removes change-log and tag-change rows older than keep; returns how many';
 
 -- The segment's members as they were at as_of, rebuilt from its current
 -- members by undoing, newest first, every change logged after as_of.  It
@@ -294,3 +493,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log_position_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.change_log_horizon', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tag_changes_horizon', '');

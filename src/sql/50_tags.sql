@@ -71,9 +71,14 @@ CREATE TABLE @extschema@.tag_log (
     ordinal    bigint NOT NULL,
     action     text NOT NULL CHECK (action IN ('add', 'remove')),
     source     text NOT NULL CHECK (source IN ('manual', 'auto', 'import')),
-    actor      text NOT NULL DEFAULT @extschema@._caller()::text   -- the role acting, not the owner
+    actor      text NOT NULL DEFAULT @extschema@._caller()::text,  -- the role acting, not the owner
+    xid        xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id()   -- the writing transaction (the change feed's, 47_changes.sql)
 );
 COMMENT ON TABLE @extschema@.tag_log IS 'every tag added or removed: when, how, by whom or which rule';
+-- Tag changes reach the consumers of the change feed in commit order
+-- (47_changes.sql): each writing transaction is noted once.
+CREATE TRIGGER tag_feed AFTER INSERT ON @extschema@.tag_log
+    REFERENCING NEW TABLE AS segment_tag_log_fresh FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._tag_feed_note();
 
 -- The ordinal of a customer key, or an error when it is not a registered customer.
 CREATE FUNCTION @extschema@._ordinal_of(customer_key anyelement) RETURNS bigint

@@ -11,7 +11,8 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['segments', 'history', 'tag_groups', 'tag_log', 'contacts', 'tenant_settings',
-                             'change_log', 'change_log_horizon', 'consumers'] LOOP
+                             'change_log', 'change_log_horizon', 'consumers', 'snapshots', 'tag_changes',
+                             'tag_changes_horizon'] LOOP
         EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON @extschema@.%I USING (tenant = (SELECT @extschema@._tenant()))
                         WITH CHECK (tenant = (SELECT @extschema@._tenant()))', t);
@@ -90,7 +91,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  'set_tag_group_enabled', 'add_tag', 'move_tag', 'set_tag_enabled', 'rename_tag',
                  'drop_tag', 'tag_customer', 'untag_customer', 'import_tags', 'set_tag_rule', 'retag',
                  'record_contact', 'purge_contacts', 'create_rfm_tags', 'set_time_zone',
-                 'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes']
+                 'create_consumer', 'drop_consumer', 'ack_changes', 'purge_changes',
+                 'snapshot_segment', 'drop_snapshot', 'create_tag_consumer']
 $$;
 
 -- Administrative functions: they run as their caller, the extension owner
@@ -108,7 +110,8 @@ CREATE FUNCTION @extschema@._reader_helpers() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['_tenant', '_tenant_granted', '_caller', '_zone', '_segment', '_group', '_tag',
                  '_ordinal_of', '_source', '_customers', '_column_type', '_require_pg_cron',
-                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position']
+                 '_refresh_job_name', '_retag_job_name', '_consumer', '_change_position', '_snapshot',
+                 '_read_tag_changes', '_progress']
 $$;
 
 -- The functions of this extension (pg_depend), optionally by name.
@@ -138,8 +141,10 @@ BEGIN
                     @extschema@.history, @extschema@.tag_groups, @extschema@.tags, @extschema@.tag_members,
                     @extschema@.tag_log, @extschema@.contacts, @extschema@.rfm_groups, @extschema@.rfm_classes,
                     @extschema@.watches, @extschema@.autotag_triggers, @extschema@.running_refreshes,
+                    @extschema@.refresh_progress,
                     @extschema@.tag_group_errors, @extschema@.stale_tag_groups, @extschema@.tenant_settings,
-                    @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers TO %s', role);
+                    @extschema@.change_log, @extschema@.change_log_horizon, @extschema@.consumers,
+                    @extschema@.snapshots, @extschema@.tag_changes, @extschema@.tag_changes_horizon TO %s', role);
     -- the dictionary and the views exist only while a customer table is
     -- registered (with a dictionary); _rebuild_views() grants them anew
     IF to_regclass('@extschema@.customer_ordinals') IS NOT NULL THEN

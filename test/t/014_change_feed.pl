@@ -8,7 +8,13 @@
 #  - a refresh still open is invisible to the consumer, and one that waited
 #    for it to commit comes after it (positions commit in order);
 #  - a listener on channel segment_refresh gets a payload per refresh, and
-#    reading from its position gives exactly that refresh's changes.
+#    reading from its position gives exactly that refresh's changes;
+#  - tag changes: a tag consumer in its own session follows an auto-tagged
+#    group while three sessions change customers concurrently and commit
+#    in an order unlike the order of their tag_log ids; its sessions are
+#    killed before acknowledging now and then; the delivered tagged /
+#    untagged changes replay to exactly the tags the customers hold, and a
+#    transaction that took its ids first but committed last is delivered.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -145,6 +151,92 @@ SELECT count(*) FROM segment.read_changes('sync', 100000) WHERE position >= $fro
 	$entered, 'reading from the notified position gives exactly that refresh\'s changes');
 like($check, qr/ true$/, 'the payload has the member count') or diag("$check / $payload");
 
-$_->quit for ($consumer, $refresher, $a, $listener);
+# Tag changes through a tag consumer.
+$node->safe_psql('postgres', q{
+SELECT segment.create_tag_group('band', exclusive => true, allow_auto => true);
+SELECT segment.create_tag_consumer('tags', 'band');
+SELECT segment.add_tag('band', 'hot', rule => 'customer.score >= 70');
+SELECT segment.add_tag('band', 'cold', rule => 'customer.score < 20');
+});
+my %tags;              # "tag key" => 1
+my %tag_acked;
+my $tag_killed = 0;
+my $tagger = $node->background_psql('postgres');
+my $read_tags = sub {
+	my ($die_before_ack) = @_;
+	my $out = $tagger->query_safe(
+		q{SELECT position || ' ' || segment_name || ' ' || customer_key || ' ' || change
+		  FROM segment.read_changes('tags', 89)});
+	my @rows = grep { /\S/ } split /\n/, $out;
+	my $last;
+	for my $row (@rows)
+	{
+		my ($pos, $tag, $key, $change) = split / /, $row;
+		if ($change eq 'tagged') { $tags{"$tag $key"} = 1; }
+		else { delete $tags{"$tag $key"}; }
+		$last = $pos;
+	}
+	return 0 unless @rows;
+	if ($die_before_ack)
+	{
+		my $pid = $tagger->query_safe('SELECT pg_backend_pid()');
+		$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+		eval { $tagger->quit; };
+		$tagger = $node->background_psql('postgres');
+		$tag_killed++;
+		return scalar @rows;
+	}
+	$tagger->query_safe("SELECT segment.ack_changes('tags', $last)");
+	for my $row (@rows) { $tag_acked{ (split / /, $row)[0] }++; }
+	return scalar @rows;
+};
+my $drain_tags = sub { my $n; do { $n = $read_tags->(0) } while ($n > 0); };
+
+# Three writers on disjoint customers (and disjoint buckets of the
+# auto-tagging's per-customer locks, ordinal % 256); each round they open
+# their transactions in one order and commit in the reverse one, so the
+# first to take tag_log ids commits last.
+my @writers = map { $node->background_psql('postgres') } 0 .. 2;
+my $late_seen = 0;
+for my $round (1 .. 9)
+{
+	for my $w (0 .. 2)
+	{
+		$writers[$w]->query_safe(sprintf(q{BEGIN;
+UPDATE customers SET score = (score + %d) %% 100 WHERE (id %% 256) %% 3 = %d AND id %% %d = 0;},
+			$round * 13 + $w * 5, $w, 2 + ($round + $w) % 4));
+	}
+	# who took which tag_log ids
+	my @span = map {
+		[ split / /, $writers[$_]->query_safe(q{
+SELECT pg_current_xact_id() || ' ' || coalesce(min(id), 0) || ' ' || coalesce(max(id), 0)
+FROM segment.tag_log WHERE xid = pg_current_xact_id()}) ]
+	} 0 .. 2;
+	$writers[2]->query_safe('COMMIT');
+	$writers[1]->query_safe('COMMIT');
+	$read_tags->($round % 3 == 0);
+	$read_tags->(0);
+	# writer 0 took ids before the others' last ones; it commits now
+	$writers[0]->query_safe('COMMIT');
+	my $n = $tagger->query_safe(qq{
+SELECT count(*) FROM segment.read_changes('tags', 100000) r
+JOIN segment.tag_changes t ON t.position = r.position >> 33 WHERE t.xid = '$span[0][0]'::xid8});
+	$late_seen++ if $n > 0 && $span[0][1] > 0 && $span[0][1] < ($span[1][2] > $span[2][2] ? $span[1][2] : $span[2][2]);
+	$read_tags->(0);
+}
+$drain_tags->();
+ok($tag_killed >= 2, "tag consumer sessions were killed before acknowledging ($tag_killed)");
+ok($late_seen >= 3, "a transaction that wrote tag_log first and committed last is delivered ($late_seen rounds)");
+my $held = $node->safe_psql('postgres',
+	q{SELECT group_name || '-' || value || ' ' || customer_key FROM segment.customer_tags WHERE group_name = 'band' ORDER BY 1});
+ok($held ne '', 'customers hold band tags');
+is(join("\n", sort keys %tags), join("\n", sort split /\n/, $held),
+	'the delivered tag changes replay to exactly the tags the customers hold');
+is(scalar(grep { $_ != 1 } values %tag_acked), 0,
+	'every acknowledged tag change was delivered once');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM segment.tag_feed_pending'), '0',
+	'no transaction is left pending');
+
+$_->quit for ($consumer, $refresher, $a, $listener, $tagger, @writers);
 $node->stop;
 done_testing();

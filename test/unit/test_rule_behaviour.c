@@ -795,7 +795,7 @@ test_serial_garbage(void)
 	static const uint8_t rankzero[] = {1, RULE_RANK, RULE_VALUE_CUSTOMER, 1, 'x', 1, 1, '0'};
 	static const uint8_t agg12[] = {1, RULE_CMP, RULE_VALUE_AGG, 12, 0, 1, 'p', RULE_OP_GT,
 	RULE_LIT_NUMBER, 1, '1'};
-	static const uint8_t kind16[] = {1, 16};
+	static const uint8_t kind17[] = {1, 17};
 	static const uint8_t lit6[] = {1, RULE_CMP, RULE_VALUE_CUSTOMER, 1, 'x', RULE_OP_EQ, 6, 1, 'y'};
 
 	expect_corrupt(negfirst, sizeof(negfirst), "The first step of a sequence is negated.", "a negated first step");
@@ -809,7 +809,7 @@ test_serial_garbage(void)
 	expect_corrupt(rankflags, sizeof(rankflags), "Invalid rank flags", "rank flags 8");
 	expect_corrupt(rankzero, sizeof(rankzero), "A TOP or BOTTOM size is malformed or out of range.", "TOP 0");
 	expect_corrupt(agg12, sizeof(agg12), "Unknown aggregate", "aggregate 12");
-	expect_corrupt(kind16, sizeof(kind16), "Unknown node kind", "node kind 16");
+	expect_corrupt(kind17, sizeof(kind17), "Unknown node kind", "node kind 17");
 	expect_corrupt(lit6, sizeof(lit6), "Unknown literal kind", "literal kind 6");
 }
 

@@ -43,6 +43,7 @@ static const char *const rules[] = {
 	"EXISTS orders DURING SINCE 30 days ago AND EXISTS orders DURING BEFORE '2024-01-01 10:00:00+08' AND EXISTS orders DURING BEFORE today",
 	"EXISTS orders DURING LAST 3 hours OR EXISTS orders DURING PAST 0 TO 1 days OR EXISTS orders DURING THIS year OR EXISTS orders DURING PREVIOUS month",
 	"TAG 'g' IS EMPTY OR TAG 'h' IS NOT EMPTY OR TAG 'i' IN ('a', 'b') OR IN SEGMENT 'vip 客户'",
+	"IN SNAPSHOT '双11 campaign' AND NOT IN SNAPSHOT 'x''y' OR IN SEGMENT 'snapshot'",
 	"max(orders.paid_at WHERE amount > 0) DURING LAST 2 weeks AND count(orders.id) < 5 AND min(orders.amount) <= 0.5",
 	"customer.note = 'tab\there' AND customer.note <> 'line\nbreak'",
 	/* behavioural conditions (issue 15) */
@@ -127,6 +128,7 @@ test_shapes(void)
 	expect_json("NOT EXISTS orders DURING PAST 25 TO 35 days",
 				"{\"not\":{\"type\":\"exists\",\"source\":\"orders\","
 				"\"window\":{\"type\":\"past\",\"from\":25,\"to\":35,\"unit\":\"day\"}}}");
+	expect_json("IN SNAPSHOT '双11'", "{\"type\":\"snapshot\",\"label\":\"双11\"}");
 	expect_json("TAG 'g' IS NOT EMPTY OR IN SEGMENT 'vip'",
 				"{\"group\":\"or\",\"conditions\":[{\"type\":\"tag\",\"group\":\"g\",\"operator\":\"is not empty\"},"
 				"{\"type\":\"segment\",\"name\":\"vip\"}]}");
@@ -217,6 +219,9 @@ test_errors(void)
 	expect_error("{}", RULE_ERR_SYNTAX, "invalid rule JSON at $: \"type\" is missing");
 	expect_error("{\"type\":\"colour\"}", RULE_ERR_SYNTAX, "invalid rule JSON at $.type: unknown condition type \"colour\"");
 	expect_error("{\"type\":\"segment\",\"name\":\"a\",\"extra\":1}", RULE_ERR_SYNTAX, "invalid rule JSON at $: unknown key \"extra\"");
+	expect_error("{\"type\":\"snapshot\",\"name\":\"a\"}", RULE_ERR_SYNTAX, "invalid rule JSON at $: unknown key \"name\"");
+	expect_error("{\"type\":\"snapshot\"}", RULE_ERR_SYNTAX, "invalid rule JSON at $: \"label\" is missing");
+	expect_error("{\"type\":\"snapshot\",\"label\":7}", RULE_ERR_SYNTAX, "invalid rule JSON at $.label: must be a string");
 	expect_error("{\"group\":\"xor\",\"conditions\":[]}", RULE_ERR_SYNTAX, "invalid rule JSON at $.group: unknown group \"xor\"");
 	expect_error("{\"group\":\"and\",\"conditions\":[]}", RULE_ERR_SYNTAX, "invalid rule JSON at $.conditions: must be a non-empty array");
 	expect_error("{\"group\":\"and\",\"conditions\":[{\"type\":\"attribute\",\"field\":\"a\",\"operator\":\"~\",\"values\":[1]}]}",

@@ -148,6 +148,8 @@ static const Scenario canon[] = {
 	"customer.a not in (1, 2) and customer.b is not null and customer.c not between 1 and 2 and customer.d not like 'x%' and customer.e not during today"},
 	{"tags and segments", "TAG 'g' IS EMPTY OR TAG 'g' IS NOT EMPTY OR IN SEGMENT 'VIP'",
 	"tag 'g' is empty or tag 'g' is not empty or in segment 'VIP'"},
+	{"snapshots", "In Snapshot '双11 campaign' AND NOT IN SNAPSHOT 'it''s' OR in segment 'snapshot'",
+	"in snapshot '双11 campaign' and not in snapshot 'it''s' or in segment 'snapshot'"},
 	{"filter qualified by its source", "EXISTS orders WHERE orders.status = 'paid'",
 	"exists orders where status = 'paid'"},
 	{"parenthesized exists", "(EXISTS orders WHERE status = 'paid') AND customer.age > 3",
@@ -231,6 +233,10 @@ static const BadInput bad_inputs[] = {
 	{"customer.x IN (1 days ago)", RULE_ERR_SYNTAX, 18, "syntax error at or near \"days\""},
 	{"TAG 'x' IN (1)", RULE_ERR_SYNTAX, 13, "syntax error at or near \"1\""},
 	{"IN SEGMENT foo", RULE_ERR_SYNTAX, 12, "syntax error at or near \"foo\""},
+	{"IN SNAPSHOT foo", RULE_ERR_SYNTAX, 13, "syntax error at or near \"foo\""},
+	{"IN SNAPSHOT", RULE_ERR_SYNTAX, 12, "syntax error at end of input"},
+	{"IN SNAPSHOTS 'x'", RULE_ERR_SYNTAX, 4, "syntax error at or near \"SNAPSHOTS\""},
+	{"IN \"snapshot\" 'x'", RULE_ERR_SYNTAX, 4, "syntax error at or near \"\"snapshot\"\""},
 	{"EXISTS WHERE x = 1", RULE_ERR_SYNTAX, 8, "syntax error at or near \"WHERE\""},
 	{"foo.x = 1", RULE_ERR_SYNTAX, 1, "syntax error at or near \"foo\""},
 	{"customer.名前 = 'x' AND 价格 > 1", RULE_ERR_SYNTAX, 23, "syntax error at or near \"价格\""},
@@ -780,12 +786,19 @@ test_serial_format(void)
 	uint8_t    *b;
 	size_t		len;
 	static const uint8_t seg[] = {1, RULE_IN_SEGMENT, 1, 'x'};
+	static const uint8_t snap[] = {1, 16, 2, 'x', 'y'};
 	static const uint8_t notin[] = {1, RULE_TAG_IN | 0x80, 1, 'g', 1, 1, 'v'};
 
 	rule_arena_init_malloc(&a);
 	r = parse(&a, "IN SEGMENT 'x'", &err);
 	b = rule_serialize(r, &a, &len);
 	ok(len == sizeof(seg) && memcmp(b, seg, len) == 0, "IN SEGMENT 'x' encodes as 01 0d 01 78");
+	r = parse(&a, "IN SNAPSHOT 'xy'", &err);
+	b = rule_serialize(r, &a, &len);
+	ok(RULE_IN_SNAPSHOT == 16 && len == sizeof(snap) && memcmp(b, snap, len) == 0,
+	   "IN SNAPSHOT 'xy' encodes as 01 10 02 78 79 (kind 16, appended)");
+	r = rule_deserialize(snap, sizeof(snap), &a, &err);
+	ok(r != NULL && r->kind == RULE_IN_SNAPSHOT && strcmp(r->name, "xy") == 0, "kind 16 decodes as IN SNAPSHOT");
 	r = parse(&a, "TAG 'g' NOT IN ('v')", &err);
 	b = rule_serialize(r, &a, &len);
 	ok(len == sizeof(notin) && memcmp(b, notin, len) == 0, "negation is the high bit of the kind");
@@ -1048,6 +1061,8 @@ test_may_complement(void)
 		{"TAG 'tier' IS EMPTY", true},
 		{"TAG 'tier' IS NOT EMPTY", false},
 		{"IN SEGMENT 'vip' AND EXISTS orders", false},
+		{"IN SNAPSHOT 'sent' AND EXISTS orders", false},
+		{"NOT IN SNAPSHOT 'sent'", true},
 		{"(EXISTS orders OR IN SEGMENT 'vip') AND customer.age > 30", false},
 	};
 	check_rule_cases(cases, sizeof(cases) / sizeof(cases[0]), rule_may_complement, "may complement", "does not complement");
