@@ -147,3 +147,11 @@ FROM change_log WHERE segment_name = '05 loyal' ORDER BY position;
 SELECT cardinality(members_at('05 loyal', (SELECT min(logged_at) FROM change_log WHERE segment_name = '05 loyal')))
        AS members_after_first_refresh;
 SELECT drop_consumer('ads');
+
+-- 17. Why is a customer in a segment (or not), and which condition
+-- shrinks it (doc/explain.md): each node of the rule with the customer's
+-- value, from the same compiled predicates as the refresh; then the
+-- customers each condition keeps alone and as they combine
+SELECT * FROM explain_membership('09 high-value lapsed', 6);    -- a member
+SELECT * FROM explain_membership('09 high-value lapsed', 24);   -- why not: the average
+SELECT * FROM condition_counts((SELECT rule FROM segments WHERE name = '09 high-value lapsed'));

@@ -18,10 +18,25 @@ CREATE FUNCTION @extschema@.explain_membership(name text, customer_key anyelemen
 RETURNS TABLE(path text, condition text, value text, holds boolean)
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED AS $$
 DECLARE
-    s @extschema@.segments := @extschema@._segment(name);
+    s @extschema@.segments;
     was boolean;
     now_member boolean;
+    msg text;
+    hint text;
 BEGIN
+    BEGIN
+        s := @extschema@._segment(name);
+    EXCEPTION WHEN undefined_object THEN
+        -- explain_membership('<rule text>', key) resolves to this function
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+        BEGIN
+            PERFORM name::@extschema@.segment_rule;
+            hint := 'To explain a rule rather than a saved segment, cast it: explain_membership(''...''::segment_rule, customer_key).';
+        EXCEPTION WHEN OTHERS THEN
+            NULL;
+        END;
+        RAISE EXCEPTION '%', msg USING ERRCODE = 'undefined_object', HINT = hint;
+    END;
     FOR path, condition, value, holds IN
         SELECT e.path, e.condition, e.value, e.holds FROM @extschema@.explain_membership(s.rule, customer_key, now()) e LOOP
         IF path = '1' THEN
