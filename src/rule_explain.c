@@ -13,11 +13,13 @@
  *	- the values come from a per-customer query written with the
  *	  compiler's own pieces: the aggregate SQL (RcAggSql), the filter and
  *	  window conditions (RcLeafCondition), the sequence condition;
- *	- condition_counts evaluates each distinct leaf once, all leaves in one
- *	  query whose scans of a source are shared (rule_compile_many), then
- *	  combines the audiences in C: AND is an intersection, OR a union, NOT
- *	  the universe (registered customers, through the compiler too) minus
- *	  the child, which is what evaluate() computes for those nodes.
+ *	- condition_counts evaluates each distinct leaf once: the predicates
+ *	  over sources in one query whose scans of a source are shared
+ *	  (rule_compile_many); the customer conditions (written by the
+ *	  compiler's RcAppendCondition), the universe and the tag holders from
+ *	  one scan of the customer table; then it combines the audiences in C:
+ *	  AND is an intersection, OR a union, NOT the universe minus the child,
+ *	  which is what evaluate() computes for those nodes.
  */
 #include "postgres.h"
 
@@ -37,6 +39,7 @@
 #include "rule_paths.h"
 #include "rule_pg.h"
 #include "rule_print.h"
+#include "rule_rewrite.h"
 
 /* The rule's nodes in pre-order (rule_paths.h), or an error. */
 static RulePathNode *
@@ -314,22 +317,94 @@ segment_explain_membership(PG_FUNCTION_ARGS)
 }
 
 /*
- * The universe as a rule of the language: "customer.<key> IS NOT NULL",
- * one scan of the customer table (the tenant's rows, in the ordinal
- * range), the registered customers that NOT complements.
+ * A leaf on the customer table alone (customer.age > 30, after the
+ * compiler's rewrite): its condition on the customer row cu, written by the
+ * compiler (RcAppendCondition, as RcCompileCustomer writes it); NULL for
+ * any other leaf.
  */
-static RuleNode *
-UniverseRule(Compiler *c)
+static char *
+CustomerCondition(Compiler *c, const RuleNode *leaf)
 {
-	RuleNode   *n = palloc0(sizeof(RuleNode));
-	RuleValue  *v = palloc0(sizeof(RuleValue));
+	const RuleNode *n = RcRewrite(c, leaf);
+	StringInfoData saved = c->sql;
+	char	   *text;
 
-	v->kind = RULE_VALUE_CUSTOMER;
-	v->column = c->reg.key_column;
-	n->kind = RULE_IS_NULL;
-	n->negated = true;
-	n->value = v;
-	return n;
+	if (!rule_is_customer_only(n) || rule_path_is_boolean(n) || n->value == NULL ||
+		n->value->kind != RULE_VALUE_CUSTOMER)
+		return NULL;
+	initStringInfo(&c->sql);
+	RcAppendCondition(c, n, psprintf("cu.%s", quote_identifier(n->value->column)),
+					  RcColumnType(c->reg.rel, c->reg.relname, n->value->column),
+					  psprintf("customer.%s", n->value->column));
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/*
+ * TAG 'group' [NOT] IN (...) / IS [NOT] EMPTY: the holders' query as the
+ * compiler writes it (the group's id, RcAppendTagValues); *complement
+ * when the leaf is the universe minus them, as the compiler decides it.
+ * Tags may outlive their customers: the caller intersects with the
+ * universe, as the compiled rule does.
+ */
+static char *
+TagHolders(Compiler *c, const RuleNode *n, bool *complement)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	if (n->kind != RULE_TAG_IN && n->kind != RULE_TAG_EMPTY)
+		return NULL;
+	*complement = n->kind == RULE_TAG_EMPTY ? !n->negated : n->negated;
+	initStringInfo(&c->sql);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(m.ordinal), '{}') FROM segment.tag_members m "
+					 "JOIN segment.tags t ON t.id = m.tag_id WHERE t.group_id = %s", RcTagGroupId(n->name));
+	RcAppendTagValues(c, n);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/*
+ * One scan of the customer table (the tenant's rows, in the ordinal range:
+ * RcAppendCustomerFrom) for the universe, the registered customers NOT
+ * complements, and every customer-condition leaf (conds[i], or NULL); the
+ * holders of tag leaves (tags[i]) beside it.
+ */
+static char *
+CustomerScanSql(Compiler *c, char **conds, char **tags, int nleaves)
+{
+	StringInfoData saved = c->sql;
+	const char *ord = RcCustomerOrdinal(c);
+	char	   *text;
+	int			i;
+
+	initStringInfo(&c->sql);
+	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS u", ord);
+	for (i = 0; i < nleaves; i++)
+		if (conds[i])
+			appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(%s) FILTER (WHERE %s), '{}') AS c%d",
+							 ord, conds[i], i + 1);
+		else if (tags[i])
+			appendStringInfo(&c->sql, ", (%s) AS t%d", tags[i], i + 1);
+	RcAppendCustomerFrom(c);
+	appendStringInfoString(&c->sql, "true");
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/* The audience in column col of SPI's one row, decoded. */
+static AudienceSet *
+ResultSet(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "condition counts query returned NULL");
+	return audience_set_from(DatumGetAudienceP(d));
 }
 
 static AudienceSet *
@@ -354,15 +429,21 @@ segment_condition_counts(PG_FUNCTION_ARGS)
 				i;
 	RulePathNode *nodes = Nodes(PG_GETARG_SEGMENT_RULE_P(0), &arena, &n);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
-	const RuleNode **leaves = palloc(sizeof(RuleNode *) * (n + 1));
+	const RuleNode **leaves = palloc(sizeof(RuleNode *) * n);
+	const RuleNode **others = palloc(sizeof(RuleNode *) * n);
+	int		   *other_of = palloc(sizeof(int) * n);
+	char	  **conds = palloc0(sizeof(char *) * n);
+	char	  **tags = palloc0(sizeof(char *) * n);
+	bool	   *complement = palloc0(sizeof(bool) * n);
 	int		   *leaf_of = palloc(sizeof(int) * n);
 	int			nleaves = 0;
-	int			universe = -1;
+	int			nothers = 0;
+	bool		customer_scan = false;
+	AudienceSet *universe = NULL;
 	AudienceSet **leaf_sets;
 	AudienceSet **sets = palloc0(sizeof(AudienceSet *) * n);
 	int64	   *running = palloc(sizeof(int64) * n);
 	Compiler	c;
-	char	   *sql;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -371,40 +452,76 @@ segment_condition_counts(PG_FUNCTION_ARGS)
 	memset(&c, 0, sizeof(c));
 	RcPrepare(&c, as_of);
 
-	/* each distinct leaf once; the universe when a NOT needs it */
+	/*
+	 * Each distinct leaf once: the customer conditions, the tag holders and
+	 * the universe (which NOT and tags need) from one scan of the customer
+	 * table, the others from one query sharing the scans of each source
+	 * (rule_compile_many).
+	 */
 	for (i = 0; i < n; i++)
 	{
 		int			j;
 
 		leaf_of[i] = -1;
-		if (nodes[i].node->kind == RULE_NOT && universe < 0)
-			universe = -2;
+		if (nodes[i].node->kind == RULE_NOT)
+			customer_scan = true;
 		if (nodes[i].nchildren > 0)
 			continue;
 		for (j = 0; j < nleaves && !rule_equal(leaves[j], nodes[i].node); j++)
 			;
-		if (j == nleaves)
-			leaves[nleaves++] = nodes[i].node;
 		leaf_of[i] = j;
+		if (j < nleaves)
+			continue;
+		leaves[nleaves] = nodes[i].node;
+		if ((conds[nleaves] = CustomerCondition(&c, nodes[i].node)) != NULL ||
+			(tags[nleaves] = TagHolders(&c, nodes[i].node, &complement[nleaves])) != NULL)
+			customer_scan = true;
+		if (!conds[nleaves] && !tags[nleaves])
+		{
+			other_of[nleaves] = nothers;
+			others[nothers++] = nodes[i].node;
+		}
+		nleaves++;
 	}
-	if (universe == -2)
-	{
-		universe = nleaves;
-		leaves[nleaves++] = UniverseRule(&c);
-	}
-	sql = rule_compile_many(leaves, nleaves, as_of, RULE_AMONG_NONE, -1);
-	elog(DEBUG2, "segment: condition_counts: %s", sql);
-	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "condition counts query returned no row");
 	leaf_sets = palloc(sizeof(AudienceSet *) * nleaves);
-	for (i = 0; i < nleaves; i++)
+	if (customer_scan)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+		char	   *sql = CustomerScanSql(&c, conds, tags, nleaves);
+		int			col = 2;
 
-		if (isnull)
-			elog(ERROR, "condition counts query returned NULL");
-		leaf_sets[i] = audience_set_from(DatumGetAudienceP(d));
+		elog(DEBUG2, "segment: condition_counts, customer conditions: %s", sql);
+		if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "condition counts query returned no row");
+		universe = ResultSet(1);
+		for (i = 0; i < nleaves; i++)
+			if (conds[i])
+				leaf_sets[i] = ResultSet(col++);
+			else if (tags[i])
+			{
+				AudienceSet *holders = ResultSet(col++);
+
+				if (complement[i])
+				{
+					leaf_sets[i] = CopySet(universe);
+					roaring_bitmap_andnot_inplace(leaf_sets[i]->bm, holders->bm);
+				}
+				else
+				{
+					leaf_sets[i] = holders;
+					roaring_bitmap_and_inplace(holders->bm, universe->bm);
+				}
+			}
+	}
+	if (nothers > 0)
+	{
+		char	   *sql = rule_compile_many(others, nothers, as_of, RULE_AMONG_NONE, -1);
+
+		elog(DEBUG2, "segment: condition_counts: %s", sql);
+		if (SPI_execute(sql, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "condition counts query returned no row");
+		for (i = 0; i < nleaves; i++)
+			if (!conds[i] && !tags[i])
+				leaf_sets[i] = ResultSet(other_of[i] + 1);
 	}
 
 	/* children follow their parent in pre-order: combine from the end */
@@ -429,7 +546,7 @@ segment_condition_counts(PG_FUNCTION_ARGS)
 			k++;
 			if (node->kind == RULE_NOT)
 			{
-				acc = CopySet(leaf_sets[universe]);
+				acc = CopySet(universe);
 				roaring_bitmap_andnot_inplace(acc->bm, sets[j]->bm);
 				running[j] = (int64) roaring_bitmap_get_cardinality(sets[j]->bm);
 				continue;
