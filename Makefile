@@ -51,6 +51,8 @@ OBJS = \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
+	src/rule_paths.o \
+	src/rule_explain.o \
 	src/autotag_cache.o \
 	src/autotag_sql.o \
 	src/autotag_decide.o \
@@ -73,6 +75,7 @@ SQL_PARTS = \
 	src/sql/46_schedule.sql \
 	src/sql/47_changes.sql \
 	src/sql/48_snapshots.sql \
+	src/sql/49_explain.sql \
 	src/sql/50_tags.sql \
 	src/sql/51_autotag.sql \
 	src/sql/60_campaign.sql \
@@ -89,7 +92,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes explain
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # make installcheck runs the TAP tests too (each starts its own clusters;
 # run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them

@@ -171,3 +171,10 @@ SELECT count(*) AS left_to_read FROM read_changes('crm-tiers');
 SELECT drop_consumer('crm-tiers');
 -- while refresh_all() runs, another session sees its progress here
 SELECT count(*) AS refreshes_running_now FROM refresh_progress;
+-- 19. Why is a customer in a segment (or not), and which condition
+-- shrinks it (doc/explain.md): each node of the rule with the customer's
+-- value, from the same compiled predicates as the refresh; then the
+-- customers each condition keeps alone and as they combine
+SELECT * FROM explain_membership('09 high-value lapsed', 6);    -- a member
+SELECT * FROM explain_membership('09 high-value lapsed', 24);   -- why not: the average
+SELECT * FROM condition_counts((SELECT rule FROM segments WHERE name = '09 high-value lapsed'));
