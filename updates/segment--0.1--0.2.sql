@@ -2288,3 +2288,10 @@ BEGIN
         PERFORM @extschema@.grant_usage(r.role);
     END LOOP;
 END $$;
+
+-- s7-funnel: event_funnel(), an ordered funnel over EXISTS steps (src/sql/41_funnel.sql)
+CREATE FUNCTION @extschema@.event_funnel(steps @extschema@.segment_rule[], within interval,
+                                         as_of timestamptz DEFAULT now())
+RETURNS TABLE(step integer, members bigint, rate float8, reached @extschema@.audience)
+    AS 'MODULE_PATHNAME', 'segment_event_funnel' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 8;
+COMMENT ON FUNCTION @extschema@.event_funnel(@extschema@.segment_rule[], interval, timestamptz) IS 'ordered funnel over EXISTS steps: the customers reaching each step with events in order within the conversion window from the first step''s event, and the rate against the first step';
