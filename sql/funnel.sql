@@ -209,3 +209,7 @@ SET segment.dictionary_cache_size = 0;
 SELECT (SELECT array_agg(g ORDER BY step)::text FROM fk_got(3, '30 minutes') g)
      = (SELECT array_agg(r ORDER BY step)::text FROM fk_ref(3, '30 minutes') r) AS same;
 RESET segment.dictionary_cache_size;
+SELECT unregister_source('fk_events'), unregister_customers();
+DROP TABLE fn_customers, fn_events, fn_orders, fn_visits, fn_ev, fk_customers, fk_events;
+DROP FUNCTION fn_ref, fk_ref, fk_got;
+RESET segment.timezone;

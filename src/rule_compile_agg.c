@@ -63,6 +63,9 @@ RcAggSql(const AggInfo *a, RuleAggKind agg, const char *cond)
 			return psprintf("count(DISTINCT %s)%s", arg, f);
 		case RULE_AGG_FIRST:
 		case RULE_AGG_LAST:
+			/* of the time column itself: its minimum or maximum, no sort */
+			if (strcmp(arg, a->time) == 0)
+				return psprintf("%s(%s)%s", agg == RULE_AGG_LAST ? "max" : "min", arg, f);
 			return psprintf("(array_agg(%s ORDER BY %s%s, %s) FILTER (WHERE %s IS NOT NULL%s%s))[1]",
 							arg, a->time, agg == RULE_AGG_LAST ? " DESC" : "", arg, a->time,
 							some ? " AND " : "", some ? cond : "");
@@ -220,6 +223,29 @@ RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *v
 }
 
 /*
+ * first() / last() alone on its source: the customer's first row in the
+ * order (time, value) or (time DESC, value) by DISTINCT ON, as one would
+ * write it by hand, instead of array_agg(... ORDER BY ...)[1], which
+ * builds and sorts an array per customer (1.4x the hand query at 1M
+ * customers, bench/README.md).  The same value: events without a time
+ * take no part, ties go to the smaller value, NULL values sort last.
+ * The end of the scan is RcAppendGroupEnd's without the GROUP BY.
+ */
+static void
+AppendFirstLastScan(Compiler *c, const RuleValue *v, const Source *s, const AggInfo *a)
+{
+	appendStringInfo(&c->sql, " FROM (SELECT DISTINCT ON (1) %s AS k, %s AS v", RcInnerKey(c, s), a->arg);
+	RcAppendSourceFrom(c, s);
+	RcAppendSourceWhere(c, s, v->source, v->filter, v->window, true);
+	appendStringInfo(&c->sql, " AND %s IS NOT NULL ORDER BY 1, %s%s, %s", a->time, a->time,
+					 v->agg == RULE_AGG_LAST ? " DESC" : "", a->arg);
+	if (!c->reg.dictionary && !s->references_customers)
+		appendStringInfoString(&c->sql, " OFFSET 0) g WHERE g.k BETWEEN 0 AND 4294967295");
+	else
+		appendStringInfo(&c->sql, ") g%s", c->post_join ? RcDictJoin(&c->reg, "g", "k") : "");
+}
+
+/*
  * agg(source.column WHERE ... DURING ...) <condition>: a grouped scan of the
  * source; returns whether the condition holds for no rows.
  */
@@ -239,6 +265,12 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	appendStringInfoString(&c->sql, "SELECT ");
 	RcAppendAggColumns(c, n, &a, "v", NULL, "", holds);
 	list_end = c->sql.len;
+	if ((v->agg == RULE_AGG_FIRST || v->agg == RULE_AGG_LAST) && strcmp(a.arg, a.time) != 0)
+	{
+		AppendFirstLastScan(c, v, &s, &a);
+		RcFenceGrouped(c, list_end, holds ? NULL : RcGroupCondition(c, n, &a, "g.v"));
+		return holds;
+	}
 	appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
 					 RcAggSql(&a, v->agg, NULL));
 	RcAppendSourceFrom(c, &s);
