@@ -49,6 +49,7 @@ OBJS = \
 	src/rule_compile_sequence.o \
 	src/rule_compile_rank.o \
 	src/rule_compile_funnel.o \
+	src/first_last_agg.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
@@ -70,6 +71,7 @@ SQL_PARTS = \
 	src/sql/31_rule_json.sql \
 	src/sql/40_evaluate.sql \
 	src/sql/41_funnel.sql \
+	src/sql/42_first_last.sql \
 	src/sql/45_segments.sql \
 	src/sql/46_schedule.sql \
 	src/sql/47_changes.sql \
