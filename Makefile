@@ -48,6 +48,8 @@ OBJS = \
 	src/rule_compile_split.o \
 	src/rule_compile_sequence.o \
 	src/rule_compile_rank.o \
+	src/rule_compile_funnel.o \
+	src/first_last_agg.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
@@ -71,6 +73,8 @@ SQL_PARTS = \
 	src/sql/30_rule.sql \
 	src/sql/31_rule_json.sql \
 	src/sql/40_evaluate.sql \
+	src/sql/41_funnel.sql \
+	src/sql/42_first_last.sql \
 	src/sql/45_segments.sql \
 	src/sql/46_schedule.sql \
 	src/sql/47_changes.sql \
@@ -92,7 +96,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes explain
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour funnel key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes explain
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # make installcheck runs the TAP tests too (each starts its own clusters;
 # run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them

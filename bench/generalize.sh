@@ -11,6 +11,10 @@
 #   SETTINGS=defaults|tuned|both              server settings (default both; the
 #                                             data is generated once, the server
 #                                             restarted between the two)
+#   RULES=bench/generalize_behaviour_rules.sql  other rules instead of the 41 (loaded after
+#                                             generalize_rules.sql, whose procedures they use)
+#   FUNNELS=1                                 also event_funnel() against hand-written SQL
+#                                             (bench/generalize_funnels.sql; bench/funnel.sh)
 #   GROWTH=1 bash bench/generalize.sh         8 rules at 100k, 1M and 5M customers
 #                                             (GROWTH_SIZES="..." to change; SETTINGS
 #                                             defaults to tuned there): time per customer
@@ -25,6 +29,8 @@ cd "$(dirname "$0")/.."
 CUSTOMERS=${1:-1000000}
 KEYS=${KEYS:-bigint}
 GROWTH=${GROWTH:-0}
+RULES=${RULES:-}
+FUNNELS=${FUNNELS:-0}
 if [ "$GROWTH" = 1 ]; then
     SETTINGS=${SETTINGS:-tuned}
     SIZES=${GROWTH_SIZES:-100000 1000000 5000000}
@@ -72,7 +78,9 @@ if [ "$KEYS" = bigint ] && [ "$has_dictionary" != t ]; then
 fi
 q -f "$work/bench_lib.sql" -c 'CREATE TABLE bench.g_all (keys text, mode text, customers bigint, n int, name text,
     members bigint, hand_rows bigint, missing bigint, extra bigint, duplicates bigint, segment_ms float8, hand_ms float8,
-    error text, ok boolean)'
+    error text, ok boolean)' -c 'CREATE TABLE bench.g_funnel_all (keys text, mode text, customers bigint, n int, name text,
+    members bigint[], window_members bigint[], lateral_members bigint[], segment_ms float8, window_ms float8,
+    lateral_ms float8, error text)'
 
 # Generates the shop for $1 customers in database g$1.
 generate() {
@@ -82,7 +90,8 @@ generate() {
     t0=$(date +%s)
     q -c "CREATE DATABASE g$n"
     DB=g$n q -c 'CREATE EXTENSION segment' -f "$work/bench_lib.sql" \
-        -v customers="$n" -v keys="$KEYS" -f "$work/generalize_data.sql" -f "$work/generalize_rules.sql"
+        -v customers="$n" -v keys="$KEYS" -f "$work/generalize_data.sql" -f "$work/generalize_rules.sql" \
+        ${RULES:+-f "$work/$(basename "$RULES")"} -f "$work/generalize_funnels.sql"
     DB=g$n q -c "SELECT format('    customers %s (ordinals %s), orders %s, order_items %s, page_views %s, support_tickets %s, app_events %s; %s',
         (SELECT count(*) FROM shop.customers), (SELECT count(*) FROM segment.customer_ordinals),
         (SELECT count(*) FROM shop.orders), (SELECT count(*) FROM shop.order_items),
@@ -108,6 +117,11 @@ run_rules() {
     DB=g$n q -c "CALL bench.g_run('$mode', '$AS_OF', $growth, $n)" 2>&1 | sed -u 's/^NOTICE: */    /'
     DB=g$n q -c "COPY (SELECT '$KEYS', r.*, bench.g_ok(r) FROM bench.g_results r WHERE mode = '$mode') TO STDOUT" |
         q -c 'COPY bench.g_all FROM STDIN'
+    [ "$FUNNELS" = 1 ] || return 0
+    log "funnels at $n customers, settings $mode: event_funnel() vs hand-written SQL (warm, median of 3)"
+    DB=g$n q -c "CALL bench.g_funnel_run('$mode', '$AS_OF', $n)" 2>&1 | sed -u 's/^NOTICE: */    /'
+    DB=g$n q -c "COPY (SELECT '$KEYS', r.* FROM bench.g_funnel_results r WHERE mode = '$mode') TO STDOUT" |
+        q -c 'COPY bench.g_funnel_all FROM STDIN'
 }
 
 for n in $SIZES; do
@@ -138,6 +152,19 @@ SQL
 SELECT mode, n, name, members, hand_rows, missing, extra, duplicates, error
 FROM bench.g_all WHERE NOT ok ORDER BY n, mode;
 SQL
+    if [ "$FUNNELS" = 1 ]; then
+        log "funnels at $CUSTOMERS customers, $KEYS keys (ratio = event_funnel / hand; same: the per-step counts agree)"
+        q <<SQL
+\pset format aligned
+\pset tuples_only off
+SELECT mode, n, name, members, members = window_members AND members = lateral_members AS same,
+       round(segment_ms::numeric, 1) AS segment_ms, round(window_ms::numeric, 1) AS window_ms,
+       round(lateral_ms::numeric, 1) AS lateral_ms, round((segment_ms / window_ms)::numeric, 2) AS vs_window,
+       round((segment_ms / lateral_ms)::numeric, 2) AS vs_lateral,
+       round((segment_ms / least(window_ms, lateral_ms))::numeric, 2) AS vs_best, error
+FROM bench.g_funnel_all ORDER BY mode, n;
+SQL
+    fi
     log "summary: $CUSTOMERS customers, $KEYS keys"
     q <<SQL
 SELECT format('settings %-8s  rules %s  median ratio %s  max ratio %s (rule %s)  above 1.5: %s  wrong results: %s',

@@ -101,6 +101,17 @@ FROM (VALUES
  ('ordered on 3 or more days of the last year', $$active_days(orders DURING LAST 365 days) >= 3$$),
  ('top 10% by paid amount this year, no order this week', $$sum(orders.amount WHERE status = 'paid' DURING LAST 365 days) IN TOP 10 PERCENT AND NOT EXISTS orders DURING LAST 7 days$$)
 ) r(label, rule);
+-- an ordered funnel (event_funnel, doc/rules.md): clicked a message in the
+-- last 30 days, then viewed a product, then paid, all within 7 days of the
+-- click; rate is against the first step.  At the demo's instant:
+--  step | members | rate
+--     1 |    1239 | 1.000
+--     2 |     240 | 0.194
+--     3 |       3 | 0.002
+SELECT step, members, round(rate::numeric, 3) AS rate
+FROM event_funnel(ARRAY['EXISTS messages WHERE kind = ''clicked'' DURING LAST 30 days',
+                        'EXISTS page_views WHERE url LIKE ''/product/%''',
+                        'EXISTS orders WHERE status = ''paid''']::segment_rule[], '7 days', '2024-08-09 11:00+08');
 -- how the coupon rule runs: the first step's scan, the second as an anti-join
 SELECT line FROM regexp_split_to_table(compile($$EXISTS messages WHERE kind = 'clicked' AND button = 'coupon' DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid'$$), E'\n') line
 WHERE line LIKE '--%';

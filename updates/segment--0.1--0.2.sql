@@ -3127,3 +3127,36 @@ RETURNS TABLE(path text, condition text, members bigint, "running" bigint)
 COMMENT ON FUNCTION @extschema@.condition_counts(@extschema@.segment_rule, timestamptz) IS 'per node of the rule (root first): the customers satisfying it alone, and the running count as its parent''s conditions combine in rule order';
 -- (the privilege pass above ran before these were created)
 ALTER FUNCTION @extschema@.explain_membership(text, anyelement) SET search_path = pg_catalog, @extschema@, pg_temp;
+-- s7-funnel: event_funnel(), an ordered funnel over EXISTS steps (src/sql/41_funnel.sql)
+CREATE FUNCTION @extschema@.event_funnel(steps @extschema@.segment_rule[], within interval,
+                                         as_of timestamptz DEFAULT now())
+RETURNS TABLE(step integer, members bigint, rate float8, reached @extschema@.audience)
+    AS 'MODULE_PATHNAME', 'segment_event_funnel' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 8;
+COMMENT ON FUNCTION @extschema@.event_funnel(@extschema@.segment_rule[], interval, timestamptz) IS 'ordered funnel over EXISTS steps: the customers reaching each step with events in order within the conversion window from the first step''s event, and the rate against the first step';
+
+-- s7-funnel: first_by() / last_by(), the aggregates behind first() and last() (src/sql/42_first_last.sql)
+CREATE FUNCTION @extschema@.first_by_trans(internal, anyelement, anycompatible) RETURNS internal
+    AS 'MODULE_PATHNAME', 'segment_first_by_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.first_by_trans(internal, anyelement, anycompatible) IS 'transition function of first_by: keeps the row with the earliest time (ties: the smaller value, NULL last)';
+CREATE FUNCTION @extschema@.last_by_trans(internal, anyelement, anycompatible) RETURNS internal
+    AS 'MODULE_PATHNAME', 'segment_last_by_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.last_by_trans(internal, anyelement, anycompatible) IS 'transition function of last_by: keeps the row with the latest time (ties: the smaller value, NULL last)';
+CREATE FUNCTION @extschema@.first_last_final(internal, anyelement, anycompatible) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'segment_first_last_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.first_last_final(internal, anyelement, anycompatible) IS 'final function of first_by and last_by: the kept value (NULL over no row with a time)';
+CREATE AGGREGATE @extschema@.first_by(anyelement, anycompatible) (
+    SFUNC = @extschema@.first_by_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.first_last_final,
+    FINALFUNC_EXTRA,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.first_by(anyelement, anycompatible) IS 'the value on the row with the earliest time (a date or timestamp; ties: the smaller value, NULL last; rows without a time ignored)';
+CREATE AGGREGATE @extschema@.last_by(anyelement, anycompatible) (
+    SFUNC = @extschema@.last_by_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.first_last_final,
+    FINALFUNC_EXTRA,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.last_by(anyelement, anycompatible) IS 'the value on the row with the latest time (a date or timestamp; ties: the smaller value, NULL last; rows without a time ignored)';

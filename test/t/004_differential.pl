@@ -23,6 +23,8 @@
 #   DIFF_BEHAVIOUR_RULES  rules of the behavioural pass over integer keys (default
 #                    DIFF_RULES / 12); the pass over text keys and tenants and the one with
 #                    TimeZone America/New_York and segment.timezone Europe/Berlin have a third as many
+#   DIFF_FUNNELS     random event_funnel() calls checked step by step (default
+#                    DIFF_RULES / 20; with the behavioural passes only)
 #   DIFF_REF_ONLY=1  run only the reference queries (no evaluate()): checks
 #                    that every rule parses and every reference runs, e.g. for
 #                    constructs the compiler does not evaluate yet
@@ -298,6 +300,52 @@ run_mode('zones', 'int', 'diff_zones', $nsessions, undef, \@session_zones);
 run_mode('behaviour', 'int', 'diff_behaviour', $nbeh);
 run_mode('behaviour_text', 'text', 'diff_behaviour_text', int($nbeh / 3));
 run_mode('behaviour_zone', 'int', 'diff_behaviour_zone', int($nbeh / 3), $split_zone);
+
+# event_funnel() (S25): random funnels over the integer-keyed data, each
+# step's audience against a nested-EXISTS reference at every instant
+sub run_funnels
+{
+	my ($n) = @_;
+	return if $n <= 0;
+	my $t0 = time;
+	my $db = 'diff_funnel';
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "CREATE EXTENSION segment;\n" . Differential::data_sql($seed, $ncust)
+		  . Differential::setup_sql('int', $seed) . Differential::driver_sql());
+	my $gen = Differential->new(seed => $seed * 3 + 7, mode => 'int', strict => $strict, zone_split => 0, behaviour => 1);
+	my @funnels = map { $gen->gen_funnel } 1 .. $n;
+	my @rows;
+	for my $i (0 .. $#funnels)
+	{
+		my $f = $funnels[$i];
+		my $steps = 'ARRAY[' . join(', ', map { Differential::ql($_) } @{ $f->{steps} }) . ']';
+		push @rows, sprintf("(%d, %d, %s, %s, %s)", $i + 1, $_ + 1, $steps, Differential::ql($f->{within}),
+			Differential::ql($f->{refs}[$_])) for 0 .. $#{ $f->{refs} };
+	}
+	$node->safe_psql($db, 'INSERT INTO diff_funnels VALUES ' . join(",\n", @rows));
+	$kinds{$_} += $gen->{kinds}{$_} for keys %{ $gen->{kinds} };
+	my $arr = 'ARRAY[' . join(', ', map { Differential::ql($_) } @instants) . ']::timestamptz[]';
+	my ($pairs, $rows) = split /\n/, $node->safe_psql($db, qq{SELECT diff_funnel_check($arr);
+SELECT coalesce(json_agg(r ORDER BY r.id, r.step), '[]') FROM diff_funnel_results r}), 2;
+	my @bad = @{ $json->decode($rows) };
+	for my $d (@bad[ 0 .. ($#bad < 9 ? $#bad : 9) ])
+	{
+		my $f = $funnels[ $d->{id} - 1 ];
+		diag(sprintf("seed %d, funnel %d: event_funnel(ARRAY[%s], '%s', '%s')\n  %s",
+				$seed, $d->{id}, join(', ', map { Differential::ql($_) } @{ $f->{steps} }), $f->{within}, $d->{as_of},
+				defined $d->{err} ? "error: $d->{err}"
+				: sprintf("step %d: %d members, the reference %d; only in event_funnel: %s; only in the reference: %s\n  reference: %s",
+					$d->{step}, $d->{ext_n}, $d->{ref_n}, join(', ', grep { defined } @{ $d->{only_ext} // [] }[ 0 .. 4 ]),
+					join(', ', grep { defined } @{ $d->{only_ref} // [] }[ 0 .. 4 ]), $f->{refs}[ $d->{step} - 1 ])));
+	}
+	ok(!@bad && $pairs > 0, sprintf("event_funnel: %d funnels x %d instants, %d (funnel, step, instant) audiences agree with the reference%s",
+			$n, scalar @instants, $pairs, @bad ? ' (' . scalar(@bad) . ' differ)' : ''));
+	note sprintf("event_funnel: %d funnels compared in %.1f s", $n, time - $t0);
+	$failures += @bad;
+	$total_pairs += $pairs;
+	$node->safe_psql('postgres', "DROP DATABASE $db") unless @bad;
+}
+run_funnels($behaviour ? ($ENV{DIFF_FUNNELS} // int($nrules / 20)) : 0);
 
 note "batches per segment.rule_form: " . join(', ', map { "$_ $forms{$_}" } sort keys %forms);
 note "predicate kinds generated (count):";

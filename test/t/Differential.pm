@@ -127,6 +127,13 @@
 #  S23. Like EXISTS and every aggregate (S5), sequences, first/last/mode and
 #      active_* see events after the as-of instant unless a DURING excludes
 #      them.
+#  S25. event_funnel(steps, within, as_of) (doc/rules.md "Ordered funnels"):
+#      a customer reaches step k when some matching events e1, ..., ek of
+#      steps 1..k exist with each instant strictly after the previous one
+#      and every one at most the within span after e1's instant (inclusive;
+#      minutes and hours elapsed, days and larger calendar steps in the
+#      zone, as S17).  The reference nests one correlated EXISTS per step
+#      (gen_funnel, funnel_sql) for each k: no greedy chain, no window.
 #  S24. Where a timestamp-without-time-zone event and an instant are ordered
 #      (sequences across sources, WITHIN), a local time in the repeated hour
 #      of a fall-back night has two readings (S6); the reference takes
@@ -962,6 +969,52 @@ sub sequence_sql
 	return "EXISTS (SELECT 1 $sql AND (" . $self->sequence_sql($steps, $i + 1, $ti, $within) . '))';
 }
 
+# S25: a random funnel of 1 to 4 positive EXISTS steps (filters without
+# prev.column, windows) and a within span; the reference of each step k
+sub gen_funnel
+{
+	my ($self) = @_;
+	my $r = $self->rng;
+	my $n = $r->weighted([ 2, 1 ], [ 4, 2 ], [ 3, 3 ], [ 2, 4 ]);
+	my @steps;
+	for my $i (1 .. $n)
+	{
+		my $src = $r->pick(sort keys %SOURCES);
+		my $tc  = $SOURCES{$src}{time};
+		local $self->{ea}   = "e$i";
+		local $self->{prev} = undef;
+		my $f = $r->chance(0.6) ? $self->gen_filter($src, 0) : undef;
+		my $w = $r->chance(0.3) ? $self->gen_window($SOURCES{$src}{cols}{$tc}) : undef;
+		push @steps, { src => $src, f => $f, w => $w, alias => "e$i" };
+	}
+	my $u = $r->pick(qw(minute hour hour day day week month));
+	my $wn = $r->pick(grep { $_ < 100000 } @{ $WITHIN_NS{$u} });
+	my $within = { u => $u, n => $wn };
+	$self->note_kind("event_funnel of $n steps within $u");
+	return {
+		steps  => [ map { $self->kw('exists') . " $_->{src}" . $self->src_suffix($_->{src}, $_->{f}, $_->{w}) } @steps ],
+		within => "$wn $u",
+		refs   => [ map { $self->ref_query({ sql => $self->funnel_sql(\@steps, 0, $_, undef, undef, $within) }) } 1 .. $n ],
+	};
+}
+
+# S25: steps $i .. $upto - 1 after the instant $prev_t of the previous
+# step's event, all within the span from the first's instant $t1
+sub funnel_sql
+{
+	my ($self, $steps, $i, $upto, $prev_t, $t1, $within) = @_;
+	return 'true' if $i >= $upto;
+	my $s  = $steps->[$i];
+	my $a  = $s->{alias};
+	my $tc = $SOURCES{ $s->{src} }{time};
+	my $ti = $self->instant_sql("$a." . qi($tc), $SOURCES{ $s->{src} }{cols}{$tc});
+	my $sql = "FROM $self->{src_table}{$s->{src}} $a WHERE $a.$self->{src_key} = $self->{key} AND $ti IS NOT NULL";
+	$sql .= " AND ($s->{f}{sql})" if $s->{f};
+	$sql .= " AND coalesce($ti <@ $s->{w}{sql}, false)" if $s->{w};
+	$sql .= " AND $ti > $prev_t AND $ti <= " . $self->span_end($t1, $within) if defined $prev_t;
+	return "EXISTS (SELECT 1 $sql AND (" . $self->funnel_sql($steps, $i + 1, $upto, $ti, $t1 // $ti, $within) . '))';
+}
+
 # S17: the end of the WITHIN span from instant $t: minutes and hours are
 # elapsed time, days, weeks, months and years calendar steps in the zone
 sub span_end
@@ -1563,6 +1616,41 @@ BEGIN
         END LOOP;
     END IF;
     RETURN n;
+END $f$;
+-- event_funnel() against the reference of each step (S25), at each instant:
+-- differences go to diff_funnel_results
+CREATE TABLE diff_funnels (id int, step int, steps text[], within interval, ref text, PRIMARY KEY (id, step));
+CREATE TABLE diff_funnel_results (id int, step int, as_of timestamptz, ext_n bigint, ref_n bigint,
+                                  only_ext bigint[], only_ref bigint[], err text);
+CREATE FUNCTION diff_funnel_check(instants timestamptz[]) RETURNS bigint
+LANGUAGE plpgsql SET search_path = public, segment AS $f$
+DECLARE
+    f record;
+    r record;
+    t timestamptz;
+    want segment.audience;
+    pairs bigint := 0;
+BEGIN
+    FOR f IN SELECT DISTINCT id, steps, within FROM diff_funnels ORDER BY id LOOP
+        FOREACH t IN ARRAY instants LOOP
+            BEGIN
+                FOR r IN SELECT d.step, d.ref, e.reached, e.members FROM diff_funnels d
+                         LEFT JOIN segment.event_funnel(f.steps::segment.segment_rule[], f.within, t) e ON e.step = d.step
+                         WHERE d.id = f.id ORDER BY d.step LOOP
+                    EXECUTE r.ref INTO want USING t, '';
+                    pairs := pairs + 1;
+                    IF r.reached IS DISTINCT FROM want OR r.members IS DISTINCT FROM segment.cardinality(want) THEN
+                        INSERT INTO diff_funnel_results
+                        SELECT f.id, r.step, t, segment.cardinality(r.reached), segment.cardinality(want),
+                               segment.to_bigint_array(r.reached - want), segment.to_bigint_array(want - r.reached), NULL;
+                    END IF;
+                END LOOP;
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO diff_funnel_results (id, as_of, err) VALUES (f.id, t, SQLSTATE || ': ' || SQLERRM);
+            END;
+        END LOOP;
+    END LOOP;
+    RETURN pairs;
 END $f$;
 -- one rule, text and reference given, at one instant: does it differ?
 -- (used to shrink a failing rule; NULL when it fails)
