@@ -48,6 +48,7 @@ OBJS = \
 	src/rule_compile_split.o \
 	src/rule_compile_sequence.o \
 	src/rule_compile_rank.o \
+	src/rule_compile_shard.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \

@@ -26,6 +26,7 @@
 #include "key_dictionary.h"
 #include "rule_choice.h"
 #include "rule_compile_int.h"
+#include "rule_compile_shard.h"
 #include "rule_pg.h"
 #include "rule_print.h"
 #include "rule_rewrite.h"
@@ -221,7 +222,7 @@ MergedSql(Compiler *c, Merged *m)
 		RcAppendGroupEnd(c, &s);
 		RcFenceGrouped(c, list_end, needed.data);
 	}
-	text = c->sql.data;
+	text = RcShardSource(c, m->source, c->sql.data);	/* scale-out: per shard */
 	c->sql = saved;
 	return text;
 }
