@@ -78,6 +78,7 @@ SQL_PARTS = \
 	src/sql/61_contacts.sql \
 	src/sql/62_presets.sql \
 	src/sql/63_rfm.sql \
+	src/sql/70_scale_out.sql \
 	src/sql/80_views.sql \
 	src/sql/85_dependencies.sql \
 	src/sql/90_tenancy.sql

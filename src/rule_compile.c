@@ -103,6 +103,7 @@ LoadRegistry(Registry *reg, const CatalogSnapshot *catalog)
 	reg->key_type = TypeText(r->key_type);
 	reg->unguarded = !reg->dictionary && r->relkind != RELKIND_RELATION &&
 		r->relkind != RELKIND_PARTITIONED_TABLE;
+	reg->unguarded |= !reg->dictionary && rc_has_foreign_partitions(r->rel);	/* scale-out: no key trigger */
 	/* segment._tenant() checks the setting and the role's grant of the tenant */
 	reg->tenant_value = catalog_tenant();
 	if (reg->dictionary)

@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -139,6 +140,20 @@ rc_shard_partitions(Oid rel, const char *key, const char **why)
 														  get_rel_name(part)));
 	}
 	return parts;
+}
+
+/* Whether a partitioned table has a foreign partition (no key-check trigger). */
+bool
+rc_has_foreign_partitions(Oid rel)
+{
+	ListCell   *lc;
+
+	if (get_rel_relkind(rel) != RELKIND_PARTITIONED_TABLE)
+		return false;
+	foreach(lc, find_inheritance_children(rel, AccessShareLock))
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			return true;
+	return false;
 }
 
 /*
@@ -282,4 +297,39 @@ RcShardLeaf(Compiler *c, const RuleNode *n)
 		resetStringInfo(&c->sql);
 		appendStringInfoString(&c->sql, sql);
 	}
+}
+
+PG_FUNCTION_INFO_V1(segment_shard_reason);
+
+/*
+ * shard_reason(relation, customer_column): NULL when the compiler scans the
+ * relation shard by shard, else why not (segment.sharding() lists them).
+ */
+Datum
+segment_shard_reason(PG_FUNCTION_ARGS)
+{
+	Oid			rel;
+	const char *key = NULL;
+	const char *why;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
+	rel = PG_GETARG_OID(0);
+	if (get_rel_relkind(rel) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", rel)));
+	if (!PG_ARGISNULL(1))
+	{
+		key = NameStr(*PG_GETARG_NAME(1));
+		if (get_attnum(rel, key) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist", key, get_rel_name(rel))));
+	}
+	if (rc_shard_partitions(rel, key, &why) != NIL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
 }

@@ -10,6 +10,7 @@
 #include "rule_compile_int.h"
 
 extern List *rc_shard_partitions(Oid rel, const char *key, const char **why);
+extern bool rc_has_foreign_partitions(Oid rel);
 extern char *RcShardSource(Compiler *c, const char *source, const char *sql);
 extern char *RcShardCustomers(Compiler *c, const char *sql);
 extern bool RcShardedCustomers(Compiler *c);
