@@ -190,6 +190,52 @@ AudienceColumns(const char *sql)
 }
 
 /*
+ * The text of sql before the scan at "at", with its audiences sent as
+ * bytea: postgres_fdw reads results in text form, and an audience's text
+ * (its members, as ranges) is several times the bytes of its roaring form
+ * in hex.  Each column "coalesce(segment.audience_agg(...)..., '{}') AS
+ * name" becomes "(segment.audience_agg(...)...)::bytea AS name", which
+ * postgres_fdw sends to the shard whole (it ships no COALESCE; the union
+ * on the coordinator supplies the '{}').  Only where the scan is the
+ * query's own FROM (no subquery or CTE before it) and every column has
+ * that form; otherwise unchanged.
+ */
+static char *
+AsBytea(const char *sql, const char *at, List *cols)
+{
+	const char *open = "coalesce(segment.audience_agg(";
+	const char *close = ", '{}')";
+	char	   *orig = pnstrdup(sql, at - sql);
+	char	   *head = orig;
+	ListCell   *lc;
+
+	if (strncmp(head, "SELECT ", 7) != 0 || strstr(head, " FROM ") != NULL)
+		return orig;
+	foreach(lc, cols)
+	{
+		const char *as = psprintf(" AS %s", (const char *) lfirst(lc));
+		char	   *p = strstr(head, as);
+		char	   *item = NULL;
+		char	   *q;
+		char		next;
+
+		if (p == NULL || p - head < (ptrdiff_t) strlen(close) ||
+			strncmp(p - strlen(close), close, strlen(close)) != 0)
+			return orig;
+		next = p[strlen(as)];
+		if ((next != ',' && next != '\0') || strstr(p + strlen(as), as) != NULL)
+			return orig;
+		for (q = strstr(head, open); q != NULL && q < p; q = strstr(q + 1, open))
+			item = q;
+		if (item == NULL)
+			return orig;
+		head = psprintf("%.*s(%.*s)::bytea%s", (int) (item - head), head,
+						(int) (p - strlen(close) - (item + strlen("coalesce("))), item + strlen("coalesce("), p);
+	}
+	return head;
+}
+
+/*
  * sql with its one scan " FROM relname alias" run per partition and united
  * (see the file's comment); sql itself when the table is not sharded, the
  * scan is not found exactly once, or the result is not all audiences.
@@ -207,6 +253,7 @@ ShardScan(Compiler *c, const char *sql, Oid rel, const char *relname, const char
 	List	   *cols;
 	ListCell   *lc;
 	StringInfoData out;
+	char	   *head;
 	int			i = 0;
 
 	if (c->among || at == NULL)
@@ -219,16 +266,17 @@ ShardScan(Compiler *c, const char *sql, Oid rel, const char *relname, const char
 	if ((cols = AudienceColumns(sql)) == NIL)
 		return (char *) sql;
 
+	head = AsBytea(sql, at, cols);
 	initStringInfo(&out);
 	appendStringInfoString(&out, "SELECT ");
 	foreach(lc, cols)
-		appendStringInfo(&out, "%ssegment.union_agg(q.%s) AS %s", i++ > 0 ? ", " : "",
+		appendStringInfo(&out, "%scoalesce(segment.union_agg(q.%s::segment.audience), '{}') AS %s", i++ > 0 ? ", " : "",
 						 (const char *) lfirst(lc), (const char *) lfirst(lc));
 	appendStringInfoString(&out, " FROM (");
 	i = 0;
 	foreach(lc, parts)
-		appendStringInfo(&out, "%s(%.*s FROM ONLY %s %s%s)", i++ > 0 ? " UNION ALL " : "",
-						 (int) (at - sql), sql, (const char *) lfirst(lc), alias, rest);
+		appendStringInfo(&out, "%s(%s FROM ONLY %s %s%s)", i++ > 0 ? " UNION ALL " : "",
+						 head, (const char *) lfirst(lc), alias, rest);
 	appendStringInfoString(&out, ") q");
 	return out.data;
 }
