@@ -142,10 +142,11 @@ remote_bytes() {
         [ -n "$sql" ] || continue
         i=$(echo "$rel" | grep -oE '_s[0-9]+' | head -1 | tr -d '_s')
         [ -n "$i" ] || continue
-        out=$(q "shard$i" "$db" -c "COPY ($sql) TO STDOUT" | wc -l -c)
+        case "$sql" in *'$1'*) continue ;; esac    # parameterized (per outer row): not measured
+        out=$(q "shard$i" "$db" -c "COPY ($sql) TO STDOUT" | wc -l -c) || out="0 0"
         rows=$((rows + $(echo "$out" | awk '{print $1}')))
         bytes=$((bytes + $(echo "$out" | awk '{print $2}')))
-        t=$(q "shard$i" "$db" -c "SELECT round(bench.ms(\$q\$SELECT count(*) FROM ($sql) s\$q\$, 3))")
+        t=$(q "shard$i" "$db" -c "SELECT round(bench.ms(\$q\$SELECT count(*) FROM ($sql) s\$q\$, 3))") || t=0
         ms[$i]=$(( ${ms[$i]} + t ))
     done <<<"$plan"
     local mx=0
@@ -167,18 +168,24 @@ for N in $LAYOUTS; do
     db=shards$N
     log "$N shards: evaluate() and the hand-written SQL on the coordinator (warm, median of 3)"
     q coord "$db" -c "CREATE TABLE bench.single (n int, members bigint, ms float8)" -c "COPY bench.single FROM STDIN" <"$work/single.tsv"
+    # one scenario at a time, each measurement under a statement timeout
+    # (sequences over foreign partitions can be quadratic: doc/scale-out.md)
     q coord "$db" <<SQL
-SET TimeZone = 'Asia/Shanghai';
 CREATE TABLE bench.sharded AS
-SELECT n, name, (SELECT segment.cardinality(segment.evaluate(rule::segment.segment_rule, '$AS_OF'))) AS members,
-       bench.count_of(bench.hand(hand, '$AS_OF')) AS hand_members,
-       bench.ms(format('SELECT segment.cardinality(segment.evaluate(%L, %L))', rule, '$AS_OF'), 3) AS shard_ms,
-       bench.ms(format('SELECT count(*) FROM (%s) s', bench.hand(hand, '$AS_OF')), 3) AS hand_ms,
-       segment.compile(rule::segment.segment_rule, '$AS_OF') AS sql,
-       bench.hand(hand, '$AS_OF') AS hand_sql,
+SELECT n, name, NULL::bigint AS members, NULL::bigint AS hand_members, NULL::float8 AS shard_ms, NULL::float8 AS hand_ms,
+       segment.compile(rule::segment.segment_rule, '$AS_OF') AS sql, bench.hand(hand, '$AS_OF') AS hand_sql,
        0::bigint AS seg_bytes, 0::bigint AS seg_rows, 0::bigint AS shard_max_ms, 0::bigint AS hand_bytes, 0::bigint AS hand_rows
 FROM bench.scenarios ORDER BY n;
 SQL
+    for n in $(q coord "$db" -c "SELECT n FROM bench.sharded ORDER BY n"); do
+        q coord "$db" -c "SET TimeZone = 'Asia/Shanghai'" -c "SET statement_timeout = '${TIMEOUT:-300s}'" \
+          -c "UPDATE bench.sharded h SET members = (SELECT segment.cardinality(segment.evaluate(s.rule::segment.segment_rule, '$AS_OF'))),
+                     shard_ms = bench.ms(format('SELECT segment.cardinality(segment.evaluate(%L, %L))', s.rule, '$AS_OF'), 3)
+              FROM bench.scenarios s WHERE s.n = h.n AND h.n = $n" || echo "    scenario $n: evaluate() timed out"
+        q coord "$db" -c "SET TimeZone = 'Asia/Shanghai'" -c "SET statement_timeout = '${TIMEOUT:-300s}'" \
+          -c "UPDATE bench.sharded h SET hand_members = bench.count_of(h.hand_sql),
+                     hand_ms = bench.ms(format('SELECT count(*) FROM (%s) s', h.hand_sql), 3) WHERE h.n = $n" || echo "    scenario $n: hand-written SQL timed out"
+    done
     for n in $(q coord "$db" -c "SELECT n FROM bench.sharded ORDER BY n"); do
         sql=$(q coord "$db" -c "SELECT sql FROM bench.sharded WHERE n = $n")
         hand=$(q coord "$db" -c "SELECT hand_sql FROM bench.sharded WHERE n = $n")
@@ -201,7 +208,8 @@ SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.shard_ms / s.ms)::num
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.shard_ms / h.hand_ms)::numeric, 2) AS median_vs_hand,
        round(sum(h.hand_bytes)::numeric / greatest(sum(h.seg_bytes), 1), 1) AS total_fewer_bytes,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.hand_bytes::float8 / greatest(h.seg_bytes, 1))::numeric, 1) AS median_fewer_bytes,
-       count(*) FILTER (WHERE NOT (h.members = s.members AND h.members = h.hand_members)) AS wrong
+       count(*) FILTER (WHERE NOT (h.members = s.members AND h.members = h.hand_members)) AS wrong,
+       count(*) FILTER (WHERE h.members IS NULL OR h.hand_members IS NULL) AS timed_out
 FROM bench.sharded h JOIN bench.single s USING (n);
 SQL
 done
