@@ -2457,3 +2457,18 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION @extschema@.create_foreign_partitions(regclass, name[], name, name) IS 'creates one postgres_fdw foreign partition of a hash-partitioned table per server (<table>_<server>)';
+
+-- s7-shard: no auto-tagging triggers on tables with foreign partitions
+CREATE OR REPLACE FUNCTION @extschema@._watched_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp AS $$
+    WITH feeds AS (SELECT DISTINCT unnest(refs) AS feed FROM @extschema@._auto_rules())
+    SELECT DISTINCT rel FROM (
+        SELECT s.rel FROM @extschema@.sources s JOIN feeds f ON f.feed = 'source:' || s.name
+        UNION SELECT w.base_table FROM @extschema@.watches w JOIN feeds f ON f.feed = 'source:' || w.source
+        UNION SELECT r.rel FROM @extschema@.customer_registry r JOIN feeds f ON f.feed = 'customer'
+    ) x
+    WHERE (SELECT c.relkind IN ('r', 'p') FROM pg_catalog.pg_class c WHERE c.oid = x.rel)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
+                      WHERE i.inhparent = x.rel AND p.relkind = 'f')
+$$;

@@ -9,6 +9,7 @@
 #  - the plans run the shards' audience_agg remotely, in async foreign scans;
 #  - saved segments refresh (refresh_all() with shared sub-conditions) to the
 #    same members, read through is_member() and the membership view;
+#  - retag() gives auto tags the single node's customers;
 #  - a refresh with a shard down fails with the connection error and keeps
 #    the old membership;
 #  - a third shard added later (every table re-partitioned over three
@@ -16,7 +17,7 @@
 #  - the helpers' bad input errors.
 #
 #   SHARD_SEED   seed of the data and the rules (default 17)
-#   SHARD_RULES  generated rules (default 150), plus SHARD_RULES / 6 behavioural ones
+#   SHARD_RULES  generated rules (default 300), plus SHARD_RULES / 6 behavioural ones
 use strict;
 use warnings;
 use FindBin;
@@ -27,7 +28,7 @@ use Test::More;
 use Differential;
 
 my $seed   = $ENV{SHARD_SEED}  // 17;
-my $nrules = $ENV{SHARD_RULES} // 150;
+my $nrules = $ENV{SHARD_RULES} // 300;
 my $ncust  = 320;
 my @instants = @Differential::AS_OF[ 0, 1 ];
 my $z = $Differential::ZONE;
@@ -222,6 +223,20 @@ is($coord->safe_psql('sharded', "SELECT segment.is_member('buyers', $member)"), 
 is( $coord->safe_psql('sharded', q{SELECT count(*) FROM segment.membership WHERE segment_name = 'loyal'}),
 	$coord->safe_psql('single', q{SELECT count(*) FROM segment.membership WHERE segment_name = 'loyal'}),
 	'the membership view');
+
+# auto tags: retag() evaluates the groups' rules shard by shard
+my $tagged = q{SELECT string_agg(format('%s %s', t.value, m.ordinal), ',' ORDER BY t.value, m.ordinal)
+    FROM segment.tag_members m JOIN segment.tags t ON t.id = m.tag_id JOIN segment.tag_groups g ON g.id = t.group_id WHERE g.name = 'value'};
+for my $db ('single', 'sharded')
+{
+	$coord->safe_psql($db, q{SELECT segment.create_tag_group('value', exclusive => true, allow_auto => true);
+SELECT segment.add_tag('value', 'high', rule => 'sum(orders.amount WHERE status = ''paid'') >= 1000');
+SELECT segment.add_tag('value', 'none', rule => 'count(orders) = 0 AND NOT customer.age < 20');
+SELECT segment.retag();});
+}
+my $tags = $coord->safe_psql('sharded', $tagged);
+ok(length($tags) > 0, 'retag() tags customers on the sharded layout');
+is($tags, $coord->safe_psql('single', $tagged), 'the same customers as on one node');
 
 # --- a shard down: a clear error, the old membership stays
 $coord->safe_psql('sharded', q{INSERT INTO orders (id, customer_id, status, paid_at) SELECT 100000 + id, id, 'paid', '2024-08-01' FROM customers WHERE id % 5 = 1});
