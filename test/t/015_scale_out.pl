@@ -88,7 +88,11 @@ for my $t (@tables)
 	$coord->safe_psql('single', "COPY $t TO '$dir/$t.copy'");
 }
 $setup .= "COPY $_ FROM '$dir/$_.copy';\n" for @tables;
-$setup .= "ANALYZE;\n" . <<'SQL';
+# foreign partitions are analyzed only when named (doc/scale-out.md)
+my $analyze = q{DO $$ DECLARE r regclass; BEGIN
+FOR r IN SELECT c.oid FROM pg_class c WHERE c.relkind = 'f' LOOP EXECUTE format('ANALYZE %s', r); END LOOP; END $$;
+};
+$setup .= "ANALYZE;\n$analyze" . <<'SQL';
 SELECT segment.register_customers('customers', 'id');
 SELECT segment.register_source('orders', 'orders', 'customer_id', 'paid_at');
 SELECT segment.register_source('page_views', 'page_views', 'customer_id', 'viewed_at');
@@ -266,7 +270,7 @@ for my $t (@tables)
 	  . "INSERT INTO $t SELECT * FROM ${t}_old1 UNION ALL SELECT * FROM ${t}_old2;\n"
 	  . "DROP FOREIGN TABLE ${t}_old1, ${t}_old2;\n";
 }
-$coord->safe_psql('sharded', "BEGIN;\n${move}COMMIT;\nANALYZE;");
+$coord->safe_psql('sharded', "BEGIN;\n${move}COMMIT;\n$analyze");
 is( $coord->safe_psql('sharded', q{SELECT string_agg(format('%s %s', name, shards), ', ') FROM segment.sharding()}),
 	'customer 3, messages 3, orders 3, page_views 3', 'sharding(): three shards after the re-partitioning');
 ok($shards[2]->safe_psql('postgres', 'SELECT count(*) FROM v2.orders') > 0, 'the new shard holds rows');
