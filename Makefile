@@ -50,6 +50,7 @@ OBJS = \
 	src/rule_compile_rank.o \
 	src/rule_compile_funnel.o \
 	src/first_last_agg.o \
+	src/rule_compile_shard.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
@@ -86,6 +87,7 @@ SQL_PARTS = \
 	src/sql/61_contacts.sql \
 	src/sql/62_presets.sql \
 	src/sql/63_rfm.sql \
+	src/sql/70_scale_out.sql \
 	src/sql/80_views.sql \
 	src/sql/85_dependencies.sql \
 	src/sql/90_tenancy.sql

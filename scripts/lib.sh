@@ -40,6 +40,22 @@ install_deps() {
     fi
     id "$PG_USER" >/dev/null 2>&1 || useradd --system --create-home "$PG_USER"
     [ -z "$PG_ROOT" ] || private_pg_copy
+    ensure_postgres_fdw
+}
+
+# postgres_fdw (test/t/015_scale_out.pl, bench/scale_out.sh) ships with
+# postgresql-15; a private copy made without it gets it here.  Idempotent.
+ensure_postgres_fdw() {
+    local lib=/usr/lib/postgresql/$PG_MAJOR/lib ext=/usr/share/postgresql/$PG_MAJOR/extension f
+    if [ ! -f "$lib/postgres_fdw.so" ]; then
+        echo "postgres_fdw is missing from postgresql-$PG_MAJOR" >&2
+        return 1
+    fi
+    [ -n "$PG_ROOT" ] || return 0
+    [ -f "$PG_ROOT$lib/postgres_fdw.so" ] || cp -a "$lib/postgres_fdw.so" "$PG_ROOT$lib/"
+    for f in "$ext"/postgres_fdw*; do
+        [ -f "$PG_ROOT$ext/${f##*/}" ] || cp -a "$f" "$PG_ROOT$ext/"
+    done
 }
 
 # PostgreSQL finds its share and lib directories relative to its binaries,

@@ -62,6 +62,8 @@
 
 #include "rule_compile_int.h"
 
+#include "rule_compile_shard.h"
+
 #include "rule_pg.h"
 
 #include "rule_print.h"
@@ -101,6 +103,7 @@ LoadRegistry(Registry *reg, const CatalogSnapshot *catalog)
 	reg->key_type = TypeText(r->key_type);
 	reg->unguarded = !reg->dictionary && r->relkind != RELKIND_RELATION &&
 		r->relkind != RELKIND_PARTITIONED_TABLE;
+	reg->unguarded |= !reg->dictionary && rc_has_foreign_partitions(r->rel);	/* scale-out: no key trigger */
 	/* segment._tenant() checks the setting and the role's grant of the tenant */
 	reg->tenant_value = catalog_tenant();
 	if (reg->dictionary)
@@ -398,6 +401,7 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				RcCompileCustomer(c, n);
 	}
+	RcShardLeaf(c, n);			/* scale-out: per shard (rule_compile_shard.c) */
 	/*
 	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
 	 * changes segments as it goes; IN SNAPSHOT is one cheap row read
@@ -529,7 +533,7 @@ UniverseSql(Compiler *c)
 		u = c->sql;
 		c->sql = saved;
 	}
-	return u.data;
+	return RcShardCustomers(c, u.data); /* scale-out: per shard */
 }
 
 /* The ordinal of a customer-table row (alias cu) and its join, if any. */
@@ -620,6 +624,8 @@ RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	 */
 	if (c->share && c->unchecked)
 		c->uses_universe = true;
+	if ((c->unchecked || c->reg.tenant || c->reg.dictionary) && RcShardedCustomers(c))
+		c->uses_universe = true;	/* scale-out: the check is one audience per shard */
 	if (c->uses_universe)
 	{
 		char	   *universe = UniverseSql(c);

@@ -27,6 +27,7 @@
 #include "key_dictionary.h"
 #include "rule_choice.h"
 #include "rule_compile_int.h"
+#include "rule_compile_shard.h"
 #include "rule_pg.h"
 #include "rule_print.h"
 #include "rule_rewrite.h"
@@ -119,7 +120,7 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 	else if (probe)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
 						 c->reg.dictionary ? RcCustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));
-	text = c->sql.data;
+	text = probe ? c->sql.data : RcShardCustomers(c, c->sql.data);	/* scale-out */
 	c->sql = saved;
 	return text;
 }
@@ -386,7 +387,7 @@ CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 		appendStringInfo(&c->sql, "%sSELECT %s\nFROM%s", c->notes.data, expr.data, c->from.data + 1);
 		return;
 	}
-	if (c->uses_universe)
+	if (c->uses_universe || RcShardedCustomers(c))	/* scale-out: no probe of shards */
 	{
 		appendStringInfo(&c->notes, "-- universe: %s\n",
 						 block ? "the customers satisfying the customer conditions (one scan)"
@@ -455,6 +456,7 @@ RcCompilePlain(Compiler *c, const RuleNode *rule)
 
 	CompileSetAlgebra(c, rule);
 	if (rule_is_customer_only(rule) || segment_rule_form == SEGMENT_FORM_SET_ALGEBRA ||
+		RcShardedCustomers(c) ||	/* scale-out: set algebra, one audience per shard */
 		(segment_rule_form == SEGMENT_FORM_AUTO && !HasCustomerConjunct(rule)))
 		return;
 	algebra = c->sql.data;

@@ -26,6 +26,7 @@
 #include "key_dictionary.h"
 #include "rule_choice.h"
 #include "rule_compile_int.h"
+#include "rule_compile_shard.h"
 #include "rule_pg.h"
 #include "rule_print.h"
 #include "rule_rewrite.h"
@@ -268,7 +269,7 @@ MergedSql(Compiler *c, Merged *m)
 			}
 		RcFenceGrouped(c, list_end, where);
 	}
-	text = c->sql.data;
+	text = RcShardSource(c, m->source, c->sql.data);	/* scale-out: per shard */
 	c->sql = saved;
 	return text;
 }

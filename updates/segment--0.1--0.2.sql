@@ -3160,3 +3160,186 @@ CREATE AGGREGATE @extschema@.last_by(anyelement, anycompatible) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.last_by(anyelement, anycompatible) IS 'the value on the row with the latest time (a date or timestamp; ties: the smaller value, NULL last; rows without a time ignored)';
+-- s7-shard: scale-out over postgres_fdw (issue 17): shard_reason(), sharding(),
+-- create_foreign_partitions(); register_customers() installs no key-check
+-- trigger on a customer table with foreign partitions
+CREATE OR REPLACE FUNCTION @extschema@.register_customers(rel regclass, key_column name, tenant_column name DEFAULT NULL,
+                                               dictionary boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, @extschema@, pg_temp AS $$
+DECLARE
+    ktype regtype;
+    mode text;
+    old @extschema@.customer_registry;
+    bad text;
+    is_table boolean;
+BEGIN
+    PERFORM @extschema@._check_readable(rel);
+    ktype := @extschema@._column_type(rel, key_column, 'key column');
+    IF tenant_column IS NOT NULL THEN
+        PERFORM @extschema@._column_type(rel, tenant_column, 'tenant column');
+    END IF;
+    IF @extschema@._is_integer_type(ktype) AND NOT coalesce(dictionary, false) THEN
+        mode := 'direct';
+        EXECUTE format('SELECT %1$I::text FROM %2$s WHERE %1$I < 0 OR %1$I > 4294967295 LIMIT 1', key_column, rel) INTO bad;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'customer key % is outside the range of ordinals', bad
+                USING ERRCODE = 'numeric_value_out_of_range',
+                      DETAIL = 'Integer customer keys are used directly as ordinals between 0 and 4294967295.',
+                      HINT = 'Register with dictionary => true to map keys of any size to ordinals.';
+        END IF;
+    ELSIF NOT coalesce(dictionary, true) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be used as ordinals', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Only smallint, integer and bigint keys can be their own ordinals.',
+                  HINT = 'Register with dictionary => true or NULL.';
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod
+                      WHERE a.amname = 'btree' AND c.opcdefault AND c.opcintype = ktype) THEN
+        RAISE EXCEPTION 'customer key column "%" has type %, which cannot be a key', key_column, ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Use an integer, bigint, uuid or text key column.';
+    ELSE
+        mode := 'dictionary';
+    END IF;
+
+    SELECT * INTO old FROM @extschema@.customer_registry;
+    IF FOUND AND (old.key_type <> ktype OR old.rel <> rel OR old.key_column <> key_column
+                  OR old.ordinal_mode <> mode)
+       AND @extschema@._segment_count() > 0 THEN
+        RAISE EXCEPTION 'cannot change the customer registration while segments exist'
+            USING ERRCODE = 'object_in_use',
+                  HINT = 'Drop the segments first, or register the same table and key again.';
+    END IF;
+    SELECT string_agg(format('%s (%s.%s)', s.name, s.rel, s.customer_column), ', ' ORDER BY s.name) INTO bad
+    FROM @extschema@.sources s
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = s.rel AND a.attname = s.customer_column
+    WHERE NOT (a.atttypid = ktype OR (mode = 'direct' AND @extschema@._is_integer_type(a.atttypid)));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'registered sources do not match the type % of the new customer key', ktype
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = 'Mismatched sources: ' || bad || '.',
+                  HINT = 'Unregister them with segment.unregister_source() first.';
+    END IF;
+    PERFORM @extschema@._unregister_customer_objects();
+
+    -- a re-registration keeps the zone; a first one records the session's
+    INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column, time_zone)
+    VALUES (rel, key_column, ktype, mode, tenant_column, coalesce(old.time_zone, @extschema@._zone()));
+
+    -- statement triggers with transition tables cannot be on a table with
+    -- foreign partitions (doc/scale-out.md): rules check such keys instead
+    SELECT relkind IN ('r', 'p') AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                                                 JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
+                                                 WHERE i.inhparent = rel AND p.relkind = 'f')
+    INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
+    IF mode = 'dictionary' THEN
+        EXECUTE format('CREATE TABLE @extschema@.customer_ordinals (
+                            ordinal bigint PRIMARY KEY DEFAULT nextval(''@extschema@.customer_ordinal_seq''),
+                            key %s NOT NULL UNIQUE)', ktype);
+        EXECUTE format('INSERT INTO @extschema@.customer_ordinals (key)
+                        SELECT %1$I FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1 ORDER BY 1
+                        ON CONFLICT (key) DO NOTHING', key_column, rel);
+        IF is_table THEN
+            EXECUTE format('CREATE TRIGGER segment_dictionary_add AFTER INSERT ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+            EXECUTE format('CREATE TRIGGER segment_dictionary_upd AFTER UPDATE ON %s
+                            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                            EXECUTE FUNCTION @extschema@._dictionary_add()', rel);
+        END IF;
+    ELSIF is_table THEN
+        -- any integer key (smallint and integer too: -1 is as impossible an
+        -- ordinal as 2^32) is checked as it is written, so that no one row
+        -- makes every rule fail with "audience member is out of range"
+        EXECUTE format('CREATE TRIGGER segment_key_check AFTER INSERT ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+        EXECUTE format('CREATE TRIGGER segment_key_check_upd AFTER UPDATE ON %s
+                        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                        EXECUTE FUNCTION @extschema@._direct_key_check()', rel);
+    END IF;
+    PERFORM @extschema@._rebuild_views();
+END $$;
+
+-- NULL when rule evaluation scans the relation shard by shard (it is
+-- partitioned, on customer_column when given, and every partition is a
+-- postgres_fdw foreign table on a server with extensions 'segment'), else
+-- the reason it does not.
+CREATE FUNCTION @extschema@.shard_reason(relation regclass, customer_column name DEFAULT NULL)
+RETURNS text
+    AS 'MODULE_PATHNAME', 'segment_shard_reason' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.shard_reason(regclass, name) IS 'NULL when rules scan the relation shard by shard (postgres_fdw foreign partitions on servers with extensions ''segment''), else why not';
+
+-- The customer table and every source: how many shards rules scan it on.
+CREATE FUNCTION @extschema@.sharding()
+RETURNS TABLE (name text, relation regclass, shards integer, reason text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, @extschema@, pg_temp AS $$
+    SELECT t.name, t.rel,
+           CASE WHEN t.reason IS NULL
+                THEN (SELECT count(*)::integer FROM pg_catalog.pg_inherits i WHERE i.inhparent = t.rel) ELSE 0 END,
+           t.reason
+    FROM (SELECT 'customer'::text AS name, r.rel, @extschema@.shard_reason(r.rel) AS reason, 0 AS o
+          FROM @extschema@.customer_registry r
+          UNION ALL
+          SELECT s.name, s.rel, @extschema@.shard_reason(s.rel, s.customer_column), 1
+          FROM @extschema@.sources s) t
+    ORDER BY t.o, t.name
+$$;
+COMMENT ON FUNCTION @extschema@.sharding() IS 'the customer table and each source: the number of shards rules scan it on (0 and the reason when not sharded)';
+
+-- One postgres_fdw foreign partition of a hash-partitioned table per
+-- server, named <table>_<server>: partition i of n holds the rows whose
+-- key hashes to remainder i - 1 modulo n.  The remote table is the same
+-- schema and name on every shard unless given.  Runs as its caller (who
+-- needs CREATE on the schema and USAGE on the servers).
+CREATE FUNCTION @extschema@.create_foreign_partitions(parent regclass, servers name[],
+                                                      remote_schema name DEFAULT NULL,
+                                                      remote_table name DEFAULT NULL)
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, @extschema@, pg_temp AS $$
+DECLARE
+    n integer := pg_catalog.cardinality(servers);
+    nsp name;
+    rel name;
+    part regclass;
+BEGIN
+    IF parent IS NULL THEN
+        RAISE EXCEPTION 'parent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF n IS NULL OR n = 0 OR pg_catalog.array_position(servers, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'servers must be a non-empty array without NULLs' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_partitioned_table p WHERE p.partrelid = parent AND p.partstrat = 'h') THEN
+        RAISE EXCEPTION 'table % is not partitioned by hash', parent USING ERRCODE = 'wrong_object_type',
+            HINT = 'Create it with PARTITION BY HASH (customer column).';
+    END IF;
+    SELECT c.relname, ns.nspname INTO rel, nsp
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace WHERE c.oid = parent;
+    FOR i IN 1 .. n LOOP
+        EXECUTE pg_catalog.format('CREATE FOREIGN TABLE %I.%I PARTITION OF %s FOR VALUES WITH (MODULUS %s, REMAINDER %s) '
+                                  'SERVER %I OPTIONS (schema_name %L, table_name %L)',
+                                  nsp, rel || '_' || servers[i], parent, n, i - 1, servers[i],
+                                  coalesce(remote_schema, nsp), coalesce(remote_table, rel));
+        part := pg_catalog.format('%I.%I', nsp, rel || '_' || servers[i])::regclass;
+        RETURN NEXT part;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION @extschema@.create_foreign_partitions(regclass, name[], name, name) IS 'creates one postgres_fdw foreign partition of a hash-partitioned table per server (<table>_<server>)';
+
+-- s7-shard: no auto-tagging triggers on tables with foreign partitions
+CREATE OR REPLACE FUNCTION @extschema@._watched_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, @extschema@, pg_temp AS $$
+    WITH feeds AS (SELECT DISTINCT unnest(refs) AS feed FROM @extschema@._auto_rules())
+    SELECT DISTINCT rel FROM (
+        SELECT s.rel FROM @extschema@.sources s JOIN feeds f ON f.feed = 'source:' || s.name
+        UNION SELECT w.base_table FROM @extschema@.watches w JOIN feeds f ON f.feed = 'source:' || w.source
+        UNION SELECT r.rel FROM @extschema@.customer_registry r JOIN feeds f ON f.feed = 'customer'
+    ) x
+    WHERE (SELECT c.relkind IN ('r', 'p') FROM pg_catalog.pg_class c WHERE c.oid = x.rel)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
+                      WHERE i.inhparent = x.rel AND p.relkind = 'f')
+$$;

@@ -315,7 +315,12 @@ BEGIN
     INSERT INTO @extschema@.customer_registry (rel, key_column, key_type, ordinal_mode, tenant_column, time_zone)
     VALUES (rel, key_column, ktype, mode, tenant_column, coalesce(old.time_zone, @extschema@._zone()));
 
-    SELECT relkind IN ('r', 'p') INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
+    -- statement triggers with transition tables cannot be on a table with
+    -- foreign partitions (doc/scale-out.md): rules check such keys instead
+    SELECT relkind IN ('r', 'p') AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                                                 JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
+                                                 WHERE i.inhparent = rel AND p.relkind = 'f')
+    INTO is_table FROM pg_catalog.pg_class WHERE oid = rel;
     IF mode = 'dictionary' THEN
         EXECUTE format('CREATE TABLE @extschema@.customer_ordinals (
                             ordinal bigint PRIMARY KEY DEFAULT nextval(''@extschema@.customer_ordinal_seq''),

@@ -60,7 +60,10 @@ $$;
 -- The tables whose changes can change an auto tag: the tables of the
 -- sources the rules read (or their watched base tables), and the customer
 -- table when a rule reads customer columns.  Views are skipped: they need
--- segment.watch(), or retag().
+-- segment.watch(), or retag().  So are tables with foreign partitions
+-- (doc/scale-out.md): their triggers would not see writes made on the
+-- shards, and transition tables of foreign partitions make every write
+-- through the coordinator fail; retag() serves them.
 CREATE FUNCTION @extschema@._watched_tables() RETURNS SETOF regclass
 LANGUAGE sql STABLE AS $$
     WITH feeds AS (SELECT DISTINCT unnest(refs) AS feed FROM @extschema@._auto_rules())
@@ -70,6 +73,8 @@ LANGUAGE sql STABLE AS $$
         UNION SELECT r.rel FROM @extschema@.customer_registry r JOIN feeds f ON f.feed = 'customer'
     ) x
     WHERE (SELECT c.relkind IN ('r', 'p') FROM pg_catalog.pg_class c WHERE c.oid = x.rel)
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
+                      WHERE i.inhparent = x.rel AND p.relkind = 'f')
 $$;
 
 -- Installs the triggers on the tables that need them and removes them

@@ -1,0 +1,383 @@
+/*
+ * rule_compile_shard.c
+ *		Scans of tables sharded over postgres_fdw (doc/scale-out.md).
+ *
+ * A table is sharded when it is partitioned and every partition is a
+ * postgres_fdw foreign table on a server whose "extensions" option names
+ * segment.  A predicate's scan of such a table (one row of audiences) is
+ * then run once per partition, each branch "... FROM ONLY partition e ...",
+ * and the branches' audiences are united on the coordinator:
+ *
+ *	 SELECT segment.union_agg(q.yes) AS yes FROM ((branch 1) UNION ALL ...) q
+ *
+ * PostgreSQL 15's postgres_fdw pushes an aggregate down only as the whole
+ * aggregation of one foreign relation, so a branch whose scan is a plain
+ * audience_agg (EXISTS, customer conditions, the universe) runs entirely on
+ * its shard, which sends back one audience; an Append over async-capable
+ * foreign scans runs the shards at the same time.  A branch grouped on the
+ * customer (aggregates) pushes its GROUP BY down and receives one row per
+ * customer.  United per partition is the same as over the whole table
+ * because every customer's rows are in one partition: the source must be
+ * partitioned on its customer column (anything else is scanned as
+ * before).  Scans among candidates (the tagging triggers) keep the
+ * row-pulling form: their parameters and CTEs are the coordinator's.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "rule_compile_int.h"
+#include "rule_compile_shard.h"
+#include "rule_rewrite.h"
+
+/* Whether a server's "extensions" option (a comma-separated list) names segment. */
+static bool
+ServerHasSegment(const ForeignServer *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+		List	   *names = NIL;
+		ListCell   *n;
+
+		if (strcmp(d->defname, "extensions") != 0)
+			continue;
+		/* as postgres_fdw reads it: identifiers, unquoted ones folded */
+		if (!SplitIdentifierString(pstrdup(defGetString(d)), ',', &names))
+			return false;
+		foreach(n, names)
+			if (strcmp((const char *) lfirst(n), "segment") == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Why a partition is not a shard of segment's (NULL: it is one). */
+static const char *
+NotShardReason(Oid part)
+{
+	ForeignTable *ft;
+	ForeignServer *server;
+	ForeignDataWrapper *fdw;
+
+	if (get_rel_relkind(part) != RELKIND_FOREIGN_TABLE)
+		return "a partition is not a foreign table";
+	ft = GetForeignTable(part);
+	server = GetForeignServer(ft->serverid);
+	fdw = GetForeignDataWrapper(server->fdwid);
+	if (strcmp(fdw->fdwname, "postgres_fdw") != 0)
+		return "a partition is not a postgres_fdw foreign table";
+	if (!ServerHasSegment(server))
+		return "a partition's server has no extensions 'segment' option";
+	return NULL;
+}
+
+/* Whether rel is partitioned on exactly the column named key. */
+static bool
+PartitionedOn(Oid rel, const char *key)
+{
+	Relation	r = table_open(rel, AccessShareLock);
+	PartitionKey pk = RelationGetPartitionKey(r);
+	AttrNumber	att = get_attnum(rel, key);
+	bool		ok = pk != NULL && pk->partnatts == 1 && att != InvalidAttrNumber &&
+		pk->partattrs[0] == att;
+
+	table_close(r, AccessShareLock);
+	return ok;
+}
+
+/*
+ * The shards of rel: its partitions' qualified names, or NIL with *why set.
+ * key (unquoted), when not NULL, must be the partition key.
+ */
+List *
+rc_shard_partitions(Oid rel, const char *key, const char **why)
+{
+	List	   *children;
+	List	   *parts = NIL;
+	ListCell   *lc;
+
+	*why = NULL;
+	if (get_rel_relkind(rel) != RELKIND_PARTITIONED_TABLE)
+	{
+		*why = "not a partitioned table";
+		return NIL;
+	}
+	if (key && !PartitionedOn(rel, key))
+	{
+		*why = "not partitioned on its customer column";
+		return NIL;
+	}
+	children = find_inheritance_children(rel, AccessShareLock);
+	if (children == NIL)
+		*why = "no partitions";
+	foreach(lc, children)
+	{
+		Oid			part = lfirst_oid(lc);
+
+		if ((*why = NotShardReason(part)) != NULL)
+			return NIL;
+		parts = lappend(parts, quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)),
+														  get_rel_name(part)));
+	}
+	return parts;
+}
+
+/* Whether a partitioned table has a foreign partition (no key-check trigger). */
+bool
+rc_has_foreign_partitions(Oid rel)
+{
+	ListCell   *lc;
+
+	if (get_rel_relkind(rel) != RELKIND_PARTITIONED_TABLE)
+		return false;
+	foreach(lc, find_inheritance_children(rel, AccessShareLock))
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			return true;
+	return false;
+}
+
+/*
+ * The result columns of a one-row query, when they are all audiences
+ * (quoted names), else NIL.
+ */
+static List *
+AudienceColumns(const char *sql)
+{
+	Oid			audience = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("audience"),
+										   ObjectIdGetDatum(get_namespace_oid("segment", false)));
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	CachedPlanSource *src;
+	List	   *cols = NIL;
+	int			i;
+
+	if (plan == NULL || list_length(SPI_plan_get_plan_sources(plan)) != 1)
+		elog(ERROR, "could not prepare %s", sql);
+	src = linitial(SPI_plan_get_plan_sources(plan));
+	for (i = 0; src->resultDesc && i < src->resultDesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(src->resultDesc, i);
+
+		if (att->atttypid != audience)
+		{
+			list_free(cols);
+			cols = NIL;
+			break;
+		}
+		cols = lappend(cols, pstrdup(quote_identifier(NameStr(att->attname))));
+	}
+	SPI_freeplan(plan);
+	return cols;
+}
+
+/*
+ * The text of sql before the scan at "at", with its audiences sent as
+ * bytea: postgres_fdw reads results in text form, and an audience's text
+ * (its members, as ranges) is several times the bytes of its roaring form
+ * in hex.  Each column "coalesce(segment.audience_agg(...)..., '{}') AS
+ * name" becomes "(segment.audience_agg(...)...)::bytea AS name", which
+ * postgres_fdw sends to the shard whole (it ships no COALESCE; the union
+ * on the coordinator supplies the '{}').  Only where the scan is the
+ * query's own FROM (no subquery or CTE before it) and every column has
+ * that form; otherwise unchanged.
+ */
+static char *
+AsBytea(const char *sql, const char *at, List *cols)
+{
+	const char *open = "coalesce(segment.audience_agg(";
+	const char *close = ", '{}')";
+	char	   *orig = pnstrdup(sql, at - sql);
+	char	   *head = orig;
+	ListCell   *lc;
+
+	if (strncmp(head, "SELECT ", 7) != 0 || strstr(head, " FROM ") != NULL)
+		return orig;
+	foreach(lc, cols)
+	{
+		const char *as = psprintf(" AS %s", (const char *) lfirst(lc));
+		char	   *p = strstr(head, as);
+		char	   *item = NULL;
+		char	   *q;
+		char		next;
+
+		if (p == NULL || p - head < (ptrdiff_t) strlen(close) ||
+			strncmp(p - strlen(close), close, strlen(close)) != 0)
+			return orig;
+		next = p[strlen(as)];
+		if ((next != ',' && next != '\0') || strstr(p + strlen(as), as) != NULL)
+			return orig;
+		for (q = strstr(head, open); q != NULL && q < p; q = strstr(q + 1, open))
+			item = q;
+		if (item == NULL)
+			return orig;
+		head = psprintf("%.*s(%.*s)::bytea%s", (int) (item - head), head,
+						(int) (p - strlen(close) - (item + strlen("coalesce("))), item + strlen("coalesce("), p);
+	}
+	return head;
+}
+
+/*
+ * sql with its one scan " FROM relname alias" run per partition and united
+ * (see the file's comment); sql itself when the table is not sharded, the
+ * scan is not found exactly once, or the result is not all audiences.
+ */
+static char *
+ShardScan(Compiler *c, const char *sql, Oid rel, const char *relname, const char *alias,
+		  const char *key)
+{
+	const char *pattern = psprintf(" FROM %s %s", relname, alias);
+	size_t		plen = strlen(pattern);
+	const char *at = strstr(sql, pattern);
+	const char *rest;
+	const char *why;
+	List	   *parts;
+	List	   *cols;
+	ListCell   *lc;
+	StringInfoData out;
+	char	   *head;
+	int			i = 0;
+
+	if (c->among || at == NULL)
+		return (char *) sql;
+	rest = at + plen;
+	if ((*rest != ' ' && *rest != ')' && *rest != '\0') || strstr(rest, pattern) != NULL)
+		return (char *) sql;
+	if ((parts = rc_shard_partitions(rel, key, &why)) == NIL)
+		return (char *) sql;
+	if ((cols = AudienceColumns(sql)) == NIL)
+		return (char *) sql;
+
+	head = AsBytea(sql, at, cols);
+	initStringInfo(&out);
+	appendStringInfoString(&out, "SELECT ");
+	foreach(lc, cols)
+		appendStringInfo(&out, "%scoalesce(segment.union_agg(q.%s::segment.audience), '{}') AS %s", i++ > 0 ? ", " : "",
+						 (const char *) lfirst(lc), (const char *) lfirst(lc));
+	appendStringInfoString(&out, " FROM (");
+	i = 0;
+	foreach(lc, parts)
+		appendStringInfo(&out, "%s(%s FROM ONLY %s %s%s)", i++ > 0 ? " UNION ALL " : "",
+						 head, (const char *) lfirst(lc), alias, rest);
+	appendStringInfoString(&out, ") q");
+	return out.data;
+}
+
+/* A scan of a source (alias e) as a union over its shards, if sharded. */
+char *
+RcShardSource(Compiler *c, const char *source, const char *sql)
+{
+	Source		s;
+
+	RcLoadSource(c, source, &s);
+	return ShardScan(c, sql, s.rel, s.relname, "e", catalog_source(c->catalog, source)->customer_column);
+}
+
+/* A scan of the customer table (alias cu) as a union over its shards. */
+char *
+RcShardCustomers(Compiler *c, const char *sql)
+{
+	return ShardScan(c, sql, c->reg.rel, c->reg.relname, "cu", NULL);
+}
+
+/* Whether the customer table is sharded (and this compilation may use it). */
+bool
+RcShardedCustomers(Compiler *c)
+{
+	const char *why;
+
+	return !c->among && rc_shard_partitions(c->reg.rel, NULL, &why) != NIL;
+}
+
+/*
+ * A predicate's subquery in c->sql as a union over the shards of the table
+ * it scans: customer conditions, EXISTS and aggregates (sequences and
+ * ranks read several rows of a customer across scans: kept as they are).
+ */
+void
+RcShardLeaf(Compiler *c, const RuleNode *n)
+{
+	const char *source = NULL;
+	char	   *sql;
+
+	if (rule_is_customer_only(n))
+		source = NULL;
+	else
+		switch (n->kind)
+		{
+			case RULE_EXISTS:
+				source = n->name;
+				break;
+			case RULE_TAG_IN:
+			case RULE_TAG_EMPTY:
+			case RULE_IN_SEGMENT:
+			case RULE_SEQUENCE:
+			case RULE_RANK:
+			case RULE_AND:
+			case RULE_OR:
+			case RULE_NOT:
+				return;
+			default:
+				if (n->value->kind == RULE_VALUE_AGG)
+					source = n->value->source;
+		}
+	sql = source ? RcShardSource(c, source, c->sql.data) : RcShardCustomers(c, c->sql.data);
+	if (sql != c->sql.data)
+	{
+		resetStringInfo(&c->sql);
+		appendStringInfoString(&c->sql, sql);
+	}
+}
+
+PG_FUNCTION_INFO_V1(segment_shard_reason);
+
+/*
+ * shard_reason(relation, customer_column): NULL when the compiler scans the
+ * relation shard by shard, else why not (segment.sharding() lists them).
+ */
+Datum
+segment_shard_reason(PG_FUNCTION_ARGS)
+{
+	Oid			rel;
+	const char *key = NULL;
+	const char *why;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation must not be NULL")));
+	rel = PG_GETARG_OID(0);
+	if (get_rel_relkind(rel) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", rel)));
+	if (!PG_ARGISNULL(1))
+	{
+		key = NameStr(*PG_GETARG_NAME(1));
+		if (get_attnum(rel, key) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist", key, get_rel_name(rel))));
+	}
+	if (rc_shard_partitions(rel, key, &why) != NIL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
+}

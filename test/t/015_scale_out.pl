@@ -1,0 +1,320 @@
+# Scale-out over postgres_fdw (issue 17, doc/scale-out.md): a coordinator
+# and two shard clusters.  The differential test's data (test/t/Differential.pm)
+# is loaded once into a single-node database on the coordinator, and once
+# into a sharded database whose customer table and sources are partitioned
+# by hash of the customer key into postgres_fdw foreign partitions
+# (extensions 'segment', async_capable) made by create_foreign_partitions().
+#  - every generated rule (and the behavioural pass's rules) gives the same
+#    members sharded as single-node, at two as-of instants;
+#  - the plans run the shards' audience_agg remotely, in async foreign scans;
+#  - saved segments refresh (refresh_all() with shared sub-conditions) to the
+#    same members, read through is_member() and the membership view;
+#  - retag() gives auto tags the single node's customers;
+#  - a refresh with a shard down fails with the connection error and keeps
+#    the old membership;
+#  - a third shard added later (every table re-partitioned over three
+#    servers) gives the same members after a refresh;
+#  - the helpers' bad input errors.
+#
+#   SHARD_SEED   seed of the data and the rules (default 17)
+#   SHARD_RULES  generated rules (default 300), plus SHARD_RULES / 6 behavioural ones
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Differential;
+
+my $seed   = $ENV{SHARD_SEED}  // 17;
+my $nrules = $ENV{SHARD_RULES} // 300;
+my $ncust  = 320;
+my @instants = @Differential::AS_OF[ 0, 1 ];
+my $z = $Differential::ZONE;
+
+sub node
+{
+	my $n = PostgreSQL::Test::Cluster->new(shift);
+	$n->init;
+	$n->append_conf('postgresql.conf', "timezone = '$z'\nfsync = off\nsynchronous_commit = off\n");
+	$n->start;
+	return $n;
+}
+my $coord  = node('coordinator');
+my @shards = (node('shard1'), node('shard2'));
+
+# The tables of Differential::data_sql, as each shard holds them.
+my $tables = <<'SQL';
+CREATE TABLE customers (id int PRIMARY KEY, name text, city text, age int, score numeric(6,2), vip boolean,
+                        birthday date, registered_at timestamptz, "Nick Name" text);
+CREATE TABLE orders (id int, customer_id int, status text, amount numeric, channel text, note text, paid_at timestamptz);
+CREATE TABLE page_views (customer_id bigint, url text, seconds int, viewed_at timestamp without time zone);
+CREATE TABLE messages (customer_id int, campaign text, kind text, button text, sent_on date);
+SQL
+my %key = (customers => 'id', orders => 'customer_id', page_views => 'customer_id', messages => 'customer_id');
+my @tables = sort keys %key;
+
+# --- the single node: data, registration, tags and segments of the differential test
+$coord->safe_psql('postgres', 'CREATE DATABASE single');
+$coord->safe_psql('postgres', 'CREATE DATABASE sharded');
+$coord->safe_psql('single', "CREATE EXTENSION segment;\n" . Differential::data_sql($seed, $ncust)
+	  . Differential::setup_sql('int', $seed));
+
+# --- the shards: the extension and empty tables
+for my $s (@shards)
+{
+	$s->safe_psql('postgres', "CREATE EXTENSION segment;\n$tables");
+}
+
+# --- the coordinator: servers, partitioned tables of foreign partitions
+sub server_sql
+{
+	my ($name, $node) = @_;
+	return sprintf(q{CREATE SERVER %s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '%s', port '%d', dbname 'postgres',
+                     extensions 'segment', async_capable 'true');
+CREATE USER MAPPING FOR CURRENT_USER SERVER %s;
+}, $name, $node->host, $node->port, $name);
+}
+my $dir = $coord->basedir;
+my $setup = "CREATE EXTENSION segment;\nCREATE EXTENSION postgres_fdw;\n"
+  . server_sql('s1', $shards[0]) . server_sql('s2', $shards[1]);
+for my $t (@tables)
+{
+	(my $ddl) = $tables =~ /(CREATE TABLE $t \(.*?\));/s;
+	$ddl =~ s/ PRIMARY KEY//;
+	$setup .= "$ddl PARTITION BY HASH ($key{$t});\n"
+	  . "SELECT count(*) FROM segment.create_foreign_partitions('$t', ARRAY['s1', 's2']);\n";
+	$coord->safe_psql('single', "COPY $t TO '$dir/$t.copy'");
+}
+$setup .= "COPY $_ FROM '$dir/$_.copy';\n" for @tables;
+# foreign partitions are analyzed only when named (doc/scale-out.md)
+my $analyze = q{DO $$ DECLARE r regclass; BEGIN
+FOR r IN SELECT c.oid FROM pg_class c WHERE c.relkind = 'f' LOOP EXECUTE format('ANALYZE %s', r); END LOOP; END $$;
+};
+$setup .= "ANALYZE;\n$analyze" . <<'SQL';
+SELECT segment.register_customers('customers', 'id');
+SELECT segment.register_source('orders', 'orders', 'customer_id', 'paid_at');
+SELECT segment.register_source('page_views', 'page_views', 'customer_id', 'viewed_at');
+SELECT segment.register_source('messages', 'messages', 'customer_id', 'sent_on');
+SELECT segment.create_tag_group('tier', exclusive => true);
+SELECT segment.add_tag('tier', v) FROM unnest(ARRAY['gold', 'silver', 'bronze']) v;
+SELECT segment.create_tag_group('退订标签');
+SELECT segment.add_tag('退订标签', v) FROM unnest(ARRAY['已退订', 'другое']) v;
+SELECT segment.create_tag_group('leer');
+SELECT segment.add_tag('leer', 'x');
+SQL
+$coord->safe_psql('sharded', $setup);
+for my $s (@shards) { $s->safe_psql('postgres', 'ANALYZE') }
+
+# the single node's tags (held by ordinal, some of customers since deleted)
+$coord->safe_psql('single', qq{COPY (SELECT g.name, t.value, m.ordinal, m.source FROM segment.tag_members m
+    JOIN segment.tags t ON t.id = m.tag_id JOIN segment.tag_groups g ON g.id = t.group_id) TO '$dir/tags.copy'});
+$coord->safe_psql('sharded', qq{
+CREATE TEMP TABLE x (g text, v text, ordinal bigint, source text);
+COPY x FROM '$dir/tags.copy';
+INSERT INTO segment.tag_members (tag_id, ordinal, source)
+SELECT t.id, x.ordinal, x.source FROM x JOIN segment.tags t ON t.value = x.v
+JOIN segment.tag_groups g ON g.id = t.group_id AND g.name = x.g;
+SELECT segment.create_segment('vip', 'customer.vip = true OR customer.score > 90');
+SELECT segment.create_segment('上海 客户', 'customer.city = ''上海'' OR EXISTS orders WHERE channel = ''store''');
+});
+
+is( $coord->safe_psql('sharded', q{SELECT string_agg(format('%s %s %s %s', name, relation, shards, coalesce(reason, '-')), ', ') FROM segment.sharding()}),
+	'customer customers 2 -, messages messages 2 -, orders orders 2 -, page_views page_views 2 -',
+	'sharding(): the customer table and every source on 2 shards');
+is( $coord->safe_psql('sharded', q{SELECT format('%s/%s', (SELECT count(*) FROM orders), (SELECT count(*) FROM orders_s1))}),
+	$coord->safe_psql('single', q{SELECT count(*) FROM orders}) . '/' . $shards[0]->safe_psql('postgres', 'SELECT count(*) FROM orders'),
+	'the rows are spread over the shards');
+
+# --- the rules: generated, plus the behavioural pass's
+my @rules;
+my $gen = Differential->new(seed => $seed * 3, mode => 'int', strict => 1);
+push @rules, $gen->gen_rule->{text} for 1 .. $nrules;
+my $beh = Differential->new(seed => $seed * 3 + 4, mode => 'int', strict => 1, behaviour => 1);
+push @rules, $beh->gen_rule->{text} for 1 .. int($nrules / 6);
+push @rules, map { $_->{text} } $beh->pinned_rules;
+push @rules, 'EXISTS orders', 'NOT EXISTS orders', 'count(orders) = 0', 'count(orders WHERE status = \'paid\') >= 3',
+  'sum(orders.amount) < 300 OR EXISTS page_views', 'TAG \'tier\' IN (\'gold\') AND EXISTS messages',
+  'IN SEGMENT \'上海 客户\' AND NOT IN SEGMENT \'vip\'', 'customer.age > 30', 'NOT customer.city = \'上海\'';
+
+my $driver = <<'SQL';
+CREATE TABLE shard_rules (id int PRIMARY KEY, rule text NOT NULL);
+-- one line per rule and instant: the members' md5, or the error
+CREATE FUNCTION shard_members(lo int, hi int, instants timestamptz[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    t timestamptz;
+    a segment.audience;
+BEGIN
+    FOR r IN SELECT * FROM shard_rules WHERE id BETWEEN lo AND hi ORDER BY id LOOP
+        FOREACH t IN ARRAY instants LOOP
+            BEGIN
+                a := segment.evaluate(r.rule::segment.segment_rule, t);
+                RETURN NEXT format('%s %s %s %s', r.id, t, segment.cardinality(a), md5(segment.to_bigint_array(a)::text));
+            EXCEPTION WHEN OTHERS THEN
+                RETURN NEXT format('%s %s error %s', r.id, t, SQLERRM);
+            END;
+        END LOOP;
+    END LOOP;
+END $$;
+SQL
+my $k = 0;
+my $load = 'INSERT INTO shard_rules VALUES ' . join(",\n", map { $k++; "($k, " . Differential::ql($_) . ')' } @rules);
+for my $db ('single', 'sharded') { $coord->safe_psql($db, "$driver$load") }
+my $inst = 'ARRAY[' . join(', ', map { Differential::ql($_) } @instants) . ']::timestamptz[]';
+
+# compares rules lo..hi between the databases; returns the number that differ
+sub compare_rules
+{
+	my ($lo, $hi, $what) = @_;
+	my @a = split /\n/, $coord->safe_psql('single',  "SELECT shard_members($lo, $hi, $inst)");
+	my @b = split /\n/, $coord->safe_psql('sharded', "SELECT shard_members($lo, $hi, $inst)");
+	my $bad = 0;
+	for my $i (0 .. $#a)
+	{
+		next if defined $b[$i] && $a[$i] eq $b[$i];
+		$bad++;
+		my ($id) = $a[$i] =~ /^(\d+)/;
+		diag("$what: rule $id: $rules[$id - 1]\n  single:  $a[$i]\n  sharded: " . ($b[$i] // 'missing')) if $bad <= 5;
+	}
+	if (@a != @b)
+	{
+		$bad++;
+		diag("$what: " . scalar(@a) . " lines single, " . scalar(@b) . " sharded");
+	}
+	return $bad;
+}
+my $n = @rules;
+is(compare_rules(1, $n, 'two shards'), 0, "$n rules at two instants: the same members sharded as on one node");
+is( $coord->safe_psql('single', "SELECT count(*) FROM shard_members(1, $n, $inst) m WHERE m LIKE '% error %'"),
+	'0', 'no rule fails');
+
+# --- the plans: audiences computed on the shards, concurrently
+my $plan = $coord->safe_psql('sharded', q{
+SELECT segment.compile('EXISTS orders WHERE status = ''paid'' AND NOT EXISTS page_views', '2024-08-09 11:00+02') AS q \gset
+EXPLAIN (VERBOSE, COSTS OFF) :q
+});
+my @remote = $plan =~ /Remote SQL: SELECT segment\.audience_agg\(/g;
+is(scalar @remote, 6, 'EXPLAIN (VERBOSE): six remote audience_agg calls (universe, orders, page_views on 2 shards)');
+my @async = $plan =~ /Async Foreign Scan/g;
+is(scalar @async, 6, 'each in an async foreign scan');
+$plan = $coord->safe_psql('sharded', q{
+SELECT segment.compile('count(orders WHERE status = ''paid'') >= 2', '2024-08-09 11:00+02') AS q \gset
+EXPLAIN (VERBOSE, COSTS OFF) :q
+});
+like($plan, qr/Remote SQL: SELECT customer_id, count\(\*\) FROM public\.orders WHERE .* GROUP BY 1/,
+	'an aggregate groups on the shard (one row per customer shipped)');
+
+# --- saved segments
+my @segs = (
+	[ 'loyal',  q{count(orders WHERE status = 'paid') >= 2 AND customer.age > 30} ],
+	[ 'loyal2', q{count(orders WHERE status = 'paid') >= 2 AND EXISTS page_views} ],
+	[ 'quiet',  q{NOT EXISTS messages DURING LAST 30 days AND customer.age > 30} ],
+	[ 'tiered', q{TAG 'tier' IN ('gold', 'silver') OR IN SEGMENT 'vip'} ],
+	[ 'buyers', q{EXISTS orders} ],
+);
+my $members = q{SELECT string_agg(format('%s %s %s', name, member_count, md5(segment.to_bigint_array(members)::text)), ', ' ORDER BY name) FROM segment.segments};
+for my $db ('single', 'sharded')
+{
+	$coord->safe_psql($db, join('', map { "SELECT segment.create_segment('$_->[0]', " . Differential::ql($_->[1]) . ", refresh => false);\n" } @segs)
+		  . "SELECT count(*) FROM segment.refresh_all();");
+}
+my $before = $coord->safe_psql('sharded', $members);
+is($before, $coord->safe_psql('single', $members), 'refresh_all(): every saved segment has the single node\'s members');
+my $member = $coord->safe_psql('sharded', q{SELECT min(m) FROM segment.ids((SELECT members FROM segment.segments WHERE name = 'buyers')) m});
+is($coord->safe_psql('sharded', "SELECT segment.is_member('buyers', $member)"), 't', 'is_member() on the coordinator');
+is( $coord->safe_psql('sharded', q{SELECT count(*) FROM segment.membership WHERE segment_name = 'loyal'}),
+	$coord->safe_psql('single', q{SELECT count(*) FROM segment.membership WHERE segment_name = 'loyal'}),
+	'the membership view');
+
+# auto tags: retag() evaluates the groups' rules shard by shard
+my $tagged = q{SELECT string_agg(format('%s %s', t.value, m.ordinal), ',' ORDER BY t.value, m.ordinal)
+    FROM segment.tag_members m JOIN segment.tags t ON t.id = m.tag_id JOIN segment.tag_groups g ON g.id = t.group_id WHERE g.name = 'value'};
+for my $db ('single', 'sharded')
+{
+	$coord->safe_psql($db, q{SELECT segment.create_tag_group('value', exclusive => true, allow_auto => true);
+SELECT segment.add_tag('value', 'high', rule => 'sum(orders.amount WHERE status = ''paid'') >= 1000');
+SELECT segment.add_tag('value', 'none', rule => 'count(orders) = 0 AND NOT customer.age < 20');
+SELECT segment.retag();});
+}
+my $tags = $coord->safe_psql('sharded', $tagged);
+ok(length($tags) > 0, 'retag() tags customers on the sharded layout');
+is($tags, $coord->safe_psql('single', $tagged), 'the same customers as on one node');
+
+# --- a shard down: a clear error, the old membership stays
+$coord->safe_psql('sharded', q{INSERT INTO orders (id, customer_id, status, paid_at) SELECT 100000 + id, id, 'paid', '2024-08-01' FROM customers WHERE id % 5 = 1});
+$shards[1]->stop;
+my ($rc, $out, $err) = $coord->psql('sharded', q{SELECT segment.refresh('buyers')});
+like($err, qr/refresh of segment "buyers" failed/, 'a refresh with a shard down fails');
+like($err, qr/could not connect to server "s2"/, 'naming the shard that cannot be reached');
+is($coord->safe_psql('sharded', q{SELECT status FROM segment.segments WHERE name = 'buyers'}), 'failed', 'the segment shows the failure');
+is($coord->safe_psql('sharded', $members), $before, 'every segment keeps its members');
+is($coord->safe_psql('sharded', "SELECT segment.is_member('buyers', $member)"), 't', 'is_member() still answers');
+$shards[1]->start;
+$coord->safe_psql('single', q{INSERT INTO orders (id, customer_id, status, paid_at) SELECT 100000 + id, id, 'paid', '2024-08-01' FROM customers WHERE id % 5 = 1});
+$coord->safe_psql($_, 'SELECT count(*) FROM segment.refresh_all()') for 'single', 'sharded';
+isnt($coord->safe_psql('sharded', $members), $before, 'with the shard back, a refresh sees the new orders');
+is($coord->safe_psql('sharded', $members), $coord->safe_psql('single', $members), 'and gives the single node\'s members');
+
+# --- a third shard, every table re-partitioned over three servers
+push @shards, node('shard3');
+$shards[2]->safe_psql('postgres', 'CREATE EXTENSION segment');
+for my $s (@shards) { $s->safe_psql('postgres', "CREATE SCHEMA v2; SET search_path = v2;\n$tables") }
+my $move = server_sql('s3', $shards[2]);
+for my $t (@tables)
+{
+	$move .= "ALTER TABLE $t DETACH PARTITION ${t}_s1; ALTER TABLE $t DETACH PARTITION ${t}_s2;\n"
+	  . "ALTER FOREIGN TABLE ${t}_s1 RENAME TO ${t}_old1; ALTER FOREIGN TABLE ${t}_s2 RENAME TO ${t}_old2;\n"
+	  . "SELECT count(*) FROM segment.create_foreign_partitions('$t', ARRAY['s1', 's2', 's3'], remote_schema => 'v2');\n"
+	  . "INSERT INTO $t SELECT * FROM ${t}_old1 UNION ALL SELECT * FROM ${t}_old2;\n"
+	  . "DROP FOREIGN TABLE ${t}_old1, ${t}_old2;\n";
+}
+$coord->safe_psql('sharded', "BEGIN;\n${move}COMMIT;\n$analyze");
+is( $coord->safe_psql('sharded', q{SELECT string_agg(format('%s %s', name, shards), ', ') FROM segment.sharding()}),
+	'customer 3, messages 3, orders 3, page_views 3', 'sharding(): three shards after the re-partitioning');
+ok($shards[2]->safe_psql('postgres', 'SELECT count(*) FROM v2.orders') > 0, 'the new shard holds rows');
+$coord->safe_psql('sharded', 'SELECT count(*) FROM segment.refresh_all()');
+is($coord->safe_psql('sharded', $members), $coord->safe_psql('single', $members),
+	'after a refresh, every saved segment has the single node\'s members');
+my $some = $n < 80 ? $n : 80;
+is(compare_rules(1, $some, 'three shards'), 0, "$some rules at two instants: the same members on three shards");
+
+# --- the helpers' bad input
+sub fails
+{
+	my ($sql, $re, $what) = @_;
+	my ($rc, $out, $err) = $coord->psql('sharded', "\\set VERBOSITY verbose\n$sql");
+	like($err, $re, $what);
+}
+fails(q{SELECT segment.shard_reason(NULL)}, qr/22004: relation must not be NULL/, 'shard_reason(NULL)');
+fails(q{SELECT segment.shard_reason('orders', 'nope')}, qr/42703: column "nope" of relation "orders" does not exist/,
+	'shard_reason() of a column that does not exist');
+is($coord->safe_psql('sharded', q{CREATE TABLE plain (id int); SELECT segment.shard_reason('plain')}),
+	'not a partitioned table', 'shard_reason() of a plain table');
+is( $coord->safe_psql('sharded', q{CREATE TABLE by_list (id int, k int) PARTITION BY LIST (k); SELECT segment.shard_reason('by_list', 'id')}),
+	'not partitioned on its customer column', 'shard_reason() of a table partitioned on another column');
+is( $coord->safe_psql('sharded', q{CREATE TABLE p_local (id int) PARTITION BY HASH (id);
+CREATE TABLE p_local_0 PARTITION OF p_local FOR VALUES WITH (MODULUS 1, REMAINDER 0); SELECT segment.shard_reason('p_local')}),
+	'a partition is not a foreign table', 'shard_reason() of a table with a local partition');
+is( $coord->safe_psql('sharded', q{CREATE SERVER plain_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (extensions '"Segment"');
+CREATE TABLE p_plain (id int) PARTITION BY HASH (id);
+SELECT FROM segment.create_foreign_partitions('p_plain', ARRAY['plain_srv']) \\g /dev/null
+SELECT segment.shard_reason('p_plain')}),
+	"a partition's server has no extensions 'segment' option", 'shard_reason(): a server without the extension');
+is($coord->safe_psql('sharded', q{SELECT segment.shard_reason('p_plain_plain_srv')}), 'not a partitioned table',
+	'create_foreign_partitions() names partitions <table>_<server>');
+fails(q{SELECT segment.create_foreign_partitions('plain', ARRAY['s1'])}, qr/42809: table public.plain is not partitioned by hash/,
+	'create_foreign_partitions() of a plain table');
+fails(q{SELECT segment.create_foreign_partitions('by_list', ARRAY['s1'])}, qr/42809: table public.by_list is not partitioned by hash.*\n.*HINT:  Create it with PARTITION BY HASH \(customer column\)\./,
+	'create_foreign_partitions() of a list-partitioned table');
+fails(q{SELECT segment.create_foreign_partitions('p_plain', '{}')}, qr/22023: servers must be a non-empty array without NULLs/,
+	'create_foreign_partitions() without servers');
+fails(q{SELECT segment.create_foreign_partitions('p_plain', ARRAY['s1', NULL])}, qr/22023: servers must be a non-empty array without NULLs/,
+	'create_foreign_partitions() with a NULL server');
+fails(q{SELECT segment.create_foreign_partitions(NULL, ARRAY['s1'])}, qr/22004: parent must not be NULL/,
+	'create_foreign_partitions(NULL, ...)');
+
+$_->stop for @shards;
+$coord->stop;
+done_testing();
