@@ -329,6 +329,7 @@ RcShardLeaf(Compiler *c, const RuleNode *n)
 			case RULE_TAG_IN:
 			case RULE_TAG_EMPTY:
 			case RULE_IN_SEGMENT:
+			case RULE_IN_SNAPSHOT:
 			case RULE_SEQUENCE:
 			case RULE_RANK:
 			case RULE_AND:
@@ -336,7 +337,7 @@ RcShardLeaf(Compiler *c, const RuleNode *n)
 			case RULE_NOT:
 				return;
 			default:
-				if (n->value->kind == RULE_VALUE_AGG)
+				if (n->value != NULL && n->value->kind == RULE_VALUE_AGG)
 					source = n->value->source;
 		}
 	sql = source ? RcShardSource(c, source, c->sql.data) : RcShardCustomers(c, c->sql.data);
