@@ -77,6 +77,10 @@ SELECT evaluate('IN SNAPSHOT ''双11 campaign'' AND customer.city = ''上海''')
 SET segment.rule_form = reduced;
 SELECT evaluate('IN SNAPSHOT ''双11 campaign'' AND customer.city = ''上海''') AS reduced;
 RESET segment.rule_form;
+-- explanations and counts read the same frozen members
+SELECT path, condition, value, holds FROM explain_membership('IN SNAPSHOT ''双11 campaign'' AND customer.city = ''上海'''::segment_rule, 16);
+SELECT path, condition, value, holds FROM explain_membership('IN SNAPSHOT ''双11 campaign'' OR customer.city = ''上海'''::segment_rule, 1);
+SELECT path, members, running FROM condition_counts('IN SNAPSHOT ''双11 campaign'' AND NOT customer.city = ''上海''');
 -- a frozen member who is no longer a customer is in no rule's result
 DELETE FROM sn_orders WHERE customer_id = 16;
 DELETE FROM sn_customers WHERE id = 16;

@@ -193,6 +193,9 @@ ValueSql(Compiler *c, const RuleNode *n)
 		case RULE_IN_SEGMENT:
 			return psprintf("(SELECT coalesce(members, '{}') OPERATOR(segment.@>) $3 FROM segment.segments "
 							"WHERE id = %s)::text", RcSegmentId(n->name));
+		case RULE_IN_SNAPSHOT:
+			return psprintf("(SELECT members OPERATOR(segment.@>) $3 FROM segment.snapshots "
+							"WHERE id = %s)::text", RcSnapshotId(n->name));
 		default:
 			break;
 	}
