@@ -79,6 +79,7 @@ typedef struct Compiler
 	bool		key_check;		/* post_join: keep only keys of the customer
 								 * table (RcKeyRegistered) before mapping */
 	const RuleNode *key_checked;	/* the predicate whose scan does that */
+	double		key_rows;		/* its customers, by the planner's estimate */
 	bool		choose;			/* choose scans by the planner's costs */
 	StringInfoData notes;		/* the choices made, as SQL comments */
 	bool		key_indexed;	/* an index leads with it */
