@@ -97,6 +97,8 @@ if [ "$tap" != none ] && ls test/t/*.pl >/dev/null 2>&1; then
         echo "    (release 0.1 could not be built from git history; 013_upgrade.pl runs its script on this build)"
     fi
     cp -r test/t "$work/tap/"
+    # 017 reads the sample CRM and the scenario rules (../../demo, ../../bench)
+    cp -r demo bench "$work/"
     [ "$(id -u)" -eq 0 ] && chown -R "$PG_USER" "$work/tap"
     (cd "$work/tap" && as_pg env PERL5LIB="$PGXS_DIR/src/test/perl" \
         PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" TESTDIR="$work/tap" \
