@@ -399,3 +399,20 @@ SELECT unregister_source('shop_events'), unregister_customers();
 DROP TABLE shop_checks, bh_shop, bh_shop_events;
 DROP FUNCTION check_shop;
 RESET segment.timezone;
+
+-- first_by() / last_by(), the aggregates behind first() and last(): the
+-- value on the earliest (latest) row by time, ties to the smallest value,
+-- NULL values last, rows without a time ignored; NULL over no such row
+SELECT first_by(v, t) AS first, last_by(v, t) AS last
+FROM (VALUES ('b', timestamptz '2024-01-02'), ('a', '2024-01-02'), (NULL, '2024-01-01'),
+             ('z', NULL), ('c', '2024-01-03'), (NULL, '2024-01-03')) x(v, t);
+SELECT first_by(v, d) AS first_date, last_by(v, d) AS last_date
+FROM (VALUES (3, date '2024-05-01'), (1, '2024-05-01'), (7, '2023-12-31'), (9, 'infinity')) x(v, d);
+SELECT first_by(v, t) IS NULL AS no_rows, last_by(v, t) IS NULL AS only_null_times
+FROM (VALUES ('x', NULL::timestamp)) x(v, t);
+SELECT first_by(v, t) FROM (SELECT 'x', now() WHERE false) x(v, t);
+SELECT k, first_by(v, t) AS first, last_by(v, t) AS last
+FROM (VALUES (1, '上海', timestamp '2024-01-01 10:00'), (1, '北京', '2024-01-01 09:00'),
+             (2, '🛒', '2024-01-01 08:00')) x(k, v, t) GROUP BY k ORDER BY k;
+SELECT first_by(v, t) FROM (VALUES ('x', 1)) x(v, t);
+SELECT first_by(v, t) FROM (VALUES ('x', NULL::int)) x(v, t);

@@ -44,13 +44,6 @@ NoCustomers(const char *note)
 			 : errhint("Call segment.register_customers() first.")));
 }
 
-/* name, or the text RAISE prints for NULL */
-static const char *
-Shown(const char *name)
-{
-	return name ? name : "<NULL>";
-}
-
 /*
  * A NULL name is a caller's mistake, not a missing object: say so instead of
  * listing the objects that do exist.
@@ -61,13 +54,13 @@ RefuseNullName(const char *name, const char *what)
 	if (name == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s name must not be NULL", what)));
+				 errmsg("%s must not be NULL", what)));
 }
 
 static void
 NoSource(const char *name)
 {
-	RefuseNullName(name, "source");
+	RefuseNullName(name, "source name");
 	Relation	rel = catalog_open("sources", false);
 	SysScanDesc scan = catalog_scan(rel, "sources_pkey", 0, NULL);
 	StringInfoData names;
@@ -80,7 +73,7 @@ NoSource(const char *name)
 	table_close(rel, AccessShareLock);
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("source \"%s\" does not exist", Shown(name)),
+			 errmsg("source \"%s\" does not exist", name),
 			 names.len > 0 ? errhint("Registered sources: %s.", names.data)
 			 : errhint("No source is registered; use segment.register_source().")));
 }
@@ -136,12 +129,12 @@ NoGroup(Relation rel, const char *tenant, const char *name)
 	ScanKeyData key;
 	char	   *names;
 
-	RefuseNullName(name, "tag group");
+	RefuseNullName(name, "tag group name");
 	catalog_text_key(&key, rel, "tenant", tenant);
 	names = QuotedByPosition(rel, "tag_groups_tenant_name_key", &key, "name");
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("tag group \"%s\" does not exist", Shown(name)),
+			 errmsg("tag group \"%s\" does not exist", name),
 			 names[0] ? errhint("Tag groups: %s.", names)
 			 : errhint("No tag group exists yet; create one with segment.create_tag_group().")));
 }
@@ -152,68 +145,65 @@ NoTag(Relation rel, int32 group_id, const char *group, const char *value)
 	ScanKeyData key;
 	char	   *names;
 
-	RefuseNullName(value, "tag");
+	RefuseNullName(value, "tag name");
 	catalog_int4_key(&key, rel, "group_id", group_id);
 	names = QuotedByPosition(rel, "tags_group_id_value_key", &key, "value");
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("tag \"%s\" does not exist in group \"%s\"", Shown(value), Shown(group)),
+			 errmsg("tag \"%s\" does not exist in group \"%s\"", value, group),
 			 names[0] ? errhint("Values of \"%s\": %s.", group, names)
 			 : errhint("The group has no values yet; add one with segment.add_tag().")));
+}
+
+/*
+ * 'a', 'b', ... of column of the tenant's rows of rel, in the order of
+ * index (a unique index on (tenant, column)); "" for none or no rel.
+ */
+static char *
+QuotedOfTenant(Relation rel, const char *index, const char *tenant, const char *column)
+{
+	StringInfoData names;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	initStringInfo(&names);
+	if (rel == NULL)
+		return names.data;
+	catalog_text_key(&key, rel, "tenant", tenant);
+	scan = catalog_scan(rel, index, 1, &key);
+	while ((tup = systable_getnext(scan)) != NULL)
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
+						 quote_literal_cstr(catalog_text(tup, rel, column)));
+	systable_endscan(scan);
+	return names.data;
 }
 
 static void
 NoSegment(Relation rel, const char *tenant, const char *name)
 {
-	StringInfoData names;
+	char	   *names;
 
-	RefuseNullName(name, "segment");
-	initStringInfo(&names);
-	if (rel != NULL)
-	{
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-
-		/* the unique index on (tenant, name) lists them by name */
-		catalog_text_key(&key, rel, "tenant", tenant);
-		scan = catalog_scan(rel, "segments_tenant_name_key", 1, &key);
-		while ((tup = systable_getnext(scan)) != NULL)
-			appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "",
-							 quote_literal_cstr(catalog_text(tup, rel, "name")));
-		systable_endscan(scan);
-	}
+	RefuseNullName(name, "segment name");
+	names = QuotedOfTenant(rel, "segments_tenant_name_key", tenant, "name");
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("segment \"%s\" does not exist", Shown(name)),
-			 names.len > 0 ? errhint("Segments: %s.", names.data)
+			 errmsg("segment \"%s\" does not exist", name),
+			 names[0] ? errhint("Segments: %s.", names)
 			 : errhint("No segment exists yet; create one with segment.create_segment().")));
 }
 
 static void
 NoSnapshot(Relation rel, const char *tenant, const char *label)
 {
-	StringInfoData labels;
+	char	   *labels;
 
-	initStringInfo(&labels);
-	if (rel != NULL)
-	{
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-
-		/* the unique index on (tenant, label) lists them by label */
-		catalog_text_key(&key, rel, "tenant", tenant);
-		scan = catalog_scan(rel, "snapshots_tenant_label_key", 1, &key);
-		while ((tup = systable_getnext(scan)) != NULL)
-			appendStringInfo(&labels, "%s%s", labels.len > 0 ? ", " : "",
-							 quote_literal_cstr(catalog_text(tup, rel, "label")));
-		systable_endscan(scan);
-	}
+	RefuseNullName(label, "snapshot label");
+	labels = QuotedOfTenant(rel, "snapshots_tenant_label_key", tenant, "label");
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("snapshot \"%s\" does not exist", Shown(label)),
-			 labels.len > 0 ? errhint("Snapshots: %s.", labels.data)
+			 errmsg("snapshot \"%s\" does not exist", label),
+			 labels[0] ? errhint("Snapshots: %s.", labels)
 			 : errhint("No snapshot exists yet; freeze a segment's members with segment.snapshot_segment().")));
 }
 

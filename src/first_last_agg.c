@@ -30,31 +30,32 @@ typedef struct FirstLastState
 	Datum		v;
 	bool		vnull;
 	Oid			vtype;
+	Oid			ttype;			/* the time's type, checked once */
 	int16		typlen;
 	bool		typbyval;
 	FmgrInfo   *cmp;			/* the value's comparison, once needed */
 	Oid			collation;
 } FirstLastState;
 
-static int64
-TimeValue(FunctionCallInfo fcinfo, Datum d)
+/* The time argument's type, or an error for anything but a time. */
+static Oid
+TimeType(FunctionCallInfo fcinfo)
 {
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
 
-	switch (type)
-	{
-		case DATEOID:
-			return (int64) DatumGetDateADT(d);
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			return DatumGetInt64(d);
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("first_by() and last_by() order by a date or timestamp, not %s",
-							format_type_be(type))));
-	}
-	return 0;
+	if (type != DATEOID && type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("first_by() and last_by() order by a date or timestamp, not %s",
+						format_type_be(type))));
+	return type;
+}
+
+/* A date or timestamp as an integer that orders like it. */
+static int64
+TimeValue(Oid type, Datum d)
+{
+	return type == DATEOID ? (int64) DatumGetDateADT(d) : DatumGetInt64(d);
 }
 
 /* Whether value (vnull) goes before the state's on a tie of times. */
@@ -96,10 +97,11 @@ Transition(FunctionCallInfo fcinfo, bool last)
 		s->vtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 		get_typlenbyval(s->vtype, &s->typlen, &s->typbyval);
 		s->collation = PG_GET_COLLATION();
+		s->ttype = TimeType(fcinfo);
 	}
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(s);	/* a row without a time takes no part */
-	t = TimeValue(fcinfo, PG_GETARG_DATUM(2));
+	t = TimeValue(s->ttype, PG_GETARG_DATUM(2));
 	if (!s->have)
 		take = true;
 	else if (t != s->t)

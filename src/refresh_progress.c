@@ -225,18 +225,22 @@ segment_progress_begin(PG_FUNCTION_ARGS)
 		before_shmem_exit(AtExit, 0);
 		exit_callback_registered = true;
 	}
+	/*
+	 * The write starts before the slot shows our pid, so that no reader
+	 * takes the previous owner's fields for ours.
+	 */
 	SpinLockAcquire(&a->mutex);
 	for (i = 0; i < PROGRESS_SLOTS && s == NULL; i++)
 		if (a->slots[i].pid == 0)
 		{
 			s = &a->slots[i];
+			BeginWrite(s);
 			s->pid = MyProcPid;
 		}
 	SpinLockRelease(&a->mutex);
 	if (s == NULL)
 		PG_RETURN_BOOL(false);	/* every slot taken: not reported */
 	my_slot = s;
-	BeginWrite(s);
 	s->database = MyDatabaseId;
 	SetText(s->tenant, TextArg(fcinfo, 1), PROGRESS_TEXT);
 	SetText(s->command, TextArg(fcinfo, 0), sizeof(s->command));
