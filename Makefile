@@ -51,6 +51,7 @@ OBJS = \
 	src/rule_compile_funnel.o \
 	src/first_last_agg.o \
 	src/rule_compile_shard.o \
+	src/grouped_audience_agg.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
@@ -88,6 +89,7 @@ SQL_PARTS = \
 	src/sql/62_presets.sql \
 	src/sql/63_rfm.sql \
 	src/sql/70_scale_out.sql \
+	src/sql/71_grouped_agg.sql \
 	src/sql/80_views.sql \
 	src/sql/85_dependencies.sql \
 	src/sql/90_tenancy.sql
@@ -98,7 +100,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour funnel key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes explain
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour funnel key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes explain grouped_audience_agg
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # make installcheck runs the TAP tests too (each starts its own clusters;
 # run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them

@@ -3343,3 +3343,21 @@ SET search_path = pg_catalog, @extschema@, pg_temp AS $$
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid
                       WHERE i.inhparent = x.rel AND p.relkind = 'f')
 $$;
+
+-- s9-shagg: grouped_audience_agg(), one audience per shard for aggregate conditions (src/sql/71_grouped_agg.sql)
+CREATE FUNCTION @extschema@.grouped_audience_trans(internal, bigint, "any", "any", integer, integer, anyarray, boolean)
+RETURNS internal
+    AS 'MODULE_PATHNAME', 'segment_grouped_audience_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.grouped_audience_trans(internal, bigint, "any", "any", integer, integer, anyarray, boolean) IS 'transition function of grouped_audience_agg: adds a row to its customer''s partial aggregate';
+CREATE FUNCTION @extschema@.grouped_audience_final(internal)
+RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'segment_grouped_audience_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.grouped_audience_final(internal) IS 'final function of grouped_audience_agg: the customers whose aggregate satisfies the comparison';
+CREATE AGGREGATE @extschema@.grouped_audience_agg(customer bigint, value "any", "time" "any", kind integer,
+                                                  op integer, args anyarray, satisfying boolean) (
+    SFUNC = @extschema@.grouped_audience_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.grouped_audience_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last) satisfies op args (satisfying false: does not), as one audience';
