@@ -344,3 +344,10 @@ RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *sour
 			}
 	}
 }
+
+/* A literal as compared with a value of a type (rule_compile_shard.c). */
+void
+RcAppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
+{
+	AppendLiteral(c, lit, type, what);
+}

@@ -170,6 +170,7 @@ extern char *RcZoneLiteral(Compiler *c);
 extern char *RcTimeAs(Compiler *c, const char *expr, Oid from, Oid to);
 extern void RcAppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w);
 extern void RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, const char *what);
+extern void RcAppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what);
 extern void RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *source);
 
 /* rule_compile_source.c */

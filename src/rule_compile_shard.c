@@ -41,11 +41,14 @@
 #include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 #include "utils/varlena.h"
 
+#include "grouped_audience_agg.h"
 #include "rule_compile_int.h"
 #include "rule_compile_shard.h"
 #include "rule_rewrite.h"
+#include "segment.h"
 
 /* Whether a server's "extensions" option (a comma-separated list) names segment. */
 static bool
@@ -308,6 +311,206 @@ RcShardedCustomers(Compiler *c)
 }
 
 /*
+ * Aggregates answered by each shard with one audience: the grouping, the
+ * aggregate and its comparison in one grouped_audience_agg() call per
+ * partition (src/grouped_audience_agg.c), which postgres_fdw ships whole:
+ *
+ *	 SELECT (segment.grouped_audience_agg(e.customer_id, e.amount, NULL::date,
+ *			  1, 5, '{100}'::numeric[], true))::bytea AS x
+ *	 FROM ONLY orders_s1 e WHERE <filter and window>
+ *
+ * A condition that holds over no rows (count = 0, sum < 100) asks each
+ * shard for the customers whose value does NOT satisfy it (satisfying
+ * false) as the column "seen", and an empty "yes": the predicate's
+ * "yes | (universe - seen)" (RcAppendAggExpr) is then universe minus those.
+ * Only integer keys (a shard cannot map dictionary keys), and only the
+ * aggregates and comparisons below; anything else keeps the grouped scan,
+ * one row per customer (doc/scale-out.md).
+ */
+
+/* segment.shard_aggregates: off keeps the grouped scan (for comparison) */
+bool		segment_shard_aggregates = true;
+
+/* The aggregate's kind for grouped_audience_agg(), or -1. */
+static int
+GroupedKind(RuleAggKind agg)
+{
+	switch (agg)
+	{
+		case RULE_AGG_COUNT:
+			return GA_KIND_COUNT;
+		case RULE_AGG_SUM:
+			return GA_KIND_SUM;
+		case RULE_AGG_AVG:
+			return GA_KIND_AVG;
+		case RULE_AGG_MIN:
+			return GA_KIND_MIN;
+		case RULE_AGG_MAX:
+			return GA_KIND_MAX;
+		case RULE_AGG_FIRST:
+			return GA_KIND_FIRST;
+		case RULE_AGG_LAST:
+			return GA_KIND_LAST;
+		default:
+			return -1;
+	}
+}
+
+/* The comparison for grouped_audience_agg(), or -1. */
+static int
+GroupedOp(const RuleNode *n)
+{
+	switch (n->kind)
+	{
+		case RULE_CMP:
+			if (n->args[0].kind == RULE_LIT_PREV)
+				return -1;
+			StaticAssertStmt(GA_OP_EQ == (int) RULE_OP_EQ && GA_OP_GE == (int) RULE_OP_GE,
+							 "comparison codes of grouped_audience_agg() follow RuleOp");
+			return (int) n->op;
+		case RULE_IN:
+			return n->negated ? GA_OP_NOT_IN : GA_OP_IN;
+		case RULE_BETWEEN:
+			return n->negated ? GA_OP_NOT_BETWEEN : GA_OP_BETWEEN;
+		case RULE_IS_NULL:
+			return n->negated ? GA_OP_IS_NOT_NULL : GA_OP_IS_NULL;
+		default:
+			return -1;
+	}
+}
+
+/* Whether values of a type compare in grouped_audience_agg() as in SQL. */
+static bool
+Comparable(Oid type)
+{
+	TypeCacheEntry *tc;
+
+	if (get_typtype(type) != TYPTYPE_BASE && get_typtype(type) != TYPTYPE_ENUM)
+		return false;
+	tc = lookup_type_cache(type, TYPECACHE_CMP_PROC);
+	return OidIsValid(tc->cmp_proc);
+}
+
+/*
+ * The value argument, its time, the kind and the type of the compared
+ * literals of an aggregate; false when grouped_audience_agg() cannot
+ * answer it.
+ */
+static bool
+GroupedValue(Compiler *c, const RuleValue *v, const Source *s, const AggInfo *a,
+			 const char **value, const char **time, int *kind, Oid *ltype)
+{
+	Oid			argtype = v->column ? RcColumnType(s->rel, s->relname, v->column) : InvalidOid;
+
+	*kind = GroupedKind(v->agg);
+	*time = "NULL::date";
+	*value = a->arg;
+	*ltype = a->vtype;
+	if (*kind < 0)
+		return false;
+	if (*kind == GA_KIND_COUNT)
+	{
+		if (a->arg == NULL)
+			*value = "1";		/* count(source): every row */
+		return true;
+	}
+	if (*kind == GA_KIND_SUM || *kind == GA_KIND_AVG)
+		return argtype == INT2OID || argtype == INT4OID || argtype == INT8OID || argtype == NUMERICOID;
+	if ((*kind == GA_KIND_FIRST || *kind == GA_KIND_LAST) && strcmp(a->arg, a->time) == 0)
+		*kind = *kind == GA_KIND_FIRST ? GA_KIND_MIN : GA_KIND_MAX;	/* of the time itself */
+	else if (*kind == GA_KIND_FIRST || *kind == GA_KIND_LAST)
+	{
+		if (!RcIsTimeType(s->time_type))
+			return false;
+		*time = a->time;
+	}
+	if (argtype == DATEOID)
+	{
+		/* compared with instants as timestamps (RcAppendCondition's literals) */
+		*value = psprintf("(%s)::timestamp", a->arg);
+		*ltype = TIMESTAMPOID;
+	}
+	return Comparable(argtype);
+}
+
+/* The literals of a comparison as an array of ltype (NULL for IS NULL). */
+static char *
+GroupedArgs(Compiler *c, const RuleNode *n, const AggInfo *a, Oid ltype)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+	int			i;
+
+	if (n->kind == RULE_IS_NULL)
+		return psprintf("NULL::%s[]", format_type_be(ltype));
+	initStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, "ARRAY[");
+	for (i = 0; i < (n->kind == RULE_CMP ? 1 : n->nargs); i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&c->sql, ", ");
+		/* typed as the plain form types them (a date's as timestamps) */
+		RcAppendLiteral(c, &n->args[i], a->vtype, a->what);
+	}
+	appendStringInfo(&c->sql, "]::%s[]", format_type_be(ltype));
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
+}
+
+/*
+ * An aggregate predicate as one grouped_audience_agg() per shard (see
+ * above), into c->sql; false (c->sql untouched) when it cannot be.
+ */
+static bool
+ShardAggregate(Compiler *c, const RuleNode *n)
+{
+	const RuleValue *v = n->value;
+	Source		s;
+	AggInfo		a;
+	List	   *parts;
+	const char *why;
+	const char *value;
+	const char *time;
+	const char *cond;
+	const char *range;
+	char	   *args;
+	Oid			ltype;
+	int			kind;
+	int			op = GroupedOp(n);
+	bool		holds;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!segment_shard_aggregates || c->among || c->reg.dictionary || c->post_join ||
+		c->key_checked == n || op < 0)
+		return false;
+	RcLoadSource(c, v->source, &s);
+	parts = rc_shard_partitions(s.rel, catalog_source(c->catalog, v->source)->customer_column, &why);
+	if (parts == NIL)
+		return false;
+	RcCheckAggregate(c, v, &s, &a);
+	if (!GroupedValue(c, v, &s, &a, &value, &time, &kind, &ltype))
+		return false;
+	args = GroupedArgs(c, n, &a, ltype);
+	holds = RcEmptyHolds(c, n, &a);
+	cond = RcLeafCondition(c, &s, v->source, v->filter, v->window);
+	/* keys no customer can have are skipped, as the grouped scan does */
+	range = s.references_customers ? "" : psprintf(" AND e.%s BETWEEN 0 AND 4294967295", s.customer);
+
+	resetStringInfo(&c->sql);
+	appendStringInfo(&c->sql, "SELECT %scoalesce(segment.union_agg(q.x::segment.audience), '{}') AS %s FROM (",
+					 holds ? "'{}'::segment.audience AS yes, " : "", holds ? "seen" : "yes");
+	foreach(lc, parts)
+		appendStringInfo(&c->sql, "%s(SELECT (segment.grouped_audience_agg(e.%s, %s, %s, %d, %d, %s, %s))::bytea AS x "
+						 "FROM ONLY %s e WHERE %s%s)", i++ > 0 ? " UNION ALL " : "",
+						 s.customer, value, time, kind, op, args, holds ? "false" : "true",
+						 (const char *) lfirst(lc), cond, range);
+	appendStringInfoString(&c->sql, ") q");
+	return true;
+}
+
+/*
  * A predicate's subquery in c->sql as a union over the shards of the table
  * it scans: customer conditions, EXISTS and aggregates (sequences and
  * ranks read several rows of a customer across scans: kept as they are).
@@ -338,7 +541,11 @@ RcShardLeaf(Compiler *c, const RuleNode *n)
 				return;
 			default:
 				if (n->value != NULL && n->value->kind == RULE_VALUE_AGG)
+				{
+					if (ShardAggregate(c, n))
+						return;
 					source = n->value->source;
+				}
 		}
 	sql = source ? RcShardSource(c, source, c->sql.data) : RcShardCustomers(c, c->sql.data);
 	if (sql != c->sql.data)

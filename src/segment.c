@@ -82,6 +82,11 @@ _PG_init(void)
 							"0 joins the dictionary table instead.",
 							&segment_dictionary_cache_kb, 262144, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("segment.shard_aggregates",
+							 "Whether shards answer aggregate conditions with one audience each.",
+							 "On: grouped_audience_agg() per foreign partition (doc/scale-out.md); off: the "
+							 "GROUP BY is pushed down and one row per customer is shipped.",
+							 &segment_shard_aggregates, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("segment._dictionary_share",
 							   "Internal: the key dictionary copy parallel workers read.",
 							   NULL, &segment_dictionary_share, "",

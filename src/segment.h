@@ -8,6 +8,7 @@
 extern char *segment_timezone;
 extern char *segment_tenant;
 extern int	segment_max_segments_per_tenant;
+extern bool segment_shard_aggregates;	/* rule_compile_shard.c */
 
 /* segment.rule_form: which compiled form of a rule is run */
 typedef enum SegmentRuleForm

@@ -137,6 +137,14 @@ push @rules, map { $_->{text} } $beh->pinned_rules;
 push @rules, 'EXISTS orders', 'NOT EXISTS orders', 'count(orders) = 0', 'count(orders WHERE status = \'paid\') >= 3',
   'sum(orders.amount) < 300 OR EXISTS page_views', 'TAG \'tier\' IN (\'gold\') AND EXISTS messages',
   'IN SEGMENT \'上海 客户\' AND NOT IN SEGMENT \'vip\'', 'customer.age > 30', 'NOT customer.city = \'上海\'';
+# s9-shagg: every kind and comparison grouped_audience_agg() answers per shard
+push @rules, 'avg(orders.amount) BETWEEN 20 AND 200', 'avg(page_views.seconds) NOT BETWEEN 10 AND 60',
+  'min(orders.paid_at) < \'2024-06-01\'', 'max(messages.sent_on) >= \'2024-07-01\'', 'max(page_views.seconds) NOT IN (0, 5)',
+  'first(orders.channel) = \'store\'', 'last(orders.status) IS NULL', 'first(messages.kind) <> \'clicked\'',
+  'last(page_views.url) IN (\'/\', \'/cart\')', 'count(orders.note) <= 1', 'sum(page_views.seconds) > 100',
+  'sum(orders.amount WHERE status = \'paid\') = 0', 'count(messages WHERE kind = \'clicked\') < 2',
+  'last(orders.amount) > 50 AND first(page_views.viewed_at) IS NOT NULL', 'NOT min(orders.amount) <= 10',
+  'last(orders.paid_at) < 30 days ago', 'first(messages.sent_on) > \'2024-05-01\'';
 
 my $driver = <<'SQL';
 CREATE TABLE shard_rules (id int PRIMARY KEY, rule text NOT NULL);
@@ -199,12 +207,42 @@ my @remote = $plan =~ /Remote SQL: SELECT segment\.audience_agg\(/g;
 is(scalar @remote, 6, 'EXPLAIN (VERBOSE): six remote audience_agg calls (universe, orders, page_views on 2 shards)');
 my @async = $plan =~ /Async Foreign Scan/g;
 is(scalar @async, 6, 'each in an async foreign scan');
-$plan = $coord->safe_psql('sharded', q{
-SELECT segment.compile('count(orders WHERE status = ''paid'') >= 2', '2024-08-09 11:00+02') AS q \gset
+
+# --- s9-shagg: aggregates answered by each shard with one audience
+# (grouped_audience_agg(), doc/scale-out.md): the Remote SQL holds the whole
+# aggregate and no GROUP BY; a condition that holds over no rows asks for
+# the customers that do not satisfy it; two aggregates of one source in one
+# rule share a grouped scan, which still ships one row per customer.
+sub plan_of
+{
+	my ($rule) = @_;
+	return $coord->safe_psql('sharded', qq{
+SELECT segment.compile(\$r\$$rule\$r\$, '2024-08-09 11:00+02') AS q \\gset
 EXPLAIN (VERBOSE, COSTS OFF) :q
 });
-like($plan, qr/Remote SQL: SELECT customer_id, count\(\*\) FROM public\.orders WHERE .* GROUP BY 1/,
-	'an aggregate groups on the shard (one row per customer shipped)');
+}
+for my $case (
+	[ q{count(orders WHERE status = 'paid') >= 2}, qr/grouped_audience_agg\(customer_id, 1, NULL::date, 0, 5, '\{2\}'::bigint\[\], true\)/ ],
+	[ q{sum(orders.amount) < 300}, qr/grouped_audience_agg\(customer_id, amount, NULL::date, 1, 2, '\{300\}'::numeric\[\], false\)/ ],
+	[ q{avg(page_views.seconds) BETWEEN 10 AND 100}, qr/grouped_audience_agg\(customer_id, seconds, NULL::date, 2, 8, '\{10,100\}'::numeric\[\], true\)/ ],
+	[ q{first(orders.channel) IN ('store', 'web')}, qr/grouped_audience_agg\(customer_id, channel, paid_at, 5, 6, '\{store,web\}'::text\[\], true\)/ ],
+	[ q{last(messages.kind) IS NOT NULL}, qr/grouped_audience_agg\(customer_id, kind, sent_on, 6, 11, NULL::text\[\], true\)/ ])
+{
+	my ($rule, $call) = @$case;
+	my $p = plan_of($rule);
+	my @calls = $p =~ /Remote SQL: SELECT segment\.grouped_audience_agg\(/g;
+	is(scalar @calls, 2, "$rule: one grouped_audience_agg per shard in the Remote SQL");
+	like($p, $call, "$rule: the aggregate, comparison and values shipped as constants");
+	unlike($p, qr/GROUP BY/, "$rule: no GROUP BY shipped");
+	my @async = $p =~ /Async Foreign Scan/g;
+	cmp_ok(scalar @async, '>=', 2, "$rule: in async foreign scans");
+}
+like(plan_of(q{count(orders) >= 2 AND max(orders.amount) > 100}), qr/Remote SQL: SELECT customer_id, count\(\*\), .* FROM public\.orders .*GROUP BY 1/,
+	'two aggregates of one source share a grouped scan (one row per customer)');
+my $pushed = $coord->safe_psql('sharded', q{
+SELECT count(*) FROM shard_rules WHERE segment.compile(rule::segment.segment_rule, now()) LIKE '%grouped_audience_agg%'});
+cmp_ok($pushed, '>=', 20, "$pushed of the compared rules have an aggregate answered per shard");
+# --- end s9-shagg
 
 # --- saved segments
 my @segs = (
