@@ -401,7 +401,8 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				RcCompileCustomer(c, n);
 	}
-	RcShardLeaf(c, n);			/* scale-out: per shard (rule_compile_shard.c) */
+	/* scale-out: per shard (rule_compile_shard.c) */
+	RcShardLeaf(c, n, aggregate && holds && !IsCovered(c, n));
 	/*
 	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
 	 * changes segments as it goes; IN SNAPSHOT is one cheap row read

@@ -172,6 +172,8 @@ MergedSql(Compiler *c, Merged *m)
 	int			list_end;
 	int			j;
 
+	if ((text = RcShardMerged(c, m)) != NULL)
+		return text;			/* scale-out: audiences per shard */
 	initStringInfo(&needed);
 	RcLoadSource(c, m->source, &s);
 	c->unchecked |= !s.references_customers;

@@ -459,55 +459,175 @@ GroupedArgs(Compiler *c, const RuleNode *n, const AggInfo *a, Oid ltype)
 }
 
 /*
- * An aggregate predicate as one grouped_audience_agg() per shard (see
- * above), into c->sql; false (c->sql untouched) when it cannot be.
+ * The grouped_audience_agg() calls of an aggregate predicate over alias e:
+ * the customers that satisfy it (yes) and those that do not (no), and
+ * whether it holds over no rows; false when it cannot be answered so.
  */
 static bool
-ShardAggregate(Compiler *c, const RuleNode *n)
+GroupedCalls(Compiler *c, const RuleNode *n, const Source *s, char **yes, char **no, bool *holds)
 {
 	const RuleValue *v = n->value;
-	Source		s;
 	AggInfo		a;
-	List	   *parts;
-	const char *why;
 	const char *value;
 	const char *time;
-	const char *cond;
-	const char *range;
 	char	   *args;
+	char	   *head;
 	Oid			ltype;
 	int			kind;
 	int			op = GroupedOp(n);
-	bool		holds;
-	ListCell   *lc;
-	int			i = 0;
 
-	if (!segment_shard_aggregates || c->among || c->reg.dictionary || c->post_join ||
-		c->key_checked == n || op < 0)
+	if (op < 0)
 		return false;
-	RcLoadSource(c, v->source, &s);
-	parts = rc_shard_partitions(s.rel, catalog_source(c->catalog, v->source)->customer_column, &why);
-	if (parts == NIL)
-		return false;
-	RcCheckAggregate(c, v, &s, &a);
-	if (!GroupedValue(c, v, &s, &a, &value, &time, &kind, &ltype))
+	RcCheckAggregate(c, v, s, &a);
+	if (!GroupedValue(c, v, s, &a, &value, &time, &kind, &ltype))
 		return false;
 	args = GroupedArgs(c, n, &a, ltype);
-	holds = RcEmptyHolds(c, n, &a);
-	cond = RcLeafCondition(c, &s, v->source, v->filter, v->window);
-	/* keys no customer can have are skipped, as the grouped scan does */
-	range = s.references_customers ? "" : psprintf(" AND e.%s BETWEEN 0 AND 4294967295", s.customer);
-
-	resetStringInfo(&c->sql);
-	appendStringInfo(&c->sql, "SELECT %scoalesce(segment.union_agg(q.x::segment.audience), '{}') AS %s FROM (",
-					 holds ? "'{}'::segment.audience AS yes, " : "", holds ? "seen" : "yes");
-	foreach(lc, parts)
-		appendStringInfo(&c->sql, "%s(SELECT (segment.grouped_audience_agg(e.%s, %s, %s, %d, %d, %s, %s))::bytea AS x "
-						 "FROM ONLY %s e WHERE %s%s)", i++ > 0 ? " UNION ALL " : "",
-						 s.customer, value, time, kind, op, args, holds ? "false" : "true",
-						 (const char *) lfirst(lc), cond, range);
-	appendStringInfoString(&c->sql, ") q");
+	*holds = RcEmptyHolds(c, n, &a);
+	head = psprintf("segment.grouped_audience_agg(e.%s, %s, %s, %d, %d, %s, ", s->customer, value, time, kind, op, args);
+	*yes = psprintf("%strue)", head);
+	*no = psprintf("%sfalse)", head);
 	return true;
+}
+
+/*
+ * The columns of a scan answered per shard: each one an audience computed
+ * on every shard (sent as bytea, united with union_agg on the
+ * coordinator) or, without an expression, empty.
+ */
+typedef struct ShardColumns
+{
+	StringInfoData branch;		/* the select list of a partition's branch */
+	StringInfoData outer;		/* the select list over their union */
+} ShardColumns;
+
+static void
+AddColumn(ShardColumns *cols, const char *name, const char *expr, const char *filter)
+{
+	if (expr == NULL)
+	{
+		appendStringInfo(&cols->outer, "%s'{}'::segment.audience AS %s", cols->outer.len > 0 ? ", " : "", name);
+		return;
+	}
+	appendStringInfo(&cols->branch, "%s(%s%s)::bytea AS %s", cols->branch.len > 0 ? ", " : "", expr,
+					 filter && strcmp(filter, "true") != 0 ? psprintf(" FILTER (WHERE %s)", filter) : "", name);
+	appendStringInfo(&cols->outer, "%scoalesce(segment.union_agg(q.%s::segment.audience), '{}') AS %s",
+					 cols->outer.len > 0 ? ", " : "", name, name);
+}
+
+/* The union over the partitions of the branches "SELECT ... FROM ONLY part e WHERE where". */
+static char *
+ShardUnion(const ShardColumns *cols, List *parts, const Source *s, const char *where)
+{
+	StringInfoData out;
+	ListCell   *lc;
+	/* keys no customer can have are skipped, as the grouped scan does */
+	const char *range = s->references_customers ? "" : psprintf(" AND e.%s BETWEEN 0 AND 4294967295", s->customer);
+	int			i = 0;
+
+	initStringInfo(&out);
+	appendStringInfo(&out, "SELECT %s FROM (", cols->outer.data);
+	foreach(lc, parts)
+		appendStringInfo(&out, "%s(SELECT %s FROM ONLY %s e WHERE %s%s)", i++ > 0 ? " UNION ALL " : "",
+						 cols->branch.data, (const char *) lfirst(lc), where, range);
+	appendStringInfoString(&out, ") q");
+	return out.data;
+}
+
+/* The shards of a source scanned per customer (integer keys), or NIL. */
+static List *
+AggregateShards(Compiler *c, const char *source, Source *s)
+{
+	const char *why;
+
+	if (!segment_shard_aggregates || c->among || c->reg.dictionary || c->post_join)
+		return NIL;
+	RcLoadSource(c, source, s);
+	return rc_shard_partitions(s->rel, catalog_source(c->catalog, source)->customer_column, &why);
+}
+
+/*
+ * An aggregate predicate as one grouped_audience_agg() per shard (see
+ * above), into c->sql; false (c->sql untouched) when it cannot be.
+ * complement: the predicate's expression will be yes | (universe - seen)
+ * (not covered by another predicate that implies rows): then only the
+ * customers that fail are needed, as seen.
+ */
+static bool
+ShardAggregate(Compiler *c, const RuleNode *n, bool complement)
+{
+	const RuleValue *v = n->value;
+	Source		s;
+	List	   *parts;
+	ShardColumns cols;
+	char	   *yes;
+	char	   *no;
+	bool		holds;
+
+	if (c->key_checked == n || (parts = AggregateShards(c, v->source, &s)) == NIL ||
+		!GroupedCalls(c, n, &s, &yes, &no, &holds))
+		return false;
+	initStringInfo(&cols.branch);
+	initStringInfo(&cols.outer);
+	if (holds && complement)
+	{
+		AddColumn(&cols, "yes", NULL, NULL);
+		AddColumn(&cols, "seen", no, NULL);
+	}
+	else
+		AddColumn(&cols, "yes", yes, NULL);
+	resetStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, ShardUnion(&cols, parts, &s, RcLeafCondition(c, &s, v->source, v->filter, v->window)));
+	return true;
+}
+
+/*
+ * A grouped merged scan (rule_compile_merge.c: several predicates of one
+ * source, columns yesJ and seenJ) answered per shard: each EXISTS an
+ * audience_agg and each aggregate a grouped_audience_agg, FILTERed by its
+ * own condition, over the rows any of them needs; a zero-inclusive
+ * aggregate sends both its yes and the customers that fail (seen), since
+ * the expression may use either.  Sets m->holds; NULL when some predicate
+ * cannot be answered so (or the scan is folded: RcFoldedScan).
+ */
+char *
+RcShardMerged(Compiler *c, Merged *m)
+{
+	Source		s;
+	List	   *parts;
+	ShardColumns cols;
+	StringInfoData where;
+	int			j;
+
+	if (!m->grouped || m->fold || (parts = AggregateShards(c, m->source, &s)) == NIL)
+		return NULL;
+	initStringInfo(&cols.branch);
+	initStringInfo(&cols.outer);
+	initStringInfo(&where);
+	for (j = 0; j < m->nleaves; j++)
+	{
+		const RuleNode *n = m->leaves[j];
+		bool		exists = n->kind == RULE_EXISTS;
+		char	   *cond = RcLeafCondition(c, &s, exists ? n->name : n->value->source,
+										   exists ? n->filter : n->value->filter,
+										   exists ? n->window : n->value->window);
+		char	   *yes;
+		char	   *no;
+		bool		holds = false;
+
+		if (c->key_checked == n)
+			return NULL;
+		if (exists)
+			yes = psprintf("segment.audience_agg(e.%s::bigint)", s.customer);
+		else if (!GroupedCalls(c, n, &s, &yes, &no, &holds))
+			return NULL;
+		m->holds[j] = holds;
+		AddColumn(&cols, psprintf("yes%d", j + 1), yes, cond);
+		if (holds)
+			AddColumn(&cols, psprintf("seen%d", j + 1), no, cond);
+		appendStringInfo(&where, "%s%s", j > 0 ? " OR " : "", cond);
+	}
+	c->unchecked |= !s.references_customers;
+	return ShardUnion(&cols, parts, &s, psprintf("(%s)", where.data));
 }
 
 /*
@@ -516,7 +636,7 @@ ShardAggregate(Compiler *c, const RuleNode *n)
  * ranks read several rows of a customer across scans: kept as they are).
  */
 void
-RcShardLeaf(Compiler *c, const RuleNode *n)
+RcShardLeaf(Compiler *c, const RuleNode *n, bool complement)
 {
 	const char *source = NULL;
 	char	   *sql;
@@ -542,7 +662,7 @@ RcShardLeaf(Compiler *c, const RuleNode *n)
 			default:
 				if (n->value != NULL && n->value->kind == RULE_VALUE_AGG)
 				{
-					if (ShardAggregate(c, n))
+					if (ShardAggregate(c, n, complement))
 						return;
 					source = n->value->source;
 				}

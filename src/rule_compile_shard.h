@@ -14,6 +14,7 @@ extern bool rc_has_foreign_partitions(Oid rel);
 extern char *RcShardSource(Compiler *c, const char *source, const char *sql);
 extern char *RcShardCustomers(Compiler *c, const char *sql);
 extern bool RcShardedCustomers(Compiler *c);
-extern void RcShardLeaf(Compiler *c, const RuleNode *n);
+extern void RcShardLeaf(Compiler *c, const RuleNode *n, bool complement);
+extern char *RcShardMerged(Compiler *c, Merged *m);
 
 #endif							/* RULE_COMPILE_SHARD_H */

@@ -237,8 +237,16 @@ for my $case (
 	my @async = $p =~ /Async Foreign Scan/g;
 	cmp_ok(scalar @async, '>=', 2, "$rule: in async foreign scans");
 }
-like(plan_of(q{count(orders) >= 2 AND max(orders.amount) > 100}), qr/Remote SQL: SELECT customer_id, count\(\*\), .* FROM public\.orders .*GROUP BY 1/,
-	'two aggregates of one source share a grouped scan (one row per customer)');
+my $p = plan_of(q{count(orders) >= 2 AND avg(orders.amount WHERE status = 'paid') > 50 AND NOT EXISTS orders WHERE channel = 'store'});
+my @merged = $p =~ /Remote SQL: SELECT segment\.grouped_audience_agg\(customer_id, 1, .*, segment\.grouped_audience_agg\(customer_id, amount, .* FILTER \(WHERE \(status = 'paid'\)\).*, segment\.audience_agg\(customer_id::bigint\) FILTER \(WHERE \(channel = 'store'\)\)/g;
+is(scalar @merged, 2, 'predicates of one source in one scan: each shard sends an audience per predicate');
+unlike($p, qr/GROUP BY/, 'no GROUP BY shipped for the merged scan');
+$p = $coord->safe_psql('sharded', q{SET segment.shard_aggregates = off;
+SELECT segment.compile('count(orders WHERE status = ''paid'') >= 2', '2024-08-09 11:00+02') AS q \gset
+EXPLAIN (VERBOSE, COSTS OFF) :q
+});
+like($p, qr/Remote SQL: SELECT customer_id, count\(\*\) FROM public\.orders WHERE .* GROUP BY 1/,
+	'segment.shard_aggregates = off: the GROUP BY is pushed down (one row per customer shipped)');
 my $pushed = $coord->safe_psql('sharded', q{
 SELECT count(*) FROM shard_rules WHERE segment.compile(rule::segment.segment_rule, now()) LIKE '%grouped_audience_agg%'});
 cmp_ok($pushed, '>=', 20, "$pushed of the compared rules have an aggregate answered per shard");
