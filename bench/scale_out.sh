@@ -18,7 +18,11 @@
 #   hand_kb     the same for the hand-written SQL
 #   shard_max_ms  the slowest shard's own time for evaluate()'s remote queries
 #                 (each run on its shard, one after the other)
-# with the member counts checked equal (single, sharded, hand).
+#   off_ms, off_kb  evaluate() and its bytes with segment.shard_aggregates = off
+#               (aggregates push their GROUP BY down and ship one row per
+#               customer, the form before grouped_audience_agg()), same run
+# with the member counts checked equal (single, sharded, hand, off).
+#   SCENARIOS="5 14 104"  only these scenarios (behavioural ones from 101)
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -69,6 +73,7 @@ ALTER TABLE bench.scenarios RENAME TO s1;
 \\i $work/behaviour_rules.sql
 INSERT INTO bench.s1 SELECT n + 100, name, rule, hand FROM bench.scenarios;
 DROP TABLE bench.scenarios; ALTER TABLE bench.s1 RENAME TO scenarios;
+${SCENARIOS:+DELETE FROM bench.scenarios WHERE n <> ALL ('{$(echo "$SCENARIOS" | tr ' ' ',')}'::int[]);}
 -- the remote queries of a query's plan: the relation (its name ends in _s<shard>) and the SQL
 CREATE FUNCTION bench.remote_sql(q text) RETURNS TABLE (rel text, sql text) LANGUAGE plpgsql AS \$\$
 DECLARE p json;
@@ -180,14 +185,21 @@ for N in $LAYOUTS; do
 CREATE TABLE bench.sharded AS
 SELECT n, name, NULL::bigint AS members, NULL::bigint AS hand_members, NULL::float8 AS shard_ms, NULL::float8 AS hand_ms,
        segment.compile(rule::segment.segment_rule, '$AS_OF') AS sql, bench.hand(hand, '$AS_OF') AS hand_sql,
-       0::bigint AS seg_bytes, 0::bigint AS seg_rows, 0::bigint AS shard_max_ms, 0::bigint AS hand_bytes, 0::bigint AS hand_rows
+       0::bigint AS seg_bytes, 0::bigint AS seg_rows, 0::bigint AS shard_max_ms, 0::bigint AS hand_bytes, 0::bigint AS hand_rows,
+       NULL::bigint AS off_members, NULL::float8 AS off_ms, NULL::text AS off_sql, 0::bigint AS off_bytes
 FROM bench.scenarios ORDER BY n;
+SET segment.shard_aggregates = off;
+UPDATE bench.sharded h SET off_sql = segment.compile(s.rule::segment.segment_rule, '$AS_OF') FROM bench.scenarios s WHERE s.n = h.n;
 SQL
     for n in $(q coord "$db" -c "SELECT n FROM bench.sharded ORDER BY n"); do
         q coord "$db" -c "SET TimeZone = 'Asia/Shanghai'" -c "SET statement_timeout = '${TIMEOUT:-300s}'" \
           -c "UPDATE bench.sharded h SET members = (SELECT segment.cardinality(segment.evaluate(s.rule::segment.segment_rule, '$AS_OF'))),
                      shard_ms = bench.ms(format('SELECT segment.cardinality(segment.evaluate(%L, %L))', s.rule, '$AS_OF'), 3)
               FROM bench.scenarios s WHERE s.n = h.n AND h.n = $n" || echo "    scenario $n: evaluate() timed out"
+        q coord "$db" -c "SET TimeZone = 'Asia/Shanghai'" -c "SET statement_timeout = '${TIMEOUT:-300s}'" -c "SET segment.shard_aggregates = off" \
+          -c "UPDATE bench.sharded h SET off_members = (SELECT segment.cardinality(segment.evaluate(s.rule::segment.segment_rule, '$AS_OF'))),
+                     off_ms = bench.ms(format('SELECT segment.cardinality(segment.evaluate(%L, %L))', s.rule, '$AS_OF'), 3)
+              FROM bench.scenarios s WHERE s.n = h.n AND h.n = $n" || echo "    scenario $n: evaluate() with shard_aggregates off timed out"
         q coord "$db" -c "SET TimeZone = 'Asia/Shanghai'" -c "SET statement_timeout = '${TIMEOUT:-300s}'" \
           -c "UPDATE bench.sharded h SET hand_members = bench.count_of(h.hand_sql),
                      hand_ms = bench.ms(format('SELECT count(*) FROM (%s) s', h.hand_sql), 3) WHERE h.n = $n" || echo "    scenario $n: hand-written SQL timed out"
@@ -197,25 +209,31 @@ SQL
         hand=$(q coord "$db" -c "SELECT hand_sql FROM bench.sharded WHERE n = $n")
         read -r sb sr smax <<<"$(remote_bytes "$db" "$sql" "$N")"
         read -r hb hr _ <<<"$(remote_bytes "$db" "$hand" "$N")"
-        q coord "$db" -c "UPDATE bench.sharded SET seg_bytes = $sb, seg_rows = $sr, shard_max_ms = $smax, hand_bytes = $hb, hand_rows = $hr WHERE n = $n"
+        off=$(q coord "$db" -c "SELECT off_sql FROM bench.sharded WHERE n = $n")
+        if [ "$off" = "$sql" ]; then ob=$sb; else read -r ob _ _ <<<"$(remote_bytes "$db" "$off" "$N")"; fi
+        q coord "$db" -c "UPDATE bench.sharded SET seg_bytes = $sb, seg_rows = $sr, shard_max_ms = $smax, hand_bytes = $hb, hand_rows = $hr,
+                                 off_bytes = $ob WHERE n = $n"
     done
     q coord "$db" <<'SQL'
 \pset format aligned
 \pset tuples_only off
-SELECT h.n, h.name, h.members, h.members = s.members AND h.members = h.hand_members AS same,
+SELECT h.n, h.name, h.members, h.members = s.members AND h.members = h.hand_members AND h.members = h.off_members AS same,
        round(s.ms::numeric, 1) AS single_ms, round(h.shard_ms::numeric, 1) AS shard_ms,
        round((h.shard_ms / s.ms)::numeric, 2) AS vs_single, round(h.hand_ms::numeric, 1) AS hand_ms,
        round((h.shard_ms / h.hand_ms)::numeric, 2) AS vs_hand,
        round(h.seg_bytes / 1024.0, 1) AS seg_kb, h.seg_rows, round(h.hand_bytes / 1024.0, 1) AS hand_kb, h.hand_rows,
-       round(h.hand_bytes::numeric / greatest(h.seg_bytes, 1), 1) AS fewer_bytes, h.shard_max_ms
+       round(h.hand_bytes::numeric / greatest(h.seg_bytes, 1), 1) AS fewer_bytes, h.shard_max_ms,
+       round(h.off_ms::numeric, 1) AS off_ms, round(h.off_bytes / 1024.0, 1) AS off_kb,
+       round(h.off_bytes::numeric / greatest(h.seg_bytes, 1), 1) AS fewer_than_off
 FROM bench.sharded h JOIN bench.single s USING (n) ORDER BY h.n;
 SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.shard_ms / s.ms)::numeric, 2) AS median_vs_single,
        round(max(h.shard_ms / s.ms)::numeric, 2) AS max_vs_single,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.shard_ms / h.hand_ms)::numeric, 2) AS median_vs_hand,
        round(sum(h.hand_bytes)::numeric / greatest(sum(h.seg_bytes), 1), 1) AS total_fewer_bytes,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY h.hand_bytes::float8 / greatest(h.seg_bytes, 1))::numeric, 1) AS median_fewer_bytes,
-       count(*) FILTER (WHERE NOT (h.members = s.members AND h.members = h.hand_members)) AS wrong,
-       count(*) FILTER (WHERE h.members IS NULL OR h.hand_members IS NULL) AS timed_out
+       round(sum(h.off_bytes)::numeric / greatest(sum(h.seg_bytes), 1), 1) AS total_fewer_than_off,
+       count(*) FILTER (WHERE NOT (h.members = s.members AND h.members = h.hand_members AND h.members = h.off_members)) AS wrong,
+       count(*) FILTER (WHERE h.members IS NULL OR h.hand_members IS NULL OR h.off_members IS NULL) AS timed_out
 FROM bench.sharded h JOIN bench.single s USING (n);
 SQL
 done
