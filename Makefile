@@ -52,6 +52,7 @@ OBJS = \
 	src/first_last_agg.o \
 	src/rule_compile_shard.o \
 	src/grouped_audience_agg.o \
+	src/grouped_audience_cmp.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
