@@ -51,6 +51,7 @@ OBJS = \
 	src/rule_compile_funnel.o \
 	src/first_last_agg.o \
 	src/rule_compile_shard.o \
+	src/rule_compile_shard_seq.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \
