@@ -60,25 +60,30 @@ StepFilter(Compiler *c, const RuleNode *step, const Source *s, const char *alias
  * hours are elapsed time (an instant plus the interval), days and larger
  * are calendar units of the rule's zone (the local wall-clock time plus
  * the interval, so "within 1 day" across a DST change is 23 or 25 hours).
+ *
+ * ship, when not NULL, asks for a form postgres_fdw sends to a shard: only
+ * IMMUTABLE steps, and no zone name (it ships no function of a text
+ * constant, for its collation).  timestamptz + interval is STABLE, but
+ * elapsed time added in UTC is the same instant; calendar units between
+ * timestamptz values use the zone's UTC offset, ship, when it is one
+ * interval literal (the same at every instant the span can reach, which
+ * the caller checked), else ("") the zone's name.
  */
 static char *
-WithinEnd(Compiler *c, const char *anchor, Oid from, Oid to, const RuleDuration *d, bool shippable)
+WithinEnd(Compiler *c, const char *anchor, Oid from, Oid to, const RuleDuration *d, const char *ship)
 {
 	char	   *iv = psprintf("'%d %s'::interval", d->n, rule_unit_name(d->unit, d->n != 1));
+	bool		elapsed = d->unit == RULE_UNIT_MINUTE || d->unit == RULE_UNIT_HOUR;
 
-	/*
-	 * timestamptz + interval is STABLE, which postgres_fdw does not ship;
-	 * elapsed time added in UTC is the same instant, with IMMUTABLE steps
-	 * (the zone an interval: postgres_fdw ships no text constant given to
-	 * a function, for its collation)
-	 */
-	if ((d->unit == RULE_UNIT_MINUTE || d->unit == RULE_UNIT_HOUR) && shippable)
+	if (elapsed && ship)
 		return RcTimeAs(c, psprintf("(((%s AT TIME ZONE '00:00'::interval) + %s) AT TIME ZONE '00:00'::interval)",
 									RcTimeAs(c, anchor, from, TIMESTAMPTZOID), iv),
 						TIMESTAMPTZOID, to);
-	if (d->unit == RULE_UNIT_MINUTE || d->unit == RULE_UNIT_HOUR)
+	if (elapsed)
 		return RcTimeAs(c, psprintf("%s + %s", RcTimeAs(c, anchor, from, TIMESTAMPTZOID), iv),
 						TIMESTAMPTZOID, to);
+	if (ship && *ship && from == TIMESTAMPTZOID && to == TIMESTAMPTZOID)
+		return psprintf("(((%s AT TIME ZONE %s) + %s) AT TIME ZONE %s)", anchor, ship, iv, ship);
 	return RcTimeAs(c, psprintf("%s + %s", RcTimeAs(c, anchor, from, TIMESTAMPOID), iv), TIMESTAMPOID, to);
 }
 
@@ -88,12 +93,12 @@ static char *StepCondition(Compiler *c, const RuleNode *seq, int j, const Source
  * What step k's row (alias ek, its source in *s) must satisfy to follow
  * the event of step j (its anchor): same customer, later, within the
  * span, its filter, and for a positive step its window and the steps
- * anchored at it.  shippable: only IMMUTABLE expressions of the rows, as
- * postgres_fdw needs to send a join to a shard (rule_compile_shard_seq.c).
+ * anchored at it.  ship: not NULL for the form that postgres_fdw sends
+ * to a shard (WithinEnd; rule_compile_shard_seq.c).
  */
 char *
 RcAnchoredCondition(Compiler *c, const RuleNode *seq, int k, int j, const Source *anchor,
-					const char *anchor_alias, Source *s, bool shippable)
+					const char *anchor_alias, Source *s, const char *ship)
 {
 	const RuleNode *step = seq->children[k];
 	char	   *alias = psprintf("e%d", k + 1);
@@ -112,7 +117,7 @@ RcAnchoredCondition(Compiler *c, const RuleNode *seq, int k, int j, const Source
 					alias, s->time, RcTimeAs(c, at, anchor->time_type, s->time_type));
 	if (seq->within)
 		cond = psprintf("%s AND %s.%s <= %s", cond, alias, s->time,
-						WithinEnd(c, at, anchor->time_type, s->time_type, seq->within, shippable));
+						WithinEnd(c, at, anchor->time_type, s->time_type, seq->within, ship));
 	/* the filter's prev.column is the anchor's; the steps after, this one's */
 	own = RcConjoin(StepFilter(c, step, s, alias, anchor, anchor_alias, seq->children[j]->name),
 					step->negated ? (step->window ? StepWindow(c, s, alias, step->window) : NULL)
@@ -127,7 +132,7 @@ static char *
 AnchoredStep(Compiler *c, const RuleNode *seq, int k, int j, const Source *anchor, const char *anchor_alias)
 {
 	Source		s;
-	char	   *cond = RcAnchoredCondition(c, seq, k, j, anchor, anchor_alias, &s, false);
+	char	   *cond = RcAnchoredCondition(c, seq, k, j, anchor, anchor_alias, &s, NULL);
 
 	return psprintf("%sEXISTS (SELECT FROM %s e%d WHERE %s)", seq->children[k]->negated ? "NOT " : "",
 					s.relname, k + 1, cond);

@@ -24,12 +24,18 @@
  * of a with no b after it leaves one row whose e2 columns are NULL (e2's
  * time is never NULL in a match: the join requires it to be later).
  *
- * Everything else keeps the nested EXISTS of rule_compile_sequence.c,
- * whose steps' rows travel: longer chains, sources not co-located,
- * dictionary keys (a shard cannot map keys to ordinals), and scans among
- * candidates (their parameters and CTEs are the coordinator's).
+ * The conditions must be ones postgres_fdw ships: WITHIN is written
+ * without the zone's name where it can be (WithinEnd, FixedOffset), and
+ * a planned branch must be one foreign scan (Shipped).  Everything else
+ * keeps the nested EXISTS of rule_compile_sequence.c, whose steps' rows
+ * travel: longer chains, sources not co-located, conditions that convert
+ * through the zone's name, dictionary keys (a shard cannot map keys to
+ * ordinals), and scans among candidates (their parameters and CTEs are
+ * the coordinator's).
  */
 #include "postgres.h"
+
+#include <stdlib.h>
 
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -42,15 +48,18 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/plannodes.h"
+#include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "rule_compile_int.h"
 #include "rule_compile_shard.h"
+#include "rule_pg.h"
 #include "rule_compile_shard_seq.h"
 
 /* A partition of the first source and its partner of the second. */
@@ -203,9 +212,52 @@ KeyRange(Compiler *c, const Source *s)
 }
 
 /*
+ * The rule zone's UTC offset as an interval literal, when it is the same
+ * at every instant the sequence's WITHIN span (in days or longer) can
+ * reach from its first step's window, a day of margin on either side;
+ * else "" (the zone's name, which postgres_fdw does not ship).  An offset
+ * without DST (Asia/Shanghai) or a window between two DST changes lets a
+ * WITHIN days between timestamptz columns run on the shards.
+ */
+static const char *
+FixedOffset(Compiler *c, const RuleNode *n)
+{
+	const RuleWindow *w = n->children[0]->window;
+	const RuleDuration *d = n->within;
+	RuleBound	lo;
+	RuleBound	hi;
+	int64		reach;
+	pg_time_t	from;
+	pg_time_t	to;
+	pg_time_t	boundary;
+	long int	before;
+	long int	after;
+	int			before_dst;
+	int			after_dst;
+	int			found;
+
+	if (d == NULL || w == NULL || d->unit == RULE_UNIT_MINUTE || d->unit == RULE_UNIT_HOUR ||
+		!rule_resolve_window(w, &c->local, c->epoch, &lo, &hi) ||
+		lo.kind == RULE_BOUND_NEG_INFINITY || lo.kind == RULE_BOUND_POS_INFINITY ||
+		hi.kind == RULE_BOUND_NEG_INFINITY || hi.kind == RULE_BOUND_POS_INFINITY)
+		return "";
+	/* days the span can last: a month is at most 31, a year 366 */
+	reach = (int64) d->n * (d->unit == RULE_UNIT_DAY ? 1 : d->unit == RULE_UNIT_WEEK ? 7 :
+							d->unit == RULE_UNIT_MONTH ? 31 : 366) + 1;
+	from = timestamptz_to_time_t(rule_pg_bound(&lo, c->tz)) - SECS_PER_DAY;
+	to = timestamptz_to_time_t(rule_pg_bound(&hi, c->tz)) + reach * SECS_PER_DAY;
+	found = pg_next_dst_boundary(&from, &before, &before_dst, &boundary, &after, &after_dst, c->tz);
+	if (found < 0 || (found == 1 && boundary <= to))
+		return "";
+	/* an interval zone is east of UTC, as the offset is */
+	return psprintf("'%s%02ld:%02ld:%02ld'::interval", before < 0 ? "-" : "",
+					labs(before) / 3600, labs(before) % 3600 / 60, labs(before) % 60);
+}
+
+/*
  * Whether postgres_fdw sends a branch whole: its plan is one foreign scan.
- * It does not when a condition is not shippable (a zone conversion: the
- * zone's name is a text constant, whose collation postgres_fdw does not
+ * It does not when a condition is not shippable (a zone conversion by the
+ * zone's name, a text constant whose collation postgres_fdw does not
  * trust; a STABLE function), or costs say otherwise.
  */
 static bool
@@ -255,7 +307,7 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 		return false;
 
 	head = RcSequenceHead(c, n, &a);
-	follows = RcAnchoredCondition(c, n, 1, 0, &a, "e", &b, true);
+	follows = RcAnchoredCondition(c, n, 1, 0, &a, "e", &b, FixedOffset(c, n));
 	range = KeyRange(c, &a);
 	/* bytea: the audience's roaring bytes travel, not its text (rule_compile_shard.c) */
 	agg = psprintf("(segment.audience_agg(%s)%s)::bytea AS yes", RcSourceOrdinal(c, &a),

@@ -14,6 +14,6 @@ extern bool RcShardSequence(Compiler *c, const RuleNode *n);
 /* rule_compile_sequence.c */
 extern char *RcSequenceHead(Compiler *c, const RuleNode *n, Source *first);
 extern char *RcAnchoredCondition(Compiler *c, const RuleNode *seq, int k, int j, const Source *anchor,
-								 const char *anchor_alias, Source *s, bool shippable);
+								 const char *anchor_alias, Source *s, const char *ship);
 
 #endif							/* RULE_COMPILE_SHARD_SEQ_H */

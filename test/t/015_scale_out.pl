@@ -219,6 +219,10 @@ my @seq = (
 	q{EXISTS messages THEN EXISTS messages WHERE kind = 'read' DURING LAST 90 days WITHIN 2 days},
 	q{EXISTS orders WHERE note = '' THEN EXISTS orders WHERE status = 'nope'},
 	q{customer.age > 30 AND NOT (EXISTS orders THEN EXISTS orders WITHIN 7 hours)},
+	# WITHIN days on timestamptz: shipped where the zone's offset is fixed over
+	# the span (August), not across the DST change of 2024-03-31 (Europe/Berlin)
+	q{EXISTS orders DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid' WITHIN 2 days},
+	q{EXISTS orders DURING LAST 2 weeks THEN EXISTS orders WHERE channel = 'online' WITHIN 1 month},
 	# the nested form: a zone conversion, keys of different types, three steps
 	q{EXISTS orders THEN NOT EXISTS orders WHERE status = 'paid' WITHIN 30 days},
 	q{EXISTS messages WHERE kind = 'clicked' THEN EXISTS orders WHERE status = 'paid'},
@@ -241,8 +245,9 @@ is( $coord->safe_psql('single', sprintf(q{SELECT count(*) FROM shard_members(%d,
 sub seq_plan
 {
 	my $rule = Differential::ql(shift);
+	my $at = shift // '2024-08-09 11:00+02';
 	return $coord->safe_psql('sharded', qq{
-SELECT segment.compile($rule, '2024-08-09 11:00+02') AS q \\gset
+SELECT segment.compile($rule, '$at') AS q \\gset
 EXPLAIN (VERBOSE, COSTS OFF) :q
 });
 }
@@ -257,7 +262,13 @@ $plan = seq_plan($seq[4]);
 is(scalar @remote, 2, 'THEN NOT EXISTS: a left join with a FILTERed audience_agg on each shard');
 $plan = seq_plan($seq[5]);
 like($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*LEFT JOIN public\.messages/, 'a date source WITHIN days is shipped too');
-for my $i (10 .. 14)
+$plan = seq_plan($seq[10]);
+like($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*LEFT JOIN public\.orders r\d+ ON .*timezone\('02:00:00'::interval, /,
+	'WITHIN days on timestamptz, no DST change in reach: shipped, with the zone\'s offset');
+$plan = seq_plan($seq[10], $instants[0]);
+unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, 'across a DST change: the nested form');
+like(seq_plan($seq[11]), qr/Remote SQL: SELECT segment\.audience_agg\(.*INNER JOIN public\.orders/, 'WITHIN 1 month: shipped');
+for my $i (12 .. 16)
 {
 	$plan = seq_plan($seq[$i]);
 	unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, "the nested form: $seq[$i]");
