@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of scale-out over postgres_fdw (issue 17, doc/scale-out.md).
-#   bash bench/scale_out.sh [scale] ["2 4"]   (default 1: 1M customers, ~5M orders,
+#   [SCENARIOS="101 107"] bash bench/scale_out.sh [scale] ["2 4"]   (default 1: 1M customers, ~5M orders,
 #                                            ~5M order lines, ~10M messages and views;
 #                                            layouts of 2 and 4 shards)
 # A coordinator cluster and 4 shard clusters on this machine.  The sample CRM
@@ -83,6 +83,9 @@ BEGIN
         FROM jsonb_path_query(p::jsonb, 'strict \$.**') o WHERE jsonb_typeof(o) = 'object' AND o ? 'Remote SQL';
 END \$\$;
 SQL
+# SCENARIOS="101 102": only those scenarios (numbers as above);
+# SERVER_OPTIONS="use_remote_estimate 'true'": more options of the servers
+[ -z "${SCENARIOS:-}" ] || echo "DELETE FROM bench.scenarios WHERE n <> ALL ('{${SCENARIOS// /,}}'::int[]);" >>"$work/scen.sql"
 
 log "generating the CRM on the single node: $CUSTOMERS customers"
 t0=$(date +%s)
@@ -117,7 +120,7 @@ RESET search_path;"
     for i in $(seq 1 "$N"); do
         setup="$setup
 CREATE SERVER s$i FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '$work/shard$i', port '${PORT[shard$i]}', dbname '$db',
-    extensions 'segment', async_capable 'true', fetch_size '10000');
+    extensions 'segment', async_capable 'true', fetch_size '10000'${SERVER_OPTIONS:+, $SERVER_OPTIONS});
 CREATE USER MAPPING FOR CURRENT_USER SERVER s$i;"
         servers="$servers${servers:+, }'s$i'"
     done

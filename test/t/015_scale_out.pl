@@ -252,6 +252,78 @@ SELECT count(*) FROM shard_rules WHERE segment.compile(rule::segment.segment_rul
 cmp_ok($pushed, '>=', 20, "$pushed of the compared rules have an aggregate answered per shard");
 # --- end s9-shagg
 
+# --- s9-shseq: two-step sequences, one join per pair of co-located shards
+my @seq = (
+	# shipped: both sources on the same shards, no zone conversion
+	q{EXISTS orders WHERE status = 'paid' THEN EXISTS orders WHERE channel = 'store'},
+	q{EXISTS orders THEN NOT EXISTS orders WHERE status = 'paid'},
+	q{EXISTS orders DURING LAST 90 days THEN NOT EXISTS orders WITHIN 36 hours},
+	q{EXISTS orders THEN EXISTS orders WHERE amount > prev.amount WITHIN 12 hours},
+	q{EXISTS orders WHERE channel = '电话' THEN NOT EXISTS orders WHERE channel = prev.channel},
+	q{EXISTS messages WHERE kind = 'delivered' THEN NOT EXISTS messages WHERE kind = 'read' WITHIN 3 days},
+	q{EXISTS messages WHERE campaign = '春节' THEN EXISTS messages WHERE button = prev.button AND campaign <> prev.campaign},
+	q{EXISTS messages THEN EXISTS messages WHERE kind = 'read' DURING LAST 90 days WITHIN 2 days},
+	q{EXISTS orders WHERE note = '' THEN EXISTS orders WHERE status = 'nope'},
+	q{customer.age > 30 AND NOT (EXISTS orders THEN EXISTS orders WITHIN 7 hours)},
+	# WITHIN days on timestamptz: shipped where the zone's offset is fixed over
+	# the span (August), not across the DST change of 2024-03-31 (Europe/Berlin)
+	q{EXISTS orders DURING LAST 30 days THEN NOT EXISTS orders WHERE status = 'paid' WITHIN 2 days},
+	q{EXISTS orders DURING LAST 2 weeks THEN EXISTS orders WHERE channel = 'online' WITHIN 1 month},
+	# the nested form: a zone conversion, keys of different types, three steps
+	q{EXISTS orders THEN NOT EXISTS orders WHERE status = 'paid' WITHIN 30 days},
+	q{EXISTS messages WHERE kind = 'clicked' THEN EXISTS orders WHERE status = 'paid'},
+	q{EXISTS messages THEN NOT EXISTS messages WHERE campaign = prev.campaign WITHIN 1 hour},
+	q{EXISTS orders THEN EXISTS page_views WITHIN 3 days},
+	q{EXISTS orders THEN EXISTS messages THEN NOT EXISTS orders},
+);
+# postgres_fdw ships a join only when it can cost it: remote estimates
+my $estimates = 'ALTER SERVER s1 OPTIONS (%1$s use_remote_estimate %2$s); ALTER SERVER s2 OPTIONS (%1$s use_remote_estimate %2$s);';
+$coord->safe_psql('sharded', sprintf($estimates, 'ADD', q{'true'}));
+my $s0 = @rules;
+push @rules, @seq;
+$k = $s0;
+my $seqload = 'INSERT INTO shard_rules VALUES ' . join(",\n", map { $k++; "($k, " . Differential::ql($_) . ')' } @seq);
+$coord->safe_psql($_, $seqload) for 'single', 'sharded';
+is(compare_rules($s0 + 1, $s0 + @seq, 'sequences'), 0, scalar(@seq) . ' sequence rules at two instants: the same members sharded');
+is( $coord->safe_psql('single', sprintf(q{SELECT count(*) FROM shard_members(%d, %d, %s) m WHERE m LIKE '%% error %%' OR m LIKE '%% 0 %%'},
+			$s0 + 1, $s0 + @seq - 0, $inst)),
+	'2', 'none fails, two are empty (the status no order has, once per instant)');
+sub seq_plan
+{
+	my $rule = Differential::ql(shift);
+	my $at = shift // '2024-08-09 11:00+02';
+	return $coord->safe_psql('sharded', qq{
+SELECT segment.compile($rule, '$at') AS q \\gset
+EXPLAIN (VERBOSE, COSTS OFF) :q
+});
+}
+$plan = seq_plan($seq[3]);
+@remote = $plan =~ /Remote SQL: SELECT segment\.audience_agg\(r\d+\.customer_id::bigint\)::bytea FROM \(public\.orders r\d+ INNER JOIN public\.orders r\d+ ON /g;
+is(scalar @remote, 2, 'THEN EXISTS ... WITHIN hours, prev.: each shard runs the join and audience_agg');
+like($plan, qr/Remote SQL: .*INNER JOIN .*r\d+\.amount > r\d+\.amount/, 'the prev. filter is in the shipped join');
+@async = $plan =~ /Async Foreign Scan/g;
+is(scalar @async, 4, 'the shards run concurrently (async foreign scans: universe and sequence on 2 shards)');
+$plan = seq_plan($seq[4]);
+@remote = $plan =~ /Remote SQL: SELECT segment\.audience_agg\(r\d+\.customer_id::bigint\) FILTER \(WHERE \(r\d+\.paid_at IS NULL\)\)::bytea FROM \(public\.orders r\d+ LEFT JOIN public\.orders r\d+ ON /g;
+is(scalar @remote, 2, 'THEN NOT EXISTS: a left join with a FILTERed audience_agg on each shard');
+$plan = seq_plan($seq[5]);
+like($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*LEFT JOIN public\.messages/, 'a date source WITHIN days is shipped too');
+$plan = seq_plan($seq[10]);
+like($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*LEFT JOIN public\.orders r\d+ ON .*timezone\('02:00:00'::interval, /,
+	'WITHIN days on timestamptz, no DST change in reach: shipped, with the zone\'s offset');
+$plan = seq_plan($seq[10], $instants[0]);
+unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, 'across a DST change: the nested form');
+like(seq_plan($seq[11]), qr/Remote SQL: SELECT segment\.audience_agg\(.*INNER JOIN public\.orders/, 'WITHIN 1 month: shipped');
+for my $i (12 .. 16)
+{
+	$plan = seq_plan($seq[$i]);
+	unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, "the nested form: $seq[$i]");
+}
+$coord->safe_psql('sharded', sprintf($estimates, 'DROP', ''));
+$plan = seq_plan($seq[4]);
+unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, 'without remote estimates: the nested form');
+like($plan, qr/Anti Join/, '(an anti-join on the coordinator)');
+
 # --- saved segments
 my @segs = (
 	[ 'loyal',  q{count(orders WHERE status = 'paid') >= 2 AND customer.age > 30} ],
