@@ -64,10 +64,10 @@ StepFilter(Compiler *c, const RuleNode *step, const Source *s, const char *alias
  * ship, when not NULL, asks for a form postgres_fdw sends to a shard: only
  * IMMUTABLE steps, and no zone name (it ships no function of a text
  * constant, for its collation).  timestamptz + interval is STABLE, but
- * elapsed time added in UTC is the same instant; calendar units between
- * timestamptz values use the zone's UTC offset, ship, when it is one
- * interval literal (the same at every instant the span can reach, which
- * the caller checked), else ("") the zone's name.
+ * elapsed time added in UTC is the same instant.  Calendar units between
+ * timestamptz values take ship as the zone when it is an interval literal
+ * (the zone's UTC offset, the same at every instant the span can reach:
+ * the caller checks that), the zone's name when it is "".
  */
 static char *
 WithinEnd(Compiler *c, const char *anchor, Oid from, Oid to, const RuleDuration *d, const char *ship)
