@@ -24,14 +24,16 @@
  * which the compiler needs for conditions that hold over no rows ("universe
  * minus" those).
  *
- * Memory: the table holds one entry (about 80 bytes, plus the value of a
- * varlena type) per distinct customer seen, in the aggregate's context; it
- * does not spill at work_mem, so it is bounded by the customers of the
- * scanned relation (one shard's).
+ * Memory: the table holds one 40-byte entry per distinct customer seen (in
+ * an open-addressing table that doubles when full: 40 to 100 bytes per
+ * customer), plus the kept value of a varlena type or a numeric sum's
+ * accumulator, in the aggregate's context; it does not spill at work_mem,
+ * so it is bounded by the customers of the scanned relation (one shard's).
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "nodes/primnodes.h"
@@ -39,7 +41,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datum.h"
-#include "utils/hsearch.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -60,19 +62,34 @@
 typedef struct GroupEntry
 {
 	uint32		customer;		/* hash key */
+	char		status;			/* simplehash's */
 	bool		vnull;			/* no value yet (or only NULL values) */
-	bool		bigsum;			/* the sum overflowed int64: in v as numeric */
+	bool		bigsum;			/* an integer sum overflowed int64: in v as
+								 * numeric */
 	bool		have_time;		/* first/last: a row with a time was seen */
 	int64		count;			/* non-NULL values */
 	int64		isum;			/* integer sum while it fits */
 	int64		t;				/* first/last: the kept row's time */
-	Datum		v;				/* min/max/first/last value, numeric sum */
+	Datum		v;				/* min/max/first/last value; a numeric sum's
+								 * NumericAggState (numeric_avg_accum's) */
 } GroupEntry;
+
+/* customer -> entry: PostgreSQL's open-addressing hash table (simplehash.h) */
+#define SH_PREFIX groups
+#define SH_ELEMENT_TYPE GroupEntry
+#define SH_KEY_TYPE uint32
+#define SH_KEY customer
+#define SH_HASH_KEY(tb, key) murmurhash32(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 typedef struct GroupState
 {
 	MemoryContext ctx;
-	HTAB	   *groups;
+	groups_hash *groups;
 	GaKind		kind;
 	GaOp		op;
 	bool		satisfying;
@@ -80,6 +97,7 @@ typedef struct GroupState
 	int16		vlen;
 	bool		vbyval;
 	bool		integer_sum;	/* sum/avg of int2/int4/int8 values */
+	FmgrInfo	accum;			/* numeric_avg_accum, for numeric values */
 	Oid			ttype;			/* first/last: the time's type */
 	Oid			collation;
 	FmgrInfo   *cmp;			/* the compared type's btree comparison */
@@ -198,6 +216,8 @@ ReadShape(FunctionCallInfo fcinfo, GroupState *st)
 				 errmsg("grouped_audience_agg() sums smallint, integer, bigint or numeric values, not %s",
 						format_type_be(st->vtype))));
 	st->integer_sum = IsIntegerType(st->vtype);
+	if ((st->kind == GA_KIND_SUM || st->kind == GA_KIND_AVG) && !st->integer_sum)
+		fmgr_info_cxt(F_NUMERIC_AVG_ACCUM, &st->accum, CurrentMemoryContext);
 	if (st->kind == GA_KIND_FIRST || st->kind == GA_KIND_LAST)
 	{
 		st->ttype = get_fn_expr_argtype(fcinfo->flinfo, ARG_TIME);
@@ -259,7 +279,6 @@ NewState(FunctionCallInfo fcinfo, MemoryContext aggctx)
 {
 	MemoryContext old = MemoryContextSwitchTo(aggctx);
 	GroupState *st = palloc0(sizeof(GroupState));
-	HASHCTL		ctl;
 
 	st->ctx = aggctx;
 	st->collation = PG_GET_COLLATION();
@@ -275,11 +294,7 @@ NewState(FunctionCallInfo fcinfo, MemoryContext aggctx)
 					 errmsg("could not identify a comparison function for type %s", format_type_be(st->vtype))));
 		st->cmp = &tc->cmp_proc_finfo;
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(uint32);
-	ctl.entrysize = sizeof(GroupEntry);
-	ctl.hcxt = aggctx;
-	st->groups = hash_create("grouped_audience_agg", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st->groups = groups_create(aggctx, 1024, NULL);
 	MemoryContextSwitchTo(old);
 	return st;
 }
@@ -303,43 +318,53 @@ Keep(GroupState *st, GroupEntry *e, Datum v, bool byval, int16 len)
 	MemoryContextSwitchTo(old);
 }
 
-/* Adds a sum/avg value: int64 while it fits, numeric after. */
+/*
+ * Adds a numeric value to an entry's sum with avg(numeric)'s own
+ * transition function: its accumulator adds in place (no allocation per
+ * row, where numeric_add makes a new value each time) and its sum and avg
+ * are then exactly sum() and avg()'s.  It allocates its state in the
+ * aggregate's context, found through the call's Agg node.
+ */
 static void
-AddToSum(GroupState *st, GroupEntry *e, Datum v)
+AccumNumeric(FunctionCallInfo fcinfo, GroupState *st, GroupEntry *e, Datum v)
 {
-	Datum		add;
+	LOCAL_FCINFO(acc, 2);
 
-	if (st->integer_sum)
+	InitFunctionCallInfoData(*acc, &st->accum, 2, InvalidOid, fcinfo->context, NULL);
+	acc->args[0].value = e->vnull ? (Datum) 0 : e->v;
+	acc->args[0].isnull = e->vnull;
+	acc->args[1].value = v;
+	acc->args[1].isnull = false;
+	e->v = FunctionCallInvoke(acc);
+	e->vnull = false;
+}
+
+/* Adds a sum/avg value: integers in int64 while they fit, numeric after. */
+static void
+AddToSum(FunctionCallInfo fcinfo, GroupState *st, GroupEntry *e, Datum v)
+{
+	int64		x;
+	int64		r;
+
+	if (!st->integer_sum)
 	{
-		int64		x = st->vtype == INT2OID ? DatumGetInt16(v) :
-		st->vtype == INT4OID ? DatumGetInt32(v) : DatumGetInt64(v);
-
-		int64		r;
-
-		if (!e->bigsum && !pg_add_s64_overflow(e->isum, x, &r))
-		{
-			e->isum = r;
-			return;
-		}
-		if (!e->bigsum)
-		{
-			/* the int64 sum so far moves to numeric */
-			e->bigsum = true;
-			e->vnull = true;
-			Keep(st, e, NumericGetDatum(int64_to_numeric(e->isum)), false, -1);
-		}
-		add = NumericGetDatum(int64_to_numeric(x));
+		AccumNumeric(fcinfo, st, e, v);
+		return;
 	}
-	else
+	x = st->vtype == INT2OID ? DatumGetInt16(v) : st->vtype == INT4OID ? DatumGetInt32(v) : DatumGetInt64(v);
+	if (!e->bigsum && !pg_add_s64_overflow(e->isum, x, &r))
 	{
-		if (e->vnull)
-		{
-			Keep(st, e, v, false, -1);
-			return;
-		}
-		add = v;
+		e->isum = r;
+		return;
 	}
-	Keep(st, e, DirectFunctionCall2(numeric_add, e->v, add), false, -1);
+	if (!e->bigsum)
+	{
+		/* the int64 sum so far moves to numeric */
+		e->bigsum = true;
+		e->vnull = true;
+		Keep(st, e, NumericGetDatum(int64_to_numeric(e->isum)), false, -1);
+	}
+	Keep(st, e, DirectFunctionCall2(numeric_add, e->v, NumericGetDatum(int64_to_numeric(x))), false, -1);
 }
 
 /* A date or timestamp as an integer that orders like it. */
@@ -380,7 +405,7 @@ AddRow(FunctionCallInfo fcinfo, GroupState *st, GroupEntry *e)
 			if (!vnull)
 			{
 				e->count++;
-				AddToSum(st, e, v);
+				AddToSum(fcinfo, st, e, v);
 			}
 			break;
 		case GA_KIND_MIN:
@@ -438,10 +463,11 @@ segment_grouped_audience_trans(PG_FUNCTION_ARGS)
 				 errmsg("audience member is out of range: " INT64_FORMAT, customer),
 				 errhint("Customer ordinals are between 0 and 4294967295.")));
 	key = (uint32) customer;
-	e = hash_search(st->groups, &key, HASH_ENTER, &found);
+	e = groups_insert(st->groups, key, &found);
 	if (!found)
 	{
-		memset(((char *) e) + sizeof(uint32), 0, sizeof(GroupEntry) - sizeof(uint32));
+		/* everything after the key and status */
+		memset(&e->vnull, 0, sizeof(GroupEntry) - offsetof(GroupEntry, vnull));
 		e->vnull = true;
 	}
 	AddRow(fcinfo, st, e);
@@ -459,16 +485,26 @@ FinalValue(GroupState *st, GroupEntry *e, bool *isnull)
 			return Int64GetDatum(e->count);
 		case GA_KIND_SUM:
 		case GA_KIND_AVG:
+			if (!st->integer_sum)
 			{
 				/* sum over no values is 0, as the compiler's coalesce(sum, 0) */
-				Datum		sum = (st->integer_sum && !e->bigsum) ? NumericGetDatum(int64_to_numeric(e->isum)) :
-				e->vnull ? NumericGetDatum(int64_to_numeric(0)) : e->v;
+				if (e->vnull)
+				{
+					if (st->kind == GA_KIND_SUM)
+						return NumericGetDatum(int64_to_numeric(0));
+					break;
+				}
+				return DirectFunctionCall1(st->kind == GA_KIND_SUM ? numeric_sum : numeric_avg, e->v);
+			}
+			else
+			{
+				Datum		sum = e->bigsum ? e->v : NumericGetDatum(int64_to_numeric(e->isum));
 
 				if (st->kind == GA_KIND_SUM)
 					return sum;
 				if (e->count == 0)
 					break;
-				/* as avg() computes it: the sum divided by the count */
+				/* as avg() of integers computes it: the sum divided by the count */
 				return DirectFunctionCall2(numeric_div, sum, NumericGetDatum(int64_to_numeric(e->count)));
 			}
 		default:
@@ -511,7 +547,7 @@ segment_grouped_audience_final(PG_FUNCTION_ARGS)
 	GroupState *st = PG_ARGISNULL(0) ? NULL : (GroupState *) PG_GETARG_POINTER(0);
 	MemoryContext tmp;
 	MemoryContext old;
-	HASH_SEQ_STATUS seq;
+	groups_iterator it;
 	GroupEntry *e;
 	uint32	   *ids;
 	size_t		n = 0;
@@ -520,11 +556,11 @@ segment_grouped_audience_final(PG_FUNCTION_ARGS)
 	if (st == NULL)
 		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(audience_set_new()));
 	ids = MemoryContextAllocHuge(CurrentMemoryContext,
-								 sizeof(uint32) * Max(hash_get_num_entries(st->groups), 1));
+								 sizeof(uint32) * Max(st->groups->members, 1));
 	/* values computed per entry (numeric averages) are freed as we go */
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "grouped_audience_final", ALLOCSET_SMALL_SIZES);
-	hash_seq_init(&seq, st->groups);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	groups_start_iterate(st->groups, &it);
+	while ((e = groups_iterate(st->groups, &it)) != NULL)
 	{
 		CompareContext cc;
 		bool		isnull;

@@ -14,9 +14,11 @@
  * aggregation of one foreign relation, so a branch whose scan is a plain
  * audience_agg (EXISTS, customer conditions, the universe) runs entirely on
  * its shard, which sends back one audience; an Append over async-capable
- * foreign scans runs the shards at the same time.  A branch grouped on the
- * customer (aggregates) pushes its GROUP BY down and receives one row per
- * customer.  United per partition is the same as over the whole table
+ * foreign scans runs the shards at the same time.  Aggregates become such
+ * plain aggregates too, grouping inside grouped_audience_agg() (below);
+ * those it cannot answer keep a branch grouped on the customer, which
+ * pushes its GROUP BY down and receives one row per customer.  United per
+ * partition is the same as over the whole table
  * because every customer's rows are in one partition: the source must be
  * partitioned on its customer column (anything else is scanned as
  * before).  Scans among candidates (the tagging triggers) keep the
@@ -322,7 +324,9 @@ RcShardedCustomers(Compiler *c)
  * A condition that holds over no rows (count = 0, sum < 100) asks each
  * shard for the customers whose value does NOT satisfy it (satisfying
  * false) as the column "seen", and an empty "yes": the predicate's
- * "yes | (universe - seen)" (RcAppendAggExpr) is then universe minus those.
+ * "yes | (universe - seen)" (RcAppendAggExpr) is then universe minus those;
+ * covered by a predicate that implies rows, it is "yes" alone, and the
+ * shards send the customers that satisfy it.
  * Only integer keys (a shard cannot map dictionary keys), and only the
  * aggregates and comparisons below; anything else keeps the grouped scan,
  * one row per customer (doc/scale-out.md).
@@ -585,8 +589,10 @@ ShardAggregate(Compiler *c, const RuleNode *n, bool complement)
  * source, columns yesJ and seenJ) answered per shard: each EXISTS an
  * audience_agg and each aggregate a grouped_audience_agg, FILTERed by its
  * own condition, over the rows any of them needs; a zero-inclusive
- * aggregate sends both its yes and the customers that fail (seen), since
- * the expression may use either.  Sets m->holds; NULL when some predicate
+ * aggregate sends its yes and, as seen, every customer with rows (an
+ * audience_agg, cheaper than a second grouped_audience_agg): whether the
+ * expression is yes or yes | (universe - seen) is decided after the merged
+ * scans (an AND's covered predicates).  Sets m->holds; NULL when some predicate
  * cannot be answered so (or the scan is folded: RcFoldedScan).
  */
 char *
@@ -622,8 +628,8 @@ RcShardMerged(Compiler *c, Merged *m)
 			return NULL;
 		m->holds[j] = holds;
 		AddColumn(&cols, psprintf("yes%d", j + 1), yes, cond);
-		if (holds)
-			AddColumn(&cols, psprintf("seen%d", j + 1), no, cond);
+		if (holds)				/* every customer with rows, as the grouped scan */
+			AddColumn(&cols, psprintf("seen%d", j + 1), psprintf("segment.audience_agg(e.%s::bigint)", s.customer), cond);
 		appendStringInfo(&where, "%s%s", j > 0 ? " OR " : "", cond);
 	}
 	c->unchecked |= !s.references_customers;

@@ -144,7 +144,9 @@ push @rules, 'avg(orders.amount) BETWEEN 20 AND 200', 'avg(page_views.seconds) N
   'last(page_views.url) IN (\'/\', \'/cart\')', 'count(orders.note) <= 1', 'sum(page_views.seconds) > 100',
   'sum(orders.amount WHERE status = \'paid\') = 0', 'count(messages WHERE kind = \'clicked\') < 2',
   'last(orders.amount) > 50 AND first(page_views.viewed_at) IS NOT NULL', 'NOT min(orders.amount) <= 10',
-  'last(orders.paid_at) < 30 days ago', 'first(messages.sent_on) > \'2024-05-01\'';
+  'last(orders.paid_at) < 30 days ago', 'first(messages.sent_on) > \'2024-05-01\'',
+  'sum(orders.amount) < 300 AND count(orders) >= 1', 'sum(orders.amount) < 300 OR count(orders WHERE status = \'paid\') >= 2',
+  'count(page_views) = 0 OR NOT EXISTS page_views WHERE seconds > 30', 'avg(orders.amount) >= 100 AND sum(orders.amount) <= 500';
 
 my $driver = <<'SQL';
 CREATE TABLE shard_rules (id int PRIMARY KEY, rule text NOT NULL);
