@@ -200,6 +200,7 @@ extern bool RcEmptyHolds(Compiler *c, const RuleNode *n, const AggInfo *a);
 extern void RcAppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value, const char *seen, const char *suffix, bool holds);
 extern void RcAppendAggExpr(Compiler *c, const char *alias, const char *suffix, bool holds);
 extern char *RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value);
+extern bool RcSortedInput(const RuleValue *v, const AggInfo *a);
 extern bool RcCompileAggregate(Compiler *c, const RuleNode *n);
 
 /* rule_compile_merge.c */
