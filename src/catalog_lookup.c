@@ -60,12 +60,14 @@ RefuseNullName(const char *name, const char *what)
 static void
 NoSource(const char *name)
 {
-	RefuseNullName(name, "source name");
-	Relation	rel = catalog_open("sources", false);
-	SysScanDesc scan = catalog_scan(rel, "sources_pkey", 0, NULL);
+	Relation	rel;
+	SysScanDesc scan;
 	StringInfoData names;
 	HeapTuple	tup;
 
+	RefuseNullName(name, "source name");
+	rel = catalog_open("sources", false);
+	scan = catalog_scan(rel, "sources_pkey", 0, NULL);
 	initStringInfo(&names);
 	while ((tup = systable_getnext(scan)) != NULL)
 		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", catalog_text(tup, rel, "name"));

@@ -618,5 +618,7 @@ FindFold(Compiler *c, const RuleNode *rule)
 	}
 	if (m == NULL || positive == 0 || !m->grouped || m->nleaves != rule->nchildren)
 		return;
+	if (RcShardAggregates(c, m->source))
+		return;					/* scale-out: audiences per shard instead */
 	((Merged *) m)->fold = rule;
 }

@@ -550,6 +550,19 @@ AggregateShards(Compiler *c, const char *source, Source *s)
 }
 
 /*
+ * Whether a source's aggregates are answered per shard (AggregateShards):
+ * then a merged scan of it is not folded (rule_compile_merge.c), since
+ * each shard's audiences per predicate ship less than its groups.
+ */
+bool
+RcShardAggregates(Compiler *c, const char *source)
+{
+	Source		s;
+
+	return AggregateShards(c, source, &s) != NIL;
+}
+
+/*
  * An aggregate predicate as one grouped_audience_agg() per shard (see
  * above), into c->sql; false (c->sql untouched) when it cannot be.
  * complement: the predicate's expression will be yes | (universe - seen)

@@ -16,5 +16,6 @@ extern char *RcShardCustomers(Compiler *c, const char *sql);
 extern bool RcShardedCustomers(Compiler *c);
 extern void RcShardLeaf(Compiler *c, const RuleNode *n, bool complement);
 extern char *RcShardMerged(Compiler *c, Merged *m);
+extern bool RcShardAggregates(Compiler *c, const char *source);
 
 #endif							/* RULE_COMPILE_SHARD_H */
