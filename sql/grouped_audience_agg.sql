@@ -118,3 +118,4 @@ SELECT grouped_audience_agg(c, s, v, 5, 0, ARRAY['a'], true) FROM ga;
 SELECT grouped_audience_agg(c, point(1, 2), NULL::date, 3, 0, ARRAY[point(1, 2)], true) FROM ga;
 SELECT grouped_audience_agg(c, 1, NULL::date, 0, 0, ARRAY[1::bigint], true) FROM (VALUES (-1::bigint)) v(c);
 SELECT grouped_audience_agg(c, 1, NULL::date, 0, 0, ARRAY[1::bigint], true) FROM (VALUES (4294967296)) v(c);
+SELECT grouped_audience_agg(c, 1, NULL::date, 0, 0, ARRAY[1::bigint], true) OVER () FROM ga LIMIT 1;

@@ -450,6 +450,11 @@ segment_grouped_audience_trans(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "grouped_audience_trans called in a non-aggregate context");
+	/* a window's frames would call the final function on a growing state */
+	if (AggGetAggref(fcinfo) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("grouped_audience_agg() cannot be used as a window function")));
 	st = PG_ARGISNULL(0) ? NewState(fcinfo, aggctx) : (GroupState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(ARG_CUSTOMER))
 		PG_RETURN_POINTER(st);
