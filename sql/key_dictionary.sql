@@ -221,6 +221,25 @@ INSERT INTO kd_text VALUES ('added-later', NULL);
 SELECT audience_agg_keys(k) = audience_agg(customer_ordinal(k)) AS new_key_same,
        cardinality(audience_agg_keys(k)) AS members
 FROM (VALUES ('added-later'::text), ('😀')) v(k);
+-- parallel workers send their text keys unmapped; the leader maps them
+CREATE TABLE kd_par (code text);
+INSERT INTO kd_par SELECT t.code FROM kd_text t, generate_series(1, 3000);
+INSERT INTO kd_par SELECT 'nobody-' || i FROM generate_series(1, 5000) i;
+INSERT INTO kd_par VALUES (NULL), ('');
+ANALYZE kd_par;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT audience_agg_keys(code) FROM kd_par;
+SELECT audience_agg_keys(code) = (SELECT audience_agg(o.ordinal) FROM customer_ordinals o) AS same_parallel,
+       cardinality(audience_agg_keys(code)) AS members
+FROM kd_par;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE kd_par;
 -- one small state per group
 SELECT city, audience_agg_keys(code) = audience_agg(customer_ordinal(code)) AS same
 FROM kd_text GROUP BY city ORDER BY city COLLATE "C";

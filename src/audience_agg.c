@@ -602,6 +602,29 @@ audience_agg_state_flush_arg(AudienceAggState *st)
 	return st->flush_arg;
 }
 
+/*
+ * The members in stored form with reserve bytes free in front, leaving out
+ * what the owner still buffers (no flush).
+ */
+uint8 *
+audience_agg_state_bytes(AudienceAggState *st, size_t reserve, size_t *len)
+{
+	AudienceAggFlush flush = st->flush;
+	uint8	   *out;
+
+	st->flush = NULL;
+	out = BuildBytes(st, reserve, len);
+	st->flush = flush;
+	return out;
+}
+
+/* Adds every member of stored bytes (validated or our own). */
+void
+audience_agg_state_add_bytes(AudienceAggState *st, const uint8 *bytes, size_t len)
+{
+	AddBytes(st, bytes, len);
+}
+
 /* Whether no id was ever added (after a flush). */
 bool
 audience_agg_state_empty(AudienceAggState *st)

@@ -19,6 +19,8 @@ extern void audience_agg_state_add(AudienceAggState *st, const uint32 *ids, int 
 extern void audience_agg_state_set_flush(AudienceAggState *st, AudienceAggFlush flush, void *arg);
 extern void *audience_agg_state_flush_arg(AudienceAggState *st);
 extern bool audience_agg_state_empty(AudienceAggState *st);
+extern uint8 *audience_agg_state_bytes(AudienceAggState *st, size_t reserve, size_t *len);
+extern void audience_agg_state_add_bytes(AudienceAggState *st, const uint8 *bytes, size_t len);
 
 /* audience_agg's final function, for final functions that end in it */
 extern Datum audience_agg_final(PG_FUNCTION_ARGS);
