@@ -61,7 +61,8 @@ typedef struct KeyAgg
 {
 	AudienceAggState *ids;
 	MemoryContext ctx;			/* the aggregate context */
-	FmgrInfo   *flinfo;			/* the transition function's: its call site */
+	FmgrInfo   *flinfo;			/* of the function that maps (transition or
+								 * deserialize): its call site */
 	Oid			argtype;
 	int16		typlen;
 	bool		typbyval;
