@@ -33,6 +33,8 @@ OBJS = \
 	src/rule_type.o \
 	src/key_dictionary.o \
 	src/key_dictionary_share.o \
+	src/key_dictionary_agg.o \
+	src/key_batch.o \
 	src/rule_json.o \
 	src/rule_json_pg.o \
 	src/rule_rewrite.o \

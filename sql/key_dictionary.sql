@@ -132,6 +132,9 @@ SET force_parallel_mode = on;
 SELECT count(*) AS keys, count(*) FILTER (WHERE customer_ordinal(m.id) = e.ordinal) AS equal,
        count(customer_ordinal(m.id + 1)) AS unknown
 FROM kd_many m JOIN kd_expected e ON e.key = m.id;
+-- audience_agg_keys() in the workers, without a copy: through the index
+SELECT cardinality(audience_agg_keys(id)) AS batched FROM kd_many;
+SELECT audience_agg_keys(id + 1) IS NULL AS unknown FROM kd_many;
 -- the leader fills its cache (evaluate() does before its query), and the
 -- next query's workers read its copy
 RESET force_parallel_mode;
@@ -143,6 +146,11 @@ SELECT count(*) AS keys, count(*) FILTER (WHERE customer_ordinal(m.id) = e.ordin
 FROM kd_many m JOIN kd_expected e ON e.key = m.id;
 EXPLAIN (COSTS OFF) SELECT audience_agg(customer_ordinal(id)) FROM kd_many;
 SELECT cardinality(audience_agg(customer_ordinal(id))) FROM kd_many;
+-- audience_agg_keys(): partial states mapped in the workers, from the copy
+EXPLAIN (COSTS OFF) SELECT audience_agg_keys(id) FROM kd_many;
+SELECT audience_agg_keys(id) = (SELECT audience_agg(ordinal) FROM kd_expected) AS same FROM kd_many;
+SELECT audience_agg_keys(CASE WHEN id % 3 = 0 THEN -id ELSE id END) = (SELECT audience_agg(ordinal) FROM kd_expected WHERE key % 3 <> 0) AS some_unknown
+FROM kd_many;
 -- keys added since the copy was written are found through the index
 INSERT INTO kd_many VALUES (5), (6);
 SELECT customer_ordinal(k) = (SELECT ordinal FROM customer_ordinals WHERE key = k) AS equal
@@ -158,7 +166,7 @@ SELECT register_customers('kd_big', 'id', dictionary => true);
 
 -- rules read the cache when the dictionary fits segment.dictionary_cache_size,
 -- and join the dictionary when it is 0; both give the same members
-SELECT compile('customer.city = ''a''', now()) ~ 'customer_ordinal\(' AS through_cache;
+SELECT compile('customer.city = ''a''', now()) ~ 'audience_agg_keys\(cu\.id::bigint\)' AS through_cache;
 SET segment.dictionary_cache_size = 0;
 SELECT compile('customer.city = ''a''', now()) ~ 'JOIN segment.customer_ordinals' AS through_join;
 SELECT array_agg(o.key ORDER BY o.key) AS joined FROM ids_bigint(evaluate('customer.city = ''a'' OR customer.city IS NULL')) i JOIN customer_ordinals o ON o.ordinal = i;
@@ -176,5 +184,64 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA segment FROM kd_reader;
 DROP ROLE kd_reader;
 
+SELECT unregister_customers();
+
+-- audience_agg_keys(key): the audience of audience_agg(customer_ordinal(key)),
+-- the keys mapped many at a time.  Integer keys used directly: their own
+-- ordinals in [0, 2^32), the others (no customer's) left out.
+SELECT register_customers('kd_int', 'id');
+SELECT to_array(audience_agg_keys(k)) AS direct FROM (VALUES (5), (0), (-1), (NULL), (5)) v(k);
+SELECT to_bigint_array(audience_agg_keys(k)) AS edges FROM (VALUES (4294967295::bigint), (4294967296), (7::bigint)) v(k);
+SELECT audience_agg_keys(k) IS NULL AS none FROM (VALUES (-1), (NULL::int)) v(k);
+SELECT audience_agg_keys(k) IS NULL AS no_rows FROM (SELECT 1 WHERE false) v(k);
+SELECT audience_agg_keys('5'::text);
+SELECT unregister_customers();
+
+-- text keys: Unicode, the empty string, a long key, unknown keys, NULL
+SELECT register_customers('kd_text', 'code');
+SELECT audience_agg_keys(code) = audience_agg(customer_ordinal(code)) AS same,
+       cardinality(audience_agg_keys(code)) AS members
+FROM (SELECT code FROM kd_text UNION ALL VALUES ('nobody'), (NULL), ('😀'), (''), (repeat('长', 3000))) s(code);
+SELECT audience_agg_keys(k) IS NULL AS none FROM (VALUES ('nobody'::text), (NULL), ('😀 ')) v(k);
+-- varchar is binary-coercible to text; other types are refused
+SELECT cardinality(audience_agg_keys(code::varchar)) AS from_varchar FROM kd_text;
+SELECT audience_agg_keys(42);
+SELECT audience_agg_keys('a-001'::bytea);
+-- more keys than one batch (16384), a third of them unknown, in one query
+SELECT audience_agg_keys(k) = audience_agg(customer_ordinal(k)) AS same_many,
+       cardinality(audience_agg_keys(k)) AS members, count(*) AS rows
+FROM (SELECT CASE WHEN i % 3 = 0 THEN 'nobody-' || i ELSE t.code END AS k
+      FROM kd_text t, generate_series(1, 8000) i) s;
+-- keys of more bytes than a batch holds (1 MB): flushed by size
+SELECT cardinality(audience_agg_keys(k)) AS huge_keys
+FROM (SELECT CASE WHEN i % 2 = 0 THEN repeat('x', 300000) || i ELSE '😀' END AS k
+      FROM generate_series(1, 10) i) s;
+-- keys added after the cache was filled: through the key index, as one key
+INSERT INTO kd_text VALUES ('added-later', NULL);
+SELECT audience_agg_keys(k) = audience_agg(customer_ordinal(k)) AS new_key_same,
+       cardinality(audience_agg_keys(k)) AS members
+FROM (VALUES ('added-later'::text), ('😀')) v(k);
+-- parallel workers send their text keys unmapped; the leader maps them
+CREATE TABLE kd_par (code text);
+INSERT INTO kd_par SELECT t.code FROM kd_text t, generate_series(1, 3000);
+INSERT INTO kd_par SELECT 'nobody-' || i FROM generate_series(1, 5000) i;
+INSERT INTO kd_par VALUES (NULL), ('');
+ANALYZE kd_par;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT audience_agg_keys(code) FROM kd_par;
+SELECT audience_agg_keys(code) = (SELECT audience_agg(o.ordinal) FROM customer_ordinals o) AS same_parallel,
+       cardinality(audience_agg_keys(code)) AS members
+FROM kd_par;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE kd_par;
+-- one small state per group
+SELECT city, audience_agg_keys(code) = audience_agg(customer_ordinal(code)) AS same
+FROM kd_text GROUP BY city ORDER BY city COLLATE "C";
 SELECT unregister_customers();
 DROP TABLE kd_int, kd_text, kd_num, kd_big;

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "audience.h"
+#include "audience_agg.h"
 #include "audience_codec.h"
 #include "id_chunks.h"
 #include "utils/builtins.h"
@@ -46,6 +47,8 @@ typedef struct AggState
 	uint32	   *batch;			/* large mode: ids not in chunks yet */
 	int			nbatch;
 	Audience   *inter;			/* intersect_agg: the intersection so far */
+	AudienceAggFlush flush;		/* adds input buffered elsewhere, or NULL */
+	void	   *flush_arg;
 } AggState;
 
 /* The aggregate context, or an error when called as a plain function. */
@@ -67,6 +70,14 @@ NewAggState(MemoryContext aggctx)
 
 	st->ctx = aggctx;
 	return st;
+}
+
+/* Adds what the state's owner buffered (audience_agg_state_set_flush). */
+static inline void
+Flush(AggState *st)
+{
+	if (st->flush != NULL)
+		st->flush(st->flush_arg);
 }
 
 static void *
@@ -252,6 +263,7 @@ BuildBytes(AggState *st, size_t reserve, size_t *len)
 	uint8	   *out;
 	uint32		n = 0;
 
+	Flush(st);
 	if (st->chunks != NULL)
 	{
 		ChunkSource cs;
@@ -451,8 +463,11 @@ CombineStates(FunctionCallInfo fcinfo, bool intersect)
 	AggState   *a = PG_ARGISNULL(0) ? NULL : (AggState *) PG_GETARG_POINTER(0);
 	AggState   *b = PG_ARGISNULL(1) ? NULL : (AggState *) PG_GETARG_POINTER(1);
 
+	if (a != NULL)
+		Flush(a);
 	if (b == NULL)
 		return KeepState(fcinfo, a);
+	Flush(b);
 	/* the result must live in the aggregate context, not in b's */
 	if (a == NULL)
 		a = NewAggState(aggctx);
@@ -552,4 +567,68 @@ audience_agg_final(PG_FUNCTION_ARGS)
 	result = (Audience *) BuildBytes(st, VARHDRSZ, &len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	PG_RETURN_AUDIENCE_P(result);
+}
+
+/*
+ * The state for aggregates of other files (audience_agg.h): they add ids
+ * in bulk and share this file's combine, serialize and deserialize
+ * functions.
+ */
+AudienceAggState *
+audience_agg_state_new(MemoryContext aggctx)
+{
+	return NewAggState(aggctx);
+}
+
+void
+audience_agg_state_add(AudienceAggState *st, const uint32 *ids, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		AddId(st, ids[i]);
+}
+
+void
+audience_agg_state_set_flush(AudienceAggState *st, AudienceAggFlush flush, void *arg)
+{
+	st->flush = flush;
+	st->flush_arg = arg;
+}
+
+void *
+audience_agg_state_flush_arg(AudienceAggState *st)
+{
+	return st->flush_arg;
+}
+
+/*
+ * The members in stored form with reserve bytes free in front, leaving out
+ * what the owner still buffers (no flush).
+ */
+uint8 *
+audience_agg_state_bytes(AudienceAggState *st, size_t reserve, size_t *len)
+{
+	AudienceAggFlush flush = st->flush;
+	uint8	   *out;
+
+	st->flush = NULL;
+	out = BuildBytes(st, reserve, len);
+	st->flush = flush;
+	return out;
+}
+
+/* Adds every member of stored bytes (validated or our own). */
+void
+audience_agg_state_add_bytes(AudienceAggState *st, const uint8 *bytes, size_t len)
+{
+	AddBytes(st, bytes, len);
+}
+
+/* Whether no id was ever added (after a flush). */
+bool
+audience_agg_state_empty(AudienceAggState *st)
+{
+	Flush(st);
+	return st->chunks == NULL && st->npending == 0 && st->inter == NULL;
 }

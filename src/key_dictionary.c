@@ -55,21 +55,13 @@
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "key_batch.h"
 #include "key_dictionary.h"
 
-int			segment_dictionary_cache_kb = 262144;
+/* Probes ahead of the current one that are prefetched (ProbeCache). */
+#define PREFETCH_AHEAD 8
 
-/*
- * A cached key: by-value keys are the Datum itself (len 0); others point to
- * a copy of their bytes, len being the byte count plus one so that an empty
- * string differs from a by-value key.
- */
-typedef struct DictKey
-{
-	Datum		key;
-	uint32		len;
-	uint32		hash;
-} DictKey;
+int			segment_dictionary_cache_kb = 262144;
 
 typedef struct DictSlot
 {
@@ -646,25 +638,17 @@ DirectOrdinal(FunctionCallInfo fcinfo, Oid argtype)
 	PG_RETURN_INT64(key);
 }
 
-PG_FUNCTION_INFO_V1(customer_ordinal);
-
-/*
- * customer_ordinal(key anyelement) -> bigint: the key's ordinal, NULL when
- * it is no registered customer's key.  Integer keys used directly are
- * their own ordinals when in [0, 2^32).
- */
-Datum
-customer_ordinal(PG_FUNCTION_ARGS)
+/* The call site of flinfo, made on first use. */
+static CallSite *
+GetSite(FmgrInfo *flinfo)
 {
-	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	CallSite   *site = (CallSite *) fcinfo->flinfo->fn_extra;
-	uint32		ordinal;
+	CallSite   *site = (CallSite *) flinfo->fn_extra;
 
 	if (site == NULL)
 	{
-		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallSite));
-		site->cxt = fcinfo->flinfo->fn_mcxt;
-		fcinfo->flinfo->fn_extra = site;
+		site = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(CallSite));
+		site->cxt = flinfo->fn_mcxt;
+		flinfo->fn_extra = site;
 	}
 	if (site->generation != generation)
 	{
@@ -676,17 +660,206 @@ customer_ordinal(PG_FUNCTION_ARGS)
 		site->generation = generation;
 		site->absent = NULL;
 	}
-	if (site->direct)
-		return DirectOrdinal(fcinfo, argtype);
+	return site;
+}
+
+/* Keys must be of the dictionary's key type (or binary-coercible to it). */
+static void
+CheckKeyType(Oid argtype)
+{
 	if (argtype != cache.key_type && !IsBinaryCoercible(argtype, cache.key_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("customer keys are of type %s, not %s",
 						format_type_be(cache.key_type), format_type_be(argtype)),
 				 errhint("Cast the key to %s.", format_type_be(cache.key_type))));
+}
+
+PG_FUNCTION_INFO_V1(customer_ordinal);
+
+/*
+ * customer_ordinal(key anyelement) -> bigint: the key's ordinal, NULL when
+ * it is no registered customer's key.  Integer keys used directly are
+ * their own ordinals when in [0, 2^32).
+ */
+Datum
+customer_ordinal(PG_FUNCTION_ARGS)
+{
+	Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	CallSite   *site = GetSite(fcinfo->flinfo);
+	uint32		ordinal;
+
+	if (site->direct)
+		return DirectOrdinal(fcinfo, argtype);
+	CheckKeyType(argtype);
 	if (!Lookup(site, PG_GETARG_DATUM(0), &ordinal))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64((int64) ordinal);
+}
+
+/* Integer keys used directly, many at once: those in [0, 2^32). */
+static int
+DirectMany(Oid argtype, const Datum *keys, int n, uint32 *ordinals)
+{
+	int			i,
+				found = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		int64		key;
+
+		switch (argtype)
+		{
+			case INT2OID:
+				key = DatumGetInt16(keys[i]);
+				break;
+			case INT4OID:
+				key = DatumGetInt32(keys[i]);
+				break;
+			case INT8OID:
+				key = DatumGetInt64(keys[i]);
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("customer keys are integers, not %s", format_type_be(argtype)),
+						 errhint("Pass the key as the customer table's key type.")));
+		}
+		if (key >= 0 && key <= (int64) PG_UINT32_MAX)
+			ordinals[found++] = (uint32) key;
+	}
+	return found;
+}
+
+/*
+ * Work arrays of key_dictionary_map_many, kept for the backend's life:
+ * fresh memory costs a page fault per page on the machines measured, more
+ * than the probes of a batch when allocated anew for each one.
+ */
+static struct
+{
+	int			capacity;
+	DictKey    *keys;
+	KeyBatchProbe *probes;
+	KeyBatchProbe *order;
+	uint32	   *ordinals;
+	bool	   *hit;
+}			scratch;
+
+static void
+GrowScratch(int n)
+{
+	if (n <= scratch.capacity)
+		return;
+	if (scratch.capacity > 0)
+	{
+		pfree(scratch.keys);
+		pfree(scratch.probes);
+		pfree(scratch.order);
+		pfree(scratch.ordinals);
+		pfree(scratch.hit);
+		scratch.capacity = 0;
+	}
+	scratch.keys = MemoryContextAlloc(TopMemoryContext, n * sizeof(DictKey));
+	scratch.probes = MemoryContextAlloc(TopMemoryContext, n * sizeof(KeyBatchProbe));
+	scratch.order = MemoryContextAlloc(TopMemoryContext, n * sizeof(KeyBatchProbe));
+	scratch.ordinals = MemoryContextAlloc(TopMemoryContext, n * sizeof(uint32));
+	scratch.hit = MemoryContextAlloc(TopMemoryContext, n * sizeof(bool));
+	scratch.capacity = n;
+}
+
+/*
+ * Probes the backend's table in slot order (key_batch.c); a probe a few
+ * places ahead is prefetched, so that the misses of one band overlap.
+ * Sets hit[i] for the keys found.
+ */
+static void
+ProbeCache(const DictKey *k, const KeyBatchProbe *order, int n, uint32 *ord, bool *hit)
+{
+	dict_hash  *tb = cache.table;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint32		j = order[i].index;
+		DictSlot   *slot;
+
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(&tb->data[order[i + PREFETCH_AHEAD].hash & tb->sizemask]);
+		slot = dict_lookup(tb, k[j]);
+		if (slot != NULL)
+		{
+			ord[j] = slot->ordinal;
+			hit[j] = true;
+		}
+	}
+}
+
+/*
+ * Maps n keys of type argtype at once, for audience_agg_keys(): the ordinals
+ * of those that are customers' keys go to ordinals[0 .. result), in no
+ * particular order; the others are left out, as customer_ordinal() gives
+ * them NULL.  flinfo holds the call site (its misses, the generation it
+ * checked), as customer_ordinal()'s does.
+ *
+ * The keys are hashed, ordered by the slot they start at and probed in
+ * that order; a key the cache (or a worker's copy) lacks then takes the
+ * one-key path, whose index lookup may accept invalidations that empty the
+ * cache, which is why it comes after every probe.
+ */
+int
+key_dictionary_map_many(FmgrInfo *flinfo, Oid argtype, const Datum *keys, int n,
+						uint32 *ordinals)
+{
+	CallSite   *site = GetSite(flinfo);
+	DictKey    *k;
+	KeyBatchProbe *probes,
+			   *order;
+	uint32	   *ord;
+	bool	   *hit;
+	uint32		mask = 0;
+	int			i,
+				found = 0;
+	bool		shared = false;
+
+	if (site->direct)
+		return DirectMany(argtype, keys, n, ordinals);
+	CheckKeyType(argtype);
+	if (n == 0)
+		return 0;
+	GrowScratch(n);
+	k = scratch.keys;
+	probes = scratch.probes;
+	order = scratch.order;
+	ord = scratch.ordinals;
+	hit = scratch.hit;
+	memset(hit, 0, n * sizeof(bool));
+	for (i = 0; i < n; i++)
+	{
+		k[i] = MakeKey(keys[i], cache.typlen, cache.typbyval);
+		probes[i].hash = k[i].hash;
+		probes[i].index = i;
+	}
+	if (cache.table != NULL)
+		mask = cache.table->sizemask;
+	else if (IsParallelWorker())
+		shared = dict_share_mask(cache.relid, &mask);
+	if (cache.table != NULL || shared)
+	{
+		key_batch_order(probes, order, n, mask);
+		if (cache.table != NULL)
+			ProbeCache(k, order, n, ord, hit);
+		else
+			dict_share_lookup_many(cache.relid, k, order, n, ord, hit);
+	}
+	for (i = 0; i < n; i++)
+	{
+		if (hit[i])
+			ordinals[found++] = ord[i];
+		else if (Lookup(site, keys[i], &ord[i]))
+			ordinals[found++] = ord[i];
+	}
+	return found;
 }
 
 /*

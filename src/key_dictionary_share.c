@@ -197,24 +197,15 @@ Attach(Oid relid)
 	return h;
 }
 
-/*
- * In a parallel worker: looks a key up in the leader's copy.  False when
- * there is no copy for relid (*available false) or the key is not in it.
- */
-bool
-dict_share_lookup(Oid relid, Datum key, uint32 len, uint32 hash, uint32 *ordinal, bool *available)
+/* The ordinal of a key in the copy h; false when it is not there. */
+static inline bool
+FindSlot(SharedHeader *h, Datum key, uint32 len, uint32 hash, uint32 *ordinal)
 {
-	SharedHeader *h = Attach(relid);
-	SharedSlot *slots;
+	SharedSlot *slots = SLOTS(h);
 	uint32		i,
 				n;
-	const char *bytes;
+	const char *bytes = KeyBytes(&key, len, &n);
 
-	*available = h != NULL;
-	if (h == NULL)
-		return false;
-	slots = SLOTS(h);
-	bytes = KeyBytes(&key, len, &n);
 	for (i = hash & h->mask; slots[i].len != 0; i = (i + 1) & h->mask)
 		if (slots[i].hash == hash && slots[i].len == len + 1 &&
 			memcmp(BYTES(h) + slots[i].off, bytes, n) == 0)
@@ -223,4 +214,55 @@ dict_share_lookup(Oid relid, Datum key, uint32 len, uint32 hash, uint32 *ordinal
 			return true;
 		}
 	return false;
+}
+
+/*
+ * In a parallel worker: looks a key up in the leader's copy.  False when
+ * there is no copy for relid (*available false) or the key is not in it.
+ */
+bool
+dict_share_lookup(Oid relid, Datum key, uint32 len, uint32 hash, uint32 *ordinal, bool *available)
+{
+	SharedHeader *h = Attach(relid);
+
+	*available = h != NULL;
+	return h != NULL && FindSlot(h, key, len, hash, ordinal);
+}
+
+/* In a parallel worker: the slot mask of the leader's copy, if there is one. */
+bool
+dict_share_mask(Oid relid, uint32 *mask)
+{
+	SharedHeader *h = Attach(relid);
+
+	if (h == NULL)
+		return false;
+	*mask = h->mask;
+	return true;
+}
+
+/*
+ * In a parallel worker: looks n keys up in the leader's copy, in the order
+ * given (by slot band, key_batch_order), prefetching a few probes ahead.
+ * Sets hit[i] and ordinals[i] for the keys found.
+ */
+void
+dict_share_lookup_many(Oid relid, const DictKey *keys, const KeyBatchProbe *order, int n,
+					   uint32 *ordinals, bool *hit)
+{
+	SharedHeader *h = Attach(relid);
+	SharedSlot *slots;
+	int			i;
+
+	if (h == NULL)
+		return;
+	slots = SLOTS(h);
+	for (i = 0; i < n; i++)
+	{
+		uint32		j = order[i].index;
+
+		if (i + 8 < n)
+			__builtin_prefetch(&slots[order[i + 8].hash & h->mask]);
+		hit[j] = FindSlot(h, keys[j].key, keys[j].len, keys[j].hash, &ordinals[j]);
+	}
 }

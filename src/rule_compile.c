@@ -125,6 +125,21 @@ RcDictOrdinal(const Registry *reg, const char *alias, const char *col)
 	return psprintf("segment.customer_ordinal(%s.%s::%s)", alias, col, reg->key_type);
 }
 
+/*
+ * The audience of the ordinals of dictionary keys alias.col, for scans that
+ * aggregate them: audience_agg_keys() maps the keys many at a time, in the
+ * order of the cache's slots (src/key_dictionary_agg.c), where
+ * audience_agg(customer_ordinal()) paid a cache miss per row.  Without the
+ * cache, the ordinals of the join (RcDictJoin).
+ */
+const char *
+RcDictAudience(const Registry *reg, const char *alias, const char *col)
+{
+	if (!reg->cached)
+		return "segment.audience_agg(o.ordinal)";
+	return psprintf("segment.audience_agg_keys(%s.%s::%s)", alias, col, reg->key_type);
+}
+
 const char *
 RcDictJoin(const Registry *reg, const char *alias, const char *col)
 {
@@ -515,8 +530,8 @@ UniverseSql(Compiler *c)
 	StringInfoData u;
 
 	initStringInfo(&u);
-	appendStringInfo(&u, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a FROM %s cu",
-					 RcCustomerOrdinal(c), c->reg.relname);
+	appendStringInfo(&u, "SELECT coalesce(%s, '{}') AS a FROM %s cu",
+					 RcCustomerAudience(c), c->reg.relname);
 	if (c->reg.dictionary)
 		appendStringInfoString(&u, RcDictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfoString(&u, " WHERE true");
@@ -542,6 +557,14 @@ const char *
 RcCustomerOrdinal(Compiler *c)
 {
 	return c->reg.dictionary ? RcDictOrdinal(&c->reg, "cu", c->reg.key) : psprintf("cu.%s::bigint", c->reg.key);
+}
+
+/* The audience of the customer-table rows (alias cu) a scan selects. */
+const char *
+RcCustomerAudience(Compiler *c)
+{
+	return c->reg.dictionary ? RcDictAudience(&c->reg, "cu", c->reg.key)
+		: psprintf("segment.audience_agg(cu.%s::bigint)", c->reg.key);
 }
 
 /* Reads the registry and the clock; sets the modes that follow from them. */

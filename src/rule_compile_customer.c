@@ -76,7 +76,7 @@ RcAppendCustomerFrom(Compiler *c)
 void
 RcCompileCustomer(Compiler *c, const RuleNode *n)
 {
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcCustomerOrdinal(c));
+	appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}') AS yes", RcCustomerAudience(c));
 	RcAppendCustomerFrom(c);
 	AppendRowBool(c, n, false);
 	RcAppendAmongKey(c, psprintf("cu.%s", c->reg.key),
@@ -106,7 +106,7 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 	char	   *text;
 
 	initStringInfo(&c->sql);
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS a", RcCustomerOrdinal(c));
+	appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}') AS a", RcCustomerAudience(c));
 	RcAppendCustomerFrom(c);
 	if (cond)
 		AppendRowBool(c, cond, false);
@@ -356,7 +356,7 @@ PerCustomerSql(Compiler *c, const RuleNode *rule)
 	char	   *text;
 
 	initStringInfo(&c->sql);
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}')", RcCustomerOrdinal(c));
+	appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}')", RcCustomerAudience(c));
 	RcAppendCustomerFrom(c);
 	AppendRowBool(c, rule, false);
 	text = c->sql.data;

@@ -151,6 +151,7 @@ typedef struct AggInfo
 
 extern const char *RcDictOrdinal(const Registry *reg, const char *alias, const char *col);
 extern const char *RcDictJoin(const Registry *reg, const char *alias, const char *col);
+extern const char *RcDictAudience(const Registry *reg, const char *alias, const char *col);
 extern void RcLoadSource(Compiler *c, const char *name, Source *s);
 extern Oid RcColumnType(Oid rel, const char *relname, const char *column);
 extern char *RcTagGroupId(const char *name);
@@ -159,6 +160,7 @@ extern char *RcSegmentId(const char *name);
 extern char *RcSnapshotId(const char *label);
 extern void RcCompileNode(Compiler *c, const RuleNode *n);
 extern const char *RcCustomerOrdinal(Compiler *c);
+extern const char *RcCustomerAudience(Compiler *c);
 extern void RcPrepare(Compiler *c, TimestampTz as_of);
 extern const RuleNode *RcRewrite(Compiler *c, const RuleNode *rule);
 extern void RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of);
@@ -179,6 +181,7 @@ extern void RcAppendAmong(Compiler *c, const char *key);
 extern void RcAppendAmongKey(Compiler *c, const char *native, const char *ordinal);
 extern void RcAppendSourceFrom(Compiler *c, const Source *s);
 extern const char *RcSourceOrdinal(Compiler *c, const Source *s);
+extern const char *RcSourceAudience(Compiler *c, const Source *s);
 extern const char *RcInnerKey(Compiler *c, const Source *s);
 extern const char *RcOuterKey(Compiler *c);
 extern void RcFenceGrouped(Compiler *c, int list_end, const char *where);

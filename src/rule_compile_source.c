@@ -91,6 +91,14 @@ RcSourceOrdinal(Compiler *c, const Source *s)
 	return c->reg.dictionary ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s::bigint", s->customer);
 }
 
+/* The audience of the source rows a scan selects, when it maps keys itself. */
+const char *
+RcSourceAudience(Compiler *c, const Source *s)
+{
+	return c->reg.dictionary ? RcDictAudience(&c->reg, "e", s->customer)
+		: psprintf("segment.audience_agg(e.%s::bigint)", s->customer);
+}
+
 /* What a grouped scan groups on: the source's key, or the ordinal. */
 const char *
 RcInnerKey(Compiler *c, const Source *s)
@@ -295,13 +303,13 @@ RcCompileSourceSet(Compiler *c, const Source *s, const char *cond)
 		appendStringInfo(&c->sql, "WITH g AS MATERIALIZED (SELECT e.%s AS k", s->customer);
 		RcAppendSourceFrom(c, s);
 		AppendWhere(c, s, cond, false);
-		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(segment.audience_agg(%s), '{}') AS yes "
-						 "FROM g%s", RcOuterKey(c), OuterJoin(c));
+		appendStringInfo(&c->sql, " GROUP BY 1) SELECT coalesce(%s, '{}') AS yes "
+						 "FROM g%s", RcDictAudience(&c->reg, "g", "k"), OuterJoin(c));
 		if (c->key_check)
 			appendStringInfo(&c->sql, " WHERE %s", RcKeyRegistered(c, "g.k"));
 		return;
 	}
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes", RcSourceOrdinal(c, s));
+	appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}') AS yes", RcSourceAudience(c, s));
 	RcAppendSourceFrom(c, s);
 	AppendWhere(c, s, cond, false);
 }

@@ -3361,3 +3361,33 @@ CREATE AGGREGATE @extschema@.grouped_audience_agg(customer bigint, value "any", 
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last) satisfies op args (satisfying false: does not), as one audience';
+
+-- s9-dict: audience_agg_keys(), mapping customer keys to ordinals in batches (src/sql/20_registry.sql)
+-- audience_agg_keys(key): audience_agg(customer_ordinal(key)), mapping the
+-- keys many at a time in the order of the cache's slots
+-- (src/key_dictionary_agg.c).  The state is audience_agg's, combined by its
+-- function; parallel workers send their keys unmapped and the leader maps
+-- them when it deserializes.  STABLE, as customer_ordinal(): it reads the
+-- dictionary.
+CREATE FUNCTION @extschema@.audience_agg_keys_trans(internal, anyelement) RETURNS internal
+    AS 'MODULE_PATHNAME', 'audience_agg_keys_trans' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_keys_trans(internal, anyelement) IS 'transition function of audience_agg_keys: buffers a customer key to be mapped to its ordinal';
+CREATE FUNCTION @extschema@.audience_agg_keys_final(internal) RETURNS @extschema@.audience
+    AS 'MODULE_PATHNAME', 'audience_agg_keys_final' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_keys_final(internal) IS 'final function of audience_agg_keys: the audience of the keys'' ordinals (NULL when no key is a registered customer''s)';
+CREATE FUNCTION @extschema@.audience_agg_keys_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'audience_agg_keys_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_keys_serialize(internal) IS 'serialize function of audience_agg_keys: the ordinals mapped so far and the keys not mapped yet, from a parallel worker';
+CREATE FUNCTION @extschema@.audience_agg_keys_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'audience_agg_keys_deserialize' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.audience_agg_keys_deserialize(bytea, internal) IS 'deserialize function of audience_agg_keys: a worker''s partial state, its keys mapped in the leader';
+CREATE AGGREGATE @extschema@.audience_agg_keys(anyelement) (
+    SFUNC = @extschema@.audience_agg_keys_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.audience_agg_keys_final,
+    COMBINEFUNC = @extschema@.audience_union_combine,
+    SERIALFUNC = @extschema@.audience_agg_keys_serialize,
+    DESERIALFUNC = @extschema@.audience_agg_keys_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.audience_agg_keys(anyelement) IS 'audience of the ordinals of customer keys, as audience_agg(customer_ordinal(key)) (NULL when none is a registered customer''s)';
