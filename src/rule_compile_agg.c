@@ -185,11 +185,11 @@ void
 RcAppendAggColumns(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value,
 				 const char *seen, const char *suffix, bool holds)
 {
-	appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE ", RcOuterKey(c));
+	appendStringInfo(&c->sql, "coalesce(%s FILTER (WHERE ", RcOuterAudience(c));
 	RcAppendCondition(c, n, psprintf("g.%s", value), a->vtype, a->what);
 	appendStringInfo(&c->sql, "), '{}') AS yes%s", suffix);
 	if (holds)
-		appendStringInfo(&c->sql, ", coalesce(segment.audience_agg(%s)%s, '{}') AS seen%s", RcOuterKey(c),
+		appendStringInfo(&c->sql, ", coalesce(%s%s, '{}') AS seen%s", RcOuterAudience(c),
 						 seen ? psprintf(" FILTER (WHERE g.%s)", seen) : "", suffix);
 }
 

@@ -184,6 +184,7 @@ extern const char *RcSourceOrdinal(Compiler *c, const Source *s);
 extern const char *RcSourceAudience(Compiler *c, const Source *s);
 extern const char *RcInnerKey(Compiler *c, const Source *s);
 extern const char *RcOuterKey(Compiler *c);
+extern const char *RcOuterAudience(Compiler *c);
 extern void RcFenceGrouped(Compiler *c, int list_end, const char *where);
 extern char *RcFilterText(Compiler *c, const Source *s, const char *name, const RuleNode *filter);
 extern char *RcWindowText(Compiler *c, const Source *s, const RuleWindow *window);

@@ -160,8 +160,8 @@ FoldColumn(Compiler *c, const Merged *m, const Source *s, char **conds, Columns 
 			appendStringInfo(needed, "(%s)", RcGroupCondition(c, leaf, &a, psprintf("g.%s", value)));
 		}
 	}
-	appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE %s), '{}') AS fold",
-					 RcOuterKey(c), needed->data);
+	appendStringInfo(&c->sql, "coalesce(%s FILTER (WHERE %s), '{}') AS fold",
+					 RcOuterAudience(c), needed->data);
 }
 
 /*
@@ -263,15 +263,15 @@ MergedSql(Compiler *c, Merged *m)
 		if (j > 0)
 			appendStringInfoString(&c->sql, ", ");
 		if (n->kind == RULE_EXISTS && !m->grouped)
-			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s)%s, '{}') AS yes%s",
-							 RcSourceOrdinal(c, &s),
+			appendStringInfo(&c->sql, "coalesce(%s%s, '{}') AS yes%s",
+							 RcSourceAudience(c, &s),
 							 strcmp(conds[j], "true") == 0 ? "" : psprintf(" FILTER (WHERE %s)", conds[j]), suffix);
 		else if (n->kind == RULE_EXISTS)
 		{
 			const char *col = Column(&cols, psprintf("bool_or(%s)", conds[j]));
 
-			appendStringInfo(&c->sql, "coalesce(segment.audience_agg(%s) FILTER (WHERE g.%s), '{}') AS yes%s",
-							 RcOuterKey(c), col, suffix);
+			appendStringInfo(&c->sql, "coalesce(%s FILTER (WHERE g.%s), '{}') AS yes%s",
+							 RcOuterAudience(c), col, suffix);
 			appendStringInfo(&needed, "%sg.%s", needed.len > 0 ? " OR " : "", col);
 		}
 		else

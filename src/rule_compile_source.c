@@ -113,6 +113,19 @@ RcOuterKey(Compiler *c)
 	return c->post_join ? RcDictOrdinal(&c->reg, "g", "k") : c->reg.dictionary ? "g.k" : "g.k::bigint";
 }
 
+/*
+ * The audience of grouped rows (alias g) selected by what follows it (a
+ * FILTER): with dictionary keys grouped on the key, the keys are mapped in
+ * batches (audience_agg_keys), not one customer_ordinal() per group.
+ */
+const char *
+RcOuterAudience(Compiler *c)
+{
+	if (c->post_join)
+		return RcDictAudience(&c->reg, "g", "k");
+	return psprintf("segment.audience_agg(%s)", RcOuterKey(c));
+}
+
 static const char *
 OuterJoin(Compiler *c)
 {
