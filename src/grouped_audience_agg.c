@@ -47,7 +47,7 @@
 #include "utils/numeric.h"
 #include "utils/typcache.h"
 
-#include "audience.h"
+#include "audience_agg.h"
 #include "grouped_audience_agg.h"
 
 /* Argument positions of the transition function (0 is the state). */
@@ -229,6 +229,19 @@ ReadShape(FunctionCallInfo fcinfo, GroupState *st)
 	}
 }
 
+/* A type's btree comparison function. */
+static FmgrInfo *
+ComparisonOf(Oid type)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_CMP_PROC_FINFO);
+
+	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a comparison function for type %s", format_type_be(type))));
+	return &tc->cmp_proc_finfo;
+}
+
 /* The comparison's literals, of the type the kind produces. */
 static void
 ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
@@ -239,7 +252,6 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 	int16		len;
 	bool		byval;
 	char		align;
-	TypeCacheEntry *tc;
 
 	st->nargs = 0;
 	if (arity == 0)
@@ -266,12 +278,7 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("grouped_audience_agg() comparison %d takes %s, not %d", (int) st->op,
 						arity == -1 ? "one or more values" : arity == 1 ? "one value" : "two values", st->nargs)));
-	tc = lookup_type_cache(rtype, TYPECACHE_CMP_PROC_FINFO);
-	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a comparison function for type %s", format_type_be(rtype))));
-	st->cmp = &tc->cmp_proc_finfo;
+	st->cmp = ComparisonOf(rtype);
 }
 
 static GroupState *
@@ -284,16 +291,9 @@ NewState(FunctionCallInfo fcinfo, MemoryContext aggctx)
 	st->collation = PG_GET_COLLATION();
 	ReadShape(fcinfo, st);
 	ReadArgs(fcinfo, st);
+	/* min, max, first and last compare values even under IS NULL */
 	if (st->cmp == NULL && st->kind != GA_KIND_COUNT && st->kind != GA_KIND_SUM && st->kind != GA_KIND_AVG)
-	{
-		TypeCacheEntry *tc = lookup_type_cache(st->vtype, TYPECACHE_CMP_PROC_FINFO);
-
-		if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("could not identify a comparison function for type %s", format_type_be(st->vtype))));
-		st->cmp = &tc->cmp_proc_finfo;
-	}
+		st->cmp = ComparisonOf(st->vtype);
 	st->groups = groups_create(aggctx, 1024, NULL);
 	MemoryContextSwitchTo(old);
 	return st;
@@ -534,34 +534,24 @@ CompareWithArg(void *ctx, int i)
 	return Compare(cc->st, cc->value, cc->st->args[i]);
 }
 
-static int
-CompareIds(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 PG_FUNCTION_INFO_V1(segment_grouped_audience_final);
 
-/* The customers whose comparison is true (satisfying) or not true. */
+/*
+ * The customers whose comparison is true (satisfying) or not true, added
+ * to audience_agg's accumulator (unsorted, in the table's order).
+ */
 Datum
 segment_grouped_audience_final(PG_FUNCTION_ARGS)
 {
 	GroupState *st = PG_ARGISNULL(0) ? NULL : (GroupState *) PG_GETARG_POINTER(0);
+	AudienceAggState *members = audience_agg_state_new(CurrentMemoryContext);
 	MemoryContext tmp;
 	MemoryContext old;
 	groups_iterator it;
 	GroupEntry *e;
-	uint32	   *ids;
-	size_t		n = 0;
-	AudienceSet *set;
 
 	if (st == NULL)
-		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(audience_set_new()));
-	ids = MemoryContextAllocHuge(CurrentMemoryContext,
-								 sizeof(uint32) * Max(st->groups->members, 1));
+		PG_RETURN_AUDIENCE_P(audience_agg_state_result(members));
 	/* values computed per entry (numeric averages) are freed as we go */
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "grouped_audience_final", ALLOCSET_SMALL_SIZES);
 	groups_start_iterate(st->groups, &it);
@@ -578,12 +568,8 @@ segment_grouped_audience_final(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		if ((truth == GA_TRUE) == st->satisfying)
-			ids[n++] = e->customer;
+			audience_agg_state_add(members, &e->customer, 1);
 	}
 	MemoryContextDelete(tmp);
-	qsort(ids, n, sizeof(uint32), CompareIds);
-	set = audience_set_new();
-	roaring_bitmap_add_many(set->bm, n, ids);
-	pfree(ids);
-	PG_RETURN_AUDIENCE_P(audience_set_serialize_free(set));
+	PG_RETURN_AUDIENCE_P(audience_agg_state_result(members));
 }
