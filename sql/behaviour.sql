@@ -513,6 +513,37 @@ SELECT drop_segment('gold'), drop_segment('nobody');
 SELECT unregister_source('bk'), unregister_customers();
 DROP TABLE bk_checks, bk_customers, bk_orders;
 DROP FUNCTION check_bk;
+
+-- mode() and count_distinct read their rows behind OFFSET 0 unless the
+-- source's rows lie in customer order (ANALYZE's correlation of the
+-- customer column at least 0.5): then the planner may walk the customer
+-- index as a hand-written GROUP BY does.  Same rows in two orders.
+CREATE TABLE bf_customers (id int PRIMARY KEY);
+CREATE TABLE bf_sorted (customer_id int, channel text, at timestamptz);
+CREATE TABLE bf_shuffled (LIKE bf_sorted);
+INSERT INTO bf_customers SELECT generate_series(1, 500);
+INSERT INTO bf_sorted SELECT g / 4 + 1, CASE WHEN g % 8 = 0 THEN 'store' WHEN g % 3 = 0 THEN NULL ELSE 'online' END,
+       timestamptz '2026-01-01 00:00+00' + g * interval '1 hour' FROM generate_series(0, 1999) g;
+INSERT INTO bf_shuffled SELECT * FROM bf_sorted ORDER BY (customer_id * 7919) % 503, at;
+ANALYZE bf_sorted, bf_shuffled;
+SELECT tablename, abs(correlation) >= 0.5 AS in_customer_order FROM pg_stats
+WHERE tablename IN ('bf_sorted', 'bf_shuffled') AND attname = 'customer_id' ORDER BY 1;
+SELECT register_customers('bf_customers', 'id');
+SELECT register_source('sorted', 'bf_sorted', 'customer_id', 'at'), register_source('shuffled', 'bf_shuffled', 'customer_id', 'at');
+SELECT r AS rule, compile(replace(r, 'SRC', 'sorted')::segment_rule) ~ 'OFFSET 0\) e' AS sorted_fenced,
+       compile(replace(r, 'SRC', 'shuffled')::segment_rule) ~ 'OFFSET 0\) e' AS shuffled_fenced,
+       evaluate(replace(r, 'SRC', 'sorted')::segment_rule) = evaluate(replace(r, 'SRC', 'shuffled')::segment_rule) AS same_members,
+       cardinality(evaluate(replace(r, 'SRC', 'sorted')::segment_rule)) AS members
+FROM unnest(ARRAY['mode(SRC.channel) = ''online''', 'count_distinct(SRC.channel) >= 2']) r;
+-- against hand-written SQL
+SELECT evaluate('mode(sorted.channel) = ''online''') =
+       (SELECT audience_agg(customer_id) FROM (SELECT customer_id FROM bf_shuffled GROUP BY 1
+        HAVING mode() WITHIN GROUP (ORDER BY channel) = 'online') h) AS mode_ok,
+       evaluate('count_distinct(shuffled.channel) >= 2') =
+       (SELECT audience_agg(customer_id) FROM (SELECT customer_id FROM bf_sorted GROUP BY 1
+        HAVING count(DISTINCT channel) >= 2) h) AS count_distinct_ok;
+SELECT unregister_source('sorted'), unregister_source('shuffled'), unregister_customers();
+DROP TABLE bf_customers, bf_sorted, bf_shuffled;
 RESET segment.timezone;
 
 -- first_by() / last_by(), the aggregates behind first() and last(): the

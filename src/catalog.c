@@ -25,6 +25,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_statistic.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -503,6 +504,35 @@ catalog_rel_tuples(Oid rel)
 		ReleaseSysCache(tup);
 	}
 	return n;
+}
+
+/*
+ * The planner's correlation between a column's values and the physical
+ * order of a plain table's rows (pg_stats.correlation, -1 to 1), or 0 when
+ * ANALYZE has not computed one: partitioned tables (whose statistics are
+ * of the union, not of any one heap) and tables without statistics.
+ */
+double
+catalog_column_correlation(Oid relid, const char *column)
+{
+	AttrNumber	att = get_attnum(relid, column);
+	HeapTuple	tup;
+	AttStatsSlot sslot;
+	double		corr = 0;
+
+	if (att == InvalidAttrNumber || get_rel_relkind(relid) != RELKIND_RELATION)
+		return 0;
+	tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid), Int16GetDatum(att), BoolGetDatum(false));
+	if (!HeapTupleIsValid(tup))
+		return 0;
+	if (get_attstatsslot(&sslot, tup, STATISTIC_KIND_CORRELATION, InvalidOid, ATTSTATSSLOT_NUMBERS))
+	{
+		if (sslot.nnumbers == 1)
+			corr = sslot.numbers[0];
+		free_attstatsslot(&sslot);
+	}
+	ReleaseSysCache(tup);
+	return corr;
 }
 
 /* Whether a valid plain index (no predicate, no expression) leads with column. */

@@ -159,6 +159,27 @@ ReadSource(const CatalogSnapshot *catalog, const char *name, Source *s)
 	s->time = pstrdup(quote_identifier(cs->time_column));
 	s->time_type = cs->time_type;
 	s->references_customers = cs->references_customers;
+	s->customer_ordered = RcCustomerOrdered(cs->rel, cs->customer_column);
+}
+
+/*
+ * Whether a source's rows lie largely in customer order (ANALYZE's
+ * correlation of the customer column at least 0.5 either way).  Then an
+ * index scan on the customer column reads the heap mostly in order, and
+ * the planner's GroupAggregate over it is the hand-written plan: the
+ * OFFSET 0 fences of mode(), count_distinct and first/last in merged scans
+ * (RcSortedInput), which keep the planner from walking an uncorrelated
+ * customer index (correlation near 0 on the generalization shop, whose
+ * events are inserted in time order: 46 s against 4.2 s), are left out.
+ * On the sample CRM (orders inserted in runs of customers, correlation
+ * 0.52), "mode(orders.channel) = 'online'" sorted 4.8M fenced rows on disk
+ * in 4.3 s where the index walk took 2.9 s.  Partitioned tables have no
+ * correlation of their own (catalog_column_correlation): fenced.
+ */
+bool
+RcCustomerOrdered(Oid rel, const char *customer_column)
+{
+	return fabs(catalog_column_correlation(rel, customer_column)) >= 0.5;
 }
 
 /*

@@ -259,12 +259,13 @@ RcSortedInput(const RuleValue *v, const AggInfo *a)
  * by walking the customer-column index of every monthly partition (random
  * heap reads of a year of orders: 6.9 s, where reading the window by the
  * time index and sorting took 2.3 s); with 128MB it sorts either way.
- * Among candidates the scans are small: left to the planner.
+ * Among candidates the scans are small: left to the planner; a source in
+ * customer order is walked by its index as by hand (RcCustomerOrdered).
  */
 static bool
-SortedDistinct(Compiler *c, const RuleValue *v)
+SortedDistinct(Compiler *c, const RuleValue *v, const Source *s)
 {
-	return v->agg == RULE_AGG_COUNT_DISTINCT && !c->among;
+	return v->agg == RULE_AGG_COUNT_DISTINCT && !c->among && !s->customer_ordered;
 }
 
 /*
@@ -320,7 +321,7 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 		RcFenceGrouped(c, list_end, holds ? NULL : RcGroupCondition(c, n, &a, "g.v"));
 		return holds;
 	}
-	if (SortedDistinct(c, v))
+	if (SortedDistinct(c, v, &s))
 	{
 		appendStringInfo(&c->sql, " FROM (SELECT e.k AS k, count(DISTINCT e.d) AS v FROM (SELECT %s AS k, %s AS d",
 						 RcInnerKey(c, &s), a.arg);
@@ -331,7 +332,7 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	else
 	{
 		/* mode() behind OFFSET 0 (RcSortedInput; among candidates: left to the planner) */
-		bool		fenced = v->agg == RULE_AGG_MODE && !c->among;
+		bool		fenced = v->agg == RULE_AGG_MODE && !c->among && !s.customer_ordered;
 
 		appendStringInfo(&c->sql, " FROM (SELECT %s AS k, %s AS v", RcInnerKey(c, &s),
 						 RcAggSql(&a, v->agg, NULL));

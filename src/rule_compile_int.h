@@ -127,6 +127,8 @@ struct Source
 	bool		references_customers;	/* a validated foreign key to the
 										 * customer table's key: every row's
 										 * customer is registered */
+	bool		customer_ordered;	/* a plain table whose rows lie in
+									 * customer order (RcCustomerOrdered) */
 };
 
 /* A source read once per compilation (RcLoadSource). */
@@ -153,6 +155,7 @@ typedef struct AggInfo
 extern const char *RcDictOrdinal(const Registry *reg, const char *alias, const char *col);
 extern const char *RcDictJoin(const Registry *reg, const char *alias, const char *col);
 extern const char *RcDictAudience(const Registry *reg, const char *alias, const char *col);
+extern bool RcCustomerOrdered(Oid rel, const char *customer_column);
 extern void RcLoadSource(Compiler *c, const char *name, Source *s);
 extern Oid RcColumnType(Oid rel, const char *relname, const char *column);
 extern char *RcTagGroupId(const char *name);

@@ -178,14 +178,15 @@ FoldColumn(Compiler *c, const Merged *m, const Source *s, char **conds, Columns 
  * the time column can serve them.  Among candidates the scans are small
  * and an index on the customer is right: left to the planner (then
  * dictionary keys are mapped in the scan, whose columns the subquery would
- * hide).
+ * hide).  A source whose rows lie in customer order (RcCustomerOrdered)
+ * is read by its customer index sequentially: no fence.
  */
 static bool
 FencedRows(Compiler *c, const Merged *m, const Source *s)
 {
 	int			j;
 
-	if (c->among || !m->grouped)
+	if (c->among || !m->grouped || s->customer_ordered)
 		return false;
 	for (j = 0; j < m->nleaves; j++)
 	{
