@@ -554,8 +554,6 @@ Datum
 audience_agg_final(PG_FUNCTION_ARGS)
 {
 	AggState   *st;
-	Audience   *result;
-	size_t		len;
 
 	(void) AggContext(fcinfo, "audience_agg_final");
 	if (PG_ARGISNULL(0))
@@ -564,9 +562,7 @@ audience_agg_final(PG_FUNCTION_ARGS)
 	if (st->inter != NULL)
 		PG_RETURN_AUDIENCE_P(CopyAudience(CurrentMemoryContext, AUDIENCE_BYTES(st->inter),
 										  AUDIENCE_NBYTES(st->inter)));
-	result = (Audience *) BuildBytes(st, VARHDRSZ, &len);
-	SET_VARSIZE(result, VARHDRSZ + len);
-	PG_RETURN_AUDIENCE_P(result);
+	PG_RETURN_AUDIENCE_P(audience_agg_state_result(st));
 }
 
 /*
@@ -616,6 +612,17 @@ audience_agg_state_bytes(AudienceAggState *st, size_t reserve, size_t *len)
 	out = BuildBytes(st, reserve, len);
 	st->flush = flush;
 	return out;
+}
+
+/* The members as an audience, in the current memory context. */
+Audience *
+audience_agg_state_result(AudienceAggState *st)
+{
+	size_t		len;
+	Audience   *result = (Audience *) BuildBytes(st, VARHDRSZ, &len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	return result;
 }
 
 /* Adds every member of stored bytes (validated or our own). */

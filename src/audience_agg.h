@@ -6,6 +6,8 @@
 #ifndef AUDIENCE_AGG_H
 #define AUDIENCE_AGG_H
 
+#include "audience.h"
+
 typedef struct AggState AudienceAggState;
 
 /*
@@ -19,6 +21,7 @@ extern void audience_agg_state_add(AudienceAggState *st, const uint32 *ids, int 
 extern void audience_agg_state_set_flush(AudienceAggState *st, AudienceAggFlush flush, void *arg);
 extern void *audience_agg_state_flush_arg(AudienceAggState *st);
 extern bool audience_agg_state_empty(AudienceAggState *st);
+extern Audience *audience_agg_state_result(AudienceAggState *st);
 extern uint8 *audience_agg_state_bytes(AudienceAggState *st, size_t reserve, size_t *len);
 extern void audience_agg_state_add_bytes(AudienceAggState *st, const uint8 *bytes, size_t len);
 

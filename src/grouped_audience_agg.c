@@ -72,7 +72,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "audience.h"
+#include "audience_agg.h"
 #include "grouped_audience_agg.h"
 
 /* Argument positions of the transition function (0 is the state). */
@@ -382,6 +382,19 @@ ReadShape(FunctionCallInfo fcinfo, GroupState *st)
 	}
 }
 
+/* A type's btree comparison function. */
+static FmgrInfo *
+ComparisonOf(Oid type)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_CMP_PROC_FINFO);
+
+	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a comparison function for type %s", format_type_be(type))));
+	return &tc->cmp_proc_finfo;
+}
+
 /* The comparison's literals, of the type the kind produces. */
 static void
 ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
@@ -392,7 +405,6 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 	int16		len;
 	bool		byval;
 	char		align;
-	TypeCacheEntry *tc;
 
 	st->nargs = 0;
 	if (arity == 0)
@@ -419,12 +431,7 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("grouped_audience_agg() comparison %d takes %s, not %d", (int) st->op,
 						arity == -1 ? "one or more values" : arity == 1 ? "one value" : "two values", st->nargs)));
-	tc = lookup_type_cache(rtype, TYPECACHE_CMP_PROC_FINFO);
-	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a comparison function for type %s", format_type_be(rtype))));
-	st->cmp = &tc->cmp_proc_finfo;
+	st->cmp = ComparisonOf(rtype);
 }
 
 /*
@@ -441,14 +448,10 @@ ReadValueSupport(GroupState *st)
 
 	if (st->kind == GA_KIND_COUNT || st->kind == GA_KIND_SUM || st->kind == GA_KIND_AVG || IsPeriodKind(st->kind))
 		return;
-	tc = lookup_type_cache(st->vtype, TYPECACHE_CMP_PROC_FINFO | TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC_FINFO);
-	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a comparison function for type %s", format_type_be(st->vtype))));
-	st->vcmp = &tc->cmp_proc_finfo;
+	st->vcmp = ComparisonOf(st->vtype);
 	if (!IsPairKind(st->kind))
 		return;
+	tc = lookup_type_cache(st->vtype, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC_FINFO);
 	if (!OidIsValid(tc->hash_proc_finfo.fn_oid) || !OidIsValid(tc->eq_opr) ||
 		!get_op_hash_functions(tc->eq_opr, &hash, NULL) || hash != tc->hash_proc_finfo.fn_oid)
 		ereport(ERROR,
@@ -885,15 +888,6 @@ CompareWithArg(void *ctx, int i)
 	return Compare(cc->st, cc->st->cmp, cc->value, cc->st->args[i]);
 }
 
-static int
-CompareIds(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /*
  * mode: each customer's most frequent value into its entry (v, count),
  * ties to the smallest value; a customer with only NULL values keeps none.
@@ -927,25 +921,24 @@ KeepModes(GroupState *st)
 
 PG_FUNCTION_INFO_V1(segment_grouped_audience_final);
 
-/* The customers whose comparison is true (satisfying) or not true. */
+/*
+ * The customers whose comparison is true (satisfying) or not true, added
+ * to audience_agg's accumulator (unsorted, in the table's order).
+ */
 Datum
 segment_grouped_audience_final(PG_FUNCTION_ARGS)
 {
 	GroupState *st = PG_ARGISNULL(0) ? NULL : (GroupState *) PG_GETARG_POINTER(0);
+	AudienceAggState *members = audience_agg_state_new(CurrentMemoryContext);
 	MemoryContext tmp;
 	MemoryContext old;
 	groups_iterator it;
 	GroupEntry *e;
-	uint32	   *ids;
-	size_t		n = 0;
-	AudienceSet *set;
 
 	if (st == NULL)
-		PG_RETURN_AUDIENCE_P(audience_set_serialize_free(audience_set_new()));
+		PG_RETURN_AUDIENCE_P(audience_agg_state_result(members));
 	if (st->kind == GA_KIND_MODE)
 		KeepModes(st);
-	ids = MemoryContextAllocHuge(CurrentMemoryContext,
-								 sizeof(uint32) * Max(st->groups->members, 1));
 	/* values computed per entry (numeric averages) are freed as we go */
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "grouped_audience_final", ALLOCSET_SMALL_SIZES);
 	groups_start_iterate(st->groups, &it);
@@ -962,12 +955,8 @@ segment_grouped_audience_final(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		if ((truth == GA_TRUE) == st->satisfying)
-			ids[n++] = e->customer;
+			audience_agg_state_add(members, &e->customer, 1);
 	}
 	MemoryContextDelete(tmp);
-	qsort(ids, n, sizeof(uint32), CompareIds);
-	set = audience_set_new();
-	roaring_bitmap_add_many(set->bm, n, ids);
-	pfree(ids);
-	PG_RETURN_AUDIENCE_P(audience_set_serialize_free(set));
+	PG_RETURN_AUDIENCE_P(audience_agg_state_result(members));
 }

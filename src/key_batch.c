@@ -12,32 +12,31 @@
 
 #define BANDS (1u << KEY_BATCH_RADIX_BITS)
 
-/* Number of bits of a mask of the form 2^k - 1. */
+/*
+ * The shift that leaves the top KEY_BATCH_RADIX_BITS bits of a slot number
+ * of a table of mask + 1 slots (mask of the form 2^k - 1).
+ */
 static uint32_t
-MaskBits(uint32_t mask)
+BandShift(uint32_t mask)
 {
 	uint32_t	bits = 0;
 
 	while (bits < 32 && (mask >> bits) != 0)
 		bits++;
-	return bits;
+	return bits > KEY_BATCH_RADIX_BITS ? bits - KEY_BATCH_RADIX_BITS : 0;
 }
 
 uint32_t
 key_batch_band(uint32_t hash, uint32_t mask)
 {
-	uint32_t	bits = MaskBits(mask);
-	uint32_t	shift = bits > KEY_BATCH_RADIX_BITS ? bits - KEY_BATCH_RADIX_BITS : 0;
-
-	return (hash & mask) >> shift;
+	return (hash & mask) >> BandShift(mask);
 }
 
 void
 key_batch_order(const KeyBatchProbe *in, KeyBatchProbe *out, uint32_t n, uint32_t mask)
 {
 	uint32_t	starts[BANDS];
-	uint32_t	bits = MaskBits(mask);
-	uint32_t	shift = bits > KEY_BATCH_RADIX_BITS ? bits - KEY_BATCH_RADIX_BITS : 0;
+	uint32_t	shift = BandShift(mask);
 	uint32_t	i,
 				sum = 0;
 

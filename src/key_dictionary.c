@@ -58,9 +58,6 @@
 #include "key_batch.h"
 #include "key_dictionary.h"
 
-/* Probes ahead of the current one that are prefetched (ProbeCache). */
-#define PREFETCH_AHEAD 8
-
 int			segment_dictionary_cache_kb = 262144;
 
 typedef struct DictSlot
@@ -611,21 +608,21 @@ key_dictionary_cache_fits(double n, int16 typlen)
 }
 
 /* Integer keys used directly: their own ordinals when in [0, 2^32). */
-static Datum
-DirectOrdinal(FunctionCallInfo fcinfo, Oid argtype)
+static bool
+DirectKey(Oid argtype, Datum d, uint32 *ordinal)
 {
 	int64		key;
 
 	switch (argtype)
 	{
 		case INT2OID:
-			key = PG_GETARG_INT16(0);
+			key = DatumGetInt16(d);
 			break;
 		case INT4OID:
-			key = PG_GETARG_INT32(0);
+			key = DatumGetInt32(d);
 			break;
 		case INT8OID:
-			key = PG_GETARG_INT64(0);
+			key = DatumGetInt64(d);
 			break;
 		default:
 			ereport(ERROR,
@@ -634,8 +631,9 @@ DirectOrdinal(FunctionCallInfo fcinfo, Oid argtype)
 					 errhint("Pass the key as the customer table's key type.")));
 	}
 	if (key < 0 || key > (int64) PG_UINT32_MAX)
-		PG_RETURN_NULL();
-	PG_RETURN_INT64(key);
+		return false;
+	*ordinal = (uint32) key;
+	return true;
 }
 
 /* The call site of flinfo, made on first use. */
@@ -690,7 +688,11 @@ customer_ordinal(PG_FUNCTION_ARGS)
 	uint32		ordinal;
 
 	if (site->direct)
-		return DirectOrdinal(fcinfo, argtype);
+	{
+		if (!DirectKey(argtype, PG_GETARG_DATUM(0), &ordinal))
+			PG_RETURN_NULL();
+		PG_RETURN_INT64((int64) ordinal);
+	}
 	CheckKeyType(argtype);
 	if (!Lookup(site, PG_GETARG_DATUM(0), &ordinal))
 		PG_RETURN_NULL();
@@ -705,29 +707,7 @@ DirectMany(Oid argtype, const Datum *keys, int n, uint32 *ordinals)
 				found = 0;
 
 	for (i = 0; i < n; i++)
-	{
-		int64		key;
-
-		switch (argtype)
-		{
-			case INT2OID:
-				key = DatumGetInt16(keys[i]);
-				break;
-			case INT4OID:
-				key = DatumGetInt32(keys[i]);
-				break;
-			case INT8OID:
-				key = DatumGetInt64(keys[i]);
-				break;
-			default:
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("customer keys are integers, not %s", format_type_be(argtype)),
-						 errhint("Pass the key as the customer table's key type.")));
-		}
-		if (key >= 0 && key <= (int64) PG_UINT32_MAX)
-			ordinals[found++] = (uint32) key;
-	}
+		found += DirectKey(argtype, keys[i], &ordinals[found]);
 	return found;
 }
 
@@ -784,8 +764,8 @@ ProbeCache(const DictKey *k, const KeyBatchProbe *order, int n, uint32 *ord, boo
 		uint32		j = order[i].index;
 		DictSlot   *slot;
 
-		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(&tb->data[order[i + PREFETCH_AHEAD].hash & tb->sizemask]);
+		if (i + DICT_PREFETCH_AHEAD < n)
+			__builtin_prefetch(&tb->data[order[i + DICT_PREFETCH_AHEAD].hash & tb->sizemask]);
 		slot = dict_lookup(tb, k[j]);
 		if (slot != NULL)
 		{

@@ -21,6 +21,9 @@ typedef struct DictKey
 	uint32		hash;
 } DictKey;
 
+/* Probes ahead of the current one that batch lookups prefetch. */
+#define DICT_PREFETCH_AHEAD 8
+
 /* segment.dictionary_cache_size, in kB (0: never cache) */
 extern int	segment_dictionary_cache_kb;
 

@@ -261,8 +261,8 @@ dict_share_lookup_many(Oid relid, const DictKey *keys, const KeyBatchProbe *orde
 	{
 		uint32		j = order[i].index;
 
-		if (i + 8 < n)
-			__builtin_prefetch(&slots[order[i + 8].hash & h->mask]);
+		if (i + DICT_PREFETCH_AHEAD < n)
+			__builtin_prefetch(&slots[order[i + DICT_PREFETCH_AHEAD].hash & h->mask]);
 		hit[j] = FindSlot(h, keys[j].key, keys[j].len, keys[j].hash, &ordinals[j]);
 	}
 }

@@ -123,9 +123,12 @@ RcAppendWindowCond(Compiler *c, const char *expr, Oid type, const RuleWindow *w)
 	appendStringInfoChar(&c->sql, ')');
 }
 
-/* Checks a literal against a column type and appends it quoted and cast. */
-static void
-AppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
+/*
+ * Checks a literal against a column type and appends it quoted and cast
+ * (also used by rule_compile_shard.c).
+ */
+void
+RcAppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
 {
 	Oid			infunc,
 				ioparam;
@@ -265,7 +268,7 @@ RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, co
 				break;
 			}
 			appendStringInfo(&c->sql, "%s %s ", expr, rule_op_name(n->op));
-			AppendLiteral(c, &n->args[0], type, what);
+			RcAppendLiteral(c, &n->args[0], type, what);
 			break;
 		case RULE_IN:
 			appendStringInfo(&c->sql, "%s %sIN (", expr, n->negated ? "NOT " : "");
@@ -273,7 +276,7 @@ RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, co
 			{
 				if (i > 0)
 					appendStringInfoString(&c->sql, ", ");
-				AppendLiteral(c, &n->args[i], type, what);
+				RcAppendLiteral(c, &n->args[i], type, what);
 			}
 			appendStringInfoChar(&c->sql, ')');
 			break;
@@ -282,9 +285,9 @@ RcAppendCondition(Compiler *c, const RuleNode *n, const char *expr, Oid type, co
 			break;
 		case RULE_BETWEEN:
 			appendStringInfo(&c->sql, "%s %sBETWEEN ", expr, n->negated ? "NOT " : "");
-			AppendLiteral(c, &n->args[0], type, what);
+			RcAppendLiteral(c, &n->args[0], type, what);
 			appendStringInfoString(&c->sql, " AND ");
-			AppendLiteral(c, &n->args[1], type, what);
+			RcAppendLiteral(c, &n->args[1], type, what);
 			break;
 		case RULE_LIKE:
 			appendStringInfo(&c->sql, "%s::text %sLIKE ", expr, n->negated ? "NOT " : "");
@@ -343,11 +346,4 @@ RcAppendFilter(Compiler *c, const RuleNode *f, const Source *s, const char *sour
 								  type, what);
 			}
 	}
-}
-
-/* A literal as compared with a value of a type (rule_compile_shard.c). */
-void
-RcAppendLiteral(Compiler *c, const RuleLiteral *lit, Oid type, const char *what)
-{
-	AppendLiteral(c, lit, type, what);
 }

@@ -186,19 +186,13 @@ FewKeys(Compiler *c, const RuleNode *n)
 	const char *name = exists ? n->name : n->value->source;
 	Source		s;
 	char	   *query;
-	SPIPlanPtr	plan;
-	CachedPlan *cplan;
 	double		rows;
 
 	RcLoadSource(c, name, &s);
 	query = psprintf("SELECT e.%s FROM %s e WHERE %s GROUP BY 1", s.customer, s.relname,
 					 RcLeafCondition(c, &s, name, exists ? n->filter : n->value->filter,
 									 exists ? n->window : n->value->window));
-	if ((plan = SPI_prepare(query, 0, NULL)) == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
-		elog(ERROR, "could not plan %s", query);
-	rows = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->plan_rows;
-	ReleaseCachedPlan(cplan, NULL);
-	SPI_freeplan(plan);
+	RcPlanEstimate(query, NULL, &rows, NULL);
 	c->key_indexed = KeyIndexed(c);
 	c->key_rows = rows;
 	return rows <= rule_probe_threshold(RcCustomerRows(c), c->key_indexed, c->reg.dictionary);

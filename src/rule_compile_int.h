@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "nodes/nodes.h"
 #include "pgtime.h"
 
 #include "catalog.h"
@@ -212,6 +213,7 @@ extern bool RcCompileAggregate(Compiler *c, const RuleNode *n);
 extern const Merged *RcFindMerged(Compiler *c, const RuleNode *n, int *alias, int *column);
 extern const Merged *RcFoldedScan(Compiler *c, const RuleNode *and, int *alias);
 extern double RcPlanCost(const char *query);
+extern void RcPlanEstimate(const char *query, double *cost, double *rows, NodeTag *top);
 extern void RcCompileMergedScans(Compiler *c, const RuleNode *rule);
 
 /* rule_compile_customer.c */

@@ -374,20 +374,38 @@ CountLeaves(const RuleNode *n)
 	return total;
 }
 
-/* The planner's total cost of a query, from a plan made but not run. */
-double
-RcPlanCost(const char *query)
+/*
+ * The planner's estimates for a query's top plan node, from a plan made but
+ * not run: its total cost, rows and node type (each may be NULL).
+ */
+void
+RcPlanEstimate(const char *query, double *cost, double *rows, NodeTag *top)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
 	CachedPlan *cplan;
-	double		cost;
+	Plan	   *tree;
 
 	if (plan == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
 		elog(ERROR, "could not plan %s", query);
-	cost = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->total_cost;
+	tree = linitial_node(PlannedStmt, cplan->stmt_list)->planTree;
+	if (cost)
+		*cost = tree->total_cost;
+	if (rows)
+		*rows = tree->plan_rows;
+	if (top)
+		*top = nodeTag(tree);
 	/* an unsaved SPI plan's cached plan belongs to no resource owner */
 	ReleaseCachedPlan(cplan, NULL);
 	SPI_freeplan(plan);
+}
+
+/* The planner's total cost of a query. */
+double
+RcPlanCost(const char *query)
+{
+	double		cost;
+
+	RcPlanEstimate(query, &cost, NULL, NULL);
 	return cost;
 }
 

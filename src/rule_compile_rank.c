@@ -114,15 +114,8 @@ PopulationSql(Compiler *c, const RuleNode *n, const char **total)
 	char	   *from = PopulationFrom(c, n, &where, &key);
 	Oid			type;
 	const char *what;
+	bool		null_empty = false; /* only the source's customers rank */
 
-	/*
-	 * the customer table counted apart (an index-only count, as a hand
-	 * query writes it): the size is then an initplan, and rank() <= size
-	 * the window's run condition (rule 14 of bench/generalize_behaviour_rules.sql,
-	 * the top 5% of 1M, stops after 50k rows); a segment's members are
-	 * counted by the window, their second lookup would cost more
-	 */
-	*total = n->name ? NULL : psprintf("(SELECT count(*)%s%s)", from, where);
 	if (v->kind == RULE_VALUE_CUSTOMER)
 	{
 		value = psprintf("cu.%s", quote_identifier(v->column));
@@ -133,7 +126,6 @@ PopulationSql(Compiler *c, const RuleNode *n, const char **total)
 	{
 		Source		s;
 		AggInfo		a;
-		bool		null_empty;
 
 		RcLoadSource(c, v->source, &s);
 		RcCheckAggregate(c, v, &s, &a);
@@ -144,10 +136,18 @@ PopulationSql(Compiler *c, const RuleNode *n, const char **total)
 						null_empty ? "" : "LEFT ", s.customer, RcAggSql(&a, v->agg, NULL), s.relname,
 						RcLeafCondition(c, &s, v->source, v->filter, v->window), c->reg.key);
 		value = null_empty ? pstrdup("g.v") : psprintf("coalesce(g.v, %s)", a.empty);
-		if (null_empty)
-			*total = psprintf("(SELECT count(*)%s%s)", from, where);
 	}
 	CheckOrdered(type, what, n);
+
+	/*
+	 * the customer table counted apart (an index-only count, as a hand
+	 * query writes it): the size is then an initplan, and rank() <= size
+	 * the window's run condition (rule 14 of bench/generalize_behaviour_rules.sql,
+	 * the top 5% of 1M, stops after 50k rows); a segment's members are
+	 * counted by the window, their second lookup would cost more, unless
+	 * only those with rows rank (null_empty)
+	 */
+	*total = n->name && !null_empty ? NULL : psprintf("(SELECT count(*)%s%s)", from, where);
 	return psprintf("SELECT %s AS k, %s AS v%s%s%s", key, value, from, join, where);
 }
 
@@ -177,10 +177,10 @@ RcRankSql(Compiler *c, const RuleNode *n)
 		: total == NULL ? psprintf("ceil(q.total * %s::numeric / 100)", quote_literal_cstr(r->n))
 		: psprintf("ceil(%s * %s::numeric / 100)::bigint", total, quote_literal_cstr(r->n));
 	initStringInfo(&c->sql);
-	appendStringInfo(&c->sql, "SELECT coalesce(segment.audience_agg(%s), '{}') AS yes FROM "
+	appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}') AS yes FROM "
 					 "(SELECT p.k, p.v, rank() OVER (ORDER BY p.v %s NULLS LAST) AS r%s FROM (%s) p) q "
 					 "WHERE q.v IS NOT NULL AND q.r %s %s",
-					 LateMapping(c, n) ? RcDictOrdinal(&c->reg, "q", "k") : "q.k",
+					 LateMapping(c, n) ? RcDictAudience(&c->reg, "q", "k") : "segment.audience_agg(q.k)",
 					 r->top ? "DESC" : "ASC",
 					 r->percent && total == NULL ? ", count(*) OVER () AS total" : "",
 					 population, n->negated ? ">" : "<=", size);

@@ -110,6 +110,13 @@ PartitionedOn(Oid rel, const char *key)
 	return ok;
 }
 
+/* A relation's schema-qualified, quoted name (a shard's branch names it). */
+char *
+rc_qualified_name(Oid rel)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
+}
+
 /*
  * The shards of rel: its partitions' qualified names, or NIL with *why set.
  * key (unquoted), when not NULL, must be the partition key.
@@ -141,8 +148,7 @@ rc_shard_partitions(Oid rel, const char *key, const char **why)
 
 		if ((*why = NotShardReason(part)) != NULL)
 			return NIL;
-		parts = lappend(parts, quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)),
-														  get_rel_name(part)));
+		parts = lappend(parts, rc_qualified_name(part));
 	}
 	return parts;
 }

@@ -9,6 +9,7 @@
 
 #include "rule_compile_int.h"
 
+extern char *rc_qualified_name(Oid rel);
 extern List *rc_shard_partitions(Oid rel, const char *key, const char **why);
 extern bool rc_has_foreign_partitions(Oid rel);
 extern char *RcShardSource(Compiler *c, const char *source, const char *sql);

@@ -107,12 +107,6 @@ SameScheme(Oid a, Oid b)
 	return same;
 }
 
-static char *
-QualifiedName(Oid rel)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-}
-
 /* A foreign table's use_remote_estimate: its own option, else its server's. */
 static bool
 RemoteEstimate(Oid part)
@@ -190,8 +184,8 @@ CoLocatedPairs(Oid a, const char *key_a, Oid b, const char *key_b)
 		if (!OidIsValid(partner) || !(RemoteEstimate(part) || RemoteEstimate(partner)))
 			return NIL;
 		p = palloc(sizeof(ShardPair));
-		p->first = QualifiedName(part);
-		p->second = QualifiedName(partner);
+		p->first = rc_qualified_name(part);
+		p->second = rc_qualified_name(partner);
 		pairs = lappend(pairs, p);
 	}
 	return pairs;
@@ -263,17 +257,10 @@ FixedOffset(Compiler *c, const RuleNode *n)
 static bool
 Shipped(const char *branch)
 {
-	SPIPlanPtr	plan = SPI_prepare(branch, 0, NULL);
-	CachedPlan *cplan;
-	bool		shipped;
+	NodeTag		top;
 
-	if (plan == NULL || (cplan = SPI_plan_get_cached_plan(plan)) == NULL)
-		elog(ERROR, "could not plan %s", branch);
-	shipped = IsA(linitial_node(PlannedStmt, cplan->stmt_list)->planTree, ForeignScan);
-	/* an unsaved SPI plan's cached plan belongs to no resource owner */
-	ReleaseCachedPlan(cplan, NULL);
-	SPI_freeplan(plan);
-	return shipped;
+	RcPlanEstimate(branch, NULL, NULL, &top);
+	return top == T_ForeignScan;
 }
 
 /*
