@@ -332,7 +332,11 @@ RcShardedCustomers(Compiler *c)
  * false) as the column "seen", and an empty "yes": the predicate's
  * "yes | (universe - seen)" (RcAppendAggExpr) is then universe minus those;
  * covered by a predicate that implies rows, it is "yes" alone, and the
- * shards send the customers that satisfy it.
+ * shards send the customers that satisfy it.  count_distinct and mode need
+ * a value type the aggregate can hash; active_days/weeks/months pass the
+ * source's time as the value and the rule's zone as "time", a bytea
+ * constant (ZoneBytea), so that the local days are the single node's
+ * (e.time AT TIME ZONE 'zone')::date without a text constant to ship.
  * Only integer keys (a shard cannot map dictionary keys), and only the
  * aggregates and comparisons below; anything else keeps the grouped scan,
  * one row per customer (doc/scale-out.md).
