@@ -24,27 +24,52 @@
  * which the compiler needs for conditions that hold over no rows ("universe
  * minus" those).
  *
+ * count_distinct, mode and active_days/weeks/months need each customer's
+ * distinct values, not one partial value: a second table holds the
+ * distinct (customer, value) pairs, hashed with the value type's hash
+ * function and equal by its btree comparison (count(DISTINCT) and mode()'s
+ * equality), and for mode how often each pair occurs.  The first insert of
+ * a pair counts one more distinct value for its customer; mode's final
+ * pass keeps per customer the most frequent value, ties to the smallest,
+ * as mode() WITHIN GROUP (ORDER BY value) keeps the first of its sorted
+ * runs.  active_* pairs a customer with the number of the local day, week
+ * (from Monday, date_trunc('week')) or month of each time value.  The
+ * local time of a timestamptz needs the rule's zone, which arrives as the
+ * "time" argument, a bytea constant of the zone's name: postgres_fdw ships
+ * neither AT TIME ZONE nor a text constant that no column's collation
+ * covers, but a bytea has no collation.  The zone is resolved as AT TIME
+ * ZONE resolves its text (an abbreviation first, then a zone name), so the
+ * days are those of the single node's (e.time AT TIME ZONE 'zone')::date.
+ *
  * Memory: the table holds one 40-byte entry per distinct customer seen (in
  * an open-addressing table that doubles when full: 40 to 100 bytes per
  * customer), plus the kept value of a varlena type or a numeric sum's
- * accumulator, in the aggregate's context; it does not spill at work_mem,
- * so it is bounded by the customers of the scanned relation (one shard's).
+ * accumulator, in the aggregate's context; count_distinct, mode and
+ * active_* add a 32-byte entry per distinct pair (32 to 80 bytes with the
+ * table's slack) plus a copy of a varlena value.  It does not spill at
+ * work_mem, so it is bounded by the customers (and their distinct values)
+ * of the scanned relation, one shard's.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/primnodes.h"
+#include "parser/scansup.h"
+#include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "audience_agg.h"
@@ -67,11 +92,14 @@ typedef struct GroupEntry
 	bool		bigsum;			/* an integer sum overflowed int64: in v as
 								 * numeric */
 	bool		have_time;		/* first/last: a row with a time was seen */
-	int64		count;			/* non-NULL values */
+	int64		count;			/* non-NULL values; count_distinct, active_*:
+								 * distinct values; mode: the kept value's
+								 * frequency */
 	int64		isum;			/* integer sum while it fits */
 	int64		t;				/* first/last: the kept row's time */
 	Datum		v;				/* min/max/first/last value; a numeric sum's
-								 * NumericAggState (numeric_avg_accum's) */
+								 * NumericAggState (numeric_avg_accum's); mode:
+								 * the value of a pair (not owned) */
 } GroupEntry;
 
 /* customer -> entry: PostgreSQL's open-addressing hash table (simplehash.h) */
@@ -86,7 +114,62 @@ typedef struct GroupEntry
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-typedef struct GroupState
+/*
+ * A distinct (customer, value) pair of count_distinct and mode, or
+ * (customer, period number) of active_*.
+ */
+typedef struct PairKey
+{
+	uint32		customer;
+	union
+	{
+		Datum		value;		/* in the aggregate's context */
+		int64		period;		/* active_*: a day, week or month number */
+	}			u;
+} PairKey;
+
+typedef struct PairEntry
+{
+	PairKey		key;
+	uint32		hash;			/* kept: rehashing a value calls its type's
+								 * hash function */
+	char		status;
+	int64		count;			/* rows with the pair (mode) */
+} PairEntry;
+
+typedef struct GroupState GroupState;
+
+static uint32 PairHash(GroupState *st, PairKey k);
+static bool PairEqual(GroupState *st, PairKey a, PairKey b);
+
+/* (customer, value) -> entry, hashed and compared through the state */
+#define SH_PREFIX pairs
+#define SH_ELEMENT_TYPE PairEntry
+#define SH_KEY_TYPE PairKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) PairHash((GroupState *) (tb)->private_data, k)
+#define SH_EQUAL(tb, a, b) PairEqual((GroupState *) (tb)->private_data, a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * active_* of timestamptz values: the zone, resolved as timestamptz_zone()
+ * (AT TIME ZONE) resolves its text.
+ */
+typedef struct LocalZone
+{
+	int			type;			/* TZ or DTZ (a fixed offset), DYNTZ (an
+								 * abbreviation of a zone), else a zone */
+	int			offset;			/* TZ, DTZ: seconds east of UTC */
+	pg_tz	   *tz;				/* DYNTZ and zone names */
+	char		name[TZ_STRLEN_MAX + 1];
+} LocalZone;
+
+struct GroupState
 {
 	MemoryContext ctx;
 	groups_hash *groups;
@@ -101,10 +184,16 @@ typedef struct GroupState
 	Oid			ttype;			/* first/last: the time's type */
 	Oid			collation;
 	FmgrInfo   *cmp;			/* the compared type's btree comparison */
+	FmgrInfo   *vcmp;			/* the value type's (min, max, first, last,
+								 * count_distinct, mode) */
+	FmgrInfo   *vhash;			/* count_distinct, mode: its hash function */
+	pairs_hash *pairs;			/* count_distinct, mode, active_* */
+	bool		modes_kept;		/* mode: the entries hold their values */
+	LocalZone	zone;			/* active_* of timestamptz values */
 	int			nargs;
 	Datum	   *args;
 	bool	   *argnulls;
-} GroupState;
+};
 
 /* How many literals an operator takes (-1: one or more; IS NULL: any). */
 static int
@@ -126,11 +215,25 @@ OpArity(GaOp op)
 	}
 }
 
+/* active_days, active_weeks, active_months */
+static bool
+IsPeriodKind(GaKind kind)
+{
+	return kind == GA_KIND_ACTIVE_DAYS || kind == GA_KIND_ACTIVE_WEEKS || kind == GA_KIND_ACTIVE_MONTHS;
+}
+
+/* Whether a kind keeps the distinct (customer, value) pairs. */
+static bool
+IsPairKind(GaKind kind)
+{
+	return kind == GA_KIND_COUNT_DISTINCT || kind == GA_KIND_MODE || IsPeriodKind(kind);
+}
+
 /* The type an aggregate kind produces from values of type vtype. */
 static Oid
 ResultType(GaKind kind, Oid vtype)
 {
-	if (kind == GA_KIND_COUNT)
+	if (kind == GA_KIND_COUNT || kind == GA_KIND_COUNT_DISTINCT || IsPeriodKind(kind))
 		return INT8OID;
 	if (kind == GA_KIND_SUM || kind == GA_KIND_AVG)
 		return NUMERICOID;
@@ -181,6 +284,45 @@ CheckConstant(FunctionCallInfo fcinfo, int arg, const char *name)
 				 errmsg("grouped_audience_agg() %s must not be NULL", name)));
 }
 
+/*
+ * active_* of timestamptz values: the zone named by the "time" argument,
+ * a bytea constant (see the file's comment), looked up as
+ * timestamptz_zone() looks up its text: a time zone abbreviation first
+ * (fixed or dynamic), else a zone name.
+ */
+static void
+ReadZone(FunctionCallInfo fcinfo, LocalZone *z)
+{
+	bytea	   *b;
+	int			len;
+	char	   *low;
+
+	if (!ArgIsStable(fcinfo, ARG_TIME) || get_fn_expr_argtype(fcinfo->flinfo, ARG_TIME) != BYTEAOID ||
+		PG_ARGISNULL(ARG_TIME))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grouped_audience_agg() needs the time zone of active_days, active_weeks and active_months of timestamptz values as a constant bytea"),
+				 errhint("Pass the zone name's bytes as time, e.g. 'Asia/Shanghai'::bytea.")));
+	b = PG_GETARG_BYTEA_PP(ARG_TIME);
+	len = VARSIZE_ANY_EXHDR(b);
+	if (len == 0 || len > TZ_STRLEN_MAX || memchr(VARDATA_ANY(b), '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("grouped_audience_agg() time zone name is not valid"),
+				 errdetail("It must have 1 to %d bytes and no zero byte.", TZ_STRLEN_MAX)));
+	memcpy(z->name, VARDATA_ANY(b), len);
+	z->name[len] = '\0';
+	low = downcase_truncate_identifier(z->name, len, false);
+	z->type = DecodeTimezoneAbbrev(0, low, &z->offset, &z->tz);
+	if (z->type == TZ || z->type == DTZ || z->type == DYNTZ)
+		return;
+	z->tz = pg_tzset(z->name);
+	if (z->tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", z->name)));
+}
+
 /* The kind and comparison, checked against the types of the call. */
 static void
 ReadShape(FunctionCallInfo fcinfo, GroupState *st)
@@ -194,11 +336,12 @@ ReadShape(FunctionCallInfo fcinfo, GroupState *st)
 	CheckConstant(fcinfo, ARG_SATISFYING, "satisfying");
 	kind = PG_GETARG_INT32(ARG_KIND);
 	op = PG_GETARG_INT32(ARG_OP);
-	if (kind < GA_KIND_COUNT || kind > GA_KIND_LAST)
+	if (kind < GA_KIND_COUNT || kind > GA_KIND_ACTIVE_MONTHS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("grouped_audience_agg() kind %d is not valid", kind),
-				 errhint("Kinds: 0 count, 1 sum, 2 avg, 3 min, 4 max, 5 first, 6 last.")));
+				 errhint("Kinds: 0 count, 1 sum, 2 avg, 3 min, 4 max, 5 first, 6 last, 7 count_distinct, 8 mode, "
+						 "9 active_days, 10 active_weeks, 11 active_months.")));
 	if (op < GA_OP_EQ || op > GA_OP_IS_NOT_NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -226,6 +369,16 @@ ReadShape(FunctionCallInfo fcinfo, GroupState *st)
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("grouped_audience_agg() orders first and last by a date or timestamp, not %s",
 							format_type_be(st->ttype))));
+	}
+	if (IsPeriodKind(st->kind))
+	{
+		if (!IsTimeType(st->vtype))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("grouped_audience_agg() counts the days, weeks and months of a date or timestamp, not %s",
+							format_type_be(st->vtype))));
+		if (st->vtype == TIMESTAMPTZOID)
+			ReadZone(fcinfo, &st->zone);
 	}
 }
 
@@ -281,6 +434,33 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 	st->cmp = ComparisonOf(rtype);
 }
 
+/*
+ * The value type's comparison, for the kinds that compare values (min,
+ * max, first and last's ties, mode, count_distinct), and its hash function
+ * for those that keep distinct values: the one of the hash opclass whose
+ * equality is the btree one (count(DISTINCT) and mode()'s equality).
+ */
+static void
+ReadValueSupport(GroupState *st)
+{
+	TypeCacheEntry *tc;
+	RegProcedure hash;
+
+	if (st->kind == GA_KIND_COUNT || st->kind == GA_KIND_SUM || st->kind == GA_KIND_AVG || IsPeriodKind(st->kind))
+		return;
+	st->vcmp = ComparisonOf(st->vtype);
+	if (!IsPairKind(st->kind))
+		return;
+	tc = lookup_type_cache(st->vtype, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC_FINFO);
+	if (!OidIsValid(tc->hash_proc_finfo.fn_oid) || !OidIsValid(tc->eq_opr) ||
+		!get_op_hash_functions(tc->eq_opr, &hash, NULL) || hash != tc->hash_proc_finfo.fn_oid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a hash function for type %s", format_type_be(st->vtype)),
+				 errdetail("count_distinct and mode keep the distinct values of a type that can be hashed.")));
+	st->vhash = &tc->hash_proc_finfo;
+}
+
 static GroupState *
 NewState(FunctionCallInfo fcinfo, MemoryContext aggctx)
 {
@@ -291,18 +471,40 @@ NewState(FunctionCallInfo fcinfo, MemoryContext aggctx)
 	st->collation = PG_GET_COLLATION();
 	ReadShape(fcinfo, st);
 	ReadArgs(fcinfo, st);
-	/* min, max, first and last compare values even under IS NULL */
-	if (st->cmp == NULL && st->kind != GA_KIND_COUNT && st->kind != GA_KIND_SUM && st->kind != GA_KIND_AVG)
-		st->cmp = ComparisonOf(st->vtype);
+	ReadValueSupport(st);
 	st->groups = groups_create(aggctx, 1024, NULL);
+	if (IsPairKind(st->kind))
+		st->pairs = pairs_create(aggctx, 1024, st);
 	MemoryContextSwitchTo(old);
 	return st;
 }
 
 static int
-Compare(GroupState *st, Datum a, Datum b)
+Compare(GroupState *st, FmgrInfo *cmp, Datum a, Datum b)
 {
-	return DatumGetInt32(FunctionCall2Coll(st->cmp, st->collation, a, b));
+	return DatumGetInt32(FunctionCall2Coll(cmp, st->collation, a, b));
+}
+
+static uint32
+PairHash(GroupState *st, PairKey k)
+{
+	uint32		h;
+
+	if (IsPeriodKind(st->kind))
+		h = murmurhash32((uint32) k.u.period ^ (uint32) ((uint64) k.u.period >> 32));
+	else
+		h = DatumGetUInt32(FunctionCall1Coll(st->vhash, st->collation, k.u.value));
+	return hash_combine(murmurhash32(k.customer), h);
+}
+
+static bool
+PairEqual(GroupState *st, PairKey a, PairKey b)
+{
+	if (a.customer != b.customer)
+		return false;
+	if (IsPeriodKind(st->kind))
+		return a.u.period == b.u.period;
+	return Compare(st, st->vcmp, a.u.value, b.u.value) == 0;
 }
 
 /* Replaces an entry's kept value by a copy of v in the aggregate context. */
@@ -385,7 +587,140 @@ Replaces(GroupState *st, GroupEntry *e, int64 t, Datum v, bool vnull)
 	/* a tie: the smaller value, NULL values last */
 	if (vnull)
 		return false;
-	return e->vnull || Compare(st, v, e->v) < 0;
+	return e->vnull || Compare(st, st->vcmp, v, e->v) < 0;
+}
+
+/*
+ * Adds a row's pair to the pair table: a new pair is one more distinct
+ * value of its customer (count_distinct, active_*), and every row of it
+ * one more occurrence (mode).  Returns the pair; *fresh: whether it is new.
+ */
+static PairEntry *
+AddPair(GroupState *st, GroupEntry *e, PairKey k, bool *fresh)
+{
+	bool		found;
+	PairEntry  *p = pairs_insert(st->pairs, k, &found);
+
+	*fresh = !found;
+	if (!found)
+	{
+		p->count = 0;
+		if (st->kind != GA_KIND_MODE)
+			e->count++;
+	}
+	p->count++;
+	return p;
+}
+
+/*
+ * count_distinct, mode: a non-NULL value's pair; a new pair keeps a copy
+ * of the value (detoasted, so that comparing it later reads it once).
+ */
+static void
+AddValuePair(GroupState *st, GroupEntry *e, Datum v)
+{
+	PairEntry  *p;
+	bool		fresh;
+
+	if (st->vlen == -1)
+		v = PointerGetDatum(PG_DETOAST_DATUM_PACKED(v));
+	p = AddPair(st, e, (PairKey) {.customer = e->customer, .u.value = v}, &fresh);
+	if (fresh && !st->vbyval)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->ctx);
+
+		p->key.u.value = datumCopy(v, false, st->vlen);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * A timestamptz's local time in the zone, as timestamptz_zone() computes
+ * it (the same errors out of range); infinities stay.
+ */
+static Timestamp
+LocalTime(LocalZone *z, TimestampTz t)
+{
+	Timestamp	local;
+	int			tz;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return t;
+	if (z->type == TZ || z->type == DTZ)
+		tz = -z->offset;
+	else if (z->type == DYNTZ)
+	{
+		int			isdst;
+
+		tz = DetermineTimeZoneAbbrevOffsetTS(t, z->name, z->tz, &isdst);
+	}
+	else
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		if (timestamp2tm(t, &tz, &tm, &fsec, NULL, z->tz) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
+	}
+	local = t - (int64) tz * USECS_PER_SEC;
+	if (!IS_VALID_TIMESTAMP(local))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return local;
+}
+
+/*
+ * The number of a time value's period, as the single node's
+ * count(DISTINCT ...) sees it: the day of (t AT TIME ZONE zone)::date (a
+ * date its own day, a timestamp local already), the Monday of
+ * date_trunc('week', ...), the year * 12 + month of date_trunc('month',
+ * ...).  Infinite values are a period each, after and before every other.
+ */
+static int64
+Period(GroupState *st, Datum v)
+{
+	int64		day;
+	int			y,
+				m,
+				d;
+
+	if (st->vtype == DATEOID)
+	{
+		DateADT		date = DatumGetDateADT(v);
+
+		if (DATE_NOT_FINITE(date))
+			return DATE_IS_NOBEGIN(date) ? PG_INT64_MIN : PG_INT64_MAX;
+		/* weeks and months truncate date::timestamp, which has a smaller range */
+		if (st->kind != GA_KIND_ACTIVE_DAYS && date >= (TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("date out of range for timestamp")));
+		day = date;
+	}
+	else
+	{
+		Timestamp	t = DatumGetTimestamp(v);
+
+		if (st->vtype == TIMESTAMPTZOID)
+			t = LocalTime(&st->zone, t);
+		if (TIMESTAMP_NOT_FINITE(t))
+			return TIMESTAMP_IS_NOBEGIN(t) ? PG_INT64_MIN : PG_INT64_MAX;
+		day = t / USECS_PER_DAY - (t % USECS_PER_DAY < 0 ? 1 : 0);
+	}
+	switch (st->kind)
+	{
+		case GA_KIND_ACTIVE_WEEKS:
+			/* day 0, 2000-01-01, is a Saturday: 5 days after a Monday */
+			return day - (((day + 5) % 7) + 7) % 7;
+		case GA_KIND_ACTIVE_MONTHS:
+			j2date((int) (day + POSTGRES_EPOCH_JDATE), &y, &m, &d);
+			return (int64) y * 12 + m - 1;
+		default:
+			return day;
+	}
 }
 
 /* Adds one row's value to its customer's entry. */
@@ -410,8 +745,8 @@ AddRow(FunctionCallInfo fcinfo, GroupState *st, GroupEntry *e)
 			break;
 		case GA_KIND_MIN:
 		case GA_KIND_MAX:
-			if (!vnull && (e->vnull || (st->kind == GA_KIND_MIN ? Compare(st, v, e->v) < 0 :
-										Compare(st, v, e->v) > 0)))
+			if (!vnull && (e->vnull || (st->kind == GA_KIND_MIN ? Compare(st, st->vcmp, v, e->v) < 0 :
+										Compare(st, st->vcmp, v, e->v) > 0)))
 				Keep(st, e, v, st->vbyval, st->vlen);
 			break;
 		case GA_KIND_FIRST:
@@ -431,6 +766,21 @@ AddRow(FunctionCallInfo fcinfo, GroupState *st, GroupEntry *e)
 					Keep(st, e, v, st->vbyval, st->vlen);
 				e->t = t;
 				e->have_time = true;
+			}
+			break;
+		case GA_KIND_COUNT_DISTINCT:
+		case GA_KIND_MODE:
+			if (!vnull)
+				AddValuePair(st, e, v);
+			break;
+		case GA_KIND_ACTIVE_DAYS:
+		case GA_KIND_ACTIVE_WEEKS:
+		case GA_KIND_ACTIVE_MONTHS:
+			if (!vnull)
+			{
+				bool		fresh;
+
+				AddPair(st, e, (PairKey) {.customer = e->customer, .u.period = Period(st, v)}, &fresh);
 			}
 			break;
 	}
@@ -487,6 +837,10 @@ FinalValue(GroupState *st, GroupEntry *e, bool *isnull)
 	switch (st->kind)
 	{
 		case GA_KIND_COUNT:
+		case GA_KIND_COUNT_DISTINCT:
+		case GA_KIND_ACTIVE_DAYS:
+		case GA_KIND_ACTIVE_WEEKS:
+		case GA_KIND_ACTIVE_MONTHS:
 			return Int64GetDatum(e->count);
 		case GA_KIND_SUM:
 		case GA_KIND_AVG:
@@ -531,7 +885,38 @@ CompareWithArg(void *ctx, int i)
 {
 	CompareContext *cc = (CompareContext *) ctx;
 
-	return Compare(cc->st, cc->value, cc->st->args[i]);
+	return Compare(cc->st, cc->st->cmp, cc->value, cc->st->args[i]);
+}
+
+/*
+ * mode: each customer's most frequent value into its entry (v, count),
+ * ties to the smallest value; a customer with only NULL values keeps none.
+ * Once: the final function may run more than once on one state.
+ */
+static void
+KeepModes(GroupState *st)
+{
+	pairs_iterator it;
+	PairEntry  *p;
+
+	if (st->modes_kept)
+		return;
+	pairs_start_iterate(st->pairs, &it);
+	while ((p = pairs_iterate(st->pairs, &it)) != NULL)
+	{
+		GroupEntry *e = groups_lookup(st->groups, p->key.customer);
+
+		if (e == NULL)
+			elog(ERROR, "grouped_audience_agg() pair without its customer");
+		if (e->vnull || p->count > e->count ||
+			(p->count == e->count && Compare(st, st->vcmp, p->key.u.value, e->v) < 0))
+		{
+			e->v = p->key.u.value;
+			e->count = p->count;
+			e->vnull = false;
+		}
+	}
+	st->modes_kept = true;
 }
 
 PG_FUNCTION_INFO_V1(segment_grouped_audience_final);
@@ -552,6 +937,8 @@ segment_grouped_audience_final(PG_FUNCTION_ARGS)
 
 	if (st == NULL)
 		PG_RETURN_AUDIENCE_P(audience_agg_state_result(members));
+	if (st->kind == GA_KIND_MODE)
+		KeepModes(st);
 	/* values computed per entry (numeric averages) are freed as we go */
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "grouped_audience_final", ALLOCSET_SMALL_SIZES);
 	groups_start_iterate(st->groups, &it);

@@ -19,7 +19,13 @@ typedef enum GaKind
 	GA_KIND_MIN = 3,
 	GA_KIND_MAX = 4,
 	GA_KIND_FIRST = 5,			/* on the earliest time; ties: smaller value */
-	GA_KIND_LAST = 6			/* on the latest time; ties: smaller value */
+	GA_KIND_LAST = 6,			/* on the latest time; ties: smaller value */
+	GA_KIND_COUNT_DISTINCT = 7, /* distinct non-NULL values; 0 over none */
+	GA_KIND_MODE = 8,			/* the most frequent non-NULL value; ties:
+								 * the smallest */
+	GA_KIND_ACTIVE_DAYS = 9,	/* distinct local days of a time value */
+	GA_KIND_ACTIVE_WEEKS = 10,	/* distinct local weeks (from Monday) */
+	GA_KIND_ACTIVE_MONTHS = 11	/* distinct local months */
 } GaKind;
 
 /* The comparison of the aggregate's value with the literals. */

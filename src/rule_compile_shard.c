@@ -332,7 +332,11 @@ RcShardedCustomers(Compiler *c)
  * false) as the column "seen", and an empty "yes": the predicate's
  * "yes | (universe - seen)" (RcAppendAggExpr) is then universe minus those;
  * covered by a predicate that implies rows, it is "yes" alone, and the
- * shards send the customers that satisfy it.
+ * shards send the customers that satisfy it.  count_distinct and mode need
+ * a value type the aggregate can hash; active_days/weeks/months pass the
+ * source's time as the value and the rule's zone as "time", a bytea
+ * constant (ZoneBytea), so that the local days are the single node's
+ * (e.time AT TIME ZONE 'zone')::date without a text constant to ship.
  * Only integer keys (a shard cannot map dictionary keys), and only the
  * aggregates and comparisons below; anything else keeps the grouped scan,
  * one row per customer (doc/scale-out.md).
@@ -361,6 +365,16 @@ GroupedKind(RuleAggKind agg)
 			return GA_KIND_FIRST;
 		case RULE_AGG_LAST:
 			return GA_KIND_LAST;
+		case RULE_AGG_COUNT_DISTINCT:
+			return GA_KIND_COUNT_DISTINCT;
+		case RULE_AGG_MODE:
+			return GA_KIND_MODE;
+		case RULE_AGG_ACTIVE_DAYS:
+			return GA_KIND_ACTIVE_DAYS;
+		case RULE_AGG_ACTIVE_WEEKS:
+			return GA_KIND_ACTIVE_WEEKS;
+		case RULE_AGG_ACTIVE_MONTHS:
+			return GA_KIND_ACTIVE_MONTHS;
 		default:
 			return -1;
 	}
@@ -402,6 +416,46 @@ Comparable(Oid type)
 }
 
 /*
+ * Whether grouped_audience_agg() can keep distinct values of a type
+ * (count_distinct, mode): a hash function whose equality is the btree
+ * one, as it checks (ReadValueSupport).
+ */
+static bool
+Hashable(Oid type)
+{
+	TypeCacheEntry *tc;
+	RegProcedure hash;
+
+	if (!Comparable(type))
+		return false;
+	tc = lookup_type_cache(type, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+	return OidIsValid(tc->hash_proc) && OidIsValid(tc->eq_opr) &&
+		get_op_hash_functions(tc->eq_opr, &hash, NULL) && hash == tc->hash_proc;
+}
+
+/*
+ * The rule's zone as a bytea constant of its name, the "time" argument of
+ * active_*: postgres_fdw ships no AT TIME ZONE 'zone' (a text constant
+ * whose collation no column gives), and a bytea has no collation.  The
+ * escape form keeps it readable here; the Remote SQL shows it in hex.
+ */
+static char *
+ZoneBytea(Compiler *c)
+{
+	const char *name = pg_get_timezone_name(c->tz);
+	StringInfoData esc;
+
+	initStringInfo(&esc);
+	for (; *name; name++)
+	{
+		if (*name == '\\')
+			appendStringInfoChar(&esc, '\\');
+		appendStringInfoChar(&esc, *name);
+	}
+	return psprintf("%s::bytea", quote_literal_cstr(esc.data));
+}
+
+/*
  * The value argument, its time, the kind and the type of the compared
  * literals of an aggregate; false when grouped_audience_agg() cannot
  * answer it.
@@ -426,6 +480,15 @@ GroupedValue(Compiler *c, const RuleValue *v, const Source *s, const AggInfo *a,
 	}
 	if (*kind == GA_KIND_SUM || *kind == GA_KIND_AVG)
 		return argtype == INT2OID || argtype == INT4OID || argtype == INT8OID || argtype == NUMERICOID;
+	if (*kind == GA_KIND_ACTIVE_DAYS || *kind == GA_KIND_ACTIVE_WEEKS || *kind == GA_KIND_ACTIVE_MONTHS)
+	{
+		/* the source's time (RcCheckAggregate refused other types), in the zone */
+		*value = a->time;
+		*time = ZoneBytea(c);
+		return RcIsTimeType(s->time_type);
+	}
+	if (*kind == GA_KIND_COUNT_DISTINCT)
+		return a->arg != NULL && Hashable(argtype);	/* compared as bigint */
 	if ((*kind == GA_KIND_FIRST || *kind == GA_KIND_LAST) && strcmp(a->arg, a->time) == 0)
 		*kind = *kind == GA_KIND_FIRST ? GA_KIND_MIN : GA_KIND_MAX;	/* of the time itself */
 	else if (*kind == GA_KIND_FIRST || *kind == GA_KIND_LAST)
@@ -440,6 +503,8 @@ GroupedValue(Compiler *c, const RuleValue *v, const Source *s, const AggInfo *a,
 		*value = psprintf("(%s)::timestamp", a->arg);
 		*ltype = TIMESTAMPOID;
 	}
+	if (*kind == GA_KIND_MODE)
+		return a->arg != NULL && Hashable(argtype == DATEOID ? TIMESTAMPOID : argtype);
 	return Comparable(argtype);
 }
 

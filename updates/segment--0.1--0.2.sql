@@ -3360,7 +3360,7 @@ CREATE AGGREGATE @extschema@.grouped_audience_agg(customer bigint, value "any", 
     FINALFUNC = @extschema@.grouped_audience_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last) satisfies op args (satisfying false: does not), as one audience';
+COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last; 7 count_distinct, 8 mode, 9 .. 11 active_days/weeks/months of value in the zone named by time) satisfies op args (satisfying false: does not), as one audience';
 
 -- s9-dict: audience_agg_keys(), mapping customer keys to ordinals in batches (src/sql/20_registry.sql)
 -- audience_agg_keys(key): audience_agg(customer_ordinal(key)), mapping the

@@ -1,8 +1,10 @@
 -- grouped_audience_agg(): a per-customer aggregate and its comparison
 -- answered as one audience, so that a shard sends one audience for
 -- "count(orders) >= 3" (src/grouped_audience_agg.c, doc/scale-out.md).
--- kind: 0 count, 1 sum, 2 avg, 3 min, 4 max, 5 first, 6 last;
--- op: 0 =, 1 <>, 2 <, 3 <=, 4 >, 5 >=, 6 IN, 7 NOT IN, 8 BETWEEN,
+-- kind: 0 count, 1 sum, 2 avg, 3 min, 4 max, 5 first, 6 last, 7 count_distinct,
+-- 8 mode, 9 active_days, 10 active_weeks, 11 active_months (of value, a date
+-- or timestamp; a timestamptz's local days in the zone whose name time holds,
+-- as bytea); op: 0 =, 1 <>, 2 <, 3 <=, 4 >, 5 >=, 6 IN, 7 NOT IN, 8 BETWEEN,
 -- 9 NOT BETWEEN, 10 IS NULL, 11 IS NOT NULL; args: the compared values, of
 -- the type the aggregate gives (bigint for count, numeric for sum and avg);
 -- satisfying false: the customers whose comparison is not true.
@@ -21,4 +23,4 @@ CREATE AGGREGATE @extschema@.grouped_audience_agg(customer bigint, value "any", 
     FINALFUNC = @extschema@.grouped_audience_final,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last) satisfies op args (satisfying false: does not), as one audience';
+COMMENT ON AGGREGATE @extschema@.grouped_audience_agg(bigint, "any", "any", integer, integer, anyarray, boolean) IS 'the customers whose aggregate of value (kind: 0 count ... 6 last, by time for first and last; 7 count_distinct, 8 mode, 9 .. 11 active_days/weeks/months of value in the zone named by time) satisfies op args (satisfying false: does not), as one audience';

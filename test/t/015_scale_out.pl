@@ -147,6 +147,20 @@ push @rules, 'avg(orders.amount) BETWEEN 20 AND 200', 'avg(page_views.seconds) N
   'last(orders.paid_at) < 30 days ago', 'first(messages.sent_on) > \'2024-05-01\'',
   'sum(orders.amount) < 300 AND count(orders) >= 1', 'sum(orders.amount) < 300 OR count(orders WHERE status = \'paid\') >= 2',
   'count(page_views) = 0 OR NOT EXISTS page_views WHERE seconds > 30', 'avg(orders.amount) >= 100 AND sum(orders.amount) <= 500';
+# s10-shkinds: count_distinct, mode and active_* answered per shard too
+# (count_distinct = 0 becomes NOT EXISTS: not among them)
+my @shkinds = (
+	q{count_distinct(orders.channel) >= 2}, q{count_distinct(page_views.url WHERE seconds > 5) < 2},
+	q{count_distinct(messages.sent_on) BETWEEN 2 AND 4}, q{mode(orders.channel) = 'store'},
+	q{mode(messages.kind) IN ('read', 'clicked')}, q{mode(orders.amount) > 50}, q{mode(messages.sent_on) < '2024-06-01'},
+	q{mode(orders.note) IS NULL}, q{mode(page_views.viewed_at) >= '2024-07-01'}, q{active_days(orders) >= 2},
+	q{active_days(page_views DURING LAST 90 days) = 0}, q{active_days(messages WHERE kind = 'read') > 1},
+	q{active_weeks(orders WHERE status = 'paid') BETWEEN 1 AND 2}, q{active_weeks(page_views) < 3},
+	q{active_weeks(messages) NOT IN (1, 2)}, q{active_months(orders) >= 2}, q{active_months(page_views) <= 1},
+	q{active_months(messages DURING LAST 6 months) = 1},
+	q{active_days(orders) >= 2 AND mode(orders.channel) <> 'web' AND count_distinct(orders.status) = 1},
+	q{active_weeks(page_views) > 1 OR count_distinct(page_views.url) >= 3});
+push @rules, @shkinds;
 
 my $driver = <<'SQL';
 CREATE TABLE shard_rules (id int PRIMARY KEY, rule text NOT NULL);
@@ -253,6 +267,36 @@ my $pushed = $coord->safe_psql('sharded', q{
 SELECT count(*) FROM shard_rules WHERE segment.compile(rule::segment.segment_rule, now()) LIKE '%grouped_audience_agg%'});
 cmp_ok($pushed, '>=', 20, "$pushed of the compared rules have an aggregate answered per shard");
 # --- end s9-shagg
+
+# --- s10-shkinds: count_distinct, mode and active_* in grouped_audience_agg()
+# (kinds 7 .. 11); active_* of a timestamptz gets the rule's zone as a
+# bytea constant (Europe/Berlin), which postgres_fdw ships
+my $berlin = q{E?'\\\\{1,2}x4575726f70652f4265726c696e'::bytea};
+for my $case (
+	[ q{count_distinct(orders.channel) >= 2}, qr/grouped_audience_agg\(customer_id, channel, NULL::date, 7, 5, '\{2\}'::bigint\[\], true\)/ ],
+	[ q{count_distinct(page_views.url WHERE seconds > 5) < 2}, qr/grouped_audience_agg\(customer_id, url, NULL::date, 7, 2, '\{2\}'::bigint\[\], false\)/ ],
+	[ q{mode(orders.channel) = 'store'}, qr/grouped_audience_agg\(customer_id, channel, NULL::date, 8, 0, '\{store\}'::text\[\], true\)/ ],
+	[ q{mode(messages.sent_on) < '2024-06-01'}, qr/grouped_audience_agg\(customer_id, \(?sent_on\)?::timestamp without time zone, NULL::date, 8, 2, /],
+	[ q{active_days(orders) >= 2}, qr/grouped_audience_agg\(customer_id, paid_at, $berlin, 9, 5, '\{2\}'::bigint\[\], true\)/ ],
+	[ q{active_weeks(page_views) < 3}, qr/grouped_audience_agg\(customer_id, viewed_at, $berlin, 10, 2, '\{3\}'::bigint\[\], false\)/ ],
+	[ q{active_months(messages DURING LAST 6 months) = 1}, qr/grouped_audience_agg\(customer_id, sent_on, $berlin, 11, 0, '\{1\}'::bigint\[\], true\)/ ])
+{
+	my ($rule, $call) = @$case;
+	my $p = plan_of($rule);
+	my @calls = $p =~ /Remote SQL: SELECT segment\.grouped_audience_agg\(/g;
+	is(scalar @calls, 2, "$rule: one grouped_audience_agg per shard in the Remote SQL");
+	like($p, qr/Remote SQL: SELECT segment\.$call/, "$rule: the kind, zone and values shipped as constants");
+	unlike($p, qr/GROUP BY/, "$rule: no GROUP BY shipped");
+}
+$p = plan_of(q{active_days(orders) >= 2 AND mode(orders.channel) <> 'web' AND count_distinct(orders.status) = 1});
+@merged = $p =~ /Remote SQL: SELECT segment\.grouped_audience_agg\(customer_id, paid_at, .*, 9, .*segment\.grouped_audience_agg\(customer_id, channel, NULL::date, 8, .*segment\.grouped_audience_agg\(customer_id, status, NULL::date, 7, /g;
+is(scalar @merged, 2, 'active_days, mode and count_distinct of one source in one scan per shard');
+unlike($p, qr/GROUP BY/, 'no GROUP BY shipped for them');
+my $s10 = join(', ', map { Differential::ql($_) } @shkinds);
+is( $coord->safe_psql('sharded', qq{
+SELECT count(*) FROM unnest(ARRAY[$s10]) r WHERE segment.compile(r::segment.segment_rule, now()) NOT LIKE '%grouped_audience_agg%'}),
+	'0', 'every count_distinct, mode and active_* rule compiles to grouped_audience_agg()');
+# --- end s10-shkinds
 
 # --- s9-shseq: two-step sequences, one join per pair of co-located shards
 my @seq = (
