@@ -307,7 +307,17 @@ RcCompileSourceSet(Compiler *c, const Source *s, const char *cond)
 						 ordinal, s->relname, s->customer, cond);
 		return;
 	}
-	if (c->post_join)
+	/*
+	 * Dictionary keys: with the cache, audience_agg_keys() maps every
+	 * matching row's key in batches (about 0.1 us a key), cheaper than
+	 * grouping the rows first: a year of orders at 1M customers (1.9M
+	 * rows, 0.5M buyers) took 0.45 to 0.87 s so against 1.5 to 1.6 s
+	 * grouped at the default work_mem (the hash aggregate spilled, its
+	 * distinct keys underestimated 2.4 times over the monthly partitions).
+	 * Grouped first when each key is checked against the customer table
+	 * (key_check) or looked up by a join (no cache).
+	 */
+	if (c->post_join && (c->key_check || !c->reg.cached))
 	{
 		/*
 		 * distinct keys of the matching rows, each looked up once (a CTE:
