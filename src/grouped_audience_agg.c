@@ -74,6 +74,7 @@
 
 #include "audience_agg.h"
 #include "grouped_audience_agg.h"
+#include "grouped_audience_hash.h"
 
 /* Argument positions of the transition function (0 is the state). */
 #define ARG_CUSTOMER 1
@@ -435,30 +436,41 @@ ReadArgs(FunctionCallInfo fcinfo, GroupState *st)
 }
 
 /*
+ * The hash function of a type's values that count_distinct and mode can
+ * keep: the one of the hash opclass whose equality is the btree one
+ * (count(DISTINCT) and mode()'s equality); NULL when there is none.
+ */
+FmgrInfo *
+ga_value_hash(Oid type)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC_FINFO);
+	RegProcedure hash;
+
+	if (!OidIsValid(tc->hash_proc_finfo.fn_oid) || !OidIsValid(tc->eq_opr) ||
+		!get_op_hash_functions(tc->eq_opr, &hash, NULL) || hash != tc->hash_proc_finfo.fn_oid)
+		return NULL;
+	return &tc->hash_proc_finfo;
+}
+
+/*
  * The value type's comparison, for the kinds that compare values (min,
  * max, first and last's ties, mode, count_distinct), and its hash function
- * for those that keep distinct values: the one of the hash opclass whose
- * equality is the btree one (count(DISTINCT) and mode()'s equality).
+ * for those that keep distinct values (ga_value_hash).
  */
 static void
 ReadValueSupport(GroupState *st)
 {
-	TypeCacheEntry *tc;
-	RegProcedure hash;
-
 	if (st->kind == GA_KIND_COUNT || st->kind == GA_KIND_SUM || st->kind == GA_KIND_AVG || IsPeriodKind(st->kind))
 		return;
 	st->vcmp = ComparisonOf(st->vtype);
 	if (!IsPairKind(st->kind))
 		return;
-	tc = lookup_type_cache(st->vtype, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC_FINFO);
-	if (!OidIsValid(tc->hash_proc_finfo.fn_oid) || !OidIsValid(tc->eq_opr) ||
-		!get_op_hash_functions(tc->eq_opr, &hash, NULL) || hash != tc->hash_proc_finfo.fn_oid)
+	st->vhash = ga_value_hash(st->vtype);
+	if (st->vhash == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("could not identify a hash function for type %s", format_type_be(st->vtype)),
 				 errdetail("count_distinct and mode keep the distinct values of a type that can be hashed.")));
-	st->vhash = &tc->hash_proc_finfo;
 }
 
 static GroupState *

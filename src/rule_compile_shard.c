@@ -47,6 +47,7 @@
 #include "utils/varlena.h"
 
 #include "grouped_audience_agg.h"
+#include "grouped_audience_hash.h"
 #include "rule_compile_int.h"
 #include "rule_compile_shard.h"
 #include "rule_rewrite.h"
@@ -417,20 +418,12 @@ Comparable(Oid type)
 
 /*
  * Whether grouped_audience_agg() can keep distinct values of a type
- * (count_distinct, mode): a hash function whose equality is the btree
- * one, as it checks (ReadValueSupport).
+ * (count_distinct, mode): the aggregate's own test (ga_value_hash).
  */
 static bool
 Hashable(Oid type)
 {
-	TypeCacheEntry *tc;
-	RegProcedure hash;
-
-	if (!Comparable(type))
-		return false;
-	tc = lookup_type_cache(type, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
-	return OidIsValid(tc->hash_proc) && OidIsValid(tc->eq_opr) &&
-		get_op_hash_functions(tc->eq_opr, &hash, NULL) && hash == tc->hash_proc;
+	return Comparable(type) && ga_value_hash(type) != NULL;
 }
 
 /*
