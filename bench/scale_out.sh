@@ -23,6 +23,8 @@
 #               customer, the form before grouped_audience_agg()), same run
 # with the member counts checked equal (single, sharded, hand, off).
 #   SCENARIOS="5 14 104"  only these scenarios (behavioural ones from 101)
+#   SETUP_ONLY=1          build the layouts, leave the clusters running, print
+#                         how to reach them and stop (no measurements)
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -140,6 +142,16 @@ SELECT count(*) FROM segment.create_foreign_partitions('public.$t', ARRAY[$serve
     q coord "$db" -c "SELECT name, shards FROM segment.sharding()" | tr '\n' ' '; echo
     echo "    copied in $(( $(date +%s) - t0 )) s"
 done
+
+# SETUP_ONLY=1: leave the clusters running for a look by hand, and stop here
+if [ "${SETUP_ONLY:-0}" = 1 ]; then
+    trap - EXIT
+    for n in coord $(seq -f 'shard%g' 1 "$MAXSHARDS"); do
+        echo "    $n: psql -h $work/$n -p ${PORT[$n]} -U postgres (as $PG_USER); pg_ctl -D $work/$n/data stop"
+    done
+    echo "    databases: single (one node), $(for N in $LAYOUTS; do printf 'shards%s ' "$N"; done)on the coordinator"
+    exit 0
+fi
 
 # remote_bytes db query N: the query's remote queries, each run on its shard:
 # prints "bytes rows max_shard_ms" (text COPY bytes and rows they send; the
