@@ -55,7 +55,9 @@ OBJS = \
 	src/rule_compile_shard.o \
 	src/grouped_audience_agg.o \
 	src/grouped_audience_cmp.o \
+	src/rule_compile_colocated.o \
 	src/rule_compile_shard_seq.o \
+	src/rule_compile_shard_join.o \
 	src/rule_choice.o \
 	src/rule_eval.o \
 	src/rule_share.o \

@@ -28,6 +28,7 @@
 #include "rule_choice.h"
 #include "rule_compile_int.h"
 #include "rule_compile_shard.h"
+#include "rule_compile_shard_join.h"
 #include "rule_pg.h"
 #include "rule_print.h"
 #include "rule_rewrite.h"
@@ -53,6 +54,17 @@ AppendCustomerCondition(Compiler *c, const RuleNode *n, bool negate)
 		appendStringInfoString(&c->sql, " IS NOT TRUE)");
 }
 
+/* The tenant's rows of the customer table (alias cu), each "... AND ". */
+static void
+AppendCustomerScope(Compiler *c)
+{
+	if (c->reg.tenant)
+		appendStringInfo(&c->sql, "cu.%s::text = %s AND ", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
+	/* a view's rows outside the ordinal range are no customers (never members) */
+	if (c->reg.unguarded)
+		appendStringInfo(&c->sql, "cu.%s BETWEEN 0 AND 4294967295 AND ", c->reg.key);
+}
+
 /* FROM and WHERE of a customer-table scan: the tenant's rows (alias cu). */
 void
 RcAppendCustomerFrom(Compiler *c)
@@ -61,11 +73,25 @@ RcAppendCustomerFrom(Compiler *c)
 	if (c->reg.dictionary)
 		appendStringInfoString(&c->sql, RcDictJoin(&c->reg, "cu", c->reg.key));
 	appendStringInfoString(&c->sql, " WHERE ");
-	if (c->reg.tenant)
-		appendStringInfo(&c->sql, "cu.%s::text = %s AND ", c->reg.tenant, quote_literal_cstr(c->reg.tenant_value));
-	/* a view's rows outside the ordinal range are no customers (never members) */
-	if (c->reg.unguarded)
-		appendStringInfo(&c->sql, "cu.%s BETWEEN 0 AND 4294967295 AND ", c->reg.key);
+	AppendCustomerScope(c);
+}
+
+/*
+ * The customer conditions cond over the customer row cu, restricted to the
+ * tenant's rows, as a boolean (a shard's join reads it).
+ */
+char *
+RcCustomerWhere(Compiler *c, const RuleNode *cond)
+{
+	StringInfoData saved = c->sql;
+	char	   *text;
+
+	initStringInfo(&c->sql);
+	AppendCustomerScope(c);
+	AppendRowBool(c, cond, false);
+	text = c->sql.data;
+	c->sql = saved;
+	return text;
 }
 
 /*
@@ -487,8 +513,14 @@ RcCompilePlain(Compiler *c, const RuleNode *rule)
 				cost_percustomer;
 
 	CompileSetAlgebra(c, rule);
+	if (RcShardedCustomers(c) && !rule_is_customer_only(rule))
+	{
+		/* scale-out: set algebra, one audience per shard, or a join per shard */
+		RcShardChooseJoin(c, rule);
+		return;
+	}
 	if (rule_is_customer_only(rule) || segment_rule_form == SEGMENT_FORM_SET_ALGEBRA ||
-		RcShardedCustomers(c) ||	/* scale-out: set algebra, one audience per shard */
+		RcShardedCustomers(c) ||
 		(segment_rule_form == SEGMENT_FORM_AUTO && !HasCustomerConjunct(rule)))
 		return;
 	algebra = c->sql.data;

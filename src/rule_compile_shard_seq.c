@@ -6,7 +6,7 @@
  * both sources are sharded on their customer column by the same scheme,
  * and each partition of the first has a partition of the second with the
  * same bound on the same server, a customer's rows of both are on one
- * shard.  With postgres_fdw's use_remote_estimate on (see CoLocatedPairs),
+ * shard.  With postgres_fdw's use_remote_estimate on (see rc_colocated_pairs),
  * the sequence is run per pair of partitions, each branch one
  * query that postgres_fdw sends whole:
  *
@@ -26,7 +26,7 @@
  *
  * The conditions must be ones postgres_fdw ships: WITHIN is written
  * without the zone's name where it can be (WithinEnd, FixedOffset), and
- * a planned branch must be one foreign scan (Shipped).  Everything else
+ * a planned branch must be one foreign scan (rc_shipped).  Everything else
  * keeps the nested EXISTS of rule_compile_sequence.c, whose steps' rows
  * travel: longer chains, sources not co-located, conditions that convert
  * through the zone's name, dictionary keys (a shard cannot map keys to
@@ -61,135 +61,8 @@
 #include "rule_compile_shard.h"
 #include "rule_pg.h"
 #include "rule_compile_shard_seq.h"
+#include "rule_compile_colocated.h"
 
-/* A partition of the first source and its partner of the second. */
-typedef struct ShardPair
-{
-	char	   *first;			/* qualified, quoted */
-	char	   *second;
-} ShardPair;
-
-/* A partition's bound as a node (equal() ignores parse locations). */
-static Node *
-PartitionBound(Oid part)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(part));
-	Datum		d;
-	bool		isnull;
-	Node	   *bound = NULL;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", part);
-	d = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relpartbound, &isnull);
-	if (!isnull)
-		bound = stringToNode(TextDatumGetCString(d));
-	ReleaseSysCache(tup);
-	return bound;
-}
-
-/*
- * Whether two partitioned tables route a key value alike: one key column
- * each, the same strategy, type, operator family and collation.
- */
-static bool
-SameScheme(Oid a, Oid b)
-{
-	Relation	ra = table_open(a, AccessShareLock);
-	Relation	rb = table_open(b, AccessShareLock);
-	PartitionKey ka = RelationGetPartitionKey(ra);
-	PartitionKey kb = RelationGetPartitionKey(rb);
-	bool		same = ka != NULL && kb != NULL && ka->partnatts == 1 && kb->partnatts == 1 &&
-		ka->strategy == kb->strategy && ka->parttypid[0] == kb->parttypid[0] &&
-		ka->partopfamily[0] == kb->partopfamily[0] && ka->partcollation[0] == kb->partcollation[0];
-
-	table_close(rb, AccessShareLock);
-	table_close(ra, AccessShareLock);
-	return same;
-}
-
-/* A foreign table's use_remote_estimate: its own option, else its server's. */
-static bool
-RemoteEstimate(Oid part)
-{
-	ForeignTable *ft = GetForeignTable(part);
-	List	   *levels = list_make2(ft->options, GetForeignServer(ft->serverid)->options);
-	ListCell   *l;
-	ListCell   *lc;
-
-	foreach(l, levels)
-		foreach(lc, (List *) lfirst(l))
-		{
-			DefElem    *d = (DefElem *) lfirst(lc);
-
-			if (strcmp(d->defname, "use_remote_estimate") == 0)
-				return defGetBoolean(d);
-		}
-	return false;
-}
-
-/*
- * The partition of b's partitions (parts) with part's bound on part's
- * server, InvalidOid if none.  The same server means the same user
- * mapping: both are read by the same user in one query.
- */
-static Oid
-Partner(Oid part, List *parts)
-{
-	Node	   *bound = PartitionBound(part);
-	Oid			server = GetForeignTable(part)->serverid;
-	ListCell   *lc;
-
-	foreach(lc, parts)
-	{
-		Oid			other = lfirst_oid(lc);
-
-		if (GetForeignTable(other)->serverid == server && equal(PartitionBound(other), bound))
-			return other;
-	}
-	return InvalidOid;
-}
-
-/*
- * The co-located partitions of sources a and b (each sharded on its
- * customer column, unquoted in key_a, key_b), one ShardPair for each
- * partition of a; NIL unless every partition of each has its partner.
- */
-static List *
-CoLocatedPairs(Oid a, const char *key_a, Oid b, const char *key_b)
-{
-	const char *why;
-	List	   *pa;
-	List	   *pb;
-	List	   *pairs = NIL;
-	ListCell   *lc;
-
-	if (rc_shard_partitions(a, key_a, &why) == NIL || rc_shard_partitions(b, key_b, &why) == NIL ||
-		!SameScheme(a, b))
-		return NIL;
-	pa = find_inheritance_children(a, AccessShareLock);
-	pb = find_inheritance_children(b, AccessShareLock);
-	if (list_length(pa) != list_length(pb))
-		return NIL;
-	foreach(lc, pa)
-	{
-		Oid			part = lfirst_oid(lc);
-		Oid			partner = Partner(part, pb);
-		ShardPair  *p;
-
-		/*
-		 * Without remote estimates postgres_fdw 15 costs a shipped join as
-		 * the cross product of its inputs, and the planner joins the rows
-		 * on the coordinator instead: worse than the nested EXISTS
-		 */
-		if (!OidIsValid(partner) || !(RemoteEstimate(part) || RemoteEstimate(partner)))
-			return NIL;
-		p = palloc(sizeof(ShardPair));
-		p->first = rc_qualified_name(part);
-		p->second = rc_qualified_name(partner);
-		pairs = lappend(pairs, p);
-	}
-	return pairs;
-}
 
 /* The key range condition of a scan of s ("" when none is needed). */
 static char *
@@ -248,20 +121,6 @@ FixedOffset(Compiler *c, const RuleNode *n)
 					labs(before) / 3600, labs(before) % 3600 / 60, labs(before) % 60);
 }
 
-/*
- * Whether postgres_fdw sends a branch whole: its plan is one foreign scan.
- * It does not when a condition is not shippable (a zone conversion by the
- * zone's name, a text constant whose collation postgres_fdw does not
- * trust; a STABLE function), or costs say otherwise.
- */
-static bool
-Shipped(const char *branch)
-{
-	NodeTag		top;
-
-	RcPlanEstimate(branch, NULL, NULL, &top);
-	return top == T_ForeignScan;
-}
 
 /*
  * A two-step sequence as a union of joins per pair of co-located shards
@@ -288,7 +147,7 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 	second = n->children[1];
 	RcLoadSource(c, n->children[0]->name, &a);
 	RcLoadSource(c, second->name, &b);
-	pairs = CoLocatedPairs(a.rel, catalog_source(c->catalog, n->children[0]->name)->customer_column,
+	pairs = rc_colocated_pairs(a.rel, catalog_source(c->catalog, n->children[0]->name)->customer_column,
 						   b.rel, catalog_source(c->catalog, second->name)->customer_column);
 	if (pairs == NIL)
 		return false;
@@ -308,7 +167,7 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 											  p->second, follows, head, range));
 	}
 	/* the branches differ only in their tables: one plan tells */
-	if (!Shipped(linitial(branches)))
+	if (!rc_shipped(linitial(branches)))
 		return false;
 
 	c->unchecked |= !a.references_customers;

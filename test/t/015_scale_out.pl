@@ -365,6 +365,48 @@ for my $i (12 .. 16)
 	$plan = seq_plan($seq[$i]);
 	unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, "the nested form: $seq[$i]");
 }
+# --- s12-shjoin: customer conditions AND [NOT] EXISTS, one join per co-located shard
+my @join = (
+	q{customer.registered_at DURING LAST 15 days AND count(orders) = 0},
+	q{customer.age > 60 AND NOT EXISTS orders},
+	q{customer.age > 60 AND EXISTS orders WHERE status = 'paid' DURING LAST 30 days},
+	q{customer.city IN ('上海', '北京') AND customer.age < 40 AND NOT EXISTS messages DURING LAST 7 days},
+	q{customer.name IS NULL AND NOT EXISTS orders WHERE note = ''},
+	q{NOT customer.age > 30 AND NOT EXISTS orders WHERE amount > 100},
+	q{customer."Nick Name" = '昵称' AND EXISTS messages},
+	q{customer.age > 200 AND NOT EXISTS orders},
+	# not co-located (bigint keys beside int ones): set algebra
+	q{customer.age > 60 AND NOT EXISTS page_views},
+);
+my $j0 = @rules;
+push @rules, @join;
+$k = $j0;
+my $joinload = 'INSERT INTO shard_rules VALUES ' . join(",\n", map { $k++; "($k, " . Differential::ql($_) . ')' } @join);
+$coord->safe_psql($_, $joinload) for 'single', 'sharded';
+is(compare_rules($j0 + 1, $j0 + @join, 'joins'), 0, scalar(@join) . ' customer-and-EXISTS rules at two instants: the same members sharded');
+$coord->safe_psql('sharded', 'ALTER DATABASE sharded SET segment.rule_form = per_customer');
+is(compare_rules($j0 + 1, $j0 + @join, 'joins forced'), 0, '... and with the join per shard forced (segment.rule_form = per_customer)');
+my @forms = map { $coord->safe_psql('sharded', 'SELECT split_part(segment.compile(' . Differential::ql($_) . q{, '2024-08-09 11:00+02'), E'\n', 1)}) } @join;
+is(scalar(grep { /^-- customer conditions and (NOT )?EXISTS on 2 co-located shards: a (left|inner) join per shard/ } @forms), 7,
+	'forced: every co-located rule with shippable conditions is a join per shard')
+  or diag(join("\n", @forms));
+like($forms[5], qr/^-- universe/, 'a negated customer condition ("IS NOT TRUE", not shipped by postgres_fdw 15) keeps set algebra');
+like($forms[-1], qr/^-- universe/, 'a source not co-located keeps set algebra');
+$coord->safe_psql('sharded', 'ALTER DATABASE sharded RESET segment.rule_form');
+$plan = seq_plan($join[1]);
+@remote = $plan =~ /Remote SQL: SELECT segment\.audience_agg\(r\d+\.id::bigint\) FILTER \(WHERE \(r\d+\.customer_id IS NULL\)\)::bytea FROM \(public\.customers r\d+ LEFT JOIN public\.orders r\d+ ON /g;
+is(scalar @remote, 2, 'NOT EXISTS: each shard runs a left join of its customers and orders with a FILTERed audience_agg')
+  or diag($plan);
+like($coord->safe_psql('sharded', 'SELECT segment.compile(' . Differential::ql($join[1]) . q{, '2024-08-09 11:00+02')}),
+	qr/^-- customer conditions and NOT EXISTS on 2 co-located shards: a left join per shard, its audience computed there \(estimated cost \d+; set algebra \d+\)/m,
+	'the choice and both costs are in compile()');
+@async = $plan =~ /Async Foreign Scan/g;
+is(scalar @async, 2, 'the two shards run concurrently');
+$plan = seq_plan($join[2]);
+like($plan, qr/Remote SQL: SELECT segment\.audience_agg\(r\d+\.id::bigint\)::bytea FROM \(public\.customers r\d+ INNER JOIN public\.orders r\d+ ON /,
+	'EXISTS: an inner join per shard');
+# --- end s12-shjoin
+
 $coord->safe_psql('sharded', sprintf($estimates, 'DROP', ''));
 $plan = seq_plan($seq[4]);
 unlike($plan, qr/Remote SQL: SELECT segment\.audience_agg\(.*JOIN/, 'without remote estimates: the nested form');
