@@ -157,13 +157,14 @@ rc_colocated_pairs(Oid a, const char *key_a, Oid b, const char *key_b)
  * Whether postgres_fdw sends a branch whole: its plan is one foreign scan.
  * It does not when a condition is not shippable (a zone conversion by the
  * zone's name, a text constant whose collation postgres_fdw does not
- * trust; a STABLE function), or costs say otherwise.
+ * trust; a STABLE function), or costs say otherwise.  *cost (if not
+ * NULL): the branch's estimated total cost.
  */
 bool
-rc_shipped(const char *branch)
+rc_shipped(const char *branch, double *cost)
 {
 	NodeTag		top;
 
-	RcPlanEstimate(branch, NULL, NULL, &top);
+	RcPlanEstimate(branch, cost, NULL, &top);
 	return top == T_ForeignScan;
 }

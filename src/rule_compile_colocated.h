@@ -15,6 +15,6 @@ typedef struct ShardPair
 } ShardPair;
 
 extern List *rc_colocated_pairs(Oid a, const char *key_a, Oid b, const char *key_b);
-extern bool rc_shipped(const char *branch);
+extern bool rc_shipped(const char *branch, double *cost);
 
 #endif							/* RULE_COMPILE_COLOCATED_H */

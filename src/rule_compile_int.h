@@ -73,6 +73,9 @@ typedef struct Compiler
 	bool		driver;			/* a reduced rule's driver: no registered-
 								 * customer check (the rest among its
 								 * members checks them) */
+	bool		shard_joined;	/* one join per shard from the customer
+								 * conditions (rule_compile_shard_join.c):
+								 * already reduced, never split */
 	bool		unchecked;		/* may yield customers not (or no longer)
 								 * in the customer table */
 	bool		post_join;		/* dictionary keys: group on the source's

@@ -167,7 +167,7 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 											  p->second, follows, head, range));
 	}
 	/* the branches differ only in their tables: one plan tells */
-	if (!rc_shipped(linitial(branches)))
+	if (!rc_shipped(linitial(branches), NULL))
 		return false;
 
 	c->unchecked |= !a.references_customers;

@@ -31,16 +31,22 @@
 #include "rule_share.h"
 #include "segment.h"
 
-/* The compiled query of a rule on its own, and its estimated cost. */
+/*
+ * The compiled query of a rule on its own, and its estimated cost (not
+ * planned, 0, when *joined: the rule is one join per shard, see
+ * rule_compile_shard_join.c).
+ */
 static char *
-CompileAlone(const RuleNode *rule, TimestampTz as_of, double *cost, bool driver)
+CompileAlone(const RuleNode *rule, TimestampTz as_of, double *cost, bool driver, bool *joined)
 {
 	Compiler	c;
 
 	memset(&c, 0, sizeof(c));
 	c.driver = driver;
 	RcCompile(&c, rule, as_of);
-	*cost = RcPlanCost(c.sql.data);
+	if (joined)
+		*joined = c.shard_joined;
+	*cost = c.shard_joined ? 0 : RcPlanCost(c.sql.data);
 	return c.sql.data;
 }
 
@@ -114,6 +120,7 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 	double	   *costs;
 	char	  **sqls;
 	bool	   *joins;
+	bool		joined;
 	int			driver,
 				ndriving,
 				i;
@@ -129,13 +136,18 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 		return false;
 	}
 	split->customers = RcCustomerRows(&c);
-	split->full_sql = CompileAlone(rule, as_of, &cost_full, false);
-	if (!rule_split_worth_trying(cost_full, split->forced))
+	split->full_sql = CompileAlone(rule, as_of, &cost_full, false, &joined);
+	/*
+	 * A join per shard starts from the customer conditions on each shard,
+	 * where the reduced rule's rest would pull the candidates' rows (and
+	 * the remote estimates of planning it cost more than the join runs)
+	 */
+	if (joined || !rule_split_worth_trying(cost_full, split->forced))
 		return false;
 	costs = palloc(sizeof(double) * top->nchildren);
 	sqls = palloc(sizeof(char *) * top->nchildren);
 	for (i = 0; i < top->nchildren; i++)
-		sqls[i] = CompileAlone(top->children[i], as_of, &costs[i], true);
+		sqls[i] = CompileAlone(top->children[i], as_of, &costs[i], true, NULL);
 	if ((driver = rule_split_driver(costs, top->nchildren, cost_full, split->forced)) < 0)
 		return false;
 	joins = palloc(sizeof(bool) * top->nchildren);
@@ -152,7 +164,7 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 	{
 		double		cost_driver;
 
-		split->driver_sql = CompileAlone(Children(top, joins, true), as_of, &cost_driver, true);
+		split->driver_sql = CompileAlone(Children(top, joins, true), as_of, &cost_driver, true, NULL);
 		split->note = psprintf("driver: children %s of %d together (estimated cost %.0f, whole rule %.0f)",
 							   ChildList(joins, top->nchildren), top->nchildren, cost_driver, cost_full);
 	}
