@@ -129,3 +129,8 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) Makefile
 	cat $(SQL_PARTS) > $@
+
+# PGXS tracks no header dependencies (unless PostgreSQL was configured with
+# --enable-depend): every object depends on every header of src/, so that a
+# changed struct never leaves objects compiled against its old layout.
+$(OBJS): $(wildcard src/*.h)
