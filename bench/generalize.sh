@@ -51,8 +51,11 @@ build_install
 # 'defaults' is PostgreSQL's configuration with only the time zone set (the
 # throwaway cluster also preloads pg_cron and runs with fsync off); 'tuned'
 # adds these through ALTER SYSTEM.
+# segment.dictionary_cache_size: 1GB holds the dictionary of 10M bigint keys
+# (doc/reference/settings.md: about 100 bytes a key); the default 256MB
+# holds 2.5M, and beyond that every rule joins the dictionary table.
 TUNED=("shared_buffers = '2GB'" "work_mem = '128MB'" "effective_cache_size = '16GB'"
-       "maintenance_work_mem = '1GB'" "random_page_cost = 1.1")
+       "maintenance_work_mem = '1GB'" "random_page_cost = 1.1" "segment.dictionary_cache_size = '1GB'")
 start_bench_cluster "timezone = 'Europe/Berlin'"
 q() { as_pg env PGOPTIONS="-c search_path=segment,public" psql -X -q -At -h "$work" -p "$port" -U postgres \
           -d "${DB:-postgres}" -v ON_ERROR_STOP=1 "$@"; }
@@ -66,7 +69,7 @@ set_mode() {
     as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
     echo "    settings $1: $(q -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
         FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost',
-        'max_parallel_workers_per_gather', 'TimeZone')")"
+        'max_parallel_workers_per_gather', 'TimeZone')"), dictionary cache $(q -c 'LOAD '"'"'segment'"'"'' -c 'SHOW segment.dictionary_cache_size')"
 }
 
 has_dictionary=$(q -c 'CREATE EXTENSION segment' -c "SELECT EXISTS (SELECT FROM pg_proc
