@@ -64,7 +64,8 @@ set_mode() {
     q -c 'ALTER SYSTEM RESET ALL'
     if [ "$1" = tuned ]; then
         local s
-        for s in "${TUNED[@]}"; do q -c "ALTER SYSTEM SET ${s%% = *} = ${s#* = }"; done
+        # LOAD: ALTER SYSTEM knows segment's settings only once the library is loaded
+        for s in "${TUNED[@]}"; do q -c "LOAD 'segment'" -c "ALTER SYSTEM SET ${s%% = *} = ${s#* = }"; done
     fi
     as_pg pg_ctl -D "$work/data" -l "$work/server.log" -w restart >/dev/null
     echo "    settings $1: $(q -c "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
