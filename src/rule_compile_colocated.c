@@ -19,6 +19,7 @@
 #include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/plannodes.h"
 #include "utils/builtins.h"
@@ -167,4 +168,23 @@ rc_shipped(const char *branch, double *cost)
 
 	RcPlanEstimate(branch, cost, NULL, &top);
 	return top == T_ForeignScan;
+}
+
+/*
+ * The audiences of the branches (each "SELECT ... AS yes", one row of
+ * bytea) united on the coordinator: the query of a rule run per shard.
+ */
+char *
+rc_union_branches(List *branches)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT coalesce(segment.union_agg(q.yes::segment.audience), '{}') AS yes FROM (");
+	foreach(lc, branches)
+		appendStringInfo(&sql, "%s(%s)", i++ > 0 ? " UNION ALL " : "", (const char *) lfirst(lc));
+	appendStringInfoString(&sql, ") q");
+	return sql.data;
 }

@@ -16,5 +16,6 @@ typedef struct ShardPair
 
 extern List *rc_colocated_pairs(Oid a, const char *key_a, Oid b, const char *key_b);
 extern bool rc_shipped(const char *branch, double *cost);
+extern char *rc_union_branches(List *branches);
 
 #endif							/* RULE_COMPILE_COLOCATED_H */

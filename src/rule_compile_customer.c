@@ -520,7 +520,6 @@ RcCompilePlain(Compiler *c, const RuleNode *rule)
 		return;
 	}
 	if (rule_is_customer_only(rule) || segment_rule_form == SEGMENT_FORM_SET_ALGEBRA ||
-		RcShardedCustomers(c) ||
 		(segment_rule_form == SEGMENT_FORM_AUTO && !HasCustomerConjunct(rule)))
 		return;
 	algebra = c->sql.data;

@@ -101,8 +101,6 @@ ShardJoinSql(Compiler *c, const RuleNode *rule, bool costs, ShardJoin *j)
 	char	   *where;
 	List	   *branches = NIL;
 	ListCell   *lc;
-	StringInfoData sql;
-	int			i = 0;
 
 	if (c->among || c->reg.dictionary || (exists = JoinedExists(rule, &block, &j->negated)) == NULL)
 		return false;
@@ -115,8 +113,9 @@ ShardJoinSql(Compiler *c, const RuleNode *rule, bool costs, ShardJoin *j)
 	agg = psprintf("(%s%s)::bytea AS yes", RcCustomerAudience(c),
 				   j->negated ? psprintf(" FILTER (WHERE e.%s IS NULL)", s.customer) : "");
 	cond = RcLeafCondition(c, &s, exists->name, exists->filter, exists->window);
-	on = psprintf("e.%s = cu.%s%s%s", s.customer, c->reg.key,
-				  strcmp(cond, "true") == 0 ? "" : " AND ", strcmp(cond, "true") == 0 ? "" : cond);
+	on = psprintf("e.%s = cu.%s", s.customer, c->reg.key);
+	if (strcmp(cond, "true") != 0)
+		on = psprintf("%s AND %s", on, cond);
 	where = RcCustomerWhere(c, block);
 	foreach(lc, pairs)
 	{
@@ -139,12 +138,7 @@ ShardJoinSql(Compiler *c, const RuleNode *rule, bool costs, ShardJoin *j)
 								s.customer, first->second, cond));
 	}
 
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT coalesce(segment.union_agg(q.yes::segment.audience), '{}') AS yes FROM (");
-	foreach(lc, branches)
-		appendStringInfo(&sql, "%s(%s)", i++ > 0 ? " UNION ALL " : "", (const char *) lfirst(lc));
-	appendStringInfoString(&sql, ") q");
-	j->sql = sql.data;
+	j->sql = rc_union_branches(branches);
 	j->nshards = list_length(pairs);
 	return true;
 }
@@ -172,7 +166,7 @@ RcShardChooseJoin(Compiler *c, const RuleNode *rule)
 	c->shard_joined = forced || rule_prefer_per_customer(j.cost, j.cost_algebra);
 	if (forced)
 		appendStringInfo(&c->sql, "-- %s (segment.rule_form)\n%s", what, j.sql);
-	else if (rule_prefer_per_customer(j.cost, j.cost_algebra))
+	else if (c->shard_joined)
 		appendStringInfo(&c->sql, "-- %s (estimated cost on a shard %.0f; set algebra %.0f)\n%s",
 						 what, j.cost, j.cost_algebra, j.sql);
 	else

@@ -140,7 +140,6 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 	char	   *range;
 	List	   *branches = NIL;
 	ListCell   *lc;
-	int			i = 0;
 
 	if (c->among || c->reg.dictionary || n->nchildren != 2)
 		return false;
@@ -171,10 +170,7 @@ RcShardSequence(Compiler *c, const RuleNode *n)
 		return false;
 
 	c->unchecked |= !a.references_customers;
-	appendStringInfoString(&c->sql, "SELECT coalesce(segment.union_agg(q.yes::segment.audience), '{}') AS yes FROM (");
-	foreach(lc, branches)
-		appendStringInfo(&c->sql, "%s(%s)", i++ > 0 ? " UNION ALL " : "", (const char *) lfirst(lc));
-	appendStringInfoString(&c->sql, ") q");
+	appendStringInfoString(&c->sql, rc_union_branches(branches));
 	appendStringInfo(&c->notes, "-- sequence of 2 steps from %s on %d co-located shards: a %s join per shard, "
 					 "its audience computed there\n", n->children[0]->name, list_length(pairs),
 					 second->negated ? "left" : "inner");
