@@ -52,4 +52,17 @@ extern int	rule_split_driver(const double *child_costs, int n, double full_cost,
 extern int	rule_split_companions(const double *child_costs, int n, int driver, double full_cost,
 								  bool *joins);
 
+/*
+ * Up to how many driver members the rest of a split rule runs among them
+ * (a fraction of the customers, at least a minimum).
+ */
+extern double rule_reduce_limit(double customers);
+
+/*
+ * Whether a split is dropped before its driver runs: the planner expects
+ * the driver to have more members than the rest may run among (expected <
+ * 0: no estimate, the driver runs and its exact size decides).
+ */
+extern bool rule_split_driver_too_large(double expected_members, double customers, bool forced);
+
 #endif							/* RULE_CHOICE_H */

@@ -98,6 +98,40 @@ ChildList(const bool *in, int n)
 	return s.data;
 }
 
+/*
+ * The planner's number of members of a driver, or -1 when it has none:
+ * the rows of customer conditions, the distinct customers of an EXISTS's
+ * rows (as FewKeys asks), the smallest of an AND's children that have one.
+ */
+static double
+ExpectedMembers(Compiler *c, const RuleNode *n)
+{
+	double		rows = -1;
+	int			i;
+
+	if (rule_is_customer_only(n))
+		RcPlanEstimate(psprintf("SELECT FROM %s cu WHERE %s", c->reg.relname, RcCustomerWhere(c, n)),
+					   NULL, &rows, NULL);
+	else if (n->kind == RULE_EXISTS)
+	{
+		Source		s;
+
+		RcLoadSource(c, n->name, &s);
+		RcPlanEstimate(psprintf("SELECT e.%s FROM %s e WHERE %s GROUP BY 1", s.customer, s.relname,
+								RcLeafCondition(c, &s, n->name, n->filter, n->window)),
+					   NULL, &rows, NULL);
+	}
+	else if (n->kind == RULE_AND)
+		for (i = 0; i < n->nchildren; i++)
+		{
+			double		child = ExpectedMembers(c, n->children[i]);
+
+			if (child >= 0 && (rows < 0 || child < rows))
+				rows = child;
+		}
+	return rows;
+}
+
 /* Whether the rule may be split at all: an AND, in the auto or reduced form. */
 static bool
 MaySplit(const RuleNode *top, bool forced)
@@ -121,6 +155,7 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 	char	  **sqls;
 	bool	   *joins;
 	bool		joined;
+	double		expected;
 	int			driver,
 				ndriving,
 				i;
@@ -152,6 +187,14 @@ rule_compile_split(const RuleNode *rule, TimestampTz as_of, RuleSplit *split)
 		return false;
 	joins = palloc(sizeof(bool) * top->nchildren);
 	ndriving = rule_split_companions(costs, top->nchildren, driver, cost_full, joins);
+	expected = ExpectedMembers(&c, Children(top, joins, true));
+	if (rule_split_driver_too_large(expected, split->customers, split->forced))
+	{
+		split->note = psprintf("the driver (child%s %s of %d) is expected to have %.0f members, above %.0f",
+							   ndriving > 1 ? "ren" : "", ChildList(joins, top->nchildren), top->nchildren,
+							   expected, rule_reduce_limit(split->customers));
+		return false;
+	}
 	split->full_cost = cost_full;
 	split->rest = Children(top, joins, false);
 	if (ndriving == 1)

@@ -16,6 +16,7 @@
 #include "audience.h"
 #include "audience_codec.h"
 #include "key_dictionary.h"
+#include "rule_choice.h"
 #include "rule_compile.h"
 #include "rule_pg.h"
 #include "rule_share.h"
@@ -63,15 +64,6 @@ RunQuery(const RuleQuery *q, MemoryContext caller)
 		elog(ERROR, "rule query failed");
 	return ResultAudience(caller);
 }
-
-/*
- * A reduced rule's rest runs among the driver's members when they are at
- * most this fraction of the customers (at least REDUCE_MIN_MEMBERS): then
- * probing the customer-column indexes for each of them beats reading the
- * sources, and the keys array ($2) stays small.
- */
-#define REDUCE_FRACTION 0.1
-#define REDUCE_MIN_MEMBERS 1000.0
 
 static int64
 Members(const Audience *a)
@@ -174,7 +166,7 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 		return CopyAudience(driver, caller);
 	/* the rule as a whole, when the rest is not run among the driver's */
 	q.sql = split->full_sql;
-	if (split->forced || n <= Max(REDUCE_MIN_MEMBERS, REDUCE_FRACTION * split->customers))
+	if (split->forced || n <= rule_reduce_limit(split->customers))
 	{
 		RuleQuery	among;
 		double		cost_among = 0;
@@ -266,8 +258,11 @@ segment_compile(PG_FUNCTION_ARGS)
 			sql = MemoryContextStrdup(caller,
 									  psprintf("-- semi-join reduction: %s; the rest runs among its members when they are "
 											   "at most %.0f and the planner expects that cheaper, else this query\n%s",
-											   split.note, Max(REDUCE_MIN_MEMBERS, REDUCE_FRACTION * split.customers),
+											   split.note, rule_reduce_limit(split.customers),
 											   split.full_sql));
+		else if (split.note)
+			sql = MemoryContextStrdup(caller, psprintf("-- no semi-join reduction: %s\n%s", split.note,
+													   split.full_sql));
 		else
 			sql = MemoryContextStrdup(caller, split.full_sql);
 	}

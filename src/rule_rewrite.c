@@ -374,14 +374,49 @@ RewriteAggregate(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *cl
 }
 
 /*
- * AND / OR: children rewritten, then those reading only the customer table
- * gathered under one node of the same kind (first), when there are two or
- * more of them beside other children.
+ * The children of an AND / OR rewritten, with those that became (or were
+ * written as) a junction of the same kind spliced in: "min(orders.paid_at)
+ * DURING LAST 60 days AND count(...) > 1" is then one AND of an EXISTS, a
+ * NOT EXISTS and the count, which one grouped scan can fold into one
+ * audience, instead of an AND nested in an AND.  NULL when out of memory.
+ */
+static RuleNode *
+FlatJunction(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock)
+{
+	RuleNode  **kids;
+	RuleNode   *out;
+	int			total = 0,
+				i,
+				j;
+
+	if ((kids = rule_arena_alloc(arena, sizeof(RuleNode *) * n->nchildren)) == NULL)
+		return NULL;
+	for (i = 0; i < n->nchildren; i++)
+	{
+		if ((kids[i] = rule_rewrite_at(n->children[i], arena, clock)) == NULL)
+			return NULL;
+		total += kids[i]->kind == n->kind ? kids[i]->nchildren : 1;
+	}
+	if ((out = NewNode(arena, n->kind, total)) == NULL)
+		return NULL;
+	for (i = 0, total = 0; i < n->nchildren; i++)
+		if (kids[i]->kind == n->kind)
+			for (j = 0; j < kids[i]->nchildren; j++)
+				out->children[total++] = kids[i]->children[j];
+		else
+			out->children[total++] = kids[i];
+	return out;
+}
+
+/*
+ * AND / OR: children rewritten and flattened (FlatJunction), then those
+ * reading only the customer table gathered under one node of the same kind
+ * (first), when there are two or more of them beside other children.
  */
 static RuleNode *
 RewriteJunction(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clock)
 {
-	RuleNode   *out = NewNode(arena, n->kind, n->nchildren);
+	RuleNode   *out = FlatJunction(n, arena, clock);
 	RuleNode   *block;
 	RuleNode  **others;
 	int			ncust = 0,
@@ -391,19 +426,15 @@ RewriteJunction(const RuleNode *n, RuleArena *arena, const RuleRewriteClock *clo
 
 	if (out == NULL)
 		return NULL;
-	for (i = 0; i < n->nchildren; i++)
-	{
-		if ((out->children[i] = rule_rewrite_at(n->children[i], arena, clock)) == NULL)
-			return NULL;
+	for (i = 0; i < out->nchildren; i++)
 		ncust += rule_is_customer_only(out->children[i]);
-	}
-	if (ncust < 2 || ncust == n->nchildren)
+	if (ncust < 2 || ncust == out->nchildren)
 		return out;
-	if ((block = NewNode(arena, n->kind, ncust)) == NULL ||
-		(others = rule_arena_alloc(arena, sizeof(RuleNode *) * n->nchildren)) == NULL)
+	if ((block = NewNode(arena, out->kind, ncust)) == NULL ||
+		(others = rule_arena_alloc(arena, sizeof(RuleNode *) * out->nchildren)) == NULL)
 		return NULL;
 	others[0] = block;
-	for (i = 0, j = 0, k = 1; i < n->nchildren; i++)
+	for (i = 0, j = 0, k = 1; i < out->nchildren; i++)
 		if (rule_is_customer_only(out->children[i]))
 			block->children[j++] = out->children[i];
 		else

@@ -85,6 +85,20 @@ test_companions(void)
 	   "no driver, no companions");
 }
 
+/* Up to 10% of the customers (at least 1000) drive; an estimate above it drops the split. */
+static void
+test_driver_limit(void)
+{
+	ok(rule_reduce_limit(1000000) == 100000, "1M customers: up to 100000 driver members");
+	ok(rule_reduce_limit(5000) == 1000, "5000 customers: at least 1000");
+	ok(rule_reduce_limit(0) == 1000, "an empty table: 1000");
+	ok(rule_split_driver_too_large(111733, 1000000, false), "111733 expected of 1M: the driver would be thrown away");
+	ok(!rule_split_driver_too_large(100000, 1000000, false), "exactly the limit: the driver runs");
+	ok(!rule_split_driver_too_large(35000, 1000000, false), "35000 expected: the driver runs");
+	ok(!rule_split_driver_too_large(-1, 1000000, false), "no estimate: the driver runs, its size decides");
+	ok(!rule_split_driver_too_large(900000, 1000000, true), "rule_form = reduced: always split");
+}
+
 int
 main(void)
 {
@@ -93,5 +107,6 @@ main(void)
 	test_per_customer();
 	test_split();
 	test_companions();
+	test_driver_limit();
 	return tap_done();
 }

@@ -259,6 +259,47 @@ test_during(void)
 	ok(asked > 0, "the caller is asked which columns are times");
 }
 
+/* A junction a rewrite produces inside one of its kind is spliced in. */
+static void
+test_flattening(void)
+{
+	int			asked = 0;
+	RuleRewriteClock clock = {{2025, 3, 31, 9, 15, 0, 0}, INT64_C(1743405300000000), PaidAtIsTime, &asked};
+	const char *text = "min(orders.paid_at) during last 60 days and count(orders where status = 'paid') > 1";
+	RuleArena	arena;
+	RuleError	err;
+	RuleNode   *rule,
+			   *tree = NULL;
+
+	rule_arena_init_malloc(&arena);
+	rule_error_clear(&err);
+	rule = rule_parse(text, strlen(text), &arena, &err);
+	if (rule != NULL)
+		tree = rule_rewrite_at(rule, &arena, &clock);
+	ok(tree != NULL && tree->kind == RULE_AND && tree->nchildren == 3 &&
+	   tree->children[0]->kind == RULE_EXISTS && tree->children[1]->kind == RULE_NOT &&
+	   tree->children[2]->kind == RULE_CMP,
+	   "min DURING's EXISTS AND NOT EXISTS is spliced into the AND: 3 children in order");
+	rule_arena_destroy(&arena);
+
+	rule_arena_init_malloc(&arena);
+	Rewritten("exists a or (exists b or (exists c or exists d))", &arena, &tree);
+	ok(tree != NULL && tree->kind == RULE_OR && tree->nchildren == 4, "nested ORs become one OR of 4");
+	rule_arena_destroy(&arena);
+
+	rule_arena_init_malloc(&arena);
+	Rewritten("exists a and (exists b or exists c)", &arena, &tree);
+	ok(tree != NULL && tree->kind == RULE_AND && tree->nchildren == 2 && tree->children[1]->kind == RULE_OR,
+	   "an OR inside an AND stays");
+	rule_arena_destroy(&arena);
+
+	rule_arena_init_malloc(&arena);
+	Rewritten("not (exists a and exists b) and exists c", &arena, &tree);
+	ok(tree != NULL && tree->kind == RULE_AND && tree->nchildren == 2 && tree->children[0]->kind == RULE_NOT &&
+	   tree->children[0]->children[0]->nchildren == 2, "an AND under NOT stays");
+	rule_arena_destroy(&arena);
+}
+
 int
 main(void)
 {
@@ -266,6 +307,7 @@ main(void)
 	test_during();
 	test_rewrites();
 	test_gathering();
+	test_flattening();
 	check_rule_cases(customer_only_cases, sizeof(customer_only_cases) / sizeof(customer_only_cases[0]),
 					 rule_is_customer_only, "reads only the customer table", "reads more");
 	return tap_done();
