@@ -687,9 +687,14 @@ RcCompile(Compiler *c, const RuleNode *rule, TimestampTz as_of)
 	/*
 	 * Every customer found comes from the customer table or from sources
 	 * whose foreign key guarantees it is there, or is one of candidates
-	 * taken from the customer table: no check needed.
+	 * taken from the customer table, or the rule is (an AND with) customer
+	 * conditions, whose scan of the tenant's customers is the check (the
+	 * rest of a reduced rule, "count(orders DURING TODAY) >= 1 AND
+	 * customer.city IS NOT NULL", scanned the candidates' customer rows a
+	 * second time for it): no check needed.
 	 */
-	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers || c->driver)
+	if ((!c->unchecked && !c->reg.tenant && !c->reg.dictionary) || c->among_customers || c->driver ||
+		rule_is_customer_only(rule) || RcHasCustomerConjunct(rule))
 	{
 		resetStringInfo(&c->sql);
 		if (c->among_customers)

@@ -483,8 +483,8 @@ CompileSetAlgebra(Compiler *c, const RuleNode *rule)
  * and were seen 1000 times too low (an EXISTS over a tag table never
  * analyzed: estimated 5435, ran 5 s against 0.5 s as set algebra).
  */
-static bool
-HasCustomerConjunct(const RuleNode *rule)
+bool
+RcHasCustomerConjunct(const RuleNode *rule)
 {
 	int			i;
 
@@ -520,7 +520,7 @@ RcCompilePlain(Compiler *c, const RuleNode *rule)
 		return;
 	}
 	if (rule_is_customer_only(rule) || segment_rule_form == SEGMENT_FORM_SET_ALGEBRA ||
-		(segment_rule_form == SEGMENT_FORM_AUTO && !HasCustomerConjunct(rule)))
+		(segment_rule_form == SEGMENT_FORM_AUTO && !RcHasCustomerConjunct(rule)))
 		return;
 	algebra = c->sql.data;
 	percustomer = PerCustomerSql(c, rule);

@@ -227,6 +227,7 @@ extern void RcCompileMergedScans(Compiler *c, const RuleNode *rule);
 extern void RcAppendCustomerFrom(Compiler *c);
 extern void RcCompileCustomer(Compiler *c, const RuleNode *n);
 extern char *RcCustomerWhere(Compiler *c, const RuleNode *cond);
+extern bool RcHasCustomerConjunct(const RuleNode *rule);
 extern double RcCustomerRows(Compiler *c);
 extern char *RcKeyRegistered(Compiler *c, const char *key);
 extern void RcCompilePlain(Compiler *c, const RuleNode *rule);

@@ -154,7 +154,7 @@ FoldColumn(Compiler *c, const Merged *m, const Source *s, char **conds, Columns 
 			AggInfo		a;
 			const char *value;
 
-			/* positive, false over no rows (FoldableLeaf): exact on the groups */
+			/* positive, false over no rows or covered (FoldableLeaf): exact on the groups */
 			RcCheckAggregate(c, leaf->value, s, &a);
 			value = Column(cols, RcAggSql(&a, leaf->value->agg, conds[j]));
 			appendStringInfo(needed, "(%s)", RcGroupCondition(c, leaf, &a, psprintf("g.%s", value)));
@@ -307,7 +307,15 @@ MergedSql(Compiler *c, Merged *m)
 	{
 		appendStringInfoString(&c->sql, " AND (");
 		for (j = 0; j < m->nleaves; j++)
-			appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
+		{
+			int			k;
+
+			/* each condition once ("sum(...) >= 300 AND sum(...) < 2000") */
+			for (k = 0; k < j && strcmp(conds[k], conds[j]) != 0; k++)
+				;
+			if (k == j)
+				appendStringInfo(&c->sql, "%s%s", j > 0 ? " OR " : "", conds[j]);
+		}
 		appendStringInfoChar(&c->sql, ')');
 	}
 	if (!m->grouped)
@@ -582,31 +590,62 @@ RcFoldedScan(Compiler *c, const RuleNode *and, int *alias)
 	return NULL;
 }
 
-/*
- * Whether an AND's child can be one condition on the groups of a folded
- * scan: EXISTS and NOT EXISTS, and aggregate predicates whose condition is
- * false over no rows (max(...) < x, count(...) >= 2), which no customer
- * without rows satisfies.  A NOT of an aggregate, or one true over no rows
- * (count(...) = 0), also holds for customers outside the scan.
- */
+/* Whether an aggregate predicate holds for customers without rows. */
 static bool
-FoldableLeaf(Compiler *c, const RuleNode *leaf, bool negated)
+LeafHoldsEmpty(Compiler *c, const RuleNode *leaf)
 {
 	Source		s;
 	AggInfo		a;
 
+	RcLoadSource(c, leaf->value->source, &s);
+	RcCheckAggregate(c, leaf->value, &s, &a);
+	return RcEmptyHolds(c, leaf, &a);
+}
+
+/*
+ * Whether a positive sibling in the AND (an EXISTS, or an aggregate false
+ * over no rows) has the leaf's source, filter and window: then every
+ * customer of the AND has rows where the leaf aggregates, and its value
+ * over no rows never matters (as MarkCovered in rule_compile.c).
+ */
+static bool
+CoveredInAnd(Compiler *c, const RuleNode *and, const RuleNode *leaf)
+{
+	int			i;
+
+	for (i = 0; i < and->nchildren; i++)
+	{
+		const RuleNode *p = and->children[i];
+
+		if (p != leaf && p->kind != RULE_NOT && rule_same_scope(leaf, p) &&
+			(p->kind == RULE_EXISTS || !LeafHoldsEmpty(c, p)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether an AND's child can be one condition on the groups of a folded
+ * scan: EXISTS and NOT EXISTS, and aggregate predicates whose condition is
+ * false over no rows (max(...) < x, count(...) >= 2), which no customer
+ * without rows satisfies, or true over no rows but covered by a sibling
+ * ("sum(...) >= 300 AND sum(...) < 2000").  A NOT of an aggregate, or an
+ * uncovered one true over no rows (count(...) = 0), also holds for
+ * customers outside the scan.
+ */
+static bool
+FoldableLeaf(Compiler *c, const RuleNode *and, const RuleNode *leaf, bool negated)
+{
 	if (leaf->kind == RULE_EXISTS)
 		return true;
 	if (negated)
 		return false;
-	RcLoadSource(c, leaf->value->source, &s);
-	RcCheckAggregate(c, leaf->value, &s, &a);
-	return !RcEmptyHolds(c, leaf, &a);
+	return !LeafHoldsEmpty(c, leaf) || CoveredInAnd(c, and, leaf);
 }
 
 /*
  * An AND of nothing but EXISTS, NOT EXISTS and aggregate predicates false
- * over no rows (FoldableLeaf) of one source, at least one positive, all in
+ * over no rows or covered (FoldableLeaf) of one source, at least one positive, all in
  * one grouped scan (dictionary keys group): folded into one audience of
  * that scan (FoldColumn).  Without grouping, each EXISTS is its own
  * FILTERed audience of a plain scan, and there is nothing per customer to
@@ -630,7 +669,7 @@ FindFold(Compiler *c, const RuleNode *rule)
 		const Merged *in;
 
 		if ((in = RcFindMerged(c, leaf, &alias, &column)) == NULL || (m != NULL && in != m) ||
-			!FoldableLeaf(c, leaf, child->kind == RULE_NOT))
+			!FoldableLeaf(c, rule, leaf, child->kind == RULE_NOT))
 			return;
 		m = in;
 		positive += child->kind != RULE_NOT;
