@@ -69,5 +69,25 @@ SELECT compile('min(orders.paid_at) DURING LAST 60 days AND count(orders) > 2', 
 SELECT pg_temp.same('min(orders.paid_at) DURING LAST 60 days AND count(orders) > 2',
     $$SELECT customer_id FROM rd_orders GROUP BY 1 HAVING count(*) > 2
       AND min(paid_at) >= '2024-06-10' AND min(paid_at) < '2024-08-10'$$);
+-- aggregates true over no rows fold beside a sibling that guarantees rows
+-- in the same scope; NULL amounts sum to 0 as the language says
+UPDATE rd_orders SET amount = NULL WHERE customer_id % 7 = 0;
+SELECT compile('sum(orders.amount DURING LAST 200 days) >= 3 AND sum(orders.amount DURING LAST 200 days) < 10',
+               '2024-08-09 12:00+00') ~ 'AS fold' AS folded;
+SELECT pg_temp.same('sum(orders.amount DURING LAST 200 days) >= 3 AND sum(orders.amount DURING LAST 200 days) < 10',
+    $$SELECT customer_id FROM rd_orders WHERE paid_at >= '2024-01-22' AND paid_at < '2024-08-10'
+      GROUP BY 1 HAVING coalesce(sum(amount), 0) >= 3 AND coalesce(sum(amount), 0) < 10$$);
+SELECT compile('EXISTS orders DURING LAST 200 days AND sum(orders.amount DURING LAST 200 days) < 3',
+               '2024-08-09 12:00+00') ~ 'AS fold' AS folded;
+SELECT pg_temp.same('EXISTS orders DURING LAST 200 days AND sum(orders.amount DURING LAST 200 days) < 3',
+    $$SELECT customer_id FROM rd_orders WHERE paid_at >= '2024-01-22' AND paid_at < '2024-08-10'
+      GROUP BY 1 HAVING coalesce(sum(amount), 0) < 3$$);
+-- both true over no rows: nothing guarantees rows, no fold; the customers
+-- without orders in the window are members
+SELECT compile('sum(orders.amount DURING LAST 200 days) >= 0 AND sum(orders.amount DURING LAST 200 days) < 3',
+               '2024-08-09 12:00+00') ~ 'AS fold' AS folded;
+SELECT pg_temp.same('sum(orders.amount DURING LAST 200 days) >= 0 AND sum(orders.amount DURING LAST 200 days) < 3',
+    $$SELECT id FROM rd_customers c WHERE (SELECT coalesce(sum(amount), 0) FROM rd_orders o WHERE o.customer_id = c.id
+      AND paid_at >= '2024-01-22' AND paid_at < '2024-08-10') < 3$$);
 SELECT unregister_source('orders'), unregister_source('views'), unregister_customers();
 DROP TABLE rd_orders, rd_views, rd_customers;
