@@ -34,6 +34,7 @@ OBJS = \
 	src/key_dictionary.o \
 	src/key_dictionary_share.o \
 	src/key_dictionary_agg.o \
+	src/audience_keys.o \
 	src/key_batch.o \
 	src/rule_json.o \
 	src/rule_json_pg.o \

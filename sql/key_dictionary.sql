@@ -10,6 +10,13 @@ SELECT customer_ordinal(5) AS five, customer_ordinal(0::smallint) AS zero,
        customer_ordinal(4294967295::bigint) AS top, customer_ordinal(4294967296::bigint) AS beyond,
        customer_ordinal(-1) AS negative, customer_ordinal(NULL::int) AS null_key;
 SELECT customer_ordinal('5'::text);
+-- audience_keys(): integer keys are the members themselves, of the type
+-- asked for (an int key table has no member above 2^31-1; int2 none above 32767)
+SELECT audience_keys('{0,5,40000,2147483647,4294967295}'::audience, NULL::int) AS int_keys,
+       audience_keys('{0,5,40000}'::audience, NULL::smallint) AS smallint_keys,
+       audience_keys('{5,4294967295}'::audience, NULL::bigint) AS bigint_keys,
+       audience_keys('{}'::audience, NULL::int) AS empty, audience_keys(NULL, NULL::int) AS null_members;
+SELECT audience_keys('{5}'::audience, NULL::text);
 SELECT unregister_customers();
 
 -- a customer view has no trigger to refuse keys outside [0, 2^32): its rows
@@ -37,6 +44,16 @@ SELECT customer_ordinal('😀'::text) = (SELECT ordinal FROM customer_ordinals W
        customer_ordinal(''::text) = (SELECT ordinal FROM customer_ordinals WHERE key = '') AS empty,
        customer_ordinal('b-002'::varchar) = (SELECT ordinal FROM customer_ordinals WHERE key = 'b-002') AS from_varchar,
        customer_ordinal('nobody'::text) AS unknown, customer_ordinal(NULL::text) AS null_key;
+-- audience_keys(): the keys of the members, in ordinal order, from the
+-- cache; an ordinal no key has is left out; the key type must match
+SELECT audience_keys((SELECT audience_agg(ordinal) FROM customer_ordinals), NULL::text)
+       = (SELECT array_agg(key ORDER BY ordinal) FROM customer_ordinals) AS all_keys,
+       audience_keys(audience_agg(customer_ordinal('😀'::text)) | '{4000000}'::audience, NULL::text) AS emoji_only,
+       length(array_to_string(audience_keys(audience_agg(customer_ordinal(repeat('长', 3000))), NULL::text), '')) AS long_key
+FROM (VALUES (1)) v;
+SELECT audience_keys('{1}'::audience, NULL::bigint);
+SELECT audience_keys('{1}'::audience, NULL::varchar)::text[] = audience_keys('{1}'::audience, NULL::text) AS varchar_ok,
+       pg_typeof(audience_keys('{1}'::audience, NULL::varchar)) AS type;
 -- the same unknown key many times in one query, and known keys among them
 SELECT count(customer_ordinal(k)) AS found, count(*) AS asked
 FROM (SELECT CASE WHEN i % 2 = 0 THEN 'nobody' ELSE 'a-001' END AS k FROM generate_series(1, 10000) i) s;
@@ -111,6 +128,7 @@ INSERT INTO kd_big VALUES (9223372036854775807, 'a'), (-9223372036854775808, 'b'
 SELECT register_customers('kd_big', 'id', dictionary => true);
 SELECT id, customer_ordinal(id) = (SELECT ordinal FROM customer_ordinals WHERE key = id) AS equal
 FROM kd_big ORDER BY id;
+SELECT audience_keys(audience_agg(customer_ordinal(id)), NULL::bigint) AS keys FROM kd_big;
 
 -- parallel workers read the leader's copy of the cache, or look keys up
 -- through the index when the leader has none; both give the same ordinals

@@ -141,8 +141,9 @@ CustomerScanSql(Compiler *c, const RuleNode *cond, bool probe)
 	if (probe && c->key_indexed && !c->reg.dictionary)
 		appendStringInfo(&c->sql, " AND cu.%s = ANY (segment.to_bigint_array((SELECT x.a FROM x)))", c->reg.key);
 	else if (probe && c->key_indexed && c->reg.cached)
-		appendStringInfo(&c->sql, " AND cu.%s IN (SELECT o.key FROM segment.customer_ordinals o "
-						 "WHERE o.ordinal = ANY (segment.to_bigint_array((SELECT x.a FROM x))))", c->reg.key);
+		/* the members' keys from the cache: no index scan of the dictionary table */
+		appendStringInfo(&c->sql, " AND cu.%s = ANY (segment.audience_keys((SELECT x.a FROM x), NULL::%s))",
+						 c->reg.key, c->reg.key_type);
 	else if (probe)
 		appendStringInfo(&c->sql, " AND %s IN (SELECT segment.ids_bigint(x.a) FROM x)",
 						 c->reg.dictionary ? RcCustomerOrdinal(c) : psprintf("cu.%s", c->reg.key));

@@ -15,6 +15,7 @@
 
 #include "audience.h"
 #include "audience_codec.h"
+#include "audience_keys.h"
 #include "key_dictionary.h"
 #include "rule_choice.h"
 #include "rule_compile.h"
@@ -72,59 +73,6 @@ Members(const Audience *a)
 }
 
 /*
- * The customer keys of an audience's members, as an array of the key type
- * (the dictionary's keys, or the integers themselves), in *type.
- */
-static Datum
-CandidateKeys(Audience *a, Oid audience_type, Oid *type)
-{
-	Datum		arg = PointerGetDatum(a);
-	bool		isnull;
-	Datum		d;
-	ArrayType  *ords;
-	const char *q;
-
-	if (SPI_execute_with_args("SELECT segment.to_bigint_array($1)", 1, &audience_type, &arg, NULL,
-							  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the candidates");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	ords = DatumGetArrayTypeP(d);
-	if (!OidIsValid(key_dictionary_relid()))
-	{
-		*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-		return datumCopy(d, false, -1);
-	}
-	/* the backend's cache knows the key of each ordinal it read */
-	{
-		int			n = ArrayGetNItems(ARR_NDIM(ords), ARR_DIMS(ords));
-		Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
-		Oid			key_type;
-
-		if (!ARR_HASNULL(ords) &&
-			key_dictionary_keys((int64 *) ARR_DATA_PTR(ords), n, keys, &key_type))
-		{
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-
-			get_typlenbyvalalign(key_type, &typlen, &typbyval, &typalign);
-			*type = get_array_type(key_type);
-			return PointerGetDatum(construct_array(keys, n, key_type, typlen, typbyval, typalign));
-		}
-	}
-	q = "SELECT coalesce(array_agg(o.key), '{}') FROM segment.customer_ordinals o "
-		"WHERE o.ordinal = ANY (segment.to_bigint_array($1))";
-	if (SPI_execute_with_args(q, 1, &audience_type, &arg, NULL, true, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the candidates' keys");
-	*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "candidates' keys are NULL");
-	return datumCopy(d, false, -1);
-}
-
-/*
  * The planner's cost of a query with its parameters' values (a custom
  * plan: the keys array's size is known), from a cursor never fetched.  The
  * query then runs through SPI_execute: a cursor fetched in steps would run
@@ -174,7 +122,7 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 		/* among candidates the result is within them: no intersection */
 		memset(&among, 0, sizeof(among));
 		values[0] = PointerGetDatum(driver);
-		values[1] = CandidateKeys(driver, types[0], &types[1]);
+		values[1] = audience_member_keys(driver, types[0], &types[1]);
 		among.sql = rule_compile_sql(split->rest, as_of, RULE_AMONG_KEYS, n);
 		among.nparams = 2;
 		among.types = types;

@@ -3391,3 +3391,12 @@ CREATE AGGREGATE @extschema@.audience_agg_keys(anyelement) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.audience_agg_keys(anyelement) IS 'audience of the ordinals of customer keys, as audience_agg(customer_ordinal(key)) (NULL when none is a registered customer''s)';
+
+-- audience_keys(members, key_type): the customer keys of an audience's
+-- members, from the backend's cache of the dictionary (or the integers
+-- themselves); the registered-customer check of few members probes the
+-- customer table's key index with them (src/audience_keys.c).  STABLE: it
+-- reads the dictionary; PARALLEL RESTRICTED: the cache is the backend's.
+CREATE FUNCTION @extschema@.audience_keys(members @extschema@.audience, key_type anyelement) RETURNS anyarray
+    AS 'MODULE_PATHNAME', 'segment_audience_keys' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.audience_keys(@extschema@.audience, anyelement) IS 'the customer keys of the members, as an array of key_type (pass NULL::<key type>); members without a key are left out';

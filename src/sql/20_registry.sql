@@ -371,6 +371,15 @@ CREATE FUNCTION @extschema@.customer_ordinal(key anyelement) RETURNS bigint
     AS 'MODULE_PATHNAME', 'customer_ordinal' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.customer_ordinal(anyelement) IS 'the ordinal of a customer key (NULL for a key that is no registered customer''s)';
 
+-- audience_keys(members, key_type): the customer keys of an audience's
+-- members, from the backend's cache of the dictionary (or the integers
+-- themselves); the registered-customer check of few members probes the
+-- customer table's key index with them (src/audience_keys.c).  STABLE: it
+-- reads the dictionary; PARALLEL RESTRICTED: the cache is the backend's.
+CREATE FUNCTION @extschema@.audience_keys(members @extschema@.audience, key_type anyelement) RETURNS anyarray
+    AS 'MODULE_PATHNAME', 'segment_audience_keys' LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.audience_keys(@extschema@.audience, anyelement) IS 'the customer keys of the members, as an array of key_type (pass NULL::<key type>); members without a key are left out';
+
 -- audience_agg_keys(key): audience_agg(customer_ordinal(key)), mapping the
 -- keys many at a time in the order of the cache's slots
 -- (src/key_dictionary_agg.c).  The state is audience_agg's, combined by its
