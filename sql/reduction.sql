@@ -89,5 +89,27 @@ SELECT compile('sum(orders.amount DURING LAST 200 days) >= 0 AND sum(orders.amou
 SELECT pg_temp.same('sum(orders.amount DURING LAST 200 days) >= 0 AND sum(orders.amount DURING LAST 200 days) < 3',
     $$SELECT id FROM rd_customers c WHERE (SELECT coalesce(sum(amount), 0) FROM rd_orders o WHERE o.customer_id = c.id
       AND paid_at >= '2024-01-22' AND paid_at < '2024-08-10') < 3$$);
+-- a lone count, sum or avg (integer keys): one grouped_audience_agg()
+-- over its rows, the same members as the grouped scan and the hand query;
+-- "< 3" holds over no rows: the customers without orders are members
+SELECT compile('count(orders) BETWEEN 2 AND 4', '2024-08-09 12:00+00') ~ 'grouped_audience_agg' AS one_pass;
+SELECT pg_temp.same('count(orders) BETWEEN 2 AND 4',
+    $$SELECT customer_id FROM rd_orders GROUP BY 1 HAVING count(*) BETWEEN 2 AND 4$$);
+SELECT pg_temp.same('sum(orders.amount DURING LAST 200 days) < 3',
+    $$SELECT id FROM rd_customers c WHERE (SELECT coalesce(sum(amount), 0) FROM rd_orders o WHERE o.customer_id = c.id
+      AND paid_at >= '2024-01-22' AND paid_at < '2024-08-10') < 3$$);
+SELECT pg_temp.same('avg(orders.amount) > 4 OR customer.city = ''上海''',
+    $$SELECT customer_id FROM rd_orders GROUP BY 1 HAVING avg(amount) > 4
+      UNION SELECT id FROM rd_customers WHERE city = '上海'$$);
+SET segment.grouped_aggregates = off;
+SELECT compile('count(orders) BETWEEN 2 AND 4', '2024-08-09 12:00+00') ~ 'grouped_audience_agg' AS one_pass;
+SELECT pg_temp.same('count(orders) BETWEEN 2 AND 4',
+    $$SELECT customer_id FROM rd_orders GROUP BY 1 HAVING count(*) BETWEEN 2 AND 4$$);
+SELECT pg_temp.same('sum(orders.amount DURING LAST 200 days) < 3',
+    $$SELECT id FROM rd_customers c WHERE (SELECT coalesce(sum(amount), 0) FROM rd_orders o WHERE o.customer_id = c.id
+      AND paid_at >= '2024-01-22' AND paid_at < '2024-08-10') < 3$$);
+RESET segment.grouped_aggregates;
+-- an OR with customer conditions checks only its other children
+SELECT split_part(compile('EXISTS views DURING LAST 3 days OR customer.city = ''上海''', '2024-08-09 12:00+00'), E'\n', 1);
 SELECT unregister_source('orders'), unregister_source('views'), unregister_customers();
 DROP TABLE rd_orders, rd_views, rd_customers;

@@ -437,8 +437,9 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			else
 				RcCompileCustomer(c, n);
 	}
-	/* scale-out: per shard (rule_compile_shard.c) */
-	RcShardLeaf(c, n, aggregate && holds && !IsCovered(c, n));
+	/* scale-out: per shard (rule_compile_shard.c); else a lone aggregate in one pass */
+	if (!RcShardLeaf(c, n, aggregate && holds && !IsCovered(c, n)) && aggregate)
+		(void) RcLocalGroupedAggregate(c, n, holds && !IsCovered(c, n));
 	/*
 	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
 	 * changes segments as it goes; IN SNAPSHOT is one cheap row read

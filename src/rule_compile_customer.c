@@ -401,6 +401,55 @@ PerCustomerSql(Compiler *c, const RuleNode *rule)
  * check at all is needed when every customer found comes from sources
  * whose foreign key guarantees it is registered.
  */
+/*
+ * "customer conditions OR rest": the customers of the conditions' scan are
+ * registered, so only the rest is checked (the universe or the run-time
+ * check below), and the scan is added after: "IN SEGMENT 'app_buyers' OR
+ * customer.vip = true" looks up the segment's members alone, not the vip
+ * customers a second time.
+ */
+static void
+CompileOrWithCustomers(Compiler *c, const RuleNode *block, const RuleNode *rest)
+{
+	StringInfoData expr;
+	const char *scan;
+	double		threshold;
+
+	RcCompileMergedScans(c, rest);
+	RcCompileNode(c, rest);
+	expr = c->sql;
+	initStringInfo(&c->sql);
+	scan = CustomerScanSql(c, block, false);
+	if (c->uses_universe || RcShardedCustomers(c))	/* scale-out: no probe of shards */
+	{
+		appendStringInfoString(&c->notes, "-- universe: one scan of the customer table; the customer "
+							   "conditions of the OR: one scan\n");
+		appendStringInfo(&c->sql, "%sWITH u AS MATERIALIZED (%s)\nSELECT (u.a OPERATOR(segment.&) %s) "
+						 "OPERATOR(segment.|) (%s)\nFROM u%s",
+						 c->notes.data, CustomerScanSql(c, NULL, false), expr.data, scan, c->from.data);
+		return;
+	}
+	if (c->driver || (!c->unchecked && !c->reg.tenant && !c->reg.dictionary))
+	{
+		appendStringInfo(&c->sql, "%sSELECT %s OPERATOR(segment.|) (%s)\nFROM%s",
+						 c->notes.data, expr.data, scan, c->from.data + 1);
+		return;
+	}
+	c->key_indexed = KeyIndexed(c);
+	threshold = rule_probe_threshold(RcCustomerRows(c), c->key_indexed, c->reg.dictionary);
+	appendStringInfo(&c->notes, "-- registered-customer check of the OR's other children: index lookups of "
+					 "each member when at most %.0f, else one scan and an intersection; the customer "
+					 "conditions: one scan\n", threshold);
+	c->check_body = psprintf("SELECT %s AS a\nFROM%s", expr.data, c->from.data + 1);
+	c->check_scan = psprintf("%s UNION ALL %s", CustomerScanSql(c, NULL, false), scan);
+	appendStringInfo(&c->sql, "%sWITH x AS MATERIALIZED (SELECT %s AS a\nFROM%s)\n"
+					 "SELECT (CASE WHEN segment.cardinality(x.a) <= %.0f\n"
+					 "  THEN (%s)\n"
+					 "  ELSE x.a OPERATOR(segment.&) (%s) END) OPERATOR(segment.|) (%s)\nFROM x",
+					 c->notes.data, expr.data, c->from.data + 1, threshold,
+					 CustomerScanSql(c, NULL, true), CustomerScanSql(c, NULL, false), scan);
+}
+
 static void
 CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 {
@@ -416,6 +465,23 @@ CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 		appendStringInfo(&c->sql, "%s%s", c->notes.data, CustomerScanSql(c, rule, false));
 		return;
 	}
+	if (rule->kind == RULE_OR)
+		for (i = 0; i < rule->nchildren; i++)
+			if (rule_is_customer_only(rule->children[i]))
+			{
+				RuleNode   *or = palloc0(sizeof(RuleNode));
+				int			j,
+							k = 0;
+
+				or->kind = RULE_OR;
+				or->children = palloc(sizeof(RuleNode *) * rule->nchildren);
+				for (j = 0; j < rule->nchildren; j++)
+					if (j != i)
+						or->children[k++] = rule->children[j];
+				or->nchildren = k;
+				CompileOrWithCustomers(c, rule->children[i], k == 1 ? or->children[0] : or);
+				return;
+			}
 	if (rule->kind == RULE_AND)
 		for (i = 0; i < rule->nchildren && block == NULL; i++)
 			if (rule_is_customer_only(rule->children[i]))

@@ -531,8 +531,8 @@ GroupedArgs(Compiler *c, const RuleNode *n, const AggInfo *a, Oid ltype)
  * the customers that satisfy it (yes) and those that do not (no), and
  * whether it holds over no rows; false when it cannot be answered so.
  */
-static bool
-GroupedCalls(Compiler *c, const RuleNode *n, const Source *s, char **yes, char **no, bool *holds)
+bool
+RcGroupedCalls(Compiler *c, const RuleNode *n, const Source *s, char **yes, char **no, bool *holds)
 {
 	const RuleValue *v = n->value;
 	AggInfo		a;
@@ -645,7 +645,7 @@ ShardAggregate(Compiler *c, const RuleNode *n, bool complement)
 	bool		holds;
 
 	if (c->key_checked == n || (parts = AggregateShards(c, v->source, &s)) == NIL ||
-		!GroupedCalls(c, n, &s, &yes, &no, &holds))
+		!RcGroupedCalls(c, n, &s, &yes, &no, &holds))
 		return false;
 	initStringInfo(&cols.branch);
 	initStringInfo(&cols.outer);
@@ -701,7 +701,7 @@ RcShardMerged(Compiler *c, Merged *m)
 			return NULL;
 		if (exists)
 			yes = psprintf("segment.audience_agg(e.%s::bigint)", s.customer);
-		else if (!GroupedCalls(c, n, &s, &yes, &no, &holds))
+		else if (!RcGroupedCalls(c, n, &s, &yes, &no, &holds))
 			return NULL;
 		m->holds[j] = holds;
 		AddColumn(&cols, psprintf("yes%d", j + 1), yes, cond);
@@ -718,7 +718,7 @@ RcShardMerged(Compiler *c, Merged *m)
  * it scans: customer conditions, EXISTS and aggregates (sequences and
  * ranks read several rows of a customer across scans: kept as they are).
  */
-void
+bool
 RcShardLeaf(Compiler *c, const RuleNode *n, bool complement)
 {
 	const char *source = NULL;
@@ -741,21 +741,21 @@ RcShardLeaf(Compiler *c, const RuleNode *n, bool complement)
 			case RULE_AND:
 			case RULE_OR:
 			case RULE_NOT:
-				return;
+				return false;
 			default:
 				if (n->value != NULL && n->value->kind == RULE_VALUE_AGG)
 				{
 					if (ShardAggregate(c, n, complement))
-						return;
+						return true;
 					source = n->value->source;
 				}
 		}
 	sql = source ? RcShardSource(c, source, c->sql.data) : RcShardCustomers(c, c->sql.data);
-	if (sql != c->sql.data)
-	{
-		resetStringInfo(&c->sql);
-		appendStringInfoString(&c->sql, sql);
-	}
+	if (sql == c->sql.data)
+		return false;
+	resetStringInfo(&c->sql);
+	appendStringInfoString(&c->sql, sql);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(segment_shard_reason);

@@ -15,7 +15,8 @@ extern bool rc_has_foreign_partitions(Oid rel);
 extern char *RcShardSource(Compiler *c, const char *source, const char *sql);
 extern char *RcShardCustomers(Compiler *c, const char *sql);
 extern bool RcShardedCustomers(Compiler *c);
-extern void RcShardLeaf(Compiler *c, const RuleNode *n, bool complement);
+extern bool RcShardLeaf(Compiler *c, const RuleNode *n, bool complement);
+extern bool RcGroupedCalls(Compiler *c, const RuleNode *n, const Source *s, char **yes, char **no, bool *holds);
 extern char *RcShardMerged(Compiler *c, Merged *m);
 extern bool RcShardAggregates(Compiler *c, const char *source);
 

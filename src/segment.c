@@ -87,6 +87,11 @@ _PG_init(void)
 							 "On: grouped_audience_agg() per foreign partition (doc/scale-out.md); off: the "
 							 "GROUP BY is pushed down and one row per customer is shipped.",
 							 &segment_shard_aggregates, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("segment.grouped_aggregates",
+							 "Whether a lone aggregate condition is grouped inside grouped_audience_agg().",
+							 "On: one pass over the rows with integer keys (doc/segments.md); off: a GROUP BY "
+							 "customer and an audience over the groups.",
+							 &segment_grouped_aggregates, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("segment._dictionary_share",
 							   "Internal: the key dictionary copy parallel workers read.",
 							   NULL, &segment_dictionary_share, "",

@@ -9,6 +9,7 @@ extern char *segment_timezone;
 extern char *segment_tenant;
 extern int	segment_max_segments_per_tenant;
 extern bool segment_shard_aggregates;	/* rule_compile_shard.c */
+extern bool segment_grouped_aggregates;	/* rule_compile_agg.c */
 
 /* segment.rule_form: which compiled form of a rule is run */
 typedef enum SegmentRuleForm
