@@ -332,8 +332,8 @@ IsAggregateLeaf(const RuleNode *n)
 }
 
 /* Whether an aggregate predicate holds for customers without rows. */
-static bool
-AggregateHolds(Compiler *c, const RuleNode *n)
+bool
+RcAggregateHolds(Compiler *c, const RuleNode *n)
 {
 	Source		s;
 	AggInfo		a;
@@ -368,7 +368,7 @@ MarkCovered(Compiler *c, const RuleNode *and)
 
 			if (j == i || !rule_same_scope(a, p))
 				continue;
-			if (p->kind == RULE_EXISTS || !AggregateHolds(c, p))
+			if (p->kind == RULE_EXISTS || !RcAggregateHolds(c, p))
 			{
 				if (c->covered == NULL)
 					c->covered = palloc(sizeof(RuleNode *) * RULE_MAX_TREE_LEVELS);

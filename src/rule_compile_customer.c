@@ -401,6 +401,21 @@ PerCustomerSql(Compiler *c, const RuleNode *rule)
  * check at all is needed when every customer found comes from sources
  * whose foreign key guarantees it is registered.
  */
+/* An AND / OR without its child i (the other child alone if one is left). */
+static const RuleNode *
+WithoutChild(const RuleNode *rule, int i)
+{
+	RuleNode   *out = palloc0(sizeof(RuleNode));
+	int			j;
+
+	out->kind = rule->kind;
+	out->children = palloc(sizeof(RuleNode *) * rule->nchildren);
+	for (j = 0; j < rule->nchildren; j++)
+		if (j != i)
+			out->children[out->nchildren++] = rule->children[j];
+	return out->nchildren == 1 ? out->children[0] : out;
+}
+
 /*
  * "customer conditions OR rest": the customers of the conditions' scan are
  * registered, so only the rest is checked (the universe or the run-time
@@ -465,40 +480,18 @@ CompileSetAlgebra(Compiler *c, const RuleNode *rule)
 		appendStringInfo(&c->sql, "%s%s", c->notes.data, CustomerScanSql(c, rule, false));
 		return;
 	}
-	if (rule->kind == RULE_OR)
-		for (i = 0; i < rule->nchildren; i++)
-			if (rule_is_customer_only(rule->children[i]))
-			{
-				RuleNode   *or = palloc0(sizeof(RuleNode));
-				int			j,
-							k = 0;
-
-				or->kind = RULE_OR;
-				or->children = palloc(sizeof(RuleNode *) * rule->nchildren);
-				for (j = 0; j < rule->nchildren; j++)
-					if (j != i)
-						or->children[k++] = rule->children[j];
-				or->nchildren = k;
-				CompileOrWithCustomers(c, rule->children[i], k == 1 ? or->children[0] : or);
-				return;
-			}
-	if (rule->kind == RULE_AND)
+	if (rule->kind == RULE_OR || rule->kind == RULE_AND)
 		for (i = 0; i < rule->nchildren && block == NULL; i++)
 			if (rule_is_customer_only(rule->children[i]))
 			{
-				RuleNode   *and = palloc0(sizeof(RuleNode));
-				int			j,
-							k = 0;
-
 				block = rule->children[i];
-				and->kind = RULE_AND;
-				and->children = palloc(sizeof(RuleNode *) * rule->nchildren);
-				for (j = 0; j < rule->nchildren; j++)
-					if (j != i)
-						and->children[k++] = rule->children[j];
-				and->nchildren = k;
-				rest = k == 1 ? and->children[0] : and;
+				rest = WithoutChild(rule, i);
 			}
+	if (block && rule->kind == RULE_OR)
+	{
+		CompileOrWithCustomers(c, block, rest);
+		return;
+	}
 	c->key_checked = block ? NULL : KeyChecked(c, rest);
 	RcCompileMergedScans(c, rest);
 	RcCompileNode(c, rest);

@@ -213,6 +213,7 @@ extern void RcAppendAggExpr(Compiler *c, const char *alias, const char *suffix, 
 extern char *RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, const char *value);
 extern bool RcSortedInput(const RuleValue *v, const AggInfo *a);
 extern bool RcCompileAggregate(Compiler *c, const RuleNode *n);
+extern bool RcAggregateHolds(Compiler *c, const RuleNode *n);
 extern bool RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool complement);
 
 /* rule_compile_merge.c */

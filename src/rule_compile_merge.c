@@ -590,18 +590,6 @@ RcFoldedScan(Compiler *c, const RuleNode *and, int *alias)
 	return NULL;
 }
 
-/* Whether an aggregate predicate holds for customers without rows. */
-static bool
-LeafHoldsEmpty(Compiler *c, const RuleNode *leaf)
-{
-	Source		s;
-	AggInfo		a;
-
-	RcLoadSource(c, leaf->value->source, &s);
-	RcCheckAggregate(c, leaf->value, &s, &a);
-	return RcEmptyHolds(c, leaf, &a);
-}
-
 /*
  * Whether a positive sibling in the AND (an EXISTS, or an aggregate false
  * over no rows) has the leaf's source, filter and window: then every
@@ -618,7 +606,7 @@ CoveredInAnd(Compiler *c, const RuleNode *and, const RuleNode *leaf)
 		const RuleNode *p = and->children[i];
 
 		if (p != leaf && p->kind != RULE_NOT && rule_same_scope(leaf, p) &&
-			(p->kind == RULE_EXISTS || !LeafHoldsEmpty(c, p)))
+			(p->kind == RULE_EXISTS || !RcAggregateHolds(c, p)))
 			return true;
 	}
 	return false;
@@ -640,7 +628,7 @@ FoldableLeaf(Compiler *c, const RuleNode *and, const RuleNode *leaf, bool negate
 		return true;
 	if (negated)
 		return false;
-	return !LeafHoldsEmpty(c, leaf) || CoveredInAnd(c, and, leaf);
+	return !RcAggregateHolds(c, leaf) || CoveredInAnd(c, and, leaf);
 }
 
 /*
