@@ -50,4 +50,7 @@ extern Audience *audience_set_serialize_free(AudienceSet *set);
 extern Audience *audience_from_untrusted(const char *bytes, size_t len);
 extern void audience_check_allocated(const void *p);
 
+/* to_bigint_array(audience), the members ascending (audience_io.c) */
+extern Datum audience_to_int8_array(PG_FUNCTION_ARGS);
+
 #endif							/* AUDIENCE_H */

@@ -5,7 +5,8 @@
  *
  * Dictionary keys come from the backend's cache of the dictionary, which
  * knows the key of each ordinal it loaded (key_dictionary_keys); an
- * ordinal it lacks sends the whole lookup to segment.customer_ordinals.
+ * ordinal it lacks sends the whole lookup to segment.customer_ordinals
+ * (the only query: the members' ordinals are read in C).
  * Integer keys used directly are the ordinals themselves.
  */
 #include "postgres.h"
@@ -24,57 +25,58 @@
 #include "audience_keys.h"
 #include "key_dictionary.h"
 
+/* The keys of ordinals from the dictionary table, in ordinal order (own SPI connection). */
+static Datum
+TableKeys(Datum ords, Oid *type)
+{
+	Oid			argtype = INT8ARRAYOID;
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT coalesce(array_agg(o.key ORDER BY o.ordinal), '{}') "
+							  "FROM segment.customer_ordinals o WHERE o.ordinal = ANY ($1)",
+							  1, &argtype, &ords, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the keys of the members");
+	*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	d = SPI_datumTransfer(d, false, -1);
+	SPI_finish();
+	return d;
+}
+
 /*
  * The customer keys of an audience's members, as an array of the key type
  * (the dictionary's keys, or the integers themselves), in *type.
  */
 Datum
-audience_member_keys(Audience *a, Oid audience_type, Oid *type)
+audience_member_keys(Audience *a, Oid *type)
 {
-	Datum		arg = PointerGetDatum(a);
-	bool		isnull;
-	Datum		d;
-	ArrayType  *ords;
-	const char *q;
+	Datum		d = DirectFunctionCall1(audience_to_int8_array, PointerGetDatum(a));
+	ArrayType  *ords = DatumGetArrayTypeP(d);
+	int			n = ArrayGetNItems(ARR_NDIM(ords), ARR_DIMS(ords));
+	Datum	   *keys;
+	Oid			key_type;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 
-	if (SPI_execute_with_args("SELECT segment.to_bigint_array($1)", 1, &audience_type, &arg, NULL,
-							  true, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the candidates");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	ords = DatumGetArrayTypeP(d);
 	if (!OidIsValid(key_dictionary_relid()))
 	{
-		*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-		return datumCopy(d, false, -1);
+		*type = INT8ARRAYOID;
+		return d;
 	}
 	/* the backend's cache knows the key of each ordinal it read */
+	keys = palloc(sizeof(Datum) * Max(n, 1));
+	if (!key_dictionary_keys((int64 *) ARR_DATA_PTR(ords), n, keys, &key_type))
 	{
-		int			n = ArrayGetNItems(ARR_NDIM(ords), ARR_DIMS(ords));
-		Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
-		Oid			key_type;
-
-		if (!ARR_HASNULL(ords) &&
-			key_dictionary_keys((int64 *) ARR_DATA_PTR(ords), n, keys, &key_type))
-		{
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-
-			get_typlenbyvalalign(key_type, &typlen, &typbyval, &typalign);
-			*type = get_array_type(key_type);
-			return PointerGetDatum(construct_array(keys, n, key_type, typlen, typbyval, typalign));
-		}
+		pfree(keys);
+		return TableKeys(d, type);
 	}
-	q = "SELECT coalesce(array_agg(o.key), '{}') FROM segment.customer_ordinals o "
-		"WHERE o.ordinal = ANY (segment.to_bigint_array($1))";
-	if (SPI_execute_with_args(q, 1, &audience_type, &arg, NULL, true, 0) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the candidates' keys");
-	*type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "candidates' keys are NULL");
-	return datumCopy(d, false, -1);
+	get_typlenbyvalalign(key_type, &typlen, &typbyval, &typalign);
+	*type = get_array_type(key_type);
+	return PointerGetDatum(construct_array(keys, n, key_type, typlen, typbyval, typalign));
 }
 
 /*
@@ -124,10 +126,7 @@ segment_audience_keys(PG_FUNCTION_ARGS)
 	if (OidIsValid(key_dictionary_relid()) &&
 		pg_class_aclcheck(key_dictionary_relid(), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(key_dictionary_relid()));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	keys = audience_member_keys(PG_GETARG_AUDIENCE_P(0), get_fn_expr_argtype(fcinfo->flinfo, 0),
-								&array_type);
+	keys = audience_member_keys(PG_GETARG_AUDIENCE_P(0), &array_type);
 	have = get_element_type(array_type);
 	if (!OidIsValid(key_dictionary_relid()) && (want == INT2OID || want == INT4OID || want == INT8OID))
 		keys = DirectKeys(DatumGetArrayTypeP(keys), want);
@@ -144,7 +143,5 @@ segment_audience_keys(PG_FUNCTION_ARGS)
 		ARR_ELEMTYPE(copy) = want;
 		keys = PointerGetDatum(copy);
 	}
-	keys = SPI_datumTransfer(keys, false, -1);
-	SPI_finish();
 	PG_RETURN_DATUM(keys);
 }

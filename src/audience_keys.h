@@ -11,10 +11,10 @@
 
 /*
  * The keys as an array of the key type (the dictionary's keys, in ordinal
- * order, or the integers themselves as bigint), its array type in *type.
- * Runs queries: the caller is connected to SPI, and the result is in the
- * current (SPI) memory context.
+ * order, or the integers themselves as bigint), its array type in *type,
+ * in the current memory context.  Queries the dictionary table (its own
+ * SPI connection) only when the backend's cache lacks a member.
  */
-extern Datum audience_member_keys(Audience *a, Oid audience_type, Oid *type);
+extern Datum audience_member_keys(Audience *a, Oid *type);
 
 #endif							/* AUDIENCE_KEYS_H */

@@ -104,15 +104,8 @@ LoadRegistry(Registry *reg, const CatalogSnapshot *catalog)
 	reg->unguarded = !reg->dictionary && r->relkind != RELKIND_RELATION &&
 		r->relkind != RELKIND_PARTITIONED_TABLE;
 	reg->unguarded |= !reg->dictionary && rc_has_foreign_partitions(r->rel);	/* scale-out: no key trigger */
-	/*
-	 * segment._tenant() checks the setting and the role's grant of the
-	 * tenant; without a tenant column and with the setting empty it returns
-	 * '' and is not called (a PL/pgSQL call with a query of its own, twice
-	 * per evaluate(): a fifth of compiling "count(tickets ... DURING LAST
-	 * 12 hours) >= 1")
-	 */
-	reg->tenant_value = r->tenant_column == NULL && (segment_tenant == NULL || segment_tenant[0] == '\0') ?
-		"" : catalog_tenant();
+	/* segment._tenant() checks the setting and the role's grant of the tenant */
+	reg->tenant_value = catalog_tenant();
 	if (reg->dictionary)
 		reg->cached = catalog_dictionary_cached();
 }
@@ -351,6 +344,28 @@ RcAggregateHolds(Compiler *c, const RuleNode *n)
 }
 
 /*
+ * Whether a positive sibling of leaf in the AND (an EXISTS, or an aggregate
+ * false over no rows) has the leaf's source, filter and window: then every
+ * customer of the AND has rows where the leaf aggregates, and its value
+ * over no rows never matters.
+ */
+bool
+RcCoveredInAnd(Compiler *c, const RuleNode *and, const RuleNode *leaf)
+{
+	int			i;
+
+	for (i = 0; i < and->nchildren; i++)
+	{
+		const RuleNode *p = and->children[i];
+
+		if (p != leaf && p->kind != RULE_NOT && rule_same_scope(leaf, p) &&
+			(p->kind == RULE_EXISTS || !RcAggregateHolds(c, p)))
+			return true;
+	}
+	return false;
+}
+
+/*
  * In "P AND agg(...) < x" where P is an EXISTS, or an aggregate false over
  * no rows, with the same source, filter and window as the aggregate, every
  * customer of P has rows there: the customers without rows that the
@@ -360,33 +375,20 @@ RcAggregateHolds(Compiler *c, const RuleNode *n)
 static void
 MarkCovered(Compiler *c, const RuleNode *and)
 {
-	int			i,
-				j;
+	int			i;
 
 	for (i = 0; i < and->nchildren; i++)
 	{
 		const RuleNode *a = and->children[i];
 
-		if (!IsAggregateLeaf(a) || IsCovered(c, a))
+		if (!IsAggregateLeaf(a) || IsCovered(c, a) || !RcCoveredInAnd(c, and, a))
 			continue;
-		for (j = 0; j < and->nchildren; j++)
-		{
-			const RuleNode *p = and->children[j];
-
-			if (j == i || !rule_same_scope(a, p))
-				continue;
-			if (p->kind == RULE_EXISTS || !RcAggregateHolds(c, p))
-			{
-				if (c->covered == NULL)
-					c->covered = palloc(sizeof(RuleNode *) * RULE_MAX_TREE_LEVELS);
-				if (c->ncovered < RULE_MAX_TREE_LEVELS)
-					c->covered[c->ncovered++] = a;
-				break;
-			}
-		}
+		if (c->covered == NULL)
+			c->covered = palloc(sizeof(RuleNode *) * RULE_MAX_TREE_LEVELS);
+		if (c->ncovered < RULE_MAX_TREE_LEVELS)
+			c->covered[c->ncovered++] = a;
 	}
 }
-
 /*
  * A predicate: its subquery goes into the FROM list as pN (one row), and
  * the expression refers to pN's columns.
@@ -402,6 +404,7 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 				column;
 
 	bool		holds = false;
+	bool		one_pass = false;
 	const Merged *m = RcFindMerged(c, n, &alias, &column);
 
 	if (m)
@@ -439,14 +442,17 @@ CompileLeaf(Compiler *c, const RuleNode *n)
 			break;
 		default:
 			aggregate = n->value->kind == RULE_VALUE_AGG;
+			/* a lone aggregate in one pass, else its grouped scan */
 			if (aggregate)
+				one_pass = RcLocalGroupedAggregate(c, n, IsCovered(c, n), &holds);
+			if (aggregate && !one_pass)
 				holds = RcCompileAggregate(c, n);
-			else
+			else if (!aggregate)
 				RcCompileCustomer(c, n);
 	}
-	/* scale-out: per shard (rule_compile_shard.c); else a lone aggregate in one pass */
-	if (!RcShardLeaf(c, n, aggregate && holds && !IsCovered(c, n)) && aggregate)
-		(void) RcLocalGroupedAggregate(c, n, holds && !IsCovered(c, n));
+	/* scale-out: per shard (rule_compile_shard.c) */
+	if (!one_pass)
+		RcShardLeaf(c, n, aggregate && holds && !IsCovered(c, n));
 	/*
 	 * IN SEGMENT (and a rank AMONG SEGMENT) is never shared: refresh_all()
 	 * changes segments as it goes; IN SNAPSHOT is one cheap row read

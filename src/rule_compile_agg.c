@@ -361,33 +361,34 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	return holds;
 }
 
-/*
- * A lone count, sum, avg, min or max predicate over integer keys as one
- * grouped_audience_agg() over its rows, in place of the grouped scan
- * RcCompileAggregate wrote: the aggregate groups by customer in its own
- * hash table and returns the audience of those whose value satisfies the
- * comparison (the customers that fail it, as "seen", when the predicate
- * holds over no rows and the universe is complemented), so no GROUP BY
- * hashes or sorts the rows and no audience is built over the groups.
- * "count(orders WHERE status = 'paid') BETWEEN 1 AND 3" over 3.8M paid
- * orders: 790 ms serial against 1105 ms for the parallel grouped scan
- * (doc/segments.md).  Not with dictionary keys (the aggregate takes
- * ordinals), among candidates (few rows: the grouped scan by index), or
- * for the registered-customer semi-join (c->key_checked).  The rows are
- * restricted to keys a customer can have: the aggregate refuses others.
- * Returns whether c->sql was replaced.
- */
 /* segment.grouped_aggregates: off keeps the grouped scan (for comparison) */
 bool		segment_grouped_aggregates = true;
 
+/*
+ * A lone count, sum, avg, min or max predicate over integer keys as one
+ * grouped_audience_agg() over its rows, into c->sql, in place of the
+ * grouped scan of RcCompileAggregate: the aggregate groups by customer in
+ * its own hash table and returns the audience of those whose value
+ * satisfies the comparison (the customers that fail it, as "seen", when
+ * the predicate holds over no rows and is not covered: the universe is
+ * then complemented), so no GROUP BY hashes or sorts the rows and no
+ * audience is built over the groups.  "count(orders WHERE status =
+ * 'paid') BETWEEN 1 AND 3" over 3.8M paid orders: 790 ms serial against
+ * 1105 ms for the parallel grouped scan (doc/segments.md).  Not with
+ * dictionary keys (the aggregate takes ordinals), among candidates (few
+ * rows: the grouped scan by index), for the registered-customer semi-join
+ * (c->key_checked), or over a sharded source (rule_compile_shard.c answers
+ * it per shard).  The rows are restricted to keys a customer can have:
+ * the aggregate refuses others.  Returns whether it wrote the query, and
+ * then whether the predicate holds over no rows in *holds.
+ */
 bool
-RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool complement)
+RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool covered, bool *holds)
 {
 	const RuleValue *v = n->value;
 	Source		s;
 	char	   *yes;
 	char	   *no;
-	bool		holds;
 
 	if (c->reg.dictionary || c->among || c->key_checked == n || !segment_grouped_aggregates)
 		return false;
@@ -403,10 +404,10 @@ RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool complement)
 			return false;
 	}
 	RcLoadSource(c, v->source, &s);
-	if (!RcGroupedCalls(c, n, &s, &yes, &no, &holds))
+	if (rc_has_foreign_partitions(s.rel) || !RcGroupedCalls(c, n, &s, &yes, &no, holds))
 		return false;
-	resetStringInfo(&c->sql);
-	if (holds && complement)
+	c->unchecked |= !s.references_customers;
+	if (*holds && !covered)
 		appendStringInfo(&c->sql, "SELECT '{}'::segment.audience AS yes, coalesce(%s, '{}') AS seen", no);
 	else
 		appendStringInfo(&c->sql, "SELECT coalesce(%s, '{}') AS yes", yes);
@@ -415,4 +416,3 @@ RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool complement)
 					 RcLeafCondition(c, &s, v->source, v->filter, v->window), s.customer);
 	return true;
 }
-

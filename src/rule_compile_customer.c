@@ -198,6 +198,27 @@ KeyCheckableLeaf(const RuleNode *n)
 }
 
 /*
+ * The planner's number of distinct customers in the rows of an EXISTS or
+ * aggregate predicate (its filter and window), from a plan of their
+ * GROUP BY customer.
+ */
+double
+RcExpectedCustomers(Compiler *c, const RuleNode *n)
+{
+	bool		exists = n->kind == RULE_EXISTS;
+	const char *name = exists ? n->name : n->value->source;
+	Source		s;
+	double		rows;
+
+	RcLoadSource(c, name, &s);
+	RcPlanEstimate(psprintf("SELECT e.%s FROM %s e WHERE %s GROUP BY 1", s.customer, s.relname,
+							RcLeafCondition(c, &s, name, exists ? n->filter : n->value->filter,
+											exists ? n->window : n->value->window)),
+				   NULL, &rows, NULL);
+	return rows;
+}
+
+/*
  * Whether the planner expects the predicate's rows to have few distinct
  * customers, up to the run-time check's probe threshold: measured at the
  * default work_mem, the semi-join of 482k keys ("first order last year")
@@ -209,22 +230,12 @@ KeyCheckableLeaf(const RuleNode *n)
 static bool
 FewKeys(Compiler *c, const RuleNode *n)
 {
-	bool		exists = n->kind == RULE_EXISTS;
-	const char *name = exists ? n->name : n->value->source;
-	Source		s;
-	char	   *query;
-	double		rows;
+	double		rows = RcExpectedCustomers(c, n);
 
-	RcLoadSource(c, name, &s);
-	query = psprintf("SELECT e.%s FROM %s e WHERE %s GROUP BY 1", s.customer, s.relname,
-					 RcLeafCondition(c, &s, name, exists ? n->filter : n->value->filter,
-									 exists ? n->window : n->value->window));
-	RcPlanEstimate(query, NULL, &rows, NULL);
 	c->key_indexed = KeyIndexed(c);
 	c->key_rows = rows;
 	return rows <= rule_probe_threshold(RcCustomerRows(c), c->key_indexed, c->reg.dictionary);
 }
-
 /*
  * The predicate whose scan checks the rule's customers: the rule itself,
  * or the one positive child of an AND whose other children are NOTs
@@ -428,6 +439,7 @@ CompileOrWithCustomers(Compiler *c, const RuleNode *block, const RuleNode *rest)
 {
 	StringInfoData expr;
 	const char *scan;
+	const char *universe;
 	double		threshold;
 
 	RcCompileMergedScans(c, rest);
@@ -455,14 +467,15 @@ CompileOrWithCustomers(Compiler *c, const RuleNode *block, const RuleNode *rest)
 	appendStringInfo(&c->notes, "-- registered-customer check of the OR's other children: index lookups of "
 					 "each member when at most %.0f, else one scan and an intersection; the customer "
 					 "conditions: one scan\n", threshold);
+	universe = CustomerScanSql(c, NULL, false);
 	c->check_body = psprintf("SELECT %s AS a\nFROM%s", expr.data, c->from.data + 1);
-	c->check_scan = psprintf("%s UNION ALL %s", CustomerScanSql(c, NULL, false), scan);
+	c->check_scan = psprintf("%s UNION ALL %s", universe, scan);
 	appendStringInfo(&c->sql, "%sWITH x AS MATERIALIZED (SELECT %s AS a\nFROM%s)\n"
 					 "SELECT (CASE WHEN segment.cardinality(x.a) <= %.0f\n"
 					 "  THEN (%s)\n"
 					 "  ELSE x.a OPERATOR(segment.&) (%s) END) OPERATOR(segment.|) (%s)\nFROM x",
 					 c->notes.data, expr.data, c->from.data + 1, threshold,
-					 CustomerScanSql(c, NULL, true), CustomerScanSql(c, NULL, false), scan);
+					 CustomerScanSql(c, NULL, true), universe, scan);
 }
 
 static void

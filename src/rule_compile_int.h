@@ -214,7 +214,8 @@ extern char *RcGroupCondition(Compiler *c, const RuleNode *n, const AggInfo *a, 
 extern bool RcSortedInput(const RuleValue *v, const AggInfo *a);
 extern bool RcCompileAggregate(Compiler *c, const RuleNode *n);
 extern bool RcAggregateHolds(Compiler *c, const RuleNode *n);
-extern bool RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool complement);
+extern bool RcCoveredInAnd(Compiler *c, const RuleNode *and, const RuleNode *leaf);
+extern bool RcLocalGroupedAggregate(Compiler *c, const RuleNode *n, bool covered, bool *holds);
 
 /* rule_compile_merge.c */
 
@@ -230,6 +231,7 @@ extern void RcAppendCustomerFrom(Compiler *c);
 extern void RcCompileCustomer(Compiler *c, const RuleNode *n);
 extern char *RcCustomerWhere(Compiler *c, const RuleNode *cond);
 extern bool RcHasCustomerConjunct(const RuleNode *rule);
+extern double RcExpectedCustomers(Compiler *c, const RuleNode *n);
 extern double RcCustomerRows(Compiler *c);
 extern char *RcKeyRegistered(Compiler *c, const char *key);
 extern void RcCompilePlain(Compiler *c, const RuleNode *rule);

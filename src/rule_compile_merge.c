@@ -29,7 +29,6 @@
 #include "rule_compile_shard.h"
 #include "rule_pg.h"
 #include "rule_print.h"
-#include "rule_rewrite.h"
 #include "rule_share.h"
 #include "segment.h"
 
@@ -591,28 +590,6 @@ RcFoldedScan(Compiler *c, const RuleNode *and, int *alias)
 }
 
 /*
- * Whether a positive sibling in the AND (an EXISTS, or an aggregate false
- * over no rows) has the leaf's source, filter and window: then every
- * customer of the AND has rows where the leaf aggregates, and its value
- * over no rows never matters (as MarkCovered in rule_compile.c).
- */
-static bool
-CoveredInAnd(Compiler *c, const RuleNode *and, const RuleNode *leaf)
-{
-	int			i;
-
-	for (i = 0; i < and->nchildren; i++)
-	{
-		const RuleNode *p = and->children[i];
-
-		if (p != leaf && p->kind != RULE_NOT && rule_same_scope(leaf, p) &&
-			(p->kind == RULE_EXISTS || !RcAggregateHolds(c, p)))
-			return true;
-	}
-	return false;
-}
-
-/*
  * Whether an AND's child can be one condition on the groups of a folded
  * scan: EXISTS and NOT EXISTS, and aggregate predicates whose condition is
  * false over no rows (max(...) < x, count(...) >= 2), which no customer
@@ -628,7 +605,7 @@ FoldableLeaf(Compiler *c, const RuleNode *and, const RuleNode *leaf, bool negate
 		return true;
 	if (negated)
 		return false;
-	return !RcAggregateHolds(c, leaf) || CoveredInAnd(c, and, leaf);
+	return !RcAggregateHolds(c, leaf) || RcCoveredInAnd(c, and, leaf);
 }
 
 /*

@@ -101,7 +101,7 @@ ChildList(const bool *in, int n)
 /*
  * The planner's number of members of a driver, or -1 when it has none:
  * the rows of customer conditions, the distinct customers of an EXISTS's
- * rows (as FewKeys asks), the smallest of an AND's children that have one.
+ * rows (RcExpectedCustomers), the smallest of an AND's children that have one.
  */
 static double
 ExpectedMembers(Compiler *c, const RuleNode *n)
@@ -113,14 +113,7 @@ ExpectedMembers(Compiler *c, const RuleNode *n)
 		RcPlanEstimate(psprintf("SELECT FROM %s cu WHERE %s", c->reg.relname, RcCustomerWhere(c, n)),
 					   NULL, &rows, NULL);
 	else if (n->kind == RULE_EXISTS)
-	{
-		Source		s;
-
-		RcLoadSource(c, n->name, &s);
-		RcPlanEstimate(psprintf("SELECT e.%s FROM %s e WHERE %s GROUP BY 1", s.customer, s.relname,
-								RcLeafCondition(c, &s, n->name, n->filter, n->window)),
-					   NULL, &rows, NULL);
-	}
+		rows = RcExpectedCustomers(c, n);
 	else if (n->kind == RULE_AND)
 		for (i = 0; i < n->nchildren; i++)
 		{

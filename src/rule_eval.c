@@ -122,7 +122,7 @@ EvaluateReduced(RuleSplit *split, TimestampTz as_of, MemoryContext caller)
 		/* among candidates the result is within them: no intersection */
 		memset(&among, 0, sizeof(among));
 		values[0] = PointerGetDatum(driver);
-		values[1] = audience_member_keys(driver, types[0], &types[1]);
+		values[1] = audience_member_keys(driver, &types[1]);
 		among.sql = rule_compile_sql(split->rest, as_of, RULE_AMONG_KEYS, n);
 		among.nparams = 2;
 		among.types = types;
