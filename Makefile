@@ -107,7 +107,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(wildcard updates/$(EXTENSION)--*.sql)
 DOCS = $(wildcard doc/*.md)
 
-REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour funnel key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes reduction explain grouped_audience_agg
+REGRESS = audience_io audience_ops audience_agg audience_bad_input registry rule rule_json window evaluate behaviour collation funnel key_dictionary segments changes tags autotag campaign contacts presets rfm tenancy dependencies timezones privileges security snapshots tag_changes reduction explain grouped_audience_agg
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # make installcheck runs the TAP tests too (each starts its own clusters;
 # run as a user PostgreSQL accepts, not root).  scripts/test.sh runs them

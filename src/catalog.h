@@ -101,6 +101,7 @@ extern const char *catalog_registered_zone(void);
 extern double catalog_rel_tuples(Oid rel);
 extern bool catalog_key_indexed(Oid rel, const char *column);
 extern double catalog_column_correlation(Oid rel, const char *column);
+extern char *catalog_column_c_sortable(Oid rel, const char *column);
 extern bool catalog_dictionary_cached(void);
 
 /* A tag value (segment.tags); rule detoasted, NULL without one. */

@@ -160,6 +160,7 @@ ReadSource(const CatalogSnapshot *catalog, const char *name, Source *s)
 	s->time_type = cs->time_type;
 	s->references_customers = cs->references_customers;
 	s->customer_ordered = RcCustomerOrdered(cs->rel, cs->customer_column);
+	s->key_collation = catalog_column_c_sortable(cs->rel, cs->customer_column);
 }
 
 /*

@@ -145,6 +145,9 @@ RcCheckAggregate(Compiler *c, const RuleValue *v, const Source *s, AggInfo *a)
 	a->vtype = AggResultType(v->agg, argtype);
 	a->what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
 	a->arg = rows ? NULL : psprintf("e.%s", quote_identifier(v->column));
+	/* the same count, sorted faster (catalog_column_c_sortable) */
+	if (v->agg == RULE_AGG_COUNT_DISTINCT && !rows && catalog_column_c_sortable(s->rel, v->column))
+		a->arg = psprintf("%s COLLATE \"C\"", a->arg);
 	a->empty = psprintf("%s::%s", ZeroOverNoRows(v->agg) ? "0" : "NULL", format_type_be(a->vtype));
 	a->time = psprintf("e.%s", s->time);
 	a->period = NULL;
@@ -254,12 +257,17 @@ RcSortedInput(const RuleValue *v, const AggInfo *a)
 }
 
 /*
- * count_distinct alone in its scan: the rows it reads (filter and window)
- * behind OFFSET 0, then grouped.  count(DISTINCT ...) needs its input in
+ * count_distinct alone in its scan: the rows it reads (filter and window,
+ * values not NULL) sorted by key and value in a subquery, then grouped, as
+ * one would write it by hand.  count(DISTINCT ...) needs its input in
  * customer order, and at the default work_mem the planner got that order
  * by walking the customer-column index of every monthly partition (random
  * heap reads of a year of orders: 6.9 s, where reading the window by the
- * time index and sorting took 2.3 s); with 128MB it sorts either way.
+ * time index and sorting took 2.3 s); the subquery's sort by both columns
+ * is what no such index gives.  Unlike the OFFSET 0 fence it replaced, it
+ * can run in parallel workers (Gather Merge): a year of orders 1.2 s
+ * fenced, 1.0 s sorted.  Rows with a NULL value count nothing: a customer
+ * with only those is 0 whether grouped or not (0 over no rows).
  * Among candidates the scans are small: left to the planner; a source in
  * customer order is walked by its index as by hand (RcCustomerOrdered).
  */
@@ -284,11 +292,15 @@ SortedDistinct(Compiler *c, const RuleValue *v, const Source *s)
 static void
 AppendFirstLastScan(Compiler *c, const RuleValue *v, const Source *s, const AggInfo *a)
 {
-	appendStringInfo(&c->sql, " FROM (SELECT DISTINCT ON (1) %s AS k, %s AS v", RcInnerKey(c, s), a->arg);
+	/* sorted by the key under "C" where that sorts faster (RcSortedKey) */
+	const char *sorted = RcSortedKey(c, s);
+	const char *by = sorted ? sorted : "1";
+
+	appendStringInfo(&c->sql, " FROM (SELECT DISTINCT ON (%s) %s AS k, %s AS v", by, RcInnerKey(c, s), a->arg);
 	RcAppendSourceFrom(c, s);
 	RcAppendSourceWhere(c, s, v->source, v->filter, v->window, true);
-	appendStringInfo(&c->sql, " AND e.%s IS NOT NULL AND %s IS NOT NULL ORDER BY 1, %s%s, %s", s->customer,
-					 a->time, a->time, v->agg == RULE_AGG_LAST ? " DESC" : "", a->arg);
+	appendStringInfo(&c->sql, " AND e.%s IS NOT NULL AND %s IS NOT NULL ORDER BY %s, %s%s, %s", s->customer,
+					 a->time, by, a->time, v->agg == RULE_AGG_LAST ? " DESC" : "", a->arg);
 	if (!c->reg.dictionary && !s->references_customers)
 		appendStringInfoString(&c->sql, " OFFSET 0) g WHERE g.k BETWEEN 0 AND 4294967295");
 	else
@@ -308,6 +320,7 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	bool		holds;
 	int			list_end;
 	char	   *where;
+	const char *group_by = "1";
 
 	RcLoadSource(c, v->source, &s);
 	c->unchecked |= !s.references_customers;
@@ -324,11 +337,16 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 	}
 	if (SortedDistinct(c, v, &s))
 	{
-		appendStringInfo(&c->sql, " FROM (SELECT e.k AS k, count(DISTINCT e.d) AS v FROM (SELECT %s AS k, %s AS d",
-						 RcInnerKey(c, &s), a.arg);
+		/* sorted by the key under "C" where that sorts faster (RcSortedKey) */
+		const char *sorted = RcSortedKey(c, &s);
+
+		appendStringInfo(&c->sql, " FROM (SELECT %s AS k, count(DISTINCT e.d) AS v FROM (SELECT %s AS k, %s AS d",
+						 sorted ? RcSortedKeyOutput(&s, "e.k") : "e.k", sorted ? sorted : RcInnerKey(c, &s), a.arg);
 		RcAppendSourceFrom(c, &s);
 		RcAppendSourceWhere(c, &s, v->source, v->filter, v->window, true);
-		appendStringInfoString(&c->sql, " OFFSET 0) e");
+		appendStringInfo(&c->sql, " AND %s IS NOT NULL ORDER BY 1, 2) e", a.arg);
+		if (sorted)
+			group_by = "e.k";	/* the key sorted under "C" */
 	}
 	else
 	{
@@ -344,7 +362,7 @@ RcCompileAggregate(Compiler *c, const RuleNode *n)
 		if (fenced)
 			appendStringInfoString(&c->sql, " OFFSET 0) e");
 	}
-	RcAppendGroupEnd(c, &s);
+	RcAppendGroupEndBy(c, &s, group_by);
 	where = holds ? NULL : RcGroupCondition(c, n, &a, "g.v");
 	/*
 	 * true over no rows: the universe is built anyway, and it is the check

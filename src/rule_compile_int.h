@@ -132,6 +132,9 @@ struct Source
 										 * customer is registered */
 	bool		customer_ordered;	/* a plain table whose rows lie in
 									 * customer order (RcCustomerOrdered) */
+	char	   *key_collation;	/* the customer column's own collation, when
+								 * it sorts alike under "C"
+								 * (catalog_column_c_sortable), else NULL */
 };
 
 /* A source read once per compilation (RcLoadSource). */
@@ -190,6 +193,8 @@ extern void RcAppendSourceFrom(Compiler *c, const Source *s);
 extern const char *RcSourceOrdinal(Compiler *c, const Source *s);
 extern const char *RcSourceAudience(Compiler *c, const Source *s);
 extern const char *RcInnerKey(Compiler *c, const Source *s);
+extern const char *RcSortedKey(Compiler *c, const Source *s);
+extern const char *RcSortedKeyOutput(const Source *s, const char *expr);
 extern const char *RcOuterKey(Compiler *c);
 extern const char *RcOuterAudience(Compiler *c);
 extern void RcFenceGrouped(Compiler *c, int list_end, const char *where);
@@ -199,6 +204,7 @@ extern char *RcConjoin(const char *a, const char *b);
 extern char *RcLeafCondition(Compiler *c, const Source *s, const char *name, const RuleNode *filter, const RuleWindow *window);
 extern void RcAppendKeyRange(Compiler *c, const Source *s);
 extern void RcAppendGroupEnd(Compiler *c, const Source *s);
+extern void RcAppendGroupEndBy(Compiler *c, const Source *s, const char *what);
 extern void RcAppendSourceWhere(Compiler *c, const Source *s, const char *name, const RuleNode *filter, const RuleWindow *window, bool grouped);
 extern void RcCompileExists(Compiler *c, const RuleNode *n);
 extern void RcCompileSourceSet(Compiler *c, const Source *s, const char *cond);

@@ -106,6 +106,29 @@ RcInnerKey(Compiler *c, const Source *s)
 	return c->reg.dictionary && !c->post_join ? RcDictOrdinal(&c->reg, "e", s->customer) : psprintf("e.%s", s->customer);
 }
 
+/*
+ * A sorted scan's key under COLLATE "C", when its rows are sorted by a key
+ * of their own (dictionary keys grouped before they are mapped) whose
+ * collation sorts alike under "C" (catalog_column_c_sortable), and not
+ * walked in customer order by an index (whose order is the column's own
+ * collation); else NULL.  The grouped key is put back under the column's
+ * collation (RcSortedKeyOutput) for what compares it afterwards.
+ */
+const char *
+RcSortedKey(Compiler *c, const Source *s)
+{
+	if (!c->post_join || s->key_collation == NULL || s->customer_ordered)
+		return NULL;
+	return psprintf("e.%s COLLATE \"C\"", s->customer);
+}
+
+/* expr, a key sorted under "C" (RcSortedKey), under the column's collation */
+const char *
+RcSortedKeyOutput(const Source *s, const char *expr)
+{
+	return psprintf("%s COLLATE %s", expr, s->key_collation);
+}
+
 /* The ordinal of a grouped row (alias g), and the dictionary join after it. */
 const char *
 RcOuterKey(Compiler *c)
@@ -250,10 +273,17 @@ RcAppendKeyRange(Compiler *c, const Source *s)
 void
 RcAppendGroupEnd(Compiler *c, const Source *s)
 {
+	RcAppendGroupEndBy(c, s, "1");
+}
+
+/* The same, grouped by what (a key sorted under "C": RcSortedKey). */
+void
+RcAppendGroupEndBy(Compiler *c, const Source *s, const char *what)
+{
 	if (NeedsKeyRange(c, s))
-		appendStringInfoString(&c->sql, " GROUP BY 1 OFFSET 0) g WHERE g.k BETWEEN 0 AND 4294967295");
+		appendStringInfo(&c->sql, " GROUP BY %s OFFSET 0) g WHERE g.k BETWEEN 0 AND 4294967295", what);
 	else
-		appendStringInfo(&c->sql, " GROUP BY 1) g%s", OuterJoin(c));
+		appendStringInfo(&c->sql, " GROUP BY %s) g%s", what, OuterJoin(c));
 }
 
 /*
