@@ -843,6 +843,20 @@ key_dictionary_map_many(FmgrInfo *flinfo, Oid argtype, const Datum *keys, int n,
 }
 
 /*
+ * In a parallel worker: whether key_dictionary_map_many() maps keys from
+ * memory (the leader's copy of the cache, or integers used directly) rather
+ * than one index lookup per key.
+ */
+bool
+key_dictionary_worker_maps(FmgrInfo *flinfo)
+{
+	CallSite   *site = GetSite(flinfo);
+	uint32		mask;
+
+	return site->direct || cache.table != NULL || dict_share_mask(cache.relid, &mask);
+}
+
+/*
  * The keys of n ordinals from the backend's cache, as Datums of the key
  * type (in the current memory context), for the candidates of a reduced
  * rule (rule_eval.c).  False when the cache is not loaded or misses one of

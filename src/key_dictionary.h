@@ -34,6 +34,7 @@ extern void key_dictionary_prepare(void);
 extern bool key_dictionary_keys(const int64 *ordinals, int n, Datum *keys, Oid *key_type);
 extern int	key_dictionary_map_many(FmgrInfo *flinfo, Oid argtype, const Datum *keys, int n,
 									uint32 *ordinals);
+extern bool key_dictionary_worker_maps(FmgrInfo *flinfo);
 
 /* segment._dictionary_share: the leader's copy for parallel workers */
 extern char *segment_dictionary_share;

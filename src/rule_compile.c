@@ -160,7 +160,8 @@ ReadSource(const CatalogSnapshot *catalog, const char *name, Source *s)
 	s->time_type = cs->time_type;
 	s->references_customers = cs->references_customers;
 	s->customer_ordered = RcCustomerOrdered(cs->rel, cs->customer_column);
-	s->key_collation = catalog_column_c_sortable(cs->rel, cs->customer_column);
+	s->foreign_rows = get_rel_relkind(cs->rel) == RELKIND_FOREIGN_TABLE || rc_has_foreign_partitions(cs->rel);
+	s->key_collation = s->foreign_rows ? NULL : catalog_column_c_sortable(cs->rel, cs->customer_column);
 }
 
 /*

@@ -132,9 +132,13 @@ struct Source
 										 * customer is registered */
 	bool		customer_ordered;	/* a plain table whose rows lie in
 									 * customer order (RcCustomerOrdered) */
+	bool		foreign_rows;	/* a foreign table, or partitioned with a
+								 * foreign partition: COLLATE "C" would keep
+								 * postgres_fdw from shipping its aggregates */
 	char	   *key_collation;	/* the customer column's own collation, when
 								 * it sorts alike under "C"
-								 * (catalog_column_c_sortable), else NULL */
+								 * (catalog_column_c_sortable) and the rows
+								 * are local, else NULL */
 };
 
 /* A source read once per compilation (RcLoadSource). */
