@@ -186,7 +186,7 @@ Attach(Oid relid)
 		return NULL;
 	}
 	attached_header = h;
-#if defined(MADV_POPULATE_READ) && !defined(NO_POPULATE_TEST)
+#ifdef MADV_POPULATE_READ
 	/*
 	 * One call maps every page: lookups touch pages at random, and a page
 	 * fault per page cost more than the lookups on the machines measured.

@@ -160,8 +160,7 @@ ReadSource(const CatalogSnapshot *catalog, const char *name, Source *s)
 	s->time_type = cs->time_type;
 	s->references_customers = cs->references_customers;
 	s->customer_ordered = RcCustomerOrdered(cs->rel, cs->customer_column);
-	s->foreign_rows = get_rel_relkind(cs->rel) == RELKIND_FOREIGN_TABLE || rc_has_foreign_partitions(cs->rel);
-	s->key_collation = s->foreign_rows ? NULL : catalog_column_c_sortable(cs->rel, cs->customer_column);
+	s->key_collation = RcColumnCSortable(cs->rel, cs->customer_column);
 }
 
 /*
@@ -207,6 +206,23 @@ RcLoadSource(Compiler *c, const char *name, Source *s)
 	c->sources[c->nsources].name = pstrdup(name);
 	c->sources[c->nsources].source = *s;
 	c->nsources++;
+}
+
+/*
+ * rel.column's own collation when its values sort alike under COLLATE "C"
+ * (catalog_column_c_sortable) and the rows are local; else NULL.  Rows read
+ * through postgres_fdw (a foreign table or partition) keep their collation:
+ * COLLATE "C" would keep the aggregate from being shipped to the shard.
+ */
+char *
+RcColumnCSortable(Oid rel, const char *column)
+{
+	char	   *collation = catalog_column_c_sortable(rel, column);
+
+	if (collation != NULL &&
+		(get_rel_relkind(rel) == RELKIND_FOREIGN_TABLE || rc_has_foreign_partitions(rel)))
+		return NULL;
+	return collation;
 }
 
 /* The type of rel.column, or the error naming the columns that exist. */

@@ -145,9 +145,8 @@ RcCheckAggregate(Compiler *c, const RuleValue *v, const Source *s, AggInfo *a)
 	a->vtype = AggResultType(v->agg, argtype);
 	a->what = psprintf("%s(%s%s%s)", rule_agg_name(v->agg), v->source, rows ? "" : ".", rows ? "" : v->column);
 	a->arg = rows ? NULL : psprintf("e.%s", quote_identifier(v->column));
-	/* the same count, sorted faster (catalog_column_c_sortable) */
-	if (v->agg == RULE_AGG_COUNT_DISTINCT && !rows && !s->foreign_rows &&
-		catalog_column_c_sortable(s->rel, v->column))
+	/* the same count, sorted faster (RcColumnCSortable) */
+	if (v->agg == RULE_AGG_COUNT_DISTINCT && !rows && RcColumnCSortable(s->rel, v->column))
 		a->arg = psprintf("%s COLLATE \"C\"", a->arg);
 	a->empty = psprintf("%s::%s", ZeroOverNoRows(v->agg) ? "0" : "NULL", format_type_be(a->vtype));
 	a->time = psprintf("e.%s", s->time);

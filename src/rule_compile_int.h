@@ -132,13 +132,9 @@ struct Source
 										 * customer is registered */
 	bool		customer_ordered;	/* a plain table whose rows lie in
 									 * customer order (RcCustomerOrdered) */
-	bool		foreign_rows;	/* a foreign table, or partitioned with a
-								 * foreign partition: COLLATE "C" would keep
-								 * postgres_fdw from shipping its aggregates */
 	char	   *key_collation;	/* the customer column's own collation, when
-								 * it sorts alike under "C"
-								 * (catalog_column_c_sortable) and the rows
-								 * are local, else NULL */
+								 * it sorts alike under "C" (RcColumnCSortable),
+								 * else NULL */
 };
 
 /* A source read once per compilation (RcLoadSource). */
@@ -168,6 +164,7 @@ extern const char *RcDictAudience(const Registry *reg, const char *alias, const 
 extern bool RcCustomerOrdered(Oid rel, const char *customer_column);
 extern void RcLoadSource(Compiler *c, const char *name, Source *s);
 extern Oid RcColumnType(Oid rel, const char *relname, const char *column);
+extern char *RcColumnCSortable(Oid rel, const char *column);
 extern char *RcTagGroupId(const char *name);
 extern void RcAppendTagValues(Compiler *c, const RuleNode *n);
 extern char *RcSegmentId(const char *name);

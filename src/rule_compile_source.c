@@ -109,7 +109,7 @@ RcInnerKey(Compiler *c, const Source *s)
 /*
  * A sorted scan's key under COLLATE "C", when its rows are sorted by a key
  * of their own (dictionary keys grouped before they are mapped) whose
- * collation sorts alike under "C" (catalog_column_c_sortable), and not
+ * collation sorts alike under "C" (RcColumnCSortable), and not
  * walked in customer order by an index (whose order is the column's own
  * collation); else NULL.  The grouped key is put back under the column's
  * collation (RcSortedKeyOutput) for what compares it afterwards.
